@@ -1,0 +1,15 @@
+"""Compiler, evaluators and routing (SPEC 3): rota.engine."""
+
+from .batch import run_batch
+from .clock import format_instant, parse_instant
+from .compiler import CompiledPolicy, CompiledRoute, compile_policy
+from .decisions import BATCH_COLUMNS, OUTCOMES, REPLAY_COLUMNS, Decision
+from .roster import Roster, User
+from .router import Contact, Router
+from .snapshot import load_roster, snapshot_schema
+
+__all__ = [
+    "BATCH_COLUMNS", "OUTCOMES", "REPLAY_COLUMNS", "CompiledPolicy", "CompiledRoute", "Contact", "Decision",
+    "Roster", "Router", "User", "compile_policy", "format_instant", "load_roster", "parse_instant", "run_batch",
+    "snapshot_schema",
+]

@@ -1,0 +1,85 @@
+"""Candidate sets that choose in O(log n) while counts change (the batch fast path).
+
+A candidate set holds the users a route could pick for one group of contacts
+once the filters that read nothing changing have been applied. What remains
+is checked per pick by `accept`: the `only`s that read `open` or
+`last_assigned_at`, which move as the pass assigns contacts.
+
+Least-open keeps a lazy heap: an entry may be older (smaller) than its user's
+real key; it is refreshed when it reaches the top. A key only grows by
+assignment; when one shrinks (a contact taken away) the owner pushes a fresh
+entry (`key_shrank`), so every user always has an entry no larger than its key.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from heapq import heapify, heappop, heappush, heapreplace
+from typing import Callable
+
+from .roster import User
+
+Accept = Callable[[User], bool] | None
+
+
+class RoundRobinSet:
+    def __init__(self, users: list[User], cursors: dict[str, str], pool_key: str):
+        self.users = users
+        self.ids = [user.id for user in users]
+        self.cursors = cursors
+        self.pool_key = pool_key
+
+    def choose(self, accept: Accept) -> User | None:
+        users = self.users
+        count = len(users)
+        if not count:
+            return None
+        cursor = self.cursors.get(self.pool_key)
+        start = 0 if cursor is None else bisect_right(self.ids, cursor)
+        if accept is None:
+            return users[start % count]
+        for step in range(count):
+            user = users[(start + step) % count]
+            if accept(user):
+                return user
+        return None
+
+    def key_shrank(self, user: User) -> None:
+        """Round-robin order does not depend on counts."""
+
+
+class LeastOpenSet:
+    def __init__(self, users: list[User], monotone: bool):
+        # A monotone `accept` (caps like `open < 5`) that fails the least
+        # loaded user fails everyone, so the search can stop at the top.
+        self.monotone = monotone
+        self.heap = [(user.open, user.assigned_order, user.id, user) for user in users]
+        heapify(self.heap)
+
+    def choose(self, accept: Accept) -> User | None:
+        heap = self.heap
+        passed_over = []
+        chosen = None
+        while heap:
+            open_count, order, user_id, user = heap[0]
+            if open_count != user.open or order != user.assigned_order:
+                self._refresh_top(user, (open_count, order))
+                continue
+            if accept is None or accept(user):
+                chosen = user
+                break
+            if self.monotone:
+                break
+            passed_over.append(heappop(heap))
+        for entry in passed_over:
+            heappush(heap, entry)
+        return chosen
+
+    def _refresh_top(self, user: User, stale_key: tuple[int, int]) -> None:
+        if (user.open, user.assigned_order) > stale_key:
+            heapreplace(self.heap, (user.open, user.assigned_order, user.id, user))
+        else:  # a smaller, fresh entry was pushed when the key shrank
+            heappop(self.heap)
+
+    def key_shrank(self, user: User) -> None:
+        heappush(self.heap, (user.open, user.assigned_order, user.id, user))

@@ -1,0 +1,41 @@
+"""Time as the engine sees it: naive datetimes in UTC, as DuckDB stores them.
+
+The clock is always given to the engine, never read inside it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def to_utc(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        return moment
+    return moment.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def parse_instant(text: str) -> datetime:
+    """ISO 8601 (`Z` or an offset allowed; no zone means UTC) as naive UTC."""
+    return to_utc(datetime.fromisoformat(text.strip().replace("Z", "+00:00")))
+
+
+def format_instant(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    text = moment.isoformat(timespec="microseconds" if moment.microsecond else "seconds")
+    return text + "Z"
+
+
+def now_fields(moment: datetime, zone: ZoneInfo | None) -> dict[str, object]:
+    """The `now.*` fields of SPEC 2.3, in the policy's timezone (UTC by default)."""
+    local = moment.replace(tzinfo=timezone.utc)
+    if zone is not None:
+        local = local.astimezone(zone)
+    return {"hour": local.hour, "minute": local.minute, "weekday": WEEKDAYS[local.weekday()]}
+
+
+def deadline_after(moment: datetime, seconds: int) -> datetime:
+    return moment + timedelta(seconds=seconds)

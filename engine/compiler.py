@@ -1,0 +1,110 @@
+"""From a checked policy to routes the engine can run.
+
+Each `only` is split into its top-level `and` conjuncts (Kleene `and` holds
+exactly when every conjunct holds), so the batch planner can send the
+conjuncts that read nothing changing to DuckDB and keep the rest in Python.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any, Callable
+from zoneinfo import ZoneInfo
+
+from rota.dsl.ast import AssignToSpace, AssignToTeam, AssignToUser, BoolOp, Expr, Policy, Route, Unassign
+
+from .evaluate import Evaluator, compile_condition, compile_expression
+from .roster import SPACE_POOL
+
+Condition = Callable[[Any, Any, Any], bool]
+
+
+@dataclass(frozen=True)
+class CompiledRoute:
+    route: Route
+    index: int
+    when: Condition | None
+    target_user: Evaluator | None
+    conjuncts: tuple[Expr, ...]
+    filters: tuple[Condition, ...]
+
+    @property
+    def name(self) -> str:
+        return self.route.name
+
+    @property
+    def kind(self) -> str:
+        """`user`, `team`, `space` or `unassign`."""
+        return ACTION_KINDS[type(self.route.action)]
+
+    @property
+    def team(self) -> str | None:
+        action = self.route.action
+        return action.team if isinstance(action, AssignToTeam) else None
+
+    @property
+    def pool_key(self) -> str | None:
+        """Key of the shared round-robin cursor: the team's name, or `*` for the space."""
+        if self.kind == "team":
+            return self.team
+        return SPACE_POOL if self.kind == "space" else None
+
+    def holds(self, contact: Any, now: Any) -> bool:
+        return self.when is None or self.when(None, contact, now)
+
+    def eligible(self, user: Any, contact: Any, now: Any) -> bool:
+        return all(condition(user, contact, now) for condition in self.filters)
+
+
+ACTION_KINDS = {AssignToUser: "user", AssignToTeam: "team", AssignToSpace: "space", Unassign: "unassign"}
+
+
+@dataclass(frozen=True)
+class CompiledPolicy:
+    policy: Policy
+    routes: tuple[CompiledRoute, ...]
+    zone: ZoneInfo | None
+    version: str
+
+    def route_named(self, name: str) -> CompiledRoute | None:
+        return next((route for route in self.routes if route.name == name), None)
+
+    def select(self, contact: Any, now: Any) -> CompiledRoute | None:
+        """SPEC 3.1: the first route whose `when` holds."""
+        return next((route for route in self.routes if route.holds(contact, now)), None)
+
+
+def conjuncts_of(expr: Expr) -> list[Expr]:
+    if isinstance(expr, BoolOp) and expr.operator == "and":
+        return conjuncts_of(expr.left) + conjuncts_of(expr.right)
+    return [expr]
+
+
+def compile_route(route: Route, index: int) -> CompiledRoute:
+    conjuncts = tuple(part for condition in route.filters for part in conjuncts_of(condition))
+    action = route.action
+    return CompiledRoute(
+        route=route,
+        index=index,
+        when=compile_condition(route.when) if route.when is not None else None,
+        target_user=compile_expression(action.user) if isinstance(action, AssignToUser) else None,
+        conjuncts=conjuncts,
+        filters=tuple(compile_condition(part) for part in conjuncts),
+    )
+
+
+def policy_version(policy: Policy) -> str:
+    """A content hash of the policy's meaning: layout and comments do not change it."""
+    meaning = repr((policy.timezone, policy.routes)).encode()
+    return hashlib.sha256(meaning).hexdigest()[:16]
+
+
+def compile_policy(policy: Policy) -> CompiledPolicy:
+    """Compile a policy that has passed `rota.dsl.check`."""
+    return CompiledPolicy(
+        policy=policy,
+        routes=tuple(compile_route(route, index) for index, route in enumerate(policy.routes)),
+        zone=ZoneInfo(policy.timezone) if policy.timezone else None,
+        version=policy_version(policy),
+    )

@@ -1,0 +1,109 @@
+"""The users, their teams and the round-robin cursors that routing reads and moves.
+
+`assigned_order` is the total order of assignments that SPEC 3.5 asks for:
+snapshot timestamps are ranked (ties share a rank, never-assigned users are
+-1), and every new assignment takes the next number, so it is later than
+anything in the snapshot and than every earlier assignment, even at the same
+instant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Callable, Iterable
+
+SPACE_POOL = "*"
+NEVER_ASSIGNED = -1
+
+
+@dataclass(slots=True, eq=False)
+class User:
+    id: str
+    status: str | None = "online"
+    name: str | None = None
+    deleted: bool = False
+    open: int = 0
+    last_assigned_at: datetime | None = None
+    assigned_order: int = NEVER_ASSIGNED
+    teams: list[str] = field(default_factory=list)
+    attributes: dict = field(default_factory=dict)
+
+    def least_open_key(self) -> tuple[int, int, str]:
+        """Fewest open contacts, then least recently assigned, then smallest id."""
+        return (self.open, self.assigned_order, self.id)
+
+
+@dataclass(eq=False)
+class Roster:
+    users: dict[str, User] = field(default_factory=dict)
+    members: dict[str, set[str]] = field(default_factory=dict)
+    cursors: dict[str, str] = field(default_factory=dict)
+    next_order: int = 0
+    # Called with a user whose open count just fell (indexes keyed on counts listen).
+    shrink_listeners: list[Callable[[User], None]] = field(default_factory=list)
+
+    @classmethod
+    def build(
+        cls,
+        users: Iterable[User],
+        memberships: Iterable[tuple[str, str]] = (),
+        cursors: dict[str, str] | None = None,
+    ) -> "Roster":
+        roster = cls(users={user.id: user for user in users}, cursors=dict(cursors or {}))
+        for team, user_id in memberships:
+            roster.join(user_id, team)
+        roster.rank_snapshot_assignments()
+        return roster
+
+    def rank_snapshot_assignments(self) -> None:
+        moments = sorted({u.last_assigned_at for u in self.users.values() if u.last_assigned_at is not None})
+        rank = {moment: index for index, moment in enumerate(moments)}
+        for user in self.users.values():
+            user.assigned_order = rank.get(user.last_assigned_at, NEVER_ASSIGNED)
+        self.next_order = len(moments)
+
+    # -------------------------------------------------------------- membership
+
+    def join(self, user_id: str, team: str) -> None:
+        user = self.users.get(user_id)
+        if user is None:
+            return
+        members = self.members.setdefault(team, set())
+        if user_id not in members:
+            members.add(user_id)
+            user.teams = sorted(user.teams + [team])
+
+    def leave(self, user_id: str, team: str) -> None:
+        members = self.members.get(team)
+        if members and user_id in members:
+            members.discard(user_id)
+            user = self.users[user_id]
+            user.teams = [name for name in user.teams if name != team]
+
+    def pool(self, team: str | None) -> list[User]:
+        """The users a team (or, for None, the space) routes to: not deleted, by id."""
+        if team is None:
+            users = self.users.values()
+        else:
+            users = (self.users[user_id] for user_id in self.members.get(team, ()))
+        return sorted((user for user in users if not user.deleted), key=lambda user: user.id)
+
+    # -------------------------------------------------------------- assignment
+
+    def give(self, user: User, previous_assignee: str | None, now: datetime) -> None:
+        """Assign a contact to `user`, taking it from its previous assignee (SPEC 3.5)."""
+        if previous_assignee != user.id:
+            user.open += 1
+            self.take_away(previous_assignee)
+        user.last_assigned_at = now
+        user.assigned_order = self.next_order
+        self.next_order += 1
+
+    def take_away(self, assignee: str | None) -> None:
+        """The assignee no longer holds one of its contacts; never below zero."""
+        holder = self.users.get(assignee) if assignee is not None else None
+        if holder is not None and holder.open > 0:
+            holder.open -= 1
+            for listener in self.shrink_listeners:
+                listener(holder)

@@ -1,0 +1,129 @@
+"""Routing one contact, exactly as SPEC section 3 says.
+
+This is the straightforward path: every decision looks at the whole pool.
+The batch planner (batch.py) is the fast path; property tests hold the two
+to the same answers.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from . import decisions as d
+from .clock import deadline_after, now_fields
+from .compiler import CompiledPolicy, CompiledRoute
+from .decisions import Decision
+from .roster import Roster, User
+
+
+@dataclass(eq=False)
+class Contact:
+    id: str
+    assignee: str | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        """What `contact.F` reads: the attributes, with `id` and `assignee` built in."""
+        return {**self.attributes, "id": self.id, "assignee": self.assignee}
+
+
+def as_user_id(value: Any) -> str | None:
+    """User ids are strings; a whole number names the user with that id too."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+class Router:
+    def __init__(self, policy: CompiledPolicy, roster: Roster):
+        self.policy = policy
+        self.roster = roster
+
+    def now_fields(self, now: datetime) -> dict[str, Any]:
+        return now_fields(now, self.policy.zone)
+
+    def route(self, contact: Contact, now: datetime) -> Decision:
+        """SPEC 3.1: select a route, then run its action."""
+        route = self.policy.select(contact.fields, self.now_fields(now))
+        if route is None:
+            return Decision(contact.id, None, d.NO_ROUTE, at=now)
+        return self.apply(route, contact, now)
+
+    def route_batch(self, contacts: list[Contact], now: datetime) -> list[Decision]:
+        """SPEC 5.1 `batch`, one contact at a time: in order of the chosen route's
+        priority (descending), then input position; decisions in input order."""
+        moment = self.now_fields(now)
+        chosen = [self.policy.select(contact.fields, moment) for contact in contacts]
+        order = sorted(range(len(contacts)), key=lambda i: (-(chosen[i].route.priority if chosen[i] else 0), i))
+        decisions: list[Decision] = [None] * len(contacts)  # type: ignore[list-item]
+        for position in order:
+            route, contact = chosen[position], contacts[position]
+            decisions[position] = (Decision(contact.id, None, d.NO_ROUTE, at=now) if route is None
+                                   else self.apply(route, contact, now))
+        return decisions
+
+    def apply(self, route: CompiledRoute, contact: Contact, now: datetime) -> Decision:
+        """SPEC 3.2-3.5 for a chosen route (also a timeout branch's route)."""
+        if route.kind == "unassign":
+            return self.unassign(route.name, contact, now)
+        if route.kind == "user":
+            return self._assign_to_user(route, contact, now)
+        if not self.roster.pool(route.team):
+            reason = d.TEAM_EMPTY if route.kind == "team" else d.SPACE_EMPTY
+            return Decision(contact.id, route.name, d.FAILED, reason=reason, at=now)
+        placed = self.place(route, contact, now)
+        if placed is not None:
+            return placed
+        deadline = deadline_after(now, route.route.timeout_seconds)
+        return Decision(contact.id, route.name, d.QUEUED, deadline=deadline, at=now)
+
+    def unassign(self, route_name: str, contact: Contact, now: datetime) -> Decision:
+        self.roster.take_away(contact.assignee)
+        contact.assignee = None
+        return Decision(contact.id, route_name, d.UNASSIGNED, at=now)
+
+    def place(self, route: CompiledRoute, contact: Contact, now: datetime) -> Decision | None:
+        """Eligibility and logic (SPEC 3.3-3.5); None when nobody is eligible.
+
+        Drains call this directly: no failure checks run there (SPEC 4)."""
+        candidates = self.candidates(route, contact, now)
+        if not candidates:
+            return None
+        chosen = self.choose(route, candidates)
+        return self._give(route, contact, chosen, route.route.logic, now)
+
+    def candidates(self, route: CompiledRoute, contact: Contact, now: datetime) -> list[User]:
+        fields, moment = contact.fields, self.now_fields(now)
+        return [user for user in self.roster.pool(route.team) if route.eligible(user, fields, moment)]
+
+    def choose(self, route: CompiledRoute, candidates: list[User]) -> User:
+        """SPEC 3.4 over candidates sorted by id."""
+        if route.route.logic == "least_open":
+            return min(candidates, key=User.least_open_key)
+        cursor = self.roster.cursors.get(route.pool_key)
+        if cursor is None:
+            return candidates[0]
+        after = bisect_right([user.id for user in candidates], cursor)
+        return candidates[after % len(candidates)]
+
+    def _assign_to_user(self, route: CompiledRoute, contact: Contact, now: datetime) -> Decision:
+        target = as_user_id(route.target_user(None, contact.fields, self.now_fields(now)))
+        user = self.roster.users.get(target) if target is not None else None
+        if user is None:
+            return Decision(contact.id, route.name, d.FAILED, reason=d.USER_NOT_FOUND, at=now)
+        if user.deleted:
+            return Decision(contact.id, route.name, d.FAILED, reason=d.USER_DELETED, at=now)
+        return self._give(route, contact, user, d.BY_USER, now)
+
+    def _give(self, route: CompiledRoute, contact: Contact, user: User, reason: str, now: datetime) -> Decision:
+        self.roster.give(user, contact.assignee, now)
+        if reason == "round_robin":
+            self.roster.cursors[route.pool_key] = user.id
+        contact.assignee = user.id
+        return Decision(contact.id, route.name, d.ASSIGNED, user=user.id, reason=reason, at=now)

@@ -1,0 +1,97 @@
+"""The engine's view of a snapshot loaded by rota.storage into DuckDB.
+
+storage owns the tables (`users`, `memberships`, `rotation`); this module
+reads them into a Roster, adds the `teams` list the language offers on every
+user, and tells the compiler what kind of value each column holds.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pyarrow as pa
+
+from rota.dsl.types import SnapshotSchema, ValueType
+
+from .roster import Roster, User
+from .sql import kind_of_duckdb_type
+
+USERS_VIEW = "rota_users"
+STANDARD_USER_COLUMNS = ("id", "name", "status", "deleted", "open_contacts", "last_assigned_at")
+
+
+def user_columns(connection: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    rows = connection.execute("SELECT column_name, data_type FROM information_schema.columns "
+                              "WHERE table_name = 'users' ORDER BY ordinal_position").fetchall()
+    return dict(rows)
+
+
+def user_kinds(connection: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    return {name: kind_of_duckdb_type(type_name) for name, type_name in user_columns(connection).items()}
+
+
+def contact_kinds(schema: pa.Schema) -> dict[str, str]:
+    return {field.name: _kind_of_arrow_type(field.type) for field in schema}
+
+
+def _kind_of_arrow_type(arrow_type: pa.DataType) -> str:
+    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
+        return "string"
+    if pa.types.is_boolean(arrow_type):
+        return "bool"
+    if pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type) or pa.types.is_decimal(arrow_type):
+        return "number"
+    if pa.types.is_timestamp(arrow_type) or pa.types.is_date(arrow_type):
+        return "timestamp"
+    if pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type):
+        return "list:" + _kind_of_arrow_type(arrow_type.value_type)
+    if pa.types.is_null(arrow_type):
+        return "null"
+    return "other"
+
+
+def create_users_view(connection: duckdb.DuckDBPyConnection) -> None:
+    """`rota_users`: the users with their sorted team names, as `user.teams` reads them."""
+    exclude = " EXCLUDE (teams)" if "teams" in user_columns(connection) else ""
+    connection.execute(
+        f"CREATE OR REPLACE TEMP VIEW {USERS_VIEW} AS SELECT u.*{exclude}, "
+        "coalesce(m.teams, CAST([] AS VARCHAR[])) AS teams FROM users u LEFT JOIN "
+        "(SELECT user_id, list(team ORDER BY team) AS teams FROM memberships GROUP BY user_id) m "
+        "ON m.user_id = u.id")
+
+
+def load_roster(connection: duckdb.DuckDBPyConnection) -> Roster:
+    """Users, memberships and cursors as the routing state."""
+    users_table = connection.execute("SELECT * FROM users ORDER BY id").arrow()
+    attribute_names = [name for name in users_table.column_names
+                       if name not in STANDARD_USER_COLUMNS and name != "teams"]
+    users = [
+        User(id=row["id"], name=row["name"], status=row["status"], deleted=bool(row["deleted"]),
+             open=int(row["open_contacts"]), last_assigned_at=row["last_assigned_at"],
+             attributes={name: row[name] for name in attribute_names})
+        for row in users_table.to_pylist()
+    ]
+    memberships = connection.execute("SELECT team, user_id FROM memberships ORDER BY team, user_id").fetchall()
+    cursors = dict(connection.execute("SELECT pool, last_user FROM rotation").fetchall())
+    return Roster.build(users, memberships, cursors)
+
+
+SCHEMA_TYPES = {
+    "string": ValueType.STRING, "number": ValueType.DECIMAL, "bool": ValueType.BOOL,
+    "timestamp": ValueType.TIMESTAMP,
+}
+
+
+def snapshot_schema(connection: duckdb.DuckDBPyConnection) -> SnapshotSchema:
+    """What `rota check --snapshot` checks fields, teams and users against."""
+    columns = {}
+    for name, type_name in user_columns(connection).items():
+        kind = kind_of_duckdb_type(type_name)
+        if kind.startswith("list:"):
+            columns[name] = ValueType.LIST
+        elif kind == "number":
+            columns[name] = ValueType.INT if "INT" in type_name.upper() else ValueType.DECIMAL
+        else:
+            columns[name] = SCHEMA_TYPES.get(kind, ValueType.UNKNOWN)
+    teams = frozenset(row[0] for row in connection.execute("SELECT DISTINCT team FROM memberships").fetchall())
+    user_ids = frozenset(row[0] for row in connection.execute("SELECT id FROM users").fetchall())
+    return SnapshotSchema(user_columns=columns, teams=teams, user_ids=user_ids)

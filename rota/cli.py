@@ -1,0 +1,158 @@
+"""The `rota` command (SPEC 5.1). Exit codes: 0 ok, 1 policy errors, 2 usage or input errors.
+
+Results go to stdout (diagnostics, formatted text); progress and summaries to
+stderr. No command ever shows a traceback: every failure is one clear line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+from rich.console import Console
+
+from rota.dsl import PolicyError, analyze, format_policy
+from rota.storage import StorageError, load_snapshot
+
+from . import report
+from .jobs import batch_file, read_policy_text
+
+OK, POLICY_ERRORS, INPUT_ERRORS = 0, 1, 2
+
+
+class InputError(Exception):
+    """Bad input that is not the policy's fault: a missing file, a bad time."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    arguments = parser.parse_args(argv)
+    if not getattr(arguments, "command", None):
+        parser.print_help(sys.stderr)
+        return INPUT_ERRORS
+    errors = Console(stderr=True, highlight=False)
+    try:
+        return arguments.run(arguments, errors)
+    except PolicyError as error:
+        print(str(error))
+        return POLICY_ERRORS
+    except (InputError, StorageError) as error:
+        errors.print(f"rota: error: {error}", markup=False)
+        return INPUT_ERRORS
+    except KeyboardInterrupt:
+        errors.print("rota: interrupted; nothing was written", markup=False)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rota", description="Routing policies, checked and run like code.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    check = commands.add_parser("check", help="compile policies and report every problem")
+    check.add_argument("files", nargs="+", metavar="FILE")
+    check.add_argument("--snapshot", metavar="DIR", help="check fields, teams and users against a snapshot")
+    check.add_argument("--format", choices=("text", "json"), default="text")
+    check.set_defaults(run=run_check)
+
+    fmt = commands.add_parser("fmt", help="rewrite policies in canonical form")
+    fmt.add_argument("files", nargs="+", metavar="FILE", help="policy files; `-` reads stdin, writes stdout")
+    fmt.add_argument("--check", action="store_true", help="change nothing; exit 1 if a file is not canonical")
+    fmt.set_defaults(run=run_fmt)
+
+    batch = commands.add_parser("batch", help="route every contact against a snapshot in one pass")
+    batch.add_argument("policy", metavar="POLICY")
+    batch.add_argument("--snapshot", metavar="DIR", required=True)
+    batch.add_argument("--contacts", metavar="FILE", required=True)
+    batch.add_argument("--out", metavar="FILE", required=True, help="output; format by extension")
+    batch.add_argument("--now", metavar="T", help="ISO 8601 instant (UTC without a zone); default: now")
+    batch.set_defaults(run=run_batch)
+    return parser
+
+
+# ---------------------------------------------------------------------- check
+
+
+def _read(path: str) -> str:
+    try:
+        return sys.stdin.read() if path == "-" else read_policy_text(path)
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputError(f"{path}: cannot read: {getattr(error, 'strerror', None) or error}") from None
+
+
+def _schema(snapshot_dir: str | None):
+    if snapshot_dir is None:
+        return None
+    from rota.engine import snapshot_schema
+
+    return snapshot_schema(load_snapshot(snapshot_dir).connection)
+
+
+def run_check(arguments, errors: Console) -> int:
+    schema = _schema(arguments.snapshot)
+    found = []
+    sources = {}
+    for path in arguments.files:
+        sources[path] = _read(path)
+        found.extend(analyze(sources[path], path, schema)[1])
+    if arguments.format == "json":
+        print(json.dumps([diagnostic.to_json() for diagnostic in found], indent=2))
+    else:
+        for diagnostic in found:
+            print(diagnostic.render(sources.get(diagnostic.file)))
+        errors.print(report.check_summary(len(arguments.files), found), markup=False)
+    return POLICY_ERRORS if any(diagnostic.is_error for diagnostic in found) else OK
+
+
+# ------------------------------------------------------------------------ fmt
+
+
+def run_fmt(arguments, errors: Console) -> int:
+    not_canonical = []
+    for path in arguments.files:
+        source = _read(path)
+        policy, diagnostics = analyze(source, path)
+        if policy is None:
+            raise PolicyError([d for d in diagnostics if d.is_error], {path: source})
+        formatted = format_policy(policy)
+        if path == "-":
+            sys.stdout.write(formatted)
+        elif formatted != source:
+            not_canonical.append(path)
+            if not arguments.check:
+                Path(path).write_text(formatted, encoding="utf-8")
+    verb = "would reformat" if arguments.check else "reformatted"
+    for path in not_canonical:
+        errors.print(f"{verb} {path}", markup=False)
+    return POLICY_ERRORS if arguments.check and not_canonical else OK
+
+
+# ---------------------------------------------------------------------- batch
+
+
+def parse_time(text: str | None, option: str) -> datetime:
+    from rota.engine import parse_instant
+
+    if text is None:
+        return datetime.now(timezone.utc).replace(tzinfo=None)
+    try:
+        return parse_instant(text)
+    except ValueError:
+        raise InputError(f"{option} {text!r} is not an ISO 8601 time (e.g. 2026-11-25T10:00:00Z)") from None
+
+
+def run_batch(arguments, errors: Console) -> int:
+    now = parse_time(arguments.now, "--now")
+    for path, what in ((arguments.policy, "policy"), (arguments.contacts, "contacts file")):
+        if not Path(path).is_file():
+            raise InputError(f"{path}: no such {what}")
+    with report.progress_bar(errors, "routing contacts") as progress:
+        summary = batch_file(arguments.policy, arguments.snapshot, arguments.contacts, arguments.out, now, progress)
+    report.print_batch_summary(errors, summary, arguments.out)
+    return OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,72 @@
+"""The jobs behind the command line, usable from Python as they are."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Callable
+
+import pyarrow as pa
+
+from rota.dsl import PolicyError, SnapshotSchema, analyze
+from rota.engine import CompiledPolicy, compile_policy, load_roster, run_batch, snapshot_schema
+from rota.storage import load_snapshot, read_contacts, write_table
+
+Progress = Callable[[int, int], None]
+
+
+def read_policy_text(path: str | Path) -> str:
+    """The policy's text; an unreadable file is an input error (OSError)."""
+    return Path(path).read_text(encoding="utf-8")
+
+
+def compile_policy_file(path: str | Path, schema: SnapshotSchema | None = None) -> CompiledPolicy:
+    """Parse, check and compile; PolicyError carries every diagnostic."""
+    text = read_policy_text(path)
+    policy, diagnostics = analyze(text, str(path), schema)
+    if policy is None:
+        raise PolicyError([d for d in diagnostics if d.is_error], {str(path): text})
+    return compile_policy(policy)
+
+
+@dataclass
+class BatchSummary:
+    contacts: int
+    seconds: float
+    outcomes: Counter = field(default_factory=Counter)
+    routes: Counter = field(default_factory=Counter)
+    busiest_users: list[tuple[str, int]] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, table: pa.Table, seconds: float) -> "BatchSummary":
+        outcomes = Counter(dict(_value_counts(table.column("outcome"))))
+        routes = Counter(dict(_value_counts(table.column("route"))))
+        assigned_users = Counter(dict(_value_counts(table.column("user"))))
+        return cls(table.num_rows, seconds, outcomes, routes, assigned_users.most_common(5))
+
+
+def _value_counts(column: pa.ChunkedArray) -> list[tuple[str, int]]:
+    counts = column.value_counts().to_pylist()
+    return [(entry["values"], entry["counts"]) for entry in counts if entry["values"] is not None]
+
+
+def batch_file(
+    policy_path: str | Path,
+    snapshot_dir: str | Path,
+    contacts_path: str | Path,
+    out_path: str | Path,
+    now: datetime,
+    progress: Progress | None = None,
+) -> BatchSummary:
+    """`rota batch`: check the policy against the snapshot, route, write the rows."""
+    started = time.perf_counter()
+    snapshot = load_snapshot(snapshot_dir)
+    policy = compile_policy_file(policy_path, snapshot_schema(snapshot.connection))
+    contacts = read_contacts(contacts_path)
+    roster = load_roster(snapshot.connection)
+    table = run_batch(policy, snapshot.connection, roster, contacts, now, progress)
+    write_table(table, out_path)
+    return BatchSummary.of(table, time.perf_counter() - started)

@@ -1,0 +1,52 @@
+"""What the command line shows a person: progress and summaries, on stderr."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from rota.dsl import Diagnostic
+
+from .jobs import BatchSummary, Progress as ProgressCallback
+
+
+def check_summary(file_count: int, diagnostics: list[Diagnostic]) -> str:
+    errors = sum(1 for d in diagnostics if d.is_error)
+    warnings = len(diagnostics) - errors
+    files = f"{file_count} file{'s' if file_count != 1 else ''}"
+    if not diagnostics:
+        return f"checked {files}: no problems"
+    return f"checked {files}: {errors} error{'s' if errors != 1 else ''}, {warnings} warning{'s' if warnings != 1 else ''}"
+
+
+@contextmanager
+def progress_bar(console: Console, description: str) -> Iterator[ProgressCallback]:
+    """A callback `(done, total)` drawing a bar; quiet when stderr is not a terminal."""
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                   console=console, transient=True, disable=not console.is_terminal)
+    task = bar.add_task(description, total=None)
+    with bar:
+        yield lambda done, total: bar.update(task, completed=done, total=total)
+
+
+def print_batch_summary(console: Console, summary: BatchSummary, out_path: str) -> None:
+    rate = summary.contacts / summary.seconds if summary.seconds else 0.0
+    console.print(f"routed {summary.contacts:,} contacts in {summary.seconds:.2f}s "
+                  f"({rate:,.0f}/s); wrote {out_path}", markup=False, highlight=False)
+    console.print(_counts_table("outcome", summary.outcomes))
+    console.print(_counts_table("route", summary.routes))
+    if summary.busiest_users:
+        console.print(_counts_table("busiest users (assigned in this batch)", dict(summary.busiest_users)))
+
+
+def _counts_table(title: str, counts) -> Table:
+    table = Table(title=None, show_header=True, header_style="bold", box=None, pad_edge=False)
+    table.add_column(title)
+    table.add_column("contacts", justify="right")
+    for name, count in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
+        table.add_row(str(name), f"{count:,}")
+    return table
