@@ -108,8 +108,8 @@ class _Planner:
                 f"WHEN {compiler.condition(route.route.when) if route.when else 'TRUE'} THEN {route.index}"
                 for route in self.policy.routes
             )
-            sql = f"SELECT CASE {cases} ELSE -1 END AS route_index FROM {CONTACTS_TABLE} c"
-            result = self.connection.execute(sql, compiler.parameters).arrow()
+            sql, parameters = compiler.statement(f"SELECT CASE {cases} ELSE -1 END FROM {CONTACTS_TABLE} c")
+            result = self.connection.sql(sql, params=parameters).to_arrow_table()
             return result.column(0).to_numpy().astype(np.int32)
         except NotCompilable:
             return self._select_routes_in_python()
@@ -191,12 +191,11 @@ class _Planner:
             pool += f" AND u.id IN (SELECT user_id FROM memberships WHERE team = {compiler.bind(route.team)})"
         where = " AND ".join([pool] + [compiler.condition(c) for c in conjuncts])
         if not group_fields:
-            rows = self.connection.execute(
-                f"SELECT u.id FROM {USERS_VIEW} u WHERE {where} ORDER BY u.id", compiler.parameters).fetchall()
-            return [[row[0] for row in rows]], None
-        return self._grouped_candidate_ids(where, compiler.parameters, group_fields, positions)
+            sql, parameters = compiler.statement(f"SELECT u.id FROM {USERS_VIEW} u WHERE {where} ORDER BY u.id")
+            return [[row[0] for row in self.connection.execute(sql, parameters).fetchall()]], None
+        return self._grouped_candidate_ids(compiler, where, group_fields, positions)
 
-    def _grouped_candidate_ids(self, where, parameters, group_fields, positions):
+    def _grouped_candidate_ids(self, compiler, where, group_fields, positions):
         columns = ", ".join(quote_identifier(name) for name in group_fields)
         self.connection.register("rota_batch_positions", pa.table({"position": pa.array(positions, pa.int64())}))
         try:
@@ -207,14 +206,15 @@ class _Planner:
                 f"FROM {CONTACTS_TABLE}) c USING (position)")
         finally:
             self.connection.unregister("rota_batch_positions")
-        membership = self.connection.execute(
+        sql, parameters = compiler.statement(
             f"SELECT g.gid, u.id FROM (SELECT DISTINCT gid, {columns} FROM rota_batch_groups) g, {USERS_VIEW} u "
-            f"WHERE {where} ORDER BY g.gid, u.id", parameters).fetchall()
+            f"WHERE {where} ORDER BY g.gid, u.id")
+        membership = self.connection.execute(sql, parameters).fetchall()
         group_count = self.connection.execute("SELECT count(DISTINCT gid) FROM rota_batch_groups").fetchone()[0]
         sets_of_ids = [[] for _ in range(group_count)]
         for gid, user_id in membership:
             sets_of_ids[gid].append(user_id)
-        pairs = self.connection.execute("SELECT position, gid FROM rota_batch_groups").arrow()
+        pairs = self.connection.sql("SELECT position, gid FROM rota_batch_groups").to_arrow_table()
         group_of = dict(zip(pairs.column(0).to_pylist(), pairs.column(1).to_pylist()))
         return sets_of_ids, group_of
 

@@ -61,7 +61,7 @@ def create_users_view(connection: duckdb.DuckDBPyConnection) -> None:
 
 def load_roster(connection: duckdb.DuckDBPyConnection) -> Roster:
     """Users, memberships and cursors as the routing state."""
-    users_table = connection.execute("SELECT * FROM users ORDER BY id").arrow()
+    users_table = connection.sql("SELECT * FROM users ORDER BY id").to_arrow_table()
     attribute_names = [name for name in users_table.column_names
                        if name not in STANDARD_USER_COLUMNS and name != "teams"]
     users = [

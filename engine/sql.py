@@ -9,6 +9,7 @@ as null, `in` is null when either side is null, and logic is Kleene.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Mapping
@@ -18,6 +19,7 @@ from rota.dsl.ast import BoolOp, Compare, Expr, Field, ListLiteral, Literal, Not
 from .evaluate import parse_timestamp, value_kind
 
 NULL = "NULL"
+_PARAMETER = re.compile(r"\$(\d+)")
 
 
 class NotCompilable(Exception):
@@ -78,6 +80,22 @@ class SqlCompiler:
     def bind(self, value: Any) -> str:
         self.parameters.append(value)
         return f"${len(self.parameters)}"
+
+    def statement(self, sql: str) -> tuple[str, list[Any]]:
+        """The finished SQL and its parameters, renumbered to the ones it uses
+        (a comparison folded to NULL drops the values it had bound)."""
+        used: dict[int, int] = {}
+
+        def renumber(match: re.Match) -> str:
+            number = int(match.group(1))
+            used.setdefault(number, len(used) + 1)
+            return f"${used[number]}"
+
+        text = _PARAMETER.sub(renumber, sql)
+        parameters = [None] * len(used)
+        for number, new_number in used.items():
+            parameters[new_number - 1] = self.parameters[number - 1]
+        return text, parameters
 
     def condition(self, expr: Expr) -> str:
         """A `when`/`only`: true, never null."""
