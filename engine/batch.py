@@ -150,7 +150,7 @@ class _Planner:
         sets_of_ids, plan.group_of_contact = self._candidate_ids(route, static + grouped, group_fields, positions)
         users = self.roster.users
         make = (lambda members: LeastOpenSet(members, monotone)) if route.route.logic == "least_open" else (
-            lambda members: RoundRobinSet(members, self.roster.cursors, route.pool_key))
+            lambda members: RoundRobinSet(members, self.roster.cursors, route.pool_key, monotone))
         plan.candidate_sets = [make([users[user_id] for user_id in ids]) for ids in sets_of_ids]
         return plan
 
@@ -180,7 +180,7 @@ class _Planner:
     def _groups_fit(self, group_fields: list[str], positions: np.ndarray, pool_size: int) -> bool:
         columns = ", ".join(quote_identifier(name) for name in group_fields)
         distinct = self.connection.execute(
-            f"SELECT count(*) FROM (SELECT DISTINCT {columns} FROM {CONTACTS_TABLE})").fetchone()[0]
+            f"SELECT count(*) FROM (SELECT DISTINCT {columns} FROM {CONTACTS_TABLE})").fetchall()[0][0]
         return distinct * pool_size <= GROUP_PAIR_LIMIT
 
     def _candidate_ids(self, route, conjuncts, group_fields, positions):
@@ -210,7 +210,7 @@ class _Planner:
             f"SELECT g.gid, u.id FROM (SELECT DISTINCT gid, {columns} FROM rota_batch_groups) g, {USERS_VIEW} u "
             f"WHERE {where} ORDER BY g.gid, u.id")
         membership = self.connection.execute(sql, parameters).fetchall()
-        group_count = self.connection.execute("SELECT count(DISTINCT gid) FROM rota_batch_groups").fetchone()[0]
+        group_count = self.connection.execute("SELECT count(DISTINCT gid) FROM rota_batch_groups").fetchall()[0][0]
         sets_of_ids = [[] for _ in range(group_count)]
         for gid, user_id in membership:
             sets_of_ids[gid].append(user_id)
@@ -325,13 +325,12 @@ class _Planner:
 
 
 def _shrink_listener(plans: dict[int, RoutePlan]):
-    """Tell the least-open sets holding a user that its key shrank."""
-    sets_of_user: dict[str, list[LeastOpenSet]] = {}
+    """Tell the candidate sets holding a user that its open count shrank."""
+    sets_of_user: dict[str, list] = {}
     for plan in plans.values():
         for candidate_set in plan.candidate_sets or ():
-            if isinstance(candidate_set, LeastOpenSet):
-                for *_, user in candidate_set.heap:
-                    sets_of_user.setdefault(user.id, []).append(candidate_set)
+            for user in candidate_set.members():
+                sets_of_user.setdefault(user.id, []).append(candidate_set)
 
     def listener(user) -> None:
         for candidate_set in sets_of_user.get(user.id, ()):

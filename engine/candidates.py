@@ -23,11 +23,14 @@ Accept = Callable[[User], bool] | None
 
 
 class RoundRobinSet:
-    def __init__(self, users: list[User], cursors: dict[str, str], pool_key: str):
+    def __init__(self, users: list[User], cursors: dict[str, str], pool_key: str, monotone: bool):
         self.users = users
         self.ids = [user.id for user in users]
         self.cursors = cursors
         self.pool_key = pool_key
+        # Under monotone caps a set where nobody passed stays so until a count shrinks.
+        self.monotone = monotone
+        self.exhausted = False
 
     def choose(self, accept: Accept) -> User | None:
         users = self.users
@@ -38,14 +41,20 @@ class RoundRobinSet:
         start = 0 if cursor is None else bisect_right(self.ids, cursor)
         if accept is None:
             return users[start % count]
+        if self.exhausted:
+            return None
         for step in range(count):
             user = users[(start + step) % count]
             if accept(user):
                 return user
+        self.exhausted = self.monotone
         return None
 
+    def members(self) -> list[User]:
+        return self.users
+
     def key_shrank(self, user: User) -> None:
-        """Round-robin order does not depend on counts."""
+        self.exhausted = False
 
 
 class LeastOpenSet:
@@ -80,6 +89,9 @@ class LeastOpenSet:
             heapreplace(self.heap, (user.open, user.assigned_order, user.id, user))
         else:  # a smaller, fresh entry was pushed when the key shrank
             heappop(self.heap)
+
+    def members(self) -> list[User]:
+        return [entry[-1] for entry in self.heap]
 
     def key_shrank(self, user: User) -> None:
         heappush(self.heap, (user.open, user.assigned_order, user.id, user))

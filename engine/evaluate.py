@@ -43,10 +43,8 @@ def values_equal(left: Any, right: Any) -> bool | None:
     if left is None or right is None:
         return None
     kind = value_kind(left)
-    if kind != value_kind(right):
-        return None
-    if kind == "list":
-        return list(left) == list(right)
+    if kind != value_kind(right) or kind in ("list", "other"):
+        return None  # lists are searched with `in`, never compared whole
     return left == right
 
 

@@ -169,12 +169,10 @@ class SqlCompiler:
             return contains if symbol == "in" else f"(NOT {contains})"
         left, left_kind = self._operand(expr.left, expr.right)
         right, right_kind = self._operand(expr.right, expr.left)
-        if NULL in (left, right) or left_kind != right_kind:
+        if NULL in (left, right) or left_kind != right_kind or left_kind.startswith("list"):
             return "CAST(NULL AS BOOLEAN)"
         if symbol in ("==", "!="):
             return f"({left} {'=' if symbol == '==' else '<>'} {right})"
-        if left_kind.startswith("list"):
-            return "CAST(NULL AS BOOLEAN)"
         return f"({left} {symbol} {right})"
 
     def _operand(self, expr: Expr, other: Expr) -> tuple[str, str]:
