@@ -1,0 +1,204 @@
+"""Planning one team/space route of a batch: its candidate sets and per-pick checks.
+
+Each `only` conjunct goes where it is cheapest and still exact:
+- reads only unchanging user fields (and `now`): a SQL filter, once;
+- also reads contact fields: a SQL filter once per group of contacts that
+  share those values (a join of the distinct groups with the users);
+- reads `open` or `last_assigned_at`, which move during the pass, or cannot
+  be matched in SQL: checked in Python each time a candidate is picked.
+  `open < N` / `open <= N` caps are monotone (a user that fails keeps failing
+  until a count shrinks), which lets candidate sets stop searching early.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Callable
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from rota.dsl.ast import Compare, Expr, Field, Literal, fields_of
+
+from . import decisions as d
+from .candidates import LeastOpenSet, RoundRobinSet
+from .compiler import CompiledRoute
+from .evaluate import CHANGING_USER_FIELDS, compile_condition
+from .roster import Roster, User
+from .snapshot import USERS_VIEW
+from .sql import NotCompilable, SqlCompiler, SqlScope, quote_identifier
+
+# Past this many (group, user) pairs a contact-dependent filter is checked
+# per pick in Python instead of being expanded into candidate sets.
+GROUP_PAIR_LIMIT = 20_000_000
+CONTACTS_TABLE = "rota_batch_contacts"
+
+
+@dataclass
+class RoutePlan:
+    route: CompiledRoute
+    deadline: datetime
+    failure: str | None = None  # `team_empty` / `space_empty`
+    candidate_sets: list = field(default_factory=list)
+    group_of_contact: dict[int, int] | None = None
+    accept: Callable[[User], bool] | None = None  # when it reads no contact field
+    dynamic: tuple = ()
+    caps: tuple = ()
+    contact_fields: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        # Read once per contact in the hot loop, so plain attributes.
+        self.logic = self.route.route.logic
+        self.pool_key = self.route.pool_key
+
+    def accept_for(self, fields: dict[str, Any], now: dict[str, Any]) -> Callable[[User], bool]:
+        """The per-pick check for one contact, when it reads contact fields."""
+        return _acceptor(self.caps, self.dynamic, fields, now)
+
+
+def _acceptor(caps, dynamic, fields, now) -> Callable[[User], bool] | None:
+    if not caps and not dynamic:
+        return None
+    if len(caps) == 1 and not dynamic:
+        strict, limit = caps[0]
+        return (lambda user: user.open < limit) if strict else (lambda user: user.open <= limit)
+
+    def accept(user: User) -> bool:
+        for strict, limit in caps:
+            if not (user.open < limit if strict else user.open <= limit):
+                return False
+        return all(condition(user, fields, now) for condition in dynamic)
+
+    return accept
+
+
+class RoutePlanner:
+    def __init__(self, connection: duckdb.DuckDBPyConnection, roster: Roster, scope: SqlScope, now: datetime):
+        self.connection = connection
+        self.roster = roster
+        self.scope = scope
+        self.now = now
+
+    def plan(self, route: CompiledRoute, positions: np.ndarray) -> RoutePlan:
+        from .clock import deadline_after
+
+        plan = RoutePlan(route, deadline_after(self.now, route.route.timeout_seconds))
+        pool_size = len(self.roster.pool(route.team))
+        if pool_size == 0:
+            plan.failure = d.TEAM_EMPTY if route.kind == "team" else d.SPACE_EMPTY
+            return plan
+        if len(positions) == 0:
+            return plan
+        static, grouped, dynamic = self._classify(route.conjuncts)
+        group_fields = sorted({f.name for c in grouped for f in fields_of(c) if f.scope == "contact"})
+        if grouped and self._distinct_groups(group_fields) * pool_size > GROUP_PAIR_LIMIT:
+            dynamic, grouped, group_fields = dynamic + grouped, [], []
+        plan.caps = tuple(cap for cap in map(cap_of, dynamic) if cap is not None)
+        generic = [c for c in dynamic if cap_of(c) is None]
+        plan.dynamic = tuple(compile_condition(c) for c in generic)
+        reads_contact = any(f.scope == "contact" for c in generic for f in fields_of(c))
+        if reads_contact:
+            plan.contact_fields = tuple({f.name for c in generic for f in fields_of(c)} | {"id", "assignee"})
+        else:
+            plan.accept = _acceptor(plan.caps, plan.dynamic, {}, self.scope.now)
+        sets_of_ids, plan.group_of_contact = self._candidate_ids(route, static + grouped, group_fields, positions)
+        plan.candidate_sets = [self._candidate_set(route, ids, monotone=not generic) for ids in sets_of_ids]
+        return plan
+
+    def _candidate_set(self, route: CompiledRoute, ids: list[str], monotone: bool):
+        members = [self.roster.users[user_id] for user_id in ids]
+        if route.route.logic == "least_open":
+            return LeastOpenSet(members, monotone)
+        return RoundRobinSet(members, self.roster.cursors, route.pool_key, monotone)
+
+    def _classify(self, conjuncts: tuple[Expr, ...]) -> tuple[list, list, list]:
+        static, grouped, dynamic = [], [], []
+        for conjunct in conjuncts:
+            fields = fields_of(conjunct)
+            changing = any(f.scope == "user" and f.name in CHANGING_USER_FIELDS for f in fields)
+            if changing or not self._compiles(conjunct):
+                dynamic.append(conjunct)
+            elif any(f.scope == "contact" for f in fields):
+                grouped.append(conjunct)
+            else:
+                static.append(conjunct)
+        return static, grouped, dynamic
+
+    def _compiles(self, conjunct: Expr) -> bool:
+        try:
+            SqlCompiler(self.scope).condition(conjunct)
+            return True
+        except NotCompilable:
+            return False
+
+    def _distinct_groups(self, group_fields: list[str]) -> int:
+        columns = ", ".join(quote_identifier(name) for name in group_fields)
+        return self.connection.execute(
+            f"SELECT count(*) FROM (SELECT DISTINCT {columns} FROM {CONTACTS_TABLE})").fetchall()[0][0]
+
+    def _candidate_ids(self, route, conjuncts, group_fields, positions):
+        """Sorted user ids per group, and each contact's group (None: one group)."""
+        compiler = SqlCompiler(self.scope)
+        pool = "NOT u.deleted"
+        if route.kind == "team":
+            pool += f" AND u.id IN (SELECT user_id FROM memberships WHERE team = {compiler.bind(route.team)})"
+        where = " AND ".join([pool] + [compiler.condition(c) for c in conjuncts])
+        if not group_fields:
+            sql, parameters = compiler.statement(f"SELECT u.id FROM {USERS_VIEW} u WHERE {where} ORDER BY u.id")
+            return [[row[0] for row in self.connection.execute(sql, parameters).fetchall()]], None
+        return self._grouped_candidate_ids(compiler, where, group_fields, positions)
+
+    def _grouped_candidate_ids(self, compiler, where, group_fields, positions):
+        columns = ", ".join(quote_identifier(name) for name in group_fields)
+        self.connection.register("rota_batch_positions", pa.table({"position": pa.array(positions, pa.int64())}))
+        try:
+            self.connection.execute(
+                f"CREATE OR REPLACE TEMP TABLE rota_batch_groups AS "
+                f"SELECT p.position, dense_rank() OVER (ORDER BY {columns}) - 1 AS gid, {columns} "
+                f"FROM rota_batch_positions p JOIN (SELECT row_number() OVER () - 1 AS position, {columns} "
+                f"FROM {CONTACTS_TABLE}) c USING (position)")
+        finally:
+            self.connection.unregister("rota_batch_positions")
+        sql, parameters = compiler.statement(
+            f"SELECT g.gid, u.id FROM (SELECT DISTINCT gid, {columns} FROM rota_batch_groups) g, {USERS_VIEW} u "
+            f"WHERE {where} ORDER BY g.gid, u.id")
+        membership = self.connection.execute(sql, parameters).fetchall()
+        group_count = self.connection.execute("SELECT count(DISTINCT gid) FROM rota_batch_groups").fetchall()[0][0]
+        sets_of_ids: list[list[str]] = [[] for _ in range(group_count)]
+        for gid, user_id in membership:
+            sets_of_ids[gid].append(user_id)
+        pairs = self.connection.sql("SELECT position, gid FROM rota_batch_groups").to_arrow_table()
+        return sets_of_ids, dict(zip(pairs.column(0).to_pylist(), pairs.column(1).to_pylist()))
+
+
+def cap_of(conjunct: Expr) -> tuple[bool, float] | None:
+    """`open < N` / `open <= N` (either way round) as (strict, N): a monotone cap."""
+    if not isinstance(conjunct, Compare):
+        return None
+    left, right, symbol = conjunct.left, conjunct.right, conjunct.operator
+    if isinstance(left, Literal) and isinstance(right, Field):
+        left, right = right, left
+        symbol = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}.get(symbol, symbol)
+    is_open = isinstance(left, Field) and left.scope == "user" and left.name == "open"
+    value = right.value if isinstance(right, Literal) else None
+    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if is_open and is_number and symbol in ("<", "<="):
+        return (symbol == "<", value)
+    return None
+
+
+def shrink_listener(plans) -> Callable[[User], None]:
+    """Tell the candidate sets holding a user that its open count shrank."""
+    sets_of_user: dict[str, list] = {}
+    for plan in plans:
+        for candidate_set in plan.candidate_sets:
+            for user in candidate_set.members():
+                sets_of_user.setdefault(user.id, []).append(candidate_set)
+
+    def listener(user: User) -> None:
+        for candidate_set in sets_of_user.get(user.id, ()):
+            candidate_set.key_shrank(user)
+
+    return listener
