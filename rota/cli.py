@@ -18,7 +18,9 @@ from rota.dsl import PolicyError, analyze, format_policy
 from rota.storage import StorageError, load_snapshot
 
 from . import report
-from .jobs import batch_file, read_policy_text
+from rota.engine.replay import EventError
+
+from .jobs import batch_file, read_policy_text, replay_file
 
 OK, POLICY_ERRORS, INPUT_ERRORS = 0, 1, 2
 
@@ -39,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     except PolicyError as error:
         print(str(error))
         return POLICY_ERRORS
-    except (InputError, StorageError) as error:
+    except (InputError, StorageError, EventError) as error:
         errors.print(f"rota: error: {error}", markup=False)
         return INPUT_ERRORS
     except KeyboardInterrupt:
@@ -69,6 +71,14 @@ def _parser() -> argparse.ArgumentParser:
     batch.add_argument("--out", metavar="FILE", required=True, help="output; format by extension")
     batch.add_argument("--now", metavar="T", help="ISO 8601 instant (UTC without a zone); default: now")
     batch.set_defaults(run=run_batch)
+
+    replay = commands.add_parser("replay", help="run an event log through the engine")
+    replay.add_argument("policy", metavar="POLICY")
+    replay.add_argument("--snapshot", metavar="DIR", required=True)
+    replay.add_argument("--events", metavar="FILE", required=True, help="JSON lines, each with `at` and `type`")
+    replay.add_argument("--out", metavar="FILE", required=True, help="decisions as JSON lines")
+    replay.add_argument("--until", metavar="T", help="fire timeouts up to T (default: the last event's time)")
+    replay.set_defaults(run=run_replay)
     return parser
 
 
@@ -151,6 +161,17 @@ def run_batch(arguments, errors: Console) -> int:
     with report.progress_bar(errors, "routing contacts") as progress:
         summary = batch_file(arguments.policy, arguments.snapshot, arguments.contacts, arguments.out, now, progress)
     report.print_batch_summary(errors, summary, arguments.out)
+    return OK
+
+
+def run_replay(arguments, errors: Console) -> int:
+    until = parse_time(arguments.until, "--until") if arguments.until else None
+    for path, what in ((arguments.policy, "policy"), (arguments.events, "event log")):
+        if not Path(path).is_file():
+            raise InputError(f"{path}: no such {what}")
+    with report.progress_bar(errors, "replaying events") as progress:
+        summary = replay_file(arguments.policy, arguments.snapshot, arguments.events, arguments.out, until, progress)
+    report.print_replay_summary(errors, summary, arguments.out)
     return OK
 
 

@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from rota.dsl import PolicyError, SnapshotSchema, analyze
 from rota.engine import CompiledPolicy, compile_policy, load_roster, run_batch, snapshot_schema
-from rota.storage import load_snapshot, read_contacts, write_table
+from rota.storage import load_snapshot, read_contacts, read_events, write_table
 
 Progress = Callable[[int, int], None]
 
@@ -70,3 +70,50 @@ def batch_file(
     table = run_batch(policy, snapshot.connection, roster, contacts, now, progress)
     write_table(table, out_path)
     return BatchSummary.of(table, time.perf_counter() - started)
+
+
+@dataclass
+class ReplaySummary:
+    events: int
+    decisions: int
+    seconds: float
+    outcomes: Counter = field(default_factory=Counter)
+    waits: list[float] = field(default_factory=list)  # seconds from queued to assigned
+    busiest_users: list[tuple[str, int]] = field(default_factory=list)
+
+
+def replay_file(
+    policy_path: str | Path,
+    snapshot_dir: str | Path,
+    events_path: str | Path,
+    out_path: str | Path,
+    until: datetime | None = None,
+    progress: Progress | None = None,
+) -> ReplaySummary:
+    """`rota replay`: run an event log through the engine; JSON lines out, in decision order."""
+    from rota.engine import Engine
+    from rota.engine.replay import replay_events
+
+    started = time.perf_counter()
+    snapshot = load_snapshot(snapshot_dir)
+    policy = compile_policy_file(policy_path, snapshot_schema(snapshot.connection))
+    engine = Engine(policy, load_roster(snapshot.connection))
+    decisions, event_count = replay_events(engine, read_events(events_path), events_path, out_path, until, progress)
+    return _replay_summary(decisions, event_count, time.perf_counter() - started)
+
+
+def _replay_summary(decisions, event_count: int, seconds: float) -> ReplaySummary:
+    queued_at: dict[str, datetime] = {}
+    waits = []
+    assigned = Counter()
+    for decision in decisions:
+        if decision.outcome == "queued":
+            queued_at.setdefault(decision.contact, decision.at)
+        elif decision.outcome == "assigned":
+            assigned[decision.user] += 1
+            if decision.contact in queued_at:
+                waits.append((decision.at - queued_at.pop(decision.contact)).total_seconds())
+        elif decision.outcome != "timed_out":
+            queued_at.pop(decision.contact, None)
+    outcomes = Counter(decision.outcome for decision in decisions)
+    return ReplaySummary(event_count, len(decisions), seconds, outcomes, sorted(waits), assigned.most_common(5))

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from rota.dsl import Diagnostic
 
-from .jobs import BatchSummary, Progress as ProgressCallback
+from .jobs import BatchSummary, Progress as ProgressCallback, ReplaySummary
 
 
 def check_summary(file_count: int, diagnostics: list[Diagnostic]) -> str:
@@ -50,3 +50,27 @@ def _counts_table(title: str, counts) -> Table:
     for name, count in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
         table.add_row(str(name), f"{count:,}")
     return table
+
+
+def print_replay_summary(console: Console, summary: ReplaySummary, out_path: str) -> None:
+    rate = summary.events / summary.seconds if summary.seconds else 0.0
+    console.print(f"replayed {summary.events:,} events into {summary.decisions:,} decisions in "
+                  f"{summary.seconds:.2f}s ({rate:,.0f} events/s); wrote {out_path}", markup=False, highlight=False)
+    console.print(_counts_table("outcome", summary.outcomes))
+    if summary.waits:
+        waits = summary.waits
+        console.print(f"queue waits of {len(waits):,} assigned contacts: p50 {_percentile(waits, 50)}, "
+                      f"p90 {_percentile(waits, 90)}, max {_duration(waits[-1])}", markup=False, highlight=False)
+    if summary.busiest_users:
+        console.print(_counts_table("busiest users", dict(summary.busiest_users)))
+
+
+def _percentile(sorted_values: list[float], percent: int) -> str:
+    index = min(len(sorted_values) - 1, max(0, round(percent / 100 * len(sorted_values)) - 1))
+    return _duration(sorted_values[index])
+
+
+def _duration(seconds: float) -> str:
+    minutes, seconds = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m{seconds:02d}s" if hours else f"{minutes}m{seconds:02d}s"

@@ -1,0 +1,108 @@
+"""The queue of SPEC 4: order, deadlines, and classes that make drains cheap.
+
+Queue order is priority descending, then `enqueued_at`, then arrival
+sequence. Queued contacts are grouped into eligibility classes: same route
+and same values of the contact fields its filters read, so same candidates.
+A drain asks each class once whether it has a candidate, instead of asking
+every contact; due deadlines come off a heap, never from a scan.
+"""
+
+from __future__ import annotations
+
+import heapq
+from bisect import insort
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Hashable, Iterator
+
+
+@dataclass(frozen=True)
+class QueueEntry:
+    contact: str
+    route: str
+    enqueued_at: datetime
+    deadline: datetime
+    priority: int
+    sequence: int
+
+    @property
+    def order(self) -> tuple:
+        return (-self.priority, self.enqueued_at, self.sequence)
+
+
+@dataclass(eq=False)
+class EligibilityClass:
+    key: Hashable
+    entries: list[tuple[tuple, QueueEntry]] = field(default_factory=list)
+
+    @property
+    def head(self) -> QueueEntry:
+        return self.entries[0][1]
+
+
+class Queue:
+    def __init__(self) -> None:
+        self.entries: dict[str, QueueEntry] = {}
+        self.classes: dict[Hashable, EligibilityClass] = {}
+        self.class_of: dict[str, Hashable] = {}
+        self.deadlines: list[tuple[datetime, tuple, str, int]] = []
+        self.next_sequence = 0
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __contains__(self, contact: str) -> bool:
+        return contact in self.entries
+
+    def add(self, entry: QueueEntry, class_key: Hashable) -> None:
+        self.entries[entry.contact] = entry
+        self.class_of[entry.contact] = class_key
+        klass = self.classes.setdefault(class_key, EligibilityClass(class_key))
+        insort(klass.entries, (entry.order, entry), key=lambda item: item[0])
+        heapq.heappush(self.deadlines, (entry.deadline, entry.order, entry.contact, entry.sequence))
+        self.next_sequence = max(self.next_sequence, entry.sequence + 1)
+
+    def take_sequence(self) -> int:
+        sequence = self.next_sequence
+        self.next_sequence += 1
+        return sequence
+
+    def remove(self, contact: str) -> QueueEntry | None:
+        entry = self.entries.pop(contact, None)
+        if entry is None:
+            return None
+        klass = self.classes[self.class_of.pop(contact)]
+        klass.entries.remove((entry.order, entry))
+        if not klass.entries:
+            del self.classes[klass.key]
+        return entry  # its deadline stays in the heap and is skipped when due
+
+    def in_order(self) -> list[QueueEntry]:
+        return [entry for entry in sorted(self.entries.values(), key=lambda entry: entry.order)]
+
+    def classes_by_head(self) -> Iterator[EligibilityClass]:
+        """Classes in the queue order of their first contact."""
+        return iter(sorted(self.classes.values(), key=lambda klass: klass.entries[0][0]))
+
+    def next_deadline(self) -> datetime | None:
+        self._drop_stale_deadlines()
+        return self.deadlines[0][0] if self.deadlines else None
+
+    def pop_due(self, before: datetime, inclusive: bool) -> QueueEntry | None:
+        """The next entry whose deadline is before (or at) `before`, in queue order on ties."""
+        self._drop_stale_deadlines()
+        if not self.deadlines:
+            return None
+        deadline = self.deadlines[0][0]
+        if deadline > before or (deadline == before and not inclusive):
+            return None
+        _, _, contact, _ = heapq.heappop(self.deadlines)
+        return self.remove(contact)
+
+    def _drop_stale_deadlines(self) -> None:
+        while self.deadlines:
+            _, _, contact, sequence = self.deadlines[0]
+            entry = self.entries.get(contact)
+            if entry is not None and entry.sequence == sequence:
+                return
+            heapq.heappop(self.deadlines)

@@ -1,0 +1,221 @@
+"""The living engine of SPEC 4: events, the queue, drains and timeouts.
+
+The clock is given, never read: every event carries its time, and
+`advance(until)` fires the timeouts due by then. Each step returns its
+decisions in the order SPEC 4 gives: the event's own decision, then the
+drain's assignments; for a timeout, `timed_out`, the branch's decision, then
+the drain.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Hashable
+
+from rota.dsl.ast import UNASSIGN_BRANCH, fields_of
+
+from . import decisions as d
+from .clock import deadline_after
+from .compiler import CompiledPolicy, CompiledRoute
+from .decisions import Decision
+from .queue import Queue, QueueEntry
+from .roster import Roster, User
+from .router import Contact, Router
+
+EVENT_TYPES = ("route", "status", "close", "user", "delete", "join", "leave")
+
+
+@dataclass(frozen=True)
+class Event:
+    at: datetime
+    type: str
+    contact: str | None = None
+    user: str | None = None
+    team: str | None = None
+    status: str | None = None
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(eq=False)
+class ContactState:
+    contact: Contact
+    closed: bool = False
+
+
+class Engine:
+    """One engine holds all routing state; it changes only through `handle` and `advance`."""
+
+    def __init__(self, policy: CompiledPolicy, roster: Roster):
+        self.roster = roster
+        self.contacts: dict[str, ContactState] = {}
+        self.queue = Queue()
+        self.use_policy(policy)
+
+    def use_policy(self, policy: CompiledPolicy) -> None:
+        """Takes effect between two decisions; queued contacts keep their place."""
+        self.policy = policy
+        self.router = Router(policy, self.roster)
+        self._class_fields = {
+            route.name: tuple(sorted({f.name for c in route.conjuncts for f in fields_of(c) if f.scope == "contact"}))
+            for route in policy.routes
+        }
+
+    # ----------------------------------------------------------------- steps
+
+    def handle(self, event: Event) -> list[Decision]:
+        """Fire the timeouts due before the event, apply it, then drain."""
+        decisions = self.advance(event.at, inclusive=False)
+        decisions += self._apply(event)
+        decisions += self.drain(event.at)
+        return decisions
+
+    def advance(self, until: datetime, inclusive: bool = True) -> list[Decision]:
+        """Fire every timeout due before `until` (or at it, when inclusive), in order."""
+        decisions: list[Decision] = []
+        while (entry := self.queue.pop_due(until, inclusive)) is not None:
+            decisions += self._time_out(entry)
+            decisions += self.drain(entry.deadline)
+        return decisions
+
+    def drain(self, now: datetime) -> list[Decision]:
+        """Assign the first queued contact in queue order that has a candidate, until none has."""
+        decisions = []
+        while (decision := self._place_first(now)) is not None:
+            decisions.append(decision)
+        return decisions
+
+    # ---------------------------------------------------------------- events
+
+    def _apply(self, event: Event) -> list[Decision]:
+        if event.type == "route":
+            return self._route(event.contact, event.attrs, event.at)
+        if event.type == "close":
+            self._close(event.contact)
+        elif event.type in ("status", "user"):
+            self._update_user(event)
+        elif event.type == "delete":
+            if event.user in self.roster.users:
+                self.roster.users[event.user].deleted = True
+        elif event.type == "join":
+            self.roster.join(event.user, event.team)
+        elif event.type == "leave":
+            self.roster.leave(event.user, event.team)
+        return []
+
+    def _route(self, contact_id: str, attrs: dict[str, Any], now: datetime) -> list[Decision]:
+        attributes = {key: value for key, value in attrs.items() if key not in ("id", "assignee")}
+        state = self.contacts.get(contact_id)
+        if state is None:
+            state = self.contacts[contact_id] = ContactState(Contact(contact_id, attrs.get("assignee"), attributes))
+        else:
+            state.contact.attributes = attributes
+        if contact_id in self.queue:
+            self._requeue_in_class(contact_id)
+            return []
+        state.closed = False
+        decision = self.router.route(state.contact, now)
+        if decision.outcome == d.QUEUED:
+            self._enqueue(state.contact, self.policy.route_named(decision.route), now, decision.deadline)
+        return [decision]
+
+    def _close(self, contact_id: str) -> None:
+        state = self.contacts.get(contact_id)
+        if state is None or state.closed:
+            return
+        self.queue.remove(contact_id)
+        self.roster.take_away(state.contact.assignee)
+        state.contact.assignee = None
+        state.closed = True
+
+    def _update_user(self, event: Event) -> None:
+        user = self.roster.users.get(event.user)
+        if event.type == "status":
+            if user is not None:
+                user.status = event.status
+            return
+        if user is None:
+            user = self.roster.users[event.user] = User(id=event.user, status="offline")
+        for key, value in event.attrs.items():
+            if key in ("status", "name"):
+                setattr(user, key, value)
+            elif key == "deleted":
+                user.deleted = bool(value)
+            elif key not in ("id", "open", "open_contacts", "teams", "last_assigned_at"):
+                user.attributes[key] = value
+
+    # ----------------------------------------------------------------- queue
+
+    def _class_key(self, contact: Contact, route_name: str) -> Hashable:
+        fields = contact.fields
+        return (route_name,) + tuple(_hashable(fields.get(name)) for name in self._class_fields.get(route_name, ()))
+
+    def _enqueue(self, contact: Contact, route: CompiledRoute, now: datetime, deadline: datetime) -> None:
+        entry = QueueEntry(contact.id, route.name, now, deadline, route.route.priority, self.queue.take_sequence())
+        self.queue.add(entry, self._class_key(contact, route.name))
+
+    def _requeue_in_class(self, contact_id: str) -> None:
+        """New attributes may put a queued contact in another class; its place stays."""
+        entry = self.queue.remove(contact_id)
+        self.queue.add(entry, self._class_key(self.contacts[contact_id].contact, entry.route))
+
+    def _place_first(self, now: datetime) -> Decision | None:
+        for klass in self.queue.classes_by_head():
+            entry = klass.head
+            route = self.policy.route_named(entry.route)
+            if route is None:  # its route left the policy: it waits for its timeout
+                continue
+            decision = self.router.place(route, self.contacts[entry.contact].contact, now)
+            if decision is not None:
+                self.queue.remove(entry.contact)
+                return decision
+        return None
+
+    def _time_out(self, entry: QueueEntry) -> list[Decision]:
+        at = entry.deadline
+        contact = self.contacts[entry.contact].contact
+        route = self.policy.route_named(entry.route)
+        decisions = [Decision(contact.id, entry.route, d.TIMED_OUT, at=at)]
+        branch = route.route.branch if route is not None else None
+        if branch is None:
+            decisions.append(Decision(contact.id, entry.route, d.FAILED, reason=d.TIMEOUT, at=at))
+        elif branch == UNASSIGN_BRANCH:
+            decisions.append(self.router.unassign(entry.route, contact, at))
+        else:
+            target = self.policy.route_named(branch)
+            decision = self.router.apply(target, contact, at)
+            if decision.outcome == d.QUEUED:
+                self._enqueue(contact, target, at, deadline_after(at, target.route.timeout_seconds))
+            decisions.append(decision)
+        return decisions
+
+
+def _hashable(value: Any) -> Hashable:
+    return tuple(value) if isinstance(value, list) else value
+
+
+def event_from_record(record: dict[str, Any]) -> Event:
+    """A replay log line (SPEC 5.1) as an Event; ValueError says what is wrong with it."""
+    from .clock import parse_instant
+
+    kind = record.get("type")
+    if kind not in EVENT_TYPES:
+        raise ValueError(f"unknown event type {kind!r}; use one of {', '.join(EVENT_TYPES)}")
+    try:
+        at = parse_instant(str(record["at"]))
+    except (KeyError, ValueError):
+        raise ValueError(f"`at` must be an ISO 8601 time, got {record.get('at')!r}") from None
+    needed = {"route": ("contact",), "close": ("contact",), "status": ("user", "status"), "user": ("user",),
+              "delete": ("user",), "join": ("user", "team"), "leave": ("user", "team")}[kind]
+    missing = [name for name in needed if record.get(name) is None]
+    if missing:
+        raise ValueError(f"a `{kind}` event needs {', '.join(f'`{name}`' for name in missing)}")
+    attrs = record.get("attrs") or {}
+    if not isinstance(attrs, dict):
+        raise ValueError("`attrs` must be an object")
+    return Event(at=at, type=kind, contact=_text(record.get("contact")), user=_text(record.get("user")),
+                 team=_text(record.get("team")), status=record.get("status"), attrs=attrs)
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
