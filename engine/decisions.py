@@ -36,7 +36,9 @@ class Decision:
     user: str | None = None
     reason: str | None = None
     deadline: datetime | None = None
-    at: datetime | None = field(default=None, compare=True)
+    at: datetime | None = None
+    # How many users were eligible: for the audit log, not part of the row.
+    candidates: int | None = field(default=None, compare=False)
 
     def row(self) -> dict[str, Any]:
         """The replay row of SPEC 5.1, times as ISO 8601 in UTC."""

@@ -61,6 +61,40 @@ def replay_events(
     return decisions, handled
 
 
+def replay_durable(
+    durable,
+    records: Iterable[dict],
+    source: str | Path,
+    out_path: str | Path,
+    until: datetime | None,
+    group_size: int = 256,
+    progress: Progress | None = None,
+) -> tuple[list[Decision], int]:
+    """Like `replay_events`, on a DurableEngine: commits every `group_size` events and
+    appends to `out_path` only decisions already on disk. Reopened after a crash,
+    it skips the events the file has applied and carries on."""
+    events = [e for e in load_events(records, str(source)) if until is None or e.at <= until]
+    if until is None and events:
+        until = events[-1].at
+    reported: list[Decision] = []
+    with open(out_path, "a", encoding="utf-8") as out:
+        def report(decisions: list[Decision]) -> None:
+            out.writelines(json.dumps(decision.row(), ensure_ascii=False) + "\n" for decision in decisions)
+            out.flush()
+            reported.extend(decisions)
+
+        for index in range(durable.events_applied, len(events)):
+            durable.handle(events[index])
+            if (index + 1) % group_size == 0:
+                report(durable.commit())
+                if progress is not None:
+                    progress(index + 1, len(events))
+        if until is not None:
+            durable.advance(until, inclusive=True)
+        report(durable.commit())
+    return reported, len(events)
+
+
 def write_rows(decisions: list[Decision], out_path: str | Path) -> None:
     target = Path(out_path)
     handle, temporary = tempfile.mkstemp(dir=target.parent or ".", prefix=f".{target.name}.")

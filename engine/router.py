@@ -8,7 +8,7 @@ to the same answers.
 from __future__ import annotations
 
 from bisect import bisect_right
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -81,7 +81,7 @@ class Router:
         if placed is not None:
             return placed
         deadline = deadline_after(now, route.route.timeout_seconds)
-        return Decision(contact.id, route.name, d.QUEUED, deadline=deadline, at=now)
+        return Decision(contact.id, route.name, d.QUEUED, deadline=deadline, at=now, candidates=0)
 
     def unassign(self, route_name: str, contact: Contact, now: datetime) -> Decision:
         self.roster.take_away(contact.assignee)
@@ -96,7 +96,7 @@ class Router:
         if not candidates:
             return None
         chosen = self.choose(route, candidates)
-        return self._give(route, contact, chosen, route.route.logic, now)
+        return replace(self._give(route, contact, chosen, route.route.logic, now), candidates=len(candidates))
 
     def candidates(self, route: CompiledRoute, contact: Contact, now: datetime) -> list[User]:
         fields, moment = contact.fields, self.now_fields(now)

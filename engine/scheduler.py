@@ -97,6 +97,7 @@ class Engine:
         elif event.type == "delete":
             if event.user in self.roster.users:
                 self.roster.users[event.user].deleted = True
+                self.roster.changed.add(event.user)
         elif event.type == "join":
             self.roster.join(event.user, event.team)
         elif event.type == "leave":
@@ -133,9 +134,11 @@ class Engine:
         if event.type == "status":
             if user is not None:
                 user.status = event.status
+                self.roster.changed.add(user.id)
             return
         if user is None:
             user = self.roster.users[event.user] = User(id=event.user, status="offline")
+        self.roster.changed.add(user.id)
         for key, value in event.attrs.items():
             if key in ("status", "name"):
                 setattr(user, key, value)
@@ -145,6 +148,12 @@ class Engine:
                 user.attributes[key] = value
 
     # ----------------------------------------------------------------- queue
+
+    def restore(self, contact: Contact, closed: bool, entry: QueueEntry | None) -> None:
+        """Put back a contact (and its queue entry) read from disk."""
+        self.contacts[contact.id] = ContactState(contact, closed)
+        if entry is not None:
+            self.queue.add(entry, self._class_key(contact, entry.route))
 
     def _class_key(self, contact: Contact, route_name: str) -> Hashable:
         fields = contact.fields

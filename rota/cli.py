@@ -78,7 +78,17 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--events", metavar="FILE", required=True, help="JSON lines, each with `at` and `type`")
     replay.add_argument("--out", metavar="FILE", required=True, help="decisions as JSON lines")
     replay.add_argument("--until", metavar="T", help="fire timeouts up to T (default: the last event's time)")
+    replay.add_argument("--db", metavar="FILE", help="keep the engine in this DuckDB file: durable, resumable")
     replay.set_defaults(run=run_replay)
+
+    log = commands.add_parser("log", help="query the decision log of an engine file")
+    log.add_argument("--db", metavar="FILE", required=True)
+    for name in ("contact", "user", "route", "outcome"):
+        log.add_argument(f"--{name}", help=f"only decisions with this {name}")
+    log.add_argument("--since", metavar="T", help="only decisions at or after T")
+    log.add_argument("--limit", type=int, default=0, help="only the newest N")
+    log.add_argument("--format", choices=("text", "json"), default="text")
+    log.set_defaults(run=run_log)
     return parser
 
 
@@ -170,8 +180,23 @@ def run_replay(arguments, errors: Console) -> int:
         if not Path(path).is_file():
             raise InputError(f"{path}: no such {what}")
     with report.progress_bar(errors, "replaying events") as progress:
-        summary = replay_file(arguments.policy, arguments.snapshot, arguments.events, arguments.out, until, progress)
+        summary = replay_file(arguments.policy, arguments.snapshot, arguments.events, arguments.out, until, progress,
+                              arguments.db)
     report.print_replay_summary(errors, summary, arguments.out)
+    return OK
+
+
+def run_log(arguments, errors: Console) -> int:
+    from rota.storage.engine_store import EngineStore
+
+    if not Path(arguments.db).is_file():
+        raise InputError(f"{arguments.db}: no such engine file")
+    since = parse_time(arguments.since, "--since") if arguments.since else None
+    store = EngineStore(arguments.db)
+    rows = store.decisions(contact=arguments.contact, user=arguments.user, route=arguments.route,
+                           outcome=arguments.outcome, since=since, limit=arguments.limit)
+    store.close()
+    report.print_decisions(rows, arguments.format)
     return OK
 
 

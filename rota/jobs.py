@@ -89,16 +89,30 @@ def replay_file(
     out_path: str | Path,
     until: datetime | None = None,
     progress: Progress | None = None,
+    database: str | Path | None = None,
 ) -> ReplaySummary:
-    """`rota replay`: run an event log through the engine; JSON lines out, in decision order."""
-    from rota.engine import Engine
-    from rota.engine.replay import replay_events
+    """`rota replay`: run an event log through the engine; JSON lines out, in decision order.
+
+    With `database`, the engine lives in that DuckDB file: decisions are written
+    out only once committed, and a run stopped at any point resumes where it was."""
+    from rota.engine import DurableEngine, Engine
+    from rota.engine.replay import replay_durable, replay_events
 
     started = time.perf_counter()
     snapshot = load_snapshot(snapshot_dir)
     policy = compile_policy_file(policy_path, snapshot_schema(snapshot.connection))
-    engine = Engine(policy, load_roster(snapshot.connection))
-    decisions, event_count = replay_events(engine, read_events(events_path), events_path, out_path, until, progress)
+    records = read_events(events_path)
+    if database is None:
+        engine = Engine(policy, load_roster(snapshot.connection))
+        decisions, event_count = replay_events(engine, records, events_path, out_path, until, progress)
+    else:
+        durable = DurableEngine.open(database, read_policy_text(policy_path), load_roster(snapshot.connection),
+                                     str(policy_path))
+        try:
+            decisions, event_count = replay_durable(durable, records, events_path, out_path, until,
+                                                    progress=progress)
+        finally:
+            durable.close()
     return _replay_summary(decisions, event_count, time.perf_counter() - started)
 
 

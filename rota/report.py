@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -74,3 +75,22 @@ def _duration(seconds: float) -> str:
     minutes, seconds = divmod(int(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h{minutes:02d}m{seconds:02d}s" if hours else f"{minutes}m{seconds:02d}s"
+
+
+def print_decisions(rows: list[dict], output_format: str) -> None:
+    """The decision log on stdout: JSON lines, or aligned columns for a person."""
+    from rota.engine import format_instant
+
+    for row in rows:
+        row["at"], row["deadline"] = format_instant(row["at"]), format_instant(row["deadline"])
+    if output_format == "json":
+        for row in rows:
+            print(json.dumps(row))
+        return
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in ("at", "contact", "route", "outcome", "user", "reason", "deadline", "candidates"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*("" if row[c] is None else str(row[c]) for c in
+                        ("at", "contact", "route", "outcome", "user", "reason", "deadline", "candidates")))
+    Console(highlight=False).print(table)

@@ -1,0 +1,128 @@
+"""The engine's state on disk: one DuckDB file, changed only by whole commits.
+
+The store knows tables and rows, nothing of routing: the engine hands it
+what one group of events changed, and `commit` writes all of it in one
+transaction (users, memberships, cursors, contacts, queue, appended
+decisions, counters), so a crash leaves the file as of the last commit.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS users (
+    id VARCHAR PRIMARY KEY, name VARCHAR, status VARCHAR, deleted BOOLEAN NOT NULL,
+    open_contacts BIGINT NOT NULL, last_assigned_at TIMESTAMP, assigned_order BIGINT NOT NULL,
+    attributes JSON);
+CREATE TABLE IF NOT EXISTS memberships (team VARCHAR NOT NULL, user_id VARCHAR NOT NULL, PRIMARY KEY (team, user_id));
+CREATE TABLE IF NOT EXISTS rotation (pool VARCHAR PRIMARY KEY, last_user VARCHAR NOT NULL);
+CREATE TABLE IF NOT EXISTS contacts (
+    id VARCHAR PRIMARY KEY, assignee VARCHAR, closed BOOLEAN NOT NULL, attributes JSON);
+CREATE TABLE IF NOT EXISTS queue (
+    contact VARCHAR PRIMARY KEY, route VARCHAR NOT NULL, enqueued_at TIMESTAMP NOT NULL,
+    deadline TIMESTAMP NOT NULL, priority BIGINT NOT NULL, sequence BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS decisions (
+    seq BIGINT PRIMARY KEY, at TIMESTAMP, contact VARCHAR, route VARCHAR, outcome VARCHAR, "user" VARCHAR,
+    reason VARCHAR, deadline TIMESTAMP, policy_version VARCHAR, candidates BIGINT);
+CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
+"""
+
+USER_COLUMNS = ("id", "name", "status", "deleted", "open_contacts", "last_assigned_at", "assigned_order", "attributes")
+DECISION_COLUMNS = ("seq", "at", "contact", "route", "outcome", "user", "reason", "deadline", "policy_version",
+                    "candidates")
+
+
+@dataclass
+class Changes:
+    """What one commit writes. Rows are plain tuples in the column orders above."""
+
+    users: list[tuple] = field(default_factory=list)
+    memberships: dict[str, list[str]] = field(default_factory=dict)  # user id -> all its teams
+    cursors: dict[str, str] = field(default_factory=dict)
+    contacts: list[tuple] = field(default_factory=list)
+    queued: list[tuple] = field(default_factory=list)
+    unqueued: list[str] = field(default_factory=list)
+    decisions: list[tuple] = field(default_factory=list)
+    meta: dict[str, str] = field(default_factory=dict)
+
+
+class EngineStore:
+    def __init__(self, path: str | Path = ":memory:"):
+        self.path = str(path)
+        self.connection = duckdb.connect(self.path)
+        self.connection.execute(SCHEMA)
+
+    def is_empty(self) -> bool:
+        return self.connection.execute("SELECT count(*) FROM users").fetchall()[0][0] == 0 and not self.meta()
+
+    def meta(self) -> dict[str, str]:
+        return dict(self.connection.execute("SELECT key, value FROM meta").fetchall())
+
+    def rows(self, table: str, order_by: str) -> list[tuple]:
+        return self.connection.execute(f"SELECT * FROM {table} ORDER BY {order_by}").fetchall()
+
+    def commit(self, changes: Changes) -> None:
+        connection = self.connection
+        connection.execute("BEGIN TRANSACTION")
+        try:
+            self._write(changes)
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+
+    def _write(self, changes: Changes) -> None:
+        execute_many = self.connection.executemany
+        if changes.users:
+            execute_many(f"INSERT OR REPLACE INTO users VALUES ({', '.join('?' * len(USER_COLUMNS))})", changes.users)
+        for user_id, teams in changes.memberships.items():
+            self.connection.execute("DELETE FROM memberships WHERE user_id = ?", [user_id])
+            if teams:
+                execute_many("INSERT INTO memberships VALUES (?, ?)", [(team, user_id) for team in teams])
+        if changes.cursors:
+            execute_many("INSERT OR REPLACE INTO rotation VALUES (?, ?)", list(changes.cursors.items()))
+        if changes.contacts:
+            execute_many("INSERT OR REPLACE INTO contacts VALUES (?, ?, ?, ?)", changes.contacts)
+        if changes.unqueued:
+            execute_many("DELETE FROM queue WHERE contact = ?", [(contact,) for contact in changes.unqueued])
+        if changes.queued:
+            execute_many("INSERT OR REPLACE INTO queue VALUES (?, ?, ?, ?, ?, ?)", changes.queued)
+        if changes.decisions:
+            execute_many(f"INSERT INTO decisions VALUES ({', '.join('?' * len(DECISION_COLUMNS))})", changes.decisions)
+        if changes.meta:
+            execute_many("INSERT OR REPLACE INTO meta VALUES (?, ?)", list(changes.meta.items()))
+
+    def decisions(self, **filters: Any) -> list[dict[str, Any]]:
+        """The decision log, oldest first; filters on contact, user, route, outcome, since, limit."""
+        clauses, parameters = [], []
+        for column in ("contact", "user", "route", "outcome"):
+            if filters.get(column) is not None:
+                clauses.append(f'"{column}" = ?')
+                parameters.append(filters[column])
+        if filters.get("since") is not None:
+            clauses.append("at >= ?")
+            parameters.append(filters["since"])
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        limit = int(filters.get("limit") or 0)
+        query = f"SELECT * FROM decisions {where} ORDER BY seq"
+        if limit:
+            query = f"SELECT * FROM ({query} DESC LIMIT {limit}) ORDER BY seq"
+        rows = self.connection.execute(query, parameters).fetchall()
+        return [dict(zip(DECISION_COLUMNS, row)) for row in rows]
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+def encode_attributes(attributes: dict[str, Any]) -> str:
+    return json.dumps(attributes, default=str, sort_keys=True)
+
+
+def decode_attributes(text: str | None) -> dict[str, Any]:
+    return json.loads(text) if text else {}
