@@ -12,7 +12,6 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from rota.dsl import load_policy
 from rota.storage.engine_store import Changes, EngineStore, decode_attributes, encode_attributes
 
 from .compiler import CompiledPolicy, compile_policy
@@ -39,6 +38,8 @@ class DurableEngine:
     def open(cls, path: str | Path, policy_text: str | None = None, roster: Roster | None = None,
              file: str = "<policy>") -> "DurableEngine":
         """Open (or create, from `roster`) an engine file; a given policy replaces the stored one."""
+        from rota.dsl import load_policy
+
         store = EngineStore(path)
         meta = store.meta()
         text = policy_text if policy_text is not None else meta.get("policy_text")
