@@ -37,7 +37,7 @@ POLICY = compile_policy(Policy(routes=(
 class EngineMachine(RuleBasedStateMachine):
     def __init__(self):
         super().__init__()
-        roster = Roster.build([User(user_id, status="offline") for user_id in USERS],
+        roster = Roster.build([User(user_id, status="online" if user_id == "dee" else "offline") for user_id in USERS],
                               [("VIP", "ann"), ("VIP", "bob"), ("ES", "cyd")])
         self.engine = Engine(POLICY, roster)
         self.now = START
@@ -116,6 +116,6 @@ class EngineMachine(RuleBasedStateMachine):
                 assert decision.user in self.engine.roster.users
 
 
-EngineMachine.TestCase.settings = settings(max_examples=60, stateful_step_count=40, deadline=None,
+EngineMachine.TestCase.settings = settings(max_examples=300, stateful_step_count=30, deadline=None,
                                            suppress_health_check=[HealthCheck.too_slow])
 TestEngineStateMachine = EngineMachine.TestCase
