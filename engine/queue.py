@@ -34,6 +34,8 @@ class QueueEntry:
 class EligibilityClass:
     key: Hashable
     entries: list[tuple[tuple, QueueEntry]] = field(default_factory=list)
+    # Known to have no candidate; the engine clears it when that may change.
+    blocked: bool = False
 
     @property
     def head(self) -> QueueEntry:

@@ -42,8 +42,14 @@ class Roster:
     next_order: int = 0
     # Called with a user whose open count just fell (indexes keyed on counts listen).
     shrink_listeners: list[Callable[[User], None]] = field(default_factory=list)
-    # Ids of users changed since the last commit, for the durable engine.
+    # Ids of users changed since the last commit (for the durable engine) and
+    # since the last drain (only they can make a blocked queue class placeable).
     changed: set[str] = field(default_factory=set)
+    changed_since_drain: set[str] = field(default_factory=set)
+
+    def touch(self, user_id: str) -> None:
+        self.changed.add(user_id)
+        self.changed_since_drain.add(user_id)
 
     @classmethod
     def build(
@@ -75,7 +81,7 @@ class Roster:
         if user_id not in members:
             members.add(user_id)
             user.teams = sorted(user.teams + [team])
-            self.changed.add(user_id)
+            self.touch(user_id)
 
     def leave(self, user_id: str, team: str) -> None:
         members = self.members.get(team)
@@ -83,7 +89,7 @@ class Roster:
             members.discard(user_id)
             user = self.users[user_id]
             user.teams = [name for name in user.teams if name != team]
-            self.changed.add(user_id)
+            self.touch(user_id)
 
     def pool(self, team: str | None) -> list[User]:
         """The users a team (or, for None, the space) routes to: not deleted, by id."""
@@ -103,13 +109,13 @@ class Roster:
         user.last_assigned_at = now
         user.assigned_order = self.next_order
         self.next_order += 1
-        self.changed.add(user.id)
+        self.touch(user.id)
 
     def take_away(self, assignee: str | None) -> None:
         """The assignee no longer holds one of its contacts; never below zero."""
         holder = self.users.get(assignee) if assignee is not None else None
         if holder is not None and holder.open > 0:
             holder.open -= 1
-            self.changed.add(holder.id)
+            self.touch(holder.id)
             for listener in self.shrink_listeners:
                 listener(holder)

@@ -60,6 +60,11 @@ class Engine:
             route.name: tuple(sorted({f.name for c in route.conjuncts for f in fields_of(c) if f.scope == "contact"}))
             for route in policy.routes
         }
+        self._reads_now = {route.name for route in policy.routes
+                           if any(f.scope == "now" for c in route.conjuncts for f in fields_of(c))}
+        self._last_moment: dict | None = None
+        for contact_id in list(self.queue.entries):  # the classes depend on the routes' filters
+            self._requeue_in_class(contact_id)
 
     # ----------------------------------------------------------------- steps
 
@@ -79,11 +84,37 @@ class Engine:
         return decisions
 
     def drain(self, now: datetime) -> list[Decision]:
-        """Assign the first queued contact in queue order that has a candidate, until none has."""
+        """Assign the first queued contact in queue order that has a candidate, until none has.
+
+        A class found with no candidate stays blocked until a user it could take
+        changes (or, for filters on `now`, the clock moves): so a drain looks at
+        the classes an event could have unblocked, not at the whole queue."""
         decisions = []
+        self._unblock_classes(now)
         while (decision := self._place_first(now)) is not None:
             decisions.append(decision)
+            self._unblock_classes(now)
         return decisions
+
+    def _unblock_classes(self, now: datetime) -> None:
+        moment = self.router.now_fields(now)
+        clock_moved, self._last_moment = moment != self._last_moment, moment
+        changed = [self.roster.users[user_id] for user_id in self.roster.changed_since_drain
+                   if user_id in self.roster.users]
+        self.roster.changed_since_drain.clear()
+        for klass in self.queue.classes.values():
+            if klass.blocked and (clock_moved and klass.key[0] in self._reads_now or
+                                  self._could_take(klass, changed, moment)):
+                klass.blocked = False
+
+    def _could_take(self, klass, users: list[User], moment: dict) -> bool:
+        route = self.policy.route_named(klass.head.route)
+        if route is None or not users:
+            return False
+        members = self.roster.members.get(route.team, set()) if route.kind == "team" else None
+        fields = self.contacts[klass.head.contact].contact.fields
+        return any(not user.deleted and (members is None or user.id in members) and route.eligible(user, fields, moment)
+                   for user in users)
 
     # ---------------------------------------------------------------- events
 
@@ -97,7 +128,7 @@ class Engine:
         elif event.type == "delete":
             if event.user in self.roster.users:
                 self.roster.users[event.user].deleted = True
-                self.roster.changed.add(event.user)
+                self.roster.touch(event.user)
         elif event.type == "join":
             self.roster.join(event.user, event.team)
         elif event.type == "leave":
@@ -134,11 +165,11 @@ class Engine:
         if event.type == "status":
             if user is not None:
                 user.status = event.status
-                self.roster.changed.add(user.id)
+                self.roster.touch(user.id)
             return
         if user is None:
             user = self.roster.users[event.user] = User(id=event.user, status="offline")
-        self.roster.changed.add(user.id)
+        self.roster.touch(user.id)
         for key, value in event.attrs.items():
             if key in ("status", "name"):
                 setattr(user, key, value)
@@ -170,14 +201,18 @@ class Engine:
 
     def _place_first(self, now: datetime) -> Decision | None:
         for klass in self.queue.classes_by_head():
+            if klass.blocked:
+                continue
             entry = klass.head
             route = self.policy.route_named(entry.route)
             if route is None:  # its route left the policy: it waits for its timeout
+                klass.blocked = True
                 continue
             decision = self.router.place(route, self.contacts[entry.contact].contact, now)
             if decision is not None:
                 self.queue.remove(entry.contact)
                 return decision
+            klass.blocked = True
         return None
 
     def _time_out(self, entry: QueueEntry) -> list[Decision]:
