@@ -12,6 +12,7 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
+import duckdb
 from rich.console import Console
 
 from rota.dsl import PolicyError, analyze, format_policy
@@ -45,8 +46,11 @@ def main(argv: list[str] | None = None) -> int:
         errors.print(f"rota: error: {error}", markup=False)
         return INPUT_ERRORS
     except KeyboardInterrupt:
-        errors.print("rota: interrupted; nothing was written", markup=False)
+        errors.print("rota: interrupted", markup=False)
         return 130
+    except (OSError, duckdb.Error) as error:
+        errors.print(f"rota: error: {str(error).strip().splitlines()[0]}", markup=False)
+        return INPUT_ERRORS
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -93,4 +93,7 @@ def print_decisions(rows: list[dict], output_format: str) -> None:
     for row in rows:
         table.add_row(*("" if row[c] is None else str(row[c]) for c in
                         ("at", "contact", "route", "outcome", "user", "reason", "deadline", "candidates")))
-    Console(highlight=False).print(table)
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console.width = 200
+    console.print(table)

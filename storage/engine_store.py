@@ -28,7 +28,7 @@ CREATE TABLE IF NOT EXISTS queue (
     contact VARCHAR PRIMARY KEY, route VARCHAR NOT NULL, enqueued_at TIMESTAMP NOT NULL,
     deadline TIMESTAMP NOT NULL, priority BIGINT NOT NULL, sequence BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS decisions (
-    seq BIGINT PRIMARY KEY, at TIMESTAMP, contact VARCHAR, route VARCHAR, outcome VARCHAR, "user" VARCHAR,
+    seq BIGINT PRIMARY KEY, "at" TIMESTAMP, contact VARCHAR, route VARCHAR, outcome VARCHAR, "user" VARCHAR,
     reason VARCHAR, deadline TIMESTAMP, policy_version VARCHAR, candidates BIGINT);
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
 """
@@ -106,7 +106,7 @@ class EngineStore:
                 clauses.append(f'"{column}" = ?')
                 parameters.append(filters[column])
         if filters.get("since") is not None:
-            clauses.append("at >= ?")
+            clauses.append("\"at\" >= ?")
             parameters.append(filters["since"])
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         limit = int(filters.get("limit") or 0)
