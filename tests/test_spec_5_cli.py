@@ -1,0 +1,107 @@
+"""SPEC 5.1: the command line. Exit codes 0 ok, 1 policy errors, 2 usage or input errors; never a traceback."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from rota.cli import main
+
+DEMO = Path(__file__).parent.parent / "policies" / "demo"
+BAD_POLICY = 'route vip when "vip" in contact.tags {\n  assign to team "VIP"\n  usng least_open\n}\n'
+
+
+def run(capsys, *argv):
+    code = main([str(arg) for arg in argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_check_prints_file_line_column_source_and_caret(tmp_path, capsys):
+    policy = tmp_path / "bad.rota"
+    policy.write_text(BAD_POLICY)
+    code, out, _ = run(capsys, "check", policy)
+    assert code == 1
+    lines = out.splitlines()
+    assert lines[0] == f"{policy}:3:3: error: unexpected name `usng`; expected `using`, `only`, `priority`, `timeout` or `}}`"
+    assert lines[1:4] == ["    usng least_open", "    ^", "  hint: did you mean `using`?"]
+
+
+def test_check_json_and_a_clean_file(tmp_path, capsys):
+    policy = tmp_path / "bad.rota"
+    policy.write_text(BAD_POLICY)
+    code, out, _ = run(capsys, "check", policy, "--format", "json")
+    assert code == 1 and json.loads(out)[0]["line"] == 3
+    code, out, _ = run(capsys, "check", DEMO / "desk.rota", "--snapshot", DEMO / "snapshot")
+    assert (code, out) == (0, "")
+
+
+def test_check_against_a_snapshot_finds_unknown_fields_and_warns_on_teams(tmp_path, capsys):
+    policy = tmp_path / "p.rota"
+    policy.write_text('route r {\n  assign to team "Nobody"\n  only skils == "x"\n}\n')
+    code, out, _ = run(capsys, "check", policy, "--snapshot", DEMO / "snapshot")
+    assert code == 1
+    assert "warning: the snapshot has no team `Nobody`" in out
+    assert "error: the snapshot's users have no field `skils`" in out and "did you mean `skills`?" in out
+
+
+def test_fmt_rewrites_and_check_mode_reports(tmp_path, capsys):
+    policy = tmp_path / "p.rota"
+    policy.write_text("route r { assign to space only online timeout 90s }\n")
+    code, _, err = run(capsys, "fmt", policy, "--check")
+    assert code == 1 and "would reformat" in err
+    assert run(capsys, "fmt", policy)[0] == 0
+    assert policy.read_text() == "route r {\n  assign to space\n  only online\n  timeout 1m30s\n}\n"
+    assert run(capsys, "fmt", policy, "--check")[0] == 0
+
+
+def test_batch_writes_one_row_per_contact_in_input_order(tmp_path, capsys):
+    out = tmp_path / "out.parquet"
+    code, _, err = run(capsys, "batch", DEMO / "desk.rota", "--snapshot", DEMO / "snapshot",
+                       "--contacts", DEMO / "contacts.jsonl", "--out", out, "--now", "2026-11-25T10:00:00Z")
+    assert code == 0 and "routed 60 contacts" in err
+    table = pq.read_table(out)
+    assert table.column_names == ["contact", "route", "outcome", "user", "reason", "deadline"]
+    ids = [json.loads(line)["id"] for line in (DEMO / "contacts.jsonl").read_text().splitlines()]
+    assert table.column("contact").to_pylist() == ids
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["batch", DEMO / "desk.rota", "--snapshot", "nowhere", "--contacts", DEMO / "contacts.jsonl", "--out", "x.csv"],
+     "no such snapshot directory"),
+    (["batch", DEMO / "desk.rota", "--snapshot", DEMO / "snapshot", "--contacts", "missing.jsonl", "--out", "x.csv"],
+     "no such contacts file"),
+    (["batch", DEMO / "desk.rota", "--snapshot", DEMO / "snapshot", "--contacts", DEMO / "contacts.jsonl",
+      "--out", "x.csv", "--now", "yesterday"], "not an ISO 8601 time"),
+    (["check", "missing.rota"], "cannot read"),
+])
+def test_input_errors_exit_2_with_one_line(capsys, argv, message, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(capsys, *argv)
+    assert code == 2 and message in err and "Traceback" not in err
+    assert not (tmp_path / "x.csv").exists()
+
+
+def test_usage_errors_exit_2(capsys):
+    with pytest.raises(SystemExit) as raised:
+        main(["batch"])
+    assert raised.value.code == 2
+
+
+def test_replay_writes_decisions_as_json_lines(tmp_path, capsys):
+    out = tmp_path / "replay.jsonl"
+    code, _, _ = run(capsys, "replay", DEMO / "desk.rota", "--snapshot", DEMO / "snapshot",
+                     "--events", DEMO / "events.jsonl", "--out", out)
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert code == 0 and rows
+    assert all(list(row) == ["at", "contact", "route", "outcome", "user", "reason", "deadline"] for row in rows)
+    assert [row["at"] for row in rows] == sorted(row["at"] for row in rows)
+
+
+def test_the_console_script_runs():
+    result = subprocess.run([Path(sys.executable).parent / "rota", "check", DEMO / "desk.rota"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0 and "no problems" in result.stderr
