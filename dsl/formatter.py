@@ -10,6 +10,7 @@ parentheses that keep their meaning; in `only`, user fields are written bare
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 from . import ast
 from .syntax_errors import KEYWORDS
@@ -153,10 +154,8 @@ def format_literal(value) -> str:
     if isinstance(value, str):
         return format_string(value)
     if isinstance(value, float):
-        text = repr(value)
-        if "e" in text or "E" in text:
-            text = format(value, ".20f").rstrip("0")
-        return text + "0" if text.endswith(".") else text
+        text = format(Decimal(repr(value)), "f")  # the shortest exact digits, never an exponent
+        return text if "." in text else text + ".0"
     return str(value)
 
 
