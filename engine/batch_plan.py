@@ -20,11 +20,11 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from rota.dsl.ast import Compare, Expr, Field, Literal, fields_of
+from rota.dsl.ast import Expr, fields_of
 
 from . import decisions as d
 from .candidates import LeastOpenSet, RoundRobinSet
-from .compiler import CompiledRoute
+from .compiler import CompiledRoute, cap_of
 from .evaluate import CHANGING_USER_FIELDS, compile_condition
 from .roster import Roster, User
 from .snapshot import USERS_VIEW
@@ -171,22 +171,6 @@ class RoutePlanner:
             sets_of_ids[gid].append(user_id)
         pairs = self.connection.sql("SELECT position, gid FROM rota_batch_groups").to_arrow_table()
         return sets_of_ids, dict(zip(pairs.column(0).to_pylist(), pairs.column(1).to_pylist()))
-
-
-def cap_of(conjunct: Expr) -> tuple[bool, float] | None:
-    """`open < N` / `open <= N` (either way round) as (strict, N): a monotone cap."""
-    if not isinstance(conjunct, Compare):
-        return None
-    left, right, symbol = conjunct.left, conjunct.right, conjunct.operator
-    if isinstance(left, Literal) and isinstance(right, Field):
-        left, right = right, left
-        symbol = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}.get(symbol, symbol)
-    is_open = isinstance(left, Field) and left.scope == "user" and left.name == "open"
-    value = right.value if isinstance(right, Literal) else None
-    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if is_open and is_number and symbol in ("<", "<="):
-        return (symbol == "<", value)
-    return None
 
 
 def shrink_listener(plans) -> Callable[[User], None]:

@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
-from rota.dsl.ast import AssignToSpace, AssignToTeam, AssignToUser, BoolOp, Expr, Policy, Route, Unassign
+from rota.dsl.ast import (
+    AssignToSpace, AssignToTeam, AssignToUser, BoolOp, Compare, Expr, Field, Literal, Policy, Route, Unassign, fields_of,
+)
 
-from .evaluate import Evaluator, compile_condition, compile_expression
+from .evaluate import CHANGING_USER_FIELDS, Evaluator, compile_condition, compile_expression
 from .roster import SPACE_POOL
 
 Condition = Callable[[Any, Any, Any], bool]
@@ -28,6 +30,10 @@ class CompiledRoute:
     target_user: Evaluator | None
     conjuncts: tuple[Expr, ...]
     filters: tuple[Condition, ...]
+    # The filters split by what they read: only unchanging user fields (static,
+    # cacheable per pool), or counts, times, the contact or now (checked per pick).
+    static_filters: tuple[Condition, ...] = ()
+    per_pick_filters: tuple[Condition, ...] = ()
 
     @property
     def name(self) -> str:
@@ -81,6 +87,37 @@ def conjuncts_of(expr: Expr) -> list[Expr]:
     return [expr]
 
 
+def reads_only_static_user_fields(conjunct: Expr) -> bool:
+    return all(f.scope == "user" and f.name not in CHANGING_USER_FIELDS for f in fields_of(conjunct))
+
+
+def cap_of(conjunct: Expr) -> tuple[bool, float] | None:
+    """`open < N` / `open <= N` (either way round) as (strict, N): a monotone cap."""
+    if not isinstance(conjunct, Compare):
+        return None
+    left, right, symbol = conjunct.left, conjunct.right, conjunct.operator
+    if isinstance(left, Literal) and isinstance(right, Field):
+        left, right = right, left
+        symbol = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}.get(symbol, symbol)
+    is_open = isinstance(left, Field) and left.scope == "user" and left.name == "open"
+    value = right.value if isinstance(right, Literal) else None
+    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if is_open and is_number and symbol in ("<", "<="):
+        return (symbol == "<", value)
+    return None
+
+
+def compile_filter(conjunct: Expr) -> Condition:
+    """A cap compiles to one comparison; anything else to the general evaluator."""
+    cap = cap_of(conjunct)
+    if cap is None:
+        return compile_condition(conjunct)
+    strict, limit = cap
+    if strict:
+        return lambda user, contact, now: user.open < limit
+    return lambda user, contact, now: user.open <= limit
+
+
 def compile_route(route: Route, index: int) -> CompiledRoute:
     conjuncts = tuple(part for condition in route.filters for part in conjuncts_of(condition))
     action = route.action
@@ -90,7 +127,9 @@ def compile_route(route: Route, index: int) -> CompiledRoute:
         when=compile_condition(route.when) if route.when is not None else None,
         target_user=compile_expression(action.user) if isinstance(action, AssignToUser) else None,
         conjuncts=conjuncts,
-        filters=tuple(compile_condition(part) for part in conjuncts),
+        filters=tuple(compile_filter(part) for part in conjuncts),
+        static_filters=tuple(compile_filter(c) for c in conjuncts if reads_only_static_user_fields(c)),
+        per_pick_filters=tuple(compile_filter(c) for c in conjuncts if not reads_only_static_user_fields(c)),
     )
 
 

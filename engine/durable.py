@@ -121,6 +121,11 @@ class DurableEngine:
         self._touched_contacts.clear()
         return durable
 
+    def logged(self) -> list[Decision]:
+        """Every decision committed so far, oldest first."""
+        return [Decision(row["contact"], row["route"], row["outcome"], row["user"], row["reason"], row["deadline"],
+                         row["at"], row["candidates"]) for row in self.store.decisions()]
+
     def close(self) -> None:
         self.commit()
         self.store.close()

@@ -20,6 +20,10 @@ from .scheduler import Engine, Event, event_from_record
 Progress = Callable[[int, int], None]
 
 
+def json_line(decision: Decision) -> str:
+    return json.dumps(decision.row(), ensure_ascii=False) + "\n"
+
+
 class EventError(ValueError):
     """A bad line in an event log, with its place."""
 
@@ -77,9 +81,12 @@ def replay_durable(
     if until is None and events:
         until = events[-1].at
     reported: list[Decision] = []
-    with open(out_path, "a", encoding="utf-8") as out:
+    with open(out_path, "w", encoding="utf-8") as out:
+        # What a killed run reported may end in a torn line: start from the log on disk.
+        out.writelines(json_line(decision) for decision in durable.logged())
+
         def report(decisions: list[Decision]) -> None:
-            out.writelines(json.dumps(decision.row(), ensure_ascii=False) + "\n" for decision in decisions)
+            out.writelines(json_line(decision) for decision in decisions)
             out.flush()
             reported.extend(decisions)
 
@@ -101,7 +108,7 @@ def write_rows(decisions: list[Decision], out_path: str | Path) -> None:
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as out:
             for decision in decisions:
-                out.write(json.dumps(decision.row(), ensure_ascii=False) + "\n")
+                out.write(json_line(decision))
         os.replace(temporary, target)
     except BaseException:
         os.unlink(temporary)

@@ -46,10 +46,18 @@ class Roster:
     # since the last drain (only they can make a blocked queue class placeable).
     changed: set[str] = field(default_factory=set)
     changed_since_drain: set[str] = field(default_factory=set)
+    # Moves whenever a status, attribute, membership or deletion changes (not a
+    # count): caches of pools and of static eligibility are valid while it stays.
+    profile_version: int = 0
+    _pools: dict = field(default_factory=dict, repr=False)
 
     def touch(self, user_id: str) -> None:
         self.changed.add(user_id)
         self.changed_since_drain.add(user_id)
+
+    def profile_changed(self, user_id: str) -> None:
+        self.touch(user_id)
+        self.profile_version += 1
 
     @classmethod
     def build(
@@ -81,7 +89,7 @@ class Roster:
         if user_id not in members:
             members.add(user_id)
             user.teams = sorted(user.teams + [team])
-            self.touch(user_id)
+            self.profile_changed(user_id)
 
     def leave(self, user_id: str, team: str) -> None:
         members = self.members.get(team)
@@ -89,15 +97,20 @@ class Roster:
             members.discard(user_id)
             user = self.users[user_id]
             user.teams = [name for name in user.teams if name != team]
-            self.touch(user_id)
+            self.profile_changed(user_id)
 
     def pool(self, team: str | None) -> list[User]:
         """The users a team (or, for None, the space) routes to: not deleted, by id."""
+        cached = self._pools.get(team)
+        if cached is not None and cached[0] == self.profile_version:
+            return cached[1]
         if team is None:
             users = self.users.values()
         else:
             users = (self.users[user_id] for user_id in self.members.get(team, ()))
-        return sorted((user for user in users if not user.deleted), key=lambda user: user.id)
+        pool = sorted((user for user in users if not user.deleted), key=lambda user: user.id)
+        self._pools[team] = (self.profile_version, pool)
+        return pool
 
     # -------------------------------------------------------------- assignment
 

@@ -40,10 +40,14 @@ def as_user_id(value: Any) -> str | None:
     return None
 
 
+NO_FIELDS: dict[str, Any] = {}
+
+
 class Router:
     def __init__(self, policy: CompiledPolicy, roster: Roster):
         self.policy = policy
         self.roster = roster
+        self._static: dict[str, tuple[int, list[User]]] = {}
 
     def now_fields(self, now: datetime) -> dict[str, Any]:
         return now_fields(now, self.policy.zone)
@@ -99,8 +103,21 @@ class Router:
         return replace(self._give(route, contact, chosen, route.route.logic, now), candidates=len(candidates))
 
     def candidates(self, route: CompiledRoute, contact: Contact, now: datetime) -> list[User]:
+        per_pick = route.per_pick_filters
+        if not per_pick:
+            return self._static_candidates(route)
         fields, moment = contact.fields, self.now_fields(now)
-        return [user for user in self.roster.pool(route.team) if route.eligible(user, fields, moment)]
+        return [user for user in self._static_candidates(route) if all(f(user, fields, moment) for f in per_pick)]
+
+    def _static_candidates(self, route: CompiledRoute) -> list[User]:
+        """The pool narrowed by the filters that read only unchanging user fields, cached."""
+        cached = self._static.get(route.name)
+        if cached is not None and cached[0] == self.roster.profile_version:
+            return cached[1]
+        static = route.static_filters
+        users = [user for user in self.roster.pool(route.team) if all(f(user, NO_FIELDS, NO_FIELDS) for f in static)]
+        self._static[route.name] = (self.roster.profile_version, users)
+        return users
 
     def choose(self, route: CompiledRoute, candidates: list[User]) -> User:
         """SPEC 3.4 over candidates sorted by id."""

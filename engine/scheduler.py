@@ -128,7 +128,7 @@ class Engine:
         elif event.type == "delete":
             if event.user in self.roster.users:
                 self.roster.users[event.user].deleted = True
-                self.roster.touch(event.user)
+                self.roster.profile_changed(event.user)
         elif event.type == "join":
             self.roster.join(event.user, event.team)
         elif event.type == "leave":
@@ -165,11 +165,11 @@ class Engine:
         if event.type == "status":
             if user is not None:
                 user.status = event.status
-                self.roster.touch(user.id)
+                self.roster.profile_changed(user.id)
             return
         if user is None:
             user = self.roster.users[event.user] = User(id=event.user, status="offline")
-        self.roster.touch(user.id)
+        self.roster.profile_changed(user.id)
         for key, value in event.attrs.items():
             if key in ("status", "name"):
                 setattr(user, key, value)

@@ -1,0 +1,117 @@
+"""Issue: durability. A replay into an engine file is SIGKILLed at random moments;
+every reopening must hold the invariants and every decision reported before the
+kill, and running on to the end must give what an uninterrupted run gives."""
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+POLICY = """\
+route vip when "vip" in contact.tags {
+  assign to team "VIP"
+  using least_open
+  only online
+  only open < 2
+  priority 10
+  timeout 5m -> general
+}
+
+route general {
+  assign to space
+  only online
+  only open < 3
+  timeout 20m -> unassign
+}
+"""
+KILLS = 6
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("durability")
+    snapshot = directory / "snapshot"
+    snapshot.mkdir()
+    users = [f"u{index:02d}" for index in range(30)]
+    (snapshot / "users.csv").write_text("id,status\n" + "".join(f"{u},offline\n" for u in users))
+    (snapshot / "memberships.csv").write_text("team,user_id\n" + "".join(f"VIP,{u}\n" for u in users[:5]))
+    (directory / "policy.rota").write_text(POLICY)
+    random_source = random.Random(42)
+    lines, open_contacts, second = [], [], 0
+    for index in range(4000):
+        second += random_source.randint(1, 20)
+        stamp = f"2026-11-25T{8 + second // 3600:02d}:{second // 60 % 60:02d}:{second % 60:02d}Z"
+        roll = random_source.random()
+        if roll < 0.5 or not open_contacts:
+            open_contacts.append(f"c{index}")
+            tags = ["vip"] if random_source.random() < 0.2 else []
+            lines.append({"at": stamp, "type": "route", "contact": f"c{index}", "attrs": {"tags": tags}})
+        elif roll < 0.8:
+            lines.append({"at": stamp, "type": "close", "contact": open_contacts.pop(random_source.randrange(len(open_contacts)))})
+        else:
+            lines.append({"at": stamp, "type": "status", "user": random_source.choice(users),
+                          "status": random_source.choice(["online", "online", "offline"])})
+    (directory / "events.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    return directory
+
+
+def replay_command(world, database, out):
+    return [str(Path(sys.executable).parent / "rota"), "replay", str(world / "policy.rota"), "--snapshot",
+            str(world / "snapshot"), "--events", str(world / "events.jsonl"), "--out", str(out), "--db", str(database)]
+
+
+def check_invariants(database):
+    connection = duckdb.connect(str(database), read_only=True)
+    try:
+        held = dict(connection.execute(
+            "SELECT assignee, count(*) FROM contacts WHERE NOT closed AND assignee IS NOT NULL GROUP BY assignee"
+        ).fetchall())
+        counts = dict(connection.execute("SELECT id, open_contacts FROM users").fetchall())
+        assert all(counts[user] == held.get(user, 0) for user in counts), "open counts differ from contacts held"
+        assert connection.execute("SELECT count(*) FROM queue q JOIN contacts c ON c.id = q.contact WHERE c.closed"
+                                  ).fetchall()[0][0] == 0, "a closed contact is still queued"
+        assert connection.execute("SELECT count(*) FROM queue WHERE deadline > enqueued_at + INTERVAL 7 DAY "
+                                  "OR deadline <= enqueued_at").fetchall()[0][0] == 0
+        return [row[0] for row in connection.execute(
+            "SELECT json_object('contact', contact, 'outcome', outcome, 'user', \"user\") FROM decisions ORDER BY seq"
+        ).fetchall()]
+    finally:
+        connection.close()
+
+
+def reported(out):
+    """Complete lines written before the kill (a torn last line was never reported)."""
+    text = out.read_text() if out.exists() else ""
+    return [json.loads(line) for line in text.split("\n")[:-1]]
+
+
+def test_killed_replays_recover_and_finish_like_an_uninterrupted_one(world, tmp_path):
+    whole = tmp_path / "whole.jsonl"
+    subprocess.run(replay_command(world, tmp_path / "whole.duckdb", whole), check=True, capture_output=True)
+    database, out = tmp_path / "killed.duckdb", tmp_path / "killed.jsonl"
+    random_source = random.Random(7)
+    recoveries = 0
+    for _ in range(KILLS):
+        process = subprocess.Popen(replay_command(world, database, out), stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+        time.sleep(random_source.uniform(0.6, 1.6))
+        if process.poll() is None:
+            os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+        if not database.exists():
+            continue
+        logged = [json.loads(row) for row in check_invariants(database)]
+        said = [{key: row[key] for key in ("contact", "outcome", "user")} for row in reported(out)]
+        assert logged[:len(said)] == said, "a reported decision is missing from the engine file"
+        recoveries += 1
+    subprocess.run(replay_command(world, database, out), check=True, capture_output=True)
+    check_invariants(database)
+    assert out.read_text() == whole.read_text()
+    assert recoveries >= KILLS // 2
