@@ -46,9 +46,9 @@ class Roster:
     # since the last drain (only they can make a blocked queue class placeable).
     changed: set[str] = field(default_factory=set)
     changed_since_drain: set[str] = field(default_factory=set)
-    # Moves whenever a status, attribute, membership or deletion changes (not a
-    # count): caches of pools and of static eligibility are valid while it stays.
-    profile_version: int = 0
+    # Ids of users whose status, attributes, teams or deletion changed (not their
+    # counts), in order: caches remember how far they have read it.
+    profile_log: list[str] = field(default_factory=list)
     _pools: dict = field(default_factory=dict, repr=False)
 
     def touch(self, user_id: str) -> None:
@@ -57,7 +57,18 @@ class Roster:
 
     def profile_changed(self, user_id: str) -> None:
         self.touch(user_id)
-        self.profile_version += 1
+        self.profile_log.append(user_id)
+
+    @property
+    def profile_version(self) -> int:
+        return len(self.profile_log)
+
+    def in_pool(self, user: User, team: str | None) -> bool:
+        return not user.deleted and (team is None or user.id in self.members.get(team, ()))
+
+    def pool_is_empty(self, team: str | None) -> bool:
+        users = self.users.values() if team is None else (self.users[u] for u in self.members.get(team, ()))
+        return all(user.deleted for user in users)
 
     @classmethod
     def build(

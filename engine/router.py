@@ -7,7 +7,7 @@ to the same answers.
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -43,11 +43,33 @@ def as_user_id(value: Any) -> str | None:
 NO_FIELDS: dict[str, Any] = {}
 
 
+@dataclass(eq=False)
+class StaticCandidates:
+    read: int  # how far into the roster's profile log this set is up to date
+    users: list[User]
+    ids: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.ids = [user.id for user in self.users]
+
+    def update(self, user_id: str, user: User | None) -> None:
+        """Put `user` in its place by id, or take `user_id` out when `user` is None."""
+        index = bisect_left(self.ids, user_id)
+        present = index < len(self.ids) and self.ids[index] == user_id
+        if present and user is None:
+            del self.users[index], self.ids[index]
+        elif present:
+            self.users[index] = user
+        elif user is not None:
+            self.users.insert(index, user)
+            self.ids.insert(index, user_id)
+
+
 class Router:
     def __init__(self, policy: CompiledPolicy, roster: Roster):
         self.policy = policy
         self.roster = roster
-        self._static: dict[str, tuple[int, list[User]]] = {}
+        self._static: dict[str, StaticCandidates] = {}
 
     def now_fields(self, now: datetime) -> dict[str, Any]:
         return now_fields(now, self.policy.zone)
@@ -78,7 +100,7 @@ class Router:
             return self.unassign(route.name, contact, now)
         if route.kind == "user":
             return self._assign_to_user(route, contact, now)
-        if not self.roster.pool(route.team):
+        if self.roster.pool_is_empty(route.team):
             reason = d.TEAM_EMPTY if route.kind == "team" else d.SPACE_EMPTY
             return Decision(contact.id, route.name, d.FAILED, reason=reason, at=now)
         placed = self.place(route, contact, now)
@@ -110,14 +132,24 @@ class Router:
         return [user for user in self._static_candidates(route) if all(f(user, fields, moment) for f in per_pick)]
 
     def _static_candidates(self, route: CompiledRoute) -> list[User]:
-        """The pool narrowed by the filters that read only unchanging user fields, cached."""
+        """The pool narrowed by the filters that read only unchanging user fields, sorted by id.
+
+        Kept per route and brought up to date from the roster's profile log, so a
+        status change costs a few bisects, not a pass over the pool."""
+        log = self.roster.profile_log
         cached = self._static.get(route.name)
-        if cached is not None and cached[0] == self.roster.profile_version:
-            return cached[1]
-        static = route.static_filters
-        users = [user for user in self.roster.pool(route.team) if all(f(user, NO_FIELDS, NO_FIELDS) for f in static)]
-        self._static[route.name] = (self.roster.profile_version, users)
-        return users
+        if cached is None or len(log) - cached.read > len(cached.users) // 4 + 16:
+            cached = self._static[route.name] = StaticCandidates(
+                len(log), [user for user in self.roster.pool(route.team) if self._passes_static(route, user)])
+            return cached.users
+        for user_id in dict.fromkeys(log[cached.read:]):
+            user = self.roster.users.get(user_id)
+            cached.update(user_id, user if user is not None and self._passes_static(route, user) else None)
+        cached.read = len(log)
+        return cached.users
+
+    def _passes_static(self, route: CompiledRoute, user: User) -> bool:
+        return self.roster.in_pool(user, route.team) and all(f(user, NO_FIELDS, NO_FIELDS) for f in route.static_filters)
 
     def choose(self, route: CompiledRoute, candidates: list[User]) -> User:
         """SPEC 3.4 over candidates sorted by id."""
