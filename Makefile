@@ -11,15 +11,24 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+DEMO := policies/demo
+OUT := build/demo
+
 run: $(STAMP)
-	$(BIN)/rota check policies/*.rota
-	$(BIN)/rota batch policies/demo/desk.rota --snapshot policies/demo/snapshot --contacts policies/demo/contacts.jsonl --out .venv/demo-decisions.csv --now 2026-11-25T10:00:00Z
+	@mkdir -p $(OUT) && rm -f $(OUT)/engine.duckdb
+	$(BIN)/rota check policies/*.rota $(DEMO)/desk.rota --snapshot $(DEMO)/snapshot
+	$(BIN)/rota batch $(DEMO)/desk.rota --snapshot $(DEMO)/snapshot --contacts $(DEMO)/contacts.jsonl \
+		--out $(OUT)/decisions.csv --now 2026-11-25T10:00:00Z
+	$(BIN)/rota replay $(DEMO)/desk.rota --snapshot $(DEMO)/snapshot --events $(DEMO)/events.jsonl \
+		--out $(OUT)/replay.jsonl --db $(OUT)/engine.duckdb
+	$(BIN)/rota log --db $(OUT)/engine.duckdb --outcome timed_out
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
 	$(BIN)/python bench/batch.py
+	$(BIN)/python bench/replay.py
 
 clean:
-	rm -rf $(VENV)
+	rm -rf $(VENV) build

@@ -24,7 +24,8 @@ MAX_ROUTES = 1000
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 _GRAMMAR = (Path(__file__).parent / "grammar.lark").read_text()
-_PARSER = Lark(_GRAMMAR, parser="lalr", lexer="basic", propagate_positions=True, maybe_placeholders=True)
+_PARSER = Lark(_GRAMMAR, parser="lalr", lexer="basic", propagate_positions=True, maybe_placeholders=True,
+               cache=True)  # the parse tables, kept in the temp dir: a faster start
 
 
 @dataclass(frozen=True)
