@@ -6,17 +6,18 @@ in rota.storage; the names most users need are re-exported here.
 
 from rota.dsl import Diagnostic, PolicyError, analyze, check, format_policy, load_policy, parse
 from rota.engine import (
-    CompiledPolicy, Contact, Decision, Roster, Router, User, compile_policy, load_roster, run_batch,
+    CompiledPolicy, Contact, Decision, DurableEngine, Engine, Event, Roster, Router, User, compile_policy, load_roster,
+    run_batch,
 )
 from rota.storage import StorageError, load_snapshot, read_contacts, write_table
 
-from .jobs import BatchSummary, batch_file, compile_policy_file
+from .jobs import BatchSummary, ReplaySummary, batch_file, compile_policy_file, replay_file
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "BatchSummary", "CompiledPolicy", "Contact", "Decision", "Diagnostic", "PolicyError", "Roster", "Router",
-    "StorageError", "User", "analyze", "batch_file", "check", "compile_policy", "compile_policy_file",
-    "format_policy", "load_policy", "load_roster", "load_snapshot", "parse", "read_contacts", "run_batch",
-    "write_table",
+    "BatchSummary", "CompiledPolicy", "Contact", "Decision", "Diagnostic", "DurableEngine", "Engine", "Event",
+    "PolicyError", "ReplaySummary", "Roster", "Router", "StorageError", "User", "analyze", "batch_file", "check",
+    "compile_policy", "compile_policy_file", "format_policy", "load_policy", "load_roster", "load_snapshot", "parse",
+    "read_contacts", "replay_file", "run_batch", "write_table",
 ]
