@@ -146,7 +146,7 @@ class TypeChecker:
             self.report(expr.position, f"cannot compare {left} with {right}")
             return
         if expr.operator not in ("==", "!=") and T.BOOL in (left.base, right.base):
-            self.report(expr.position, f"true/false values have no order; use `==` or `!=`")
+            self.report(expr.position, "true/false values have no order; use `==` or `!=`")
         self._known_values(expr)
 
     def _contains(self, expr: ast.Compare, item: Type, items: Type) -> None:

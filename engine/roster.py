@@ -43,7 +43,9 @@ class Roster:
     # Called with a user whose open count just fell (indexes keyed on counts listen).
     shrink_listeners: list[Callable[[User], None]] = field(default_factory=list)
     # Ids of users changed since the last commit (for the durable engine) and
-    # since the last drain (only they can make a blocked queue class placeable).
+    # since the last drain (only they can make a blocked queue class placeable);
+    # kept only when `tracking`, which the live engine turns on.
+    tracking: bool = False
     changed: set[str] = field(default_factory=set)
     changed_since_drain: set[str] = field(default_factory=set)
     # Ids of users whose status, attributes, teams or deletion changed (not their
@@ -52,8 +54,9 @@ class Roster:
     _pools: dict = field(default_factory=dict, repr=False)
 
     def touch(self, user_id: str) -> None:
-        self.changed.add(user_id)
-        self.changed_since_drain.add(user_id)
+        if self.tracking:
+            self.changed.add(user_id)
+            self.changed_since_drain.add(user_id)
 
     def profile_changed(self, user_id: str) -> None:
         self.touch(user_id)

@@ -48,6 +48,7 @@ class Engine:
 
     def __init__(self, policy: CompiledPolicy, roster: Roster):
         self.roster = roster
+        roster.tracking = True
         self.contacts: dict[str, ContactState] = {}
         self.queue = Queue()
         self.use_policy(policy)

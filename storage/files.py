@@ -88,8 +88,9 @@ def read_contacts(path: str | Path) -> pa.Table:
 
 
 def _reject_duplicate_ids(path: Path, ids: pa.ChunkedArray, what: str) -> None:
-    candidates = pa.table({"id": ids})
-    repeated = duckdb.connect().sql("SELECT id FROM candidates GROUP BY id HAVING count(*) > 1 LIMIT 1").fetchall()
+    connection = duckdb.connect()
+    connection.register("ids", pa.table({"id": ids}))
+    repeated = connection.sql("SELECT id FROM ids GROUP BY id HAVING count(*) > 1 LIMIT 1").fetchall()
     if repeated:
         duplicate = repeated[0][0]
         rows = [index + 1 for index, value in enumerate(ids.to_pylist()) if value == duplicate][:2]

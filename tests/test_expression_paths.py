@@ -11,7 +11,7 @@ from rota.engine.evaluate import compile_expression
 from rota.engine.snapshot import USERS_VIEW, contact_kinds, create_users_view, user_kinds
 from rota.engine.sql import SqlCompiler, SqlScope
 
-from strategies import NOW, contacts, contacts_table, roster_of, snapshot_connection, snapshots
+from strategies import contacts, contacts_table, roster_of, snapshot_connection, snapshots
 
 NOW_FIELDS = {"hour": 10, "minute": 0, "weekday": "wed"}
 

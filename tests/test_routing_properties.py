@@ -8,7 +8,7 @@ from collections import Counter
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from rota.dsl.ast import AssignToSpace, Compare, Field, Literal, Only, Policy, Route, Using
+from rota.dsl.ast import AssignToSpace, Field, Only, Policy, Route, Using
 from rota.engine import compile_policy, run_batch
 
 from strategies import NOW, contacts, contacts_table, policies, roster_of, snapshot_connection, snapshots
