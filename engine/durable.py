@@ -23,20 +23,23 @@ from .scheduler import Engine, Event
 
 
 class DurableEngine:
-    def __init__(self, store: EngineStore, engine: Engine, policy_text: str, events_applied: int = 0):
+    def __init__(self, store: EngineStore, engine: Engine, policy_text: str, events_applied: int = 0,
+                 now: datetime | None = None):
         self.store = store
         self.engine = engine
         self.policy_text = policy_text
         self.events_applied = events_applied
         self._pending: list[Decision] = []
         self._touched_contacts: set[str] = set()
+        # Versions are kept with the time they were first seen (the epoch when no clock was given).
+        self._new_policy: tuple | None = (engine.policy.version, policy_text, now or datetime(1970, 1, 1))
         self._decision_count = store.connection.execute("SELECT count(*) FROM decisions").fetchall()[0][0]
 
     # ------------------------------------------------------------- opening
 
     @classmethod
     def open(cls, path: str | Path, policy_text: str | None = None, roster: Roster | None = None,
-             file: str = "<policy>") -> "DurableEngine":
+             file: str = "<policy>", now: datetime | None = None) -> "DurableEngine":
         """Open (or create, from `roster`) an engine file; a given policy replaces the stored one."""
         from rota.dsl import load_policy
 
@@ -48,13 +51,13 @@ class DurableEngine:
         policy = compile_policy(load_policy(text, file))
         if store.is_empty():
             engine = Engine(policy, roster or Roster())
-            durable = cls(store, engine, text)
+            durable = cls(store, engine, text, now=now)
             durable._write_everything()
             return durable
         engine = Engine(policy, _load_roster(store, meta))
         _load_contacts(store, engine)
         engine.queue.next_sequence = int(meta.get("next_sequence", 0))
-        durable = cls(store, engine, text, int(meta.get("events_applied", 0)))
+        durable = cls(store, engine, text, int(meta.get("events_applied", 0)), now)
         if policy_text is not None and policy_text != meta.get("policy_text"):
             durable.commit()
         return durable
@@ -98,6 +101,8 @@ class DurableEngine:
                   "next_order": str(roster.next_order), "next_sequence": str(engine.queue.next_sequence),
                   "events_applied": str(self.events_applied)},
         )
+        if self._new_policy is not None:
+            changes.policies.append(self._new_policy)
         for contact_id in sorted(self._touched_contacts):
             state = engine.contacts.get(contact_id)
             if state is None:
@@ -117,9 +122,21 @@ class DurableEngine:
             self._decision_count += 1
         self.store.commit(changes)
         durable, self._pending = self._pending, []
+        self._new_policy = None
         roster.changed.clear()
         self._touched_contacts.clear()
         return durable
+
+    def use_policy(self, text: str, now: datetime, file: str = "<policy>") -> CompiledPolicy:
+        """A new version takes effect between two decisions; PolicyError when it does not compile."""
+        from rota.dsl import load_policy
+
+        compiled = compile_policy(load_policy(text, file))
+        self.engine.use_policy(compiled)
+        self.policy_text = text
+        self._new_policy = (compiled.version, text, now)
+        self.commit()
+        return compiled
 
     def logged(self) -> list[Decision]:
         """Every decision committed so far, oldest first."""

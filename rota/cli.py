@@ -22,6 +22,7 @@ from . import report
 from rota.engine.replay import EventError
 
 from .jobs import batch_file, read_policy_text, replay_file
+from .tokens import TokenError
 
 OK, POLICY_ERRORS, INPUT_ERRORS = 0, 1, 2
 
@@ -42,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     except PolicyError as error:
         print(str(error))
         return POLICY_ERRORS
-    except (InputError, StorageError, EventError) as error:
+    except (InputError, StorageError, EventError, TokenError) as error:
         errors.print(f"rota: error: {error}", markup=False)
         return INPUT_ERRORS
     except KeyboardInterrupt:
@@ -93,6 +94,16 @@ def _parser() -> argparse.ArgumentParser:
     log.add_argument("--limit", type=int, default=0, help="only the newest N")
     log.add_argument("--format", choices=("text", "json"), default="text")
     log.set_defaults(run=run_log)
+
+    serve = commands.add_parser("serve", help="the routing engine as an HTTP service")
+    serve.add_argument("--db", metavar="FILE", required=True, help="the engine's DuckDB file (created when new)")
+    serve.add_argument("--policy", metavar="FILE_OR_DIR", required=True,
+                       help="a policy file, or a folder whose .rota files are read in name order")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--token-file", metavar="FILE", help="the bearer token (default: generated beside the db)")
+    serve.add_argument("--snapshot", metavar="DIR", help="users and teams to start a new engine file with")
+    serve.set_defaults(run=run_serve)
     return parser
 
 
@@ -202,6 +213,40 @@ def run_log(arguments, errors: Console) -> int:
     store.close()
     report.print_decisions(rows, arguments.format)
     return OK
+
+
+def run_serve(arguments, errors: Console) -> int:
+    import uvicorn
+
+    from rota.engine import DurableEngine, Roster, load_roster
+
+    from .service import RotaService, create_app, utc_now
+    from .tokens import load_or_create_token
+
+    policy_path, text = _policy_source(arguments.policy)
+    policy, diagnostics = analyze(text, policy_path)
+    if policy is None:
+        raise PolicyError([d for d in diagnostics if d.is_error], {policy_path: text})
+    token, token_path = load_or_create_token(arguments.token_file, arguments.db)
+    new_file = not Path(arguments.db).exists()
+    roster = load_roster(load_snapshot(arguments.snapshot).connection) if arguments.snapshot and new_file else Roster()
+    engine = DurableEngine.open(arguments.db, text, roster, policy_path, utc_now())
+    app = create_app(RotaService(engine, token))
+    url = f"http://{arguments.host}:{arguments.port}"
+    errors.print(f"rota serving {url} (API docs: {url}/docs); engine file {arguments.db}; "
+                 f"bearer token in {token_path}", markup=False, highlight=False)
+    uvicorn.run(app, host=arguments.host, port=arguments.port, log_level="warning")
+    return OK
+
+
+def _policy_source(location: str) -> tuple[str, str]:
+    path = Path(location)
+    if path.is_dir():
+        files = sorted(path.glob("*.rota"))
+        if not files:
+            raise InputError(f"{path}: no .rota files in this folder")
+        return str(path), "\n".join(_read(str(file)) for file in files)
+    return str(path), _read(str(path))
 
 
 if __name__ == "__main__":

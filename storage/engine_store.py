@@ -32,6 +32,7 @@ CREATE TABLE IF NOT EXISTS decisions (
     seq BIGINT PRIMARY KEY, "at" TIMESTAMP, contact VARCHAR, route VARCHAR, outcome VARCHAR, "user" VARCHAR,
     reason VARCHAR, deadline TIMESTAMP, policy_version VARCHAR, candidates BIGINT);
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
+CREATE TABLE IF NOT EXISTS policies (version VARCHAR PRIMARY KEY, text VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL);
 """
 
 _ARROW_TYPES = {"VARCHAR": pa.string(), "BOOLEAN": pa.bool_(), "BIGINT": pa.int64(), "TIMESTAMP": pa.timestamp("us"),
@@ -53,6 +54,7 @@ class Changes:
     unqueued: list[str] = field(default_factory=list)
     decisions: list[tuple] = field(default_factory=list)
     meta: dict[str, str] = field(default_factory=dict)
+    policies: list[tuple] = field(default_factory=list)  # (version, text, created_at), kept forever
 
 
 class EngineStore:
@@ -103,17 +105,18 @@ class EngineStore:
             self._upsert("queue", ("contact", "route", "enqueued_at", "deadline", "priority", "sequence"),
                          changes.queued)
         if changes.decisions:
-            self._upsert("decisions", DECISION_COLUMNS, changes.decisions, replace=False)
+            self._upsert("decisions", DECISION_COLUMNS, changes.decisions, verb="INSERT")
         if changes.meta:
             self._upsert("meta", ("key", "value"), list(changes.meta.items()))
+        if changes.policies:
+            self._upsert("policies", ("version", "text", "created_at"), changes.policies, verb="INSERT OR IGNORE")
 
-    def _upsert(self, table: str, columns: tuple[str, ...], rows: list[tuple], replace: bool = True) -> None:
+    def _upsert(self, table: str, columns: tuple[str, ...], rows: list[tuple], verb: str = "INSERT OR REPLACE") -> None:
         target_types = self._column_types[table]
         batch = pa.table({name: pa.array([row[index] for row in rows], _ARROW_TYPES[target_types[name]])
                           for index, name in enumerate(columns)})
         self.connection.register("rota_store_batch", batch)
         try:
-            verb = "INSERT OR REPLACE" if replace else "INSERT"
             names = ", ".join(f'"{name}"' for name in columns)
             self.connection.execute(f"{verb} INTO {table} ({names}) SELECT {names} FROM rota_store_batch")
         finally:
@@ -143,6 +146,11 @@ class EngineStore:
             query = f"SELECT * FROM ({query} DESC LIMIT {limit}) ORDER BY seq"
         rows = self.connection.execute(query, parameters).fetchall()
         return [dict(zip(DECISION_COLUMNS, row)) for row in rows]
+
+    def policies(self) -> list[dict[str, Any]]:
+        rows = self.connection.execute("SELECT version, text, created_at FROM policies ORDER BY created_at, version"
+                                       ).fetchall()
+        return [{"version": version, "text": text, "created_at": created_at} for version, text, created_at in rows]
 
     def close(self) -> None:
         self.connection.close()

@@ -1,0 +1,331 @@
+"""`rota serve`: the engine over HTTP (SPEC 5.2), on FastAPI.
+
+One writer: every request that changes state takes the engine's lock, applies
+its event, and commits before it answers, so an answer is never ahead of
+the disk. Timeouts fire from a background thread on the wall clock (UTC),
+within a second of their deadline, and survive restarts because deadlines
+live in the database.
+"""
+
+from __future__ import annotations
+
+import hmac
+from contextlib import asynccontextmanager
+import threading
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from starlette.exceptions import HTTPException
+
+from rota.dsl import analyze
+from rota.engine import DurableEngine, Event, format_instant, parse_instant
+from rota.engine.decisions import Decision
+
+MAX_BODY_BYTES = 256 * 1024
+STATUSES = ("online", "away", "offline")
+TIMEOUT_TICK_SECONDS = 0.25
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class ApiError(HTTPException):
+    def __init__(self, status: int, code: str, message: str, **details: Any):
+        super().__init__(status, message)
+        self.code, self.details = code, details
+
+
+class RotaService:
+    """The engine behind the endpoints: a lock, the clock, commits and metrics."""
+
+    def __init__(self, engine: DurableEngine, token: str):
+        self.engine = engine
+        self.token = token
+        self.lock = threading.Lock()
+        self.registry = CollectorRegistry()
+        self.decisions = Counter("rota_decisions", "Decisions made", ["outcome", "route"], registry=self.registry)
+        self.queue_length = Gauge("rota_queue_length", "Contacts waiting in the queue", registry=self.registry)
+        self.latency = Histogram("rota_decision_seconds", "Time to answer a routing request", registry=self.registry,
+                                 buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0))
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
+
+    def apply(self, event_type: str, **fields: Any) -> list[Decision]:
+        """Fire due timeouts, apply one event, drain, commit; the decisions of the event itself."""
+        with self.lock:
+            now = utc_now()
+            before = self.engine.advance(now, inclusive=False)
+            own = self.engine.handle(Event(now, event_type, **fields))
+            self._commit(before + own)
+            return own
+
+    def fire_timeouts(self) -> None:
+        with self.lock:
+            self._commit(self.engine.advance(utc_now(), inclusive=True))
+
+    def _commit(self, decisions: list[Decision]) -> None:
+        self.engine.commit()
+        for decision in decisions:
+            self.decisions.labels(decision.outcome, decision.route or "").inc()
+        self.queue_length.set(len(self.engine.engine.queue))
+
+    def start(self) -> None:
+        def tick() -> None:
+            while not self._stop.wait(TIMEOUT_TICK_SECONDS):
+                self.fire_timeouts()
+
+        self._ticker = threading.Thread(target=tick, name="rota-timeouts", daemon=True)
+        self._ticker.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._ticker is not None:
+            self._ticker.join()
+        with self.lock:
+            self.engine.close()
+
+
+def create_app(service: RotaService) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        service.start()
+        yield
+        service.stop()
+
+    app = FastAPI(title="rota", description="Routing policies as a service (SPEC 5.2).", version="1",
+                  lifespan=lifespan)
+    _install_error_handlers(app)
+    _install_body_limit(app)
+    authorized = [Depends(_bearer(service.token))]
+
+    @app.get("/healthz")
+    def healthz():
+        return {"status": "ok"}
+
+    _policy_routes(app, service, authorized)
+    _user_routes(app, service, authorized)
+    _contact_routes(app, service, authorized)
+
+    @app.get("/v1/queue", dependencies=authorized)
+    def queue():
+        with service.lock:
+            return [_entry(entry) for entry in service.engine.engine.queue.in_order()]
+
+    @app.get("/v1/decisions", dependencies=authorized)
+    def decisions(contact: str | None = None, user: str | None = None, route: str | None = None,
+                  outcome: str | None = None, since: str | None = None, limit: int = 100):
+        moment = _time(since, "since") if since else None
+        with service.lock:
+            rows = service.engine.store.decisions(contact=contact, user=user, route=route, outcome=outcome,
+                                                  since=moment, limit=max(1, min(limit, 10_000)))
+        return [{**row, "at": format_instant(row["at"]), "deadline": format_instant(row["deadline"])} for row in rows]
+
+    @app.get("/metrics", dependencies=authorized)
+    def metrics():
+        return PlainTextResponse(generate_latest(service.registry).decode(), media_type="text/plain; version=0.0.4")
+
+    return app
+
+
+# ---------------------------------------------------------------- endpoints
+
+
+def _policy_routes(app: FastAPI, service: RotaService, authorized) -> None:
+    @app.put("/v1/policy", dependencies=authorized)
+    async def put_policy(request: Request):
+        text = (await request.body()).decode("utf-8", errors="replace")
+        policy, diagnostics = analyze(text, "policy")
+        errors = [d for d in diagnostics if d.is_error]
+        if policy is None:
+            raise ApiError(422, "policy_invalid", f"the policy has {len(errors)} error(s)",
+                           diagnostics=[{"line": d.line, "column": d.column, "message": d.message, "hint": d.hint}
+                                        for d in errors])
+        with service.lock:
+            compiled = service.engine.use_policy(text, utc_now())
+        return {"version": compiled.version, "routes": [route.name for route in compiled.routes]}
+
+    @app.get("/v1/policy", dependencies=authorized)
+    def get_policy():
+        return {"version": service.engine.policy.version, "text": service.engine.policy_text}
+
+    @app.get("/v1/policies", dependencies=authorized)
+    def list_policies():
+        active = service.engine.policy.version
+        with service.lock:
+            versions = service.engine.store.policies()
+        return [{"version": v["version"], "created_at": format_instant(v["created_at"]), "active": v["version"] == active}
+                for v in versions]
+
+    @app.post("/v1/policies/{version}/activate", dependencies=authorized)
+    def activate(version: str):
+        """Roll back (or forward) to a version kept in the database."""
+        with service.lock:
+            kept = {v["version"]: v["text"] for v in service.engine.store.policies()}
+            if version not in kept:
+                raise ApiError(404, "unknown_policy", f"no policy version `{version}`")
+            compiled = service.engine.use_policy(kept[version], utc_now())
+        return {"version": compiled.version, "routes": [route.name for route in compiled.routes]}
+
+
+def _user_routes(app: FastAPI, service: RotaService, authorized) -> None:
+    @app.put("/v1/users/{user_id}", dependencies=authorized)
+    async def put_user(user_id: str, request: Request):
+        body = await _json_object(request)
+        attrs = body.get("attrs", {})
+        if not isinstance(attrs, dict):
+            raise ApiError(422, "invalid_request", "`attrs` must be an object")
+        if "status" in body and body["status"] not in STATUSES:
+            raise ApiError(422, "invalid_request", f"`status` must be one of {', '.join(STATUSES)}")
+        if "name" in body and not isinstance(body["name"], (str, type(None))):
+            raise ApiError(422, "invalid_request", "`name` must be a string")
+        changes = {**attrs, **{key: body[key] for key in ("status", "name") if key in body}}
+        service.apply("user", user=user_id, attrs=changes)
+        return _user(service, user_id)
+
+    @app.delete("/v1/users/{user_id}", dependencies=authorized, status_code=204)
+    def delete_user(user_id: str):
+        _known_user(service, user_id)
+        service.apply("delete", user=user_id)
+        return Response(status_code=204)
+
+    @app.put("/v1/teams/{team}/members/{user_id}", dependencies=authorized, status_code=204)
+    def join(team: str, user_id: str):
+        _known_user(service, user_id)
+        service.apply("join", user=user_id, team=team)
+        return Response(status_code=204)
+
+    @app.delete("/v1/teams/{team}/members/{user_id}", dependencies=authorized, status_code=204)
+    def leave(team: str, user_id: str):
+        _known_user(service, user_id)
+        service.apply("leave", user=user_id, team=team)
+        return Response(status_code=204)
+
+
+def _contact_routes(app: FastAPI, service: RotaService, authorized) -> None:
+    @app.post("/v1/contacts/{contact_id}/route", dependencies=authorized)
+    async def route(contact_id: str, request: Request):
+        body = await _json_object(request) if await request.body() else {}
+        attrs = body.get("attrs", {})
+        if not isinstance(attrs, dict):
+            raise ApiError(422, "invalid_request", "`attrs` must be an object")
+        started = time.perf_counter()
+        own = service.apply("route", contact=contact_id, attrs=attrs)
+        service.latency.observe(time.perf_counter() - started)
+        if own:
+            return own[0].row()
+        with service.lock:  # already queued: it keeps its place, and no row is written
+            entry = service.engine.engine.queue.entries.get(contact_id)
+            return {"at": format_instant(utc_now()), "contact": contact_id, "route": entry.route if entry else None,
+                    "outcome": "queued", "user": None, "reason": None,
+                    "deadline": format_instant(entry.deadline) if entry else None}
+
+    @app.post("/v1/contacts/{contact_id}/close", dependencies=authorized, status_code=204)
+    def close(contact_id: str):
+        _known_contact(service, contact_id)
+        service.apply("close", contact=contact_id)
+        return Response(status_code=204)
+
+    @app.get("/v1/contacts/{contact_id}", dependencies=authorized)
+    def contact(contact_id: str):
+        with service.lock:
+            state = _known_contact(service, contact_id)
+            entry = service.engine.engine.queue.entries.get(contact_id)
+            return {"id": contact_id, "assignee": state.contact.assignee, "closed": state.closed,
+                    "queued": _entry(entry) if entry else None, "attrs": state.contact.attributes}
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def _entry(entry) -> dict[str, Any]:
+    return {"contact": entry.contact, "route": entry.route, "priority": entry.priority,
+            "enqueued_at": format_instant(entry.enqueued_at), "deadline": format_instant(entry.deadline)}
+
+
+def _user(service: RotaService, user_id: str) -> dict[str, Any]:
+    with service.lock:
+        user = _known_user(service, user_id)
+        return {"id": user.id, "name": user.name, "status": user.status, "deleted": user.deleted, "open": user.open,
+                "teams": list(user.teams), "last_assigned_at": format_instant(user.last_assigned_at),
+                "attrs": user.attributes}
+
+
+def _known_user(service: RotaService, user_id: str):
+    user = service.engine.engine.roster.users.get(user_id)
+    if user is None:
+        raise ApiError(404, "unknown_user", f"no user `{user_id}`; create it with PUT /v1/users/{user_id}")
+    return user
+
+
+def _known_contact(service: RotaService, contact_id: str):
+    state = service.engine.engine.contacts.get(contact_id)
+    if state is None:
+        raise ApiError(404, "unknown_contact", f"no contact `{contact_id}`; route it first")
+    return state
+
+
+def _time(text: str, name: str) -> datetime:
+    try:
+        return parse_instant(text)
+    except ValueError:
+        raise ApiError(422, "invalid_request", f"`{name}` must be an ISO 8601 time") from None
+
+
+async def _json_object(request: Request) -> dict[str, Any]:
+    import json
+
+    try:
+        body = json.loads(await request.body() or b"{}")
+    except ValueError as error:
+        raise ApiError(400, "malformed_json", f"the body is not JSON: {error}") from None
+    if not isinstance(body, dict):
+        raise ApiError(422, "invalid_request", "the body must be a JSON object")
+    return body
+
+
+def _bearer(token: str):
+    expected = token.encode()
+
+    def check(request: Request) -> None:
+        header = request.headers.get("authorization", "")
+        scheme, _, given = header.partition(" ")
+        if scheme.lower() != "bearer" or not given:
+            raise ApiError(401, "unauthorized", "send `Authorization: Bearer <token>`")
+        if not hmac.compare_digest(given.strip().encode(), expected):
+            raise ApiError(403, "forbidden", "the token is not valid")
+
+    return check
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, error: HTTPException):
+        code = getattr(error, "code", None) or {404: "not_found", 405: "method_not_allowed"}.get(error.status_code,
+                                                                                                  "error")
+        body = {"error": {"code": code, "message": str(error.detail), **getattr(error, "details", {})}}
+        headers = {"WWW-Authenticate": "Bearer"} if error.status_code == 401 else None
+        return JSONResponse(body, status_code=error.status_code, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, error: RequestValidationError):
+        problems = [{"where": ".".join(str(part) for part in item["loc"]), "message": item["msg"]}
+                    for item in error.errors()]
+        return JSONResponse({"error": {"code": "invalid_request", "message": "the request is not valid",
+                                       "problems": problems}}, status_code=422)
+
+
+def _install_body_limit(app: FastAPI) -> None:
+    @app.middleware("http")
+    async def limit(request: Request, call_next):
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > MAX_BODY_BYTES:
+            return JSONResponse({"error": {"code": "too_large",
+                                           "message": f"bodies are limited to {MAX_BODY_BYTES // 1024} KiB"}},
+                                status_code=413)
+        return await call_next(request)
