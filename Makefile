@@ -22,6 +22,8 @@ run: $(STAMP)
 	$(BIN)/rota replay $(DEMO)/desk.rota --snapshot $(DEMO)/snapshot --events $(DEMO)/events.jsonl \
 		--out $(OUT)/replay.jsonl --db $(OUT)/engine.duckdb
 	$(BIN)/rota log --db $(OUT)/engine.duckdb --outcome timed_out
+	@rm -f $(OUT)/service.duckdb
+	$(BIN)/rota serve --db $(OUT)/service.duckdb --policy $(DEMO)/desk.rota --snapshot $(DEMO)/snapshot
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
@@ -29,6 +31,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/batch.py
 	$(BIN)/python bench/replay.py
+	$(BIN)/python bench/serve.py
 
 clean:
 	rm -rf $(VENV) build

@@ -92,6 +92,13 @@ class DurableEngine:
 
     def commit(self) -> list[Decision]:
         """Write everything since the last commit in one transaction; returns the decisions it made durable."""
+        changes, decisions = self.prepare_commit()
+        self.store.commit(changes)
+        return decisions
+
+    def prepare_commit(self) -> tuple[Changes, list[Decision]]:
+        """What the next commit writes, taken from memory (cheap): a separate writer may
+        then `store.commit` it while events go on, provided commits keep their order."""
         engine, roster = self.engine, self.engine.roster
         changes = Changes(
             users=[_user_row(roster.users[user_id]) for user_id in sorted(roster.changed)],
@@ -120,22 +127,21 @@ class DurableEngine:
                                       decision.outcome, decision.user, decision.reason, decision.deadline,
                                       self.policy.version, decision.candidates))
             self._decision_count += 1
-        self.store.commit(changes)
         durable, self._pending = self._pending, []
         self._new_policy = None
         roster.changed.clear()
         self._touched_contacts.clear()
-        return durable
+        return changes, durable
 
     def use_policy(self, text: str, now: datetime, file: str = "<policy>") -> CompiledPolicy:
-        """A new version takes effect between two decisions; PolicyError when it does not compile."""
+        """A new version takes effect between two decisions (and is kept at the next commit);
+        PolicyError when it does not compile."""
         from rota.dsl import load_policy
 
         compiled = compile_policy(load_policy(text, file))
         self.engine.use_policy(compiled)
         self.policy_text = text
         self._new_policy = (compiled.version, text, now)
-        self.commit()
         return compiled
 
     def logged(self) -> list[Decision]:

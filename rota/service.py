@@ -20,6 +20,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from rota.dsl import analyze
@@ -42,12 +43,20 @@ class ApiError(HTTPException):
 
 
 class RotaService:
-    """The engine behind the endpoints: a lock, the clock, commits and metrics."""
+    """The engine behind the endpoints: a lock, the clock, group commits and metrics.
+
+    Group commit: a request applies its event in memory under `lock`, then waits
+    until a commit holds it. The first waiter to get `commit_order` writes all
+    that has been applied so far, for everyone; the others find their event
+    already on disk. So commits keep their order, and an answer is never sent
+    before its decision is durable."""
 
     def __init__(self, engine: DurableEngine, token: str):
         self.engine = engine
         self.token = token
         self.lock = threading.Lock()
+        self.commit_order = threading.Lock()
+        self._applied = self._durable = 0
         self.registry = CollectorRegistry()
         self.decisions = Counter("rota_decisions", "Decisions made", ["outcome", "route"], registry=self.registry)
         self.queue_length = Gauge("rota_queue_length", "Contacts waiting in the queue", registry=self.registry)
@@ -57,23 +66,39 @@ class RotaService:
         self._ticker: threading.Thread | None = None
 
     def apply(self, event_type: str, **fields: Any) -> list[Decision]:
-        """Fire due timeouts, apply one event, drain, commit; the decisions of the event itself."""
+        """Fire due timeouts, apply one event, drain; return the event's own decisions once durable."""
         with self.lock:
             now = utc_now()
-            before = self.engine.advance(now, inclusive=False)
+            self.engine.advance(now, inclusive=False)
             own = self.engine.handle(Event(now, event_type, **fields))
-            self._commit(before + own)
-            return own
+            ticket = self._applied = self._applied + 1
+        self.wait_durable(ticket)
+        return own
+
+    def change(self, action, *arguments) -> Any:
+        """Any other change of state (a policy version), made durable before it returns."""
+        with self.lock:
+            result = action(*arguments)
+            ticket = self._applied = self._applied + 1
+        self.wait_durable(ticket)
+        return result
 
     def fire_timeouts(self) -> None:
-        with self.lock:
-            self._commit(self.engine.advance(utc_now(), inclusive=True))
+        self.change(self.engine.advance, utc_now())
 
-    def _commit(self, decisions: list[Decision]) -> None:
-        self.engine.commit()
+    def wait_durable(self, ticket: int) -> None:
+        with self.commit_order:
+            if self._durable >= ticket:
+                return
+            with self.lock:
+                changes, decisions = self.engine.prepare_commit()
+                covered = self._applied
+                queued = len(self.engine.engine.queue)
+            self.engine.store.commit(changes)
+            self._durable = covered
         for decision in decisions:
             self.decisions.labels(decision.outcome, decision.route or "").inc()
-        self.queue_length.set(len(self.engine.engine.queue))
+        self.queue_length.set(queued)
 
     def start(self) -> None:
         def tick() -> None:
@@ -87,7 +112,7 @@ class RotaService:
         self._stop.set()
         if self._ticker is not None:
             self._ticker.join()
-        with self.lock:
+        with self.commit_order, self.lock:
             self.engine.close()
 
 
@@ -121,9 +146,8 @@ def create_app(service: RotaService) -> FastAPI:
     def decisions(contact: str | None = None, user: str | None = None, route: str | None = None,
                   outcome: str | None = None, since: str | None = None, limit: int = 100):
         moment = _time(since, "since") if since else None
-        with service.lock:
-            rows = service.engine.store.decisions(contact=contact, user=user, route=route, outcome=outcome,
-                                                  since=moment, limit=max(1, min(limit, 10_000)))
+        rows = service.engine.store.decisions(contact=contact, user=user, route=route, outcome=outcome,
+                                              since=moment, limit=max(1, min(limit, 10_000)))
         return [{**row, "at": format_instant(row["at"]), "deadline": format_instant(row["deadline"])} for row in rows]
 
     @app.get("/metrics", dependencies=authorized)
@@ -146,8 +170,7 @@ def _policy_routes(app: FastAPI, service: RotaService, authorized) -> None:
             raise ApiError(422, "policy_invalid", f"the policy has {len(errors)} error(s)",
                            diagnostics=[{"line": d.line, "column": d.column, "message": d.message, "hint": d.hint}
                                         for d in errors])
-        with service.lock:
-            compiled = service.engine.use_policy(text, utc_now())
+        compiled = await run_in_threadpool(service.change, service.engine.use_policy, text, utc_now())
         return {"version": compiled.version, "routes": [route.name for route in compiled.routes]}
 
     @app.get("/v1/policy", dependencies=authorized)
@@ -157,19 +180,17 @@ def _policy_routes(app: FastAPI, service: RotaService, authorized) -> None:
     @app.get("/v1/policies", dependencies=authorized)
     def list_policies():
         active = service.engine.policy.version
-        with service.lock:
-            versions = service.engine.store.policies()
+        versions = service.engine.store.policies()
         return [{"version": v["version"], "created_at": format_instant(v["created_at"]), "active": v["version"] == active}
                 for v in versions]
 
     @app.post("/v1/policies/{version}/activate", dependencies=authorized)
     def activate(version: str):
         """Roll back (or forward) to a version kept in the database."""
-        with service.lock:
-            kept = {v["version"]: v["text"] for v in service.engine.store.policies()}
-            if version not in kept:
-                raise ApiError(404, "unknown_policy", f"no policy version `{version}`")
-            compiled = service.engine.use_policy(kept[version], utc_now())
+        kept = {v["version"]: v["text"] for v in service.engine.store.policies()}
+        if version not in kept:
+            raise ApiError(404, "unknown_policy", f"no policy version `{version}`")
+        compiled = service.change(service.engine.use_policy, kept[version], utc_now())
         return {"version": compiled.version, "routes": [route.name for route in compiled.routes]}
 
 
@@ -185,7 +206,7 @@ def _user_routes(app: FastAPI, service: RotaService, authorized) -> None:
         if "name" in body and not isinstance(body["name"], (str, type(None))):
             raise ApiError(422, "invalid_request", "`name` must be a string")
         changes = {**attrs, **{key: body[key] for key in ("status", "name") if key in body}}
-        service.apply("user", user=user_id, attrs=changes)
+        await run_in_threadpool(service.apply, "user", user=user_id, attrs=changes)
         return _user(service, user_id)
 
     @app.delete("/v1/users/{user_id}", dependencies=authorized, status_code=204)
@@ -215,7 +236,7 @@ def _contact_routes(app: FastAPI, service: RotaService, authorized) -> None:
         if not isinstance(attrs, dict):
             raise ApiError(422, "invalid_request", "`attrs` must be an object")
         started = time.perf_counter()
-        own = service.apply("route", contact=contact_id, attrs=attrs)
+        own = await run_in_threadpool(service.apply, "route", contact=contact_id, attrs=attrs)
         service.latency.observe(time.perf_counter() - started)
         if own:
             return own[0].row()

@@ -9,6 +9,7 @@ decisions, counters), so a crash leaves the file as of the last commit.
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
 CREATE TABLE IF NOT EXISTS policies (version VARCHAR PRIMARY KEY, text VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL);
 """
 
+SMALL_BATCH = 32
 _ARROW_TYPES = {"VARCHAR": pa.string(), "BOOLEAN": pa.bool_(), "BIGINT": pa.int64(), "TIMESTAMP": pa.timestamp("us"),
                 "JSON": pa.string()}
 USER_COLUMNS = ("id", "name", "status", "deleted", "open_contacts", "last_assigned_at", "assigned_order", "attributes")
@@ -62,6 +64,8 @@ class EngineStore:
         self.path = str(path)
         self.connection = duckdb.connect(self.path)
         self.connection.execute(SCHEMA)
+        # One DuckDB connection is not for two threads at once: a writer and readers share this lock.
+        self.lock = threading.RLock()
         self._column_types: dict[str, dict[str, str]] = {}
         for table, column, type_name in self.connection.execute(
                 "SELECT table_name, column_name, data_type FROM information_schema.columns").fetchall():
@@ -77,17 +81,18 @@ class EngineStore:
         return self.connection.execute(f"SELECT * FROM {table} ORDER BY {order_by}").fetchall()
 
     def commit(self, changes: Changes) -> None:
-        connection = self.connection
-        connection.execute("BEGIN TRANSACTION")
-        try:
-            self._write(changes)
-            connection.execute("COMMIT")
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
+        with self.lock:
+            connection = self.connection
+            connection.execute("BEGIN TRANSACTION")
+            try:
+                self._write(changes)
+                connection.execute("COMMIT")
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
 
     def _write(self, changes: Changes) -> None:
-        # Arrow batches, not executemany: DuckDB inserts a batch in one go, row by row it is ~1000x slower.
+        # Large batches go as Arrow tables (DuckDB's executemany is row by row); a few rows as plain statements.
         if changes.users:
             self._upsert("users", USER_COLUMNS, changes.users)
         if changes.memberships:
@@ -112,17 +117,25 @@ class EngineStore:
             self._upsert("policies", ("version", "text", "created_at"), changes.policies, verb="INSERT OR IGNORE")
 
     def _upsert(self, table: str, columns: tuple[str, ...], rows: list[tuple], verb: str = "INSERT OR REPLACE") -> None:
+        names = ", ".join(f'"{name}"' for name in columns)
+        if len(rows) <= SMALL_BATCH:
+            for row in rows:
+                self.connection.execute(f"{verb} INTO {table} ({names}) VALUES ({', '.join('?' * len(row))})", row)
+            return
         target_types = self._column_types[table]
         batch = pa.table({name: pa.array([row[index] for row in rows], _ARROW_TYPES[target_types[name]])
                           for index, name in enumerate(columns)})
         self.connection.register("rota_store_batch", batch)
         try:
-            names = ", ".join(f'"{name}"' for name in columns)
             self.connection.execute(f"{verb} INTO {table} ({names}) SELECT {names} FROM rota_store_batch")
         finally:
             self.connection.unregister("rota_store_batch")
 
     def _delete_where_in(self, table: str, column: str, keys: list[str]) -> None:
+        if len(keys) <= SMALL_BATCH:
+            for key in keys:
+                self.connection.execute(f"DELETE FROM {table} WHERE {column} = ?", [key])
+            return
         self.connection.register("rota_store_keys", pa.table({"key": pa.array(keys, pa.string())}))
         try:
             self.connection.execute(f"DELETE FROM {table} WHERE {column} IN (SELECT key FROM rota_store_keys)")
@@ -144,16 +157,19 @@ class EngineStore:
         query = f"SELECT * FROM decisions {where} ORDER BY seq"
         if limit:
             query = f"SELECT * FROM ({query} DESC LIMIT {limit}) ORDER BY seq"
-        rows = self.connection.execute(query, parameters).fetchall()
+        with self.lock:
+            rows = self.connection.execute(query, parameters).fetchall()
         return [dict(zip(DECISION_COLUMNS, row)) for row in rows]
 
     def policies(self) -> list[dict[str, Any]]:
-        rows = self.connection.execute("SELECT version, text, created_at FROM policies ORDER BY created_at, version"
-                                       ).fetchall()
+        with self.lock:
+            rows = self.connection.execute(
+                "SELECT version, text, created_at FROM policies ORDER BY created_at, version").fetchall()
         return [{"version": version, "text": text, "created_at": created_at} for version, text, created_at in rows]
 
     def close(self) -> None:
-        self.connection.close()
+        with self.lock:
+            self.connection.close()
 
 
 def encode_attributes(attributes: dict[str, Any]) -> str:
