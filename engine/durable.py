@@ -64,6 +64,7 @@ class DurableEngine:
 
     def _write_everything(self) -> None:
         self.engine.roster.changed.update(self.engine.roster.users)
+        self.engine.roster.teams_changed.update(self.engine.roster.users)
         self.commit()
 
     # ---------------------------------------------------------------- steps
@@ -102,7 +103,7 @@ class DurableEngine:
         engine, roster = self.engine, self.engine.roster
         changes = Changes(
             users=[_user_row(roster.users[user_id]) for user_id in sorted(roster.changed)],
-            memberships={user_id: list(roster.users[user_id].teams) for user_id in sorted(roster.changed)},
+            memberships={user_id: list(roster.users[user_id].teams) for user_id in sorted(roster.teams_changed)},
             cursors=dict(roster.cursors),
             meta={"policy_text": self.policy_text, "policy_version": self.policy.version,
                   "next_order": str(roster.next_order), "next_sequence": str(engine.queue.next_sequence),
@@ -130,6 +131,7 @@ class DurableEngine:
         durable, self._pending = self._pending, []
         self._new_policy = None
         roster.changed.clear()
+        roster.teams_changed.clear()
         self._touched_contacts.clear()
         return changes, durable
 
@@ -170,6 +172,7 @@ def _load_roster(store: EngineStore, meta: dict[str, str]) -> Roster:
     for team, user_id in store.rows("memberships", "team, user_id"):
         roster.join(user_id, team)
     roster.changed.clear()
+    roster.teams_changed.clear()
     return roster
 
 

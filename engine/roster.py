@@ -47,6 +47,7 @@ class Roster:
     # kept only when `tracking`, which the live engine turns on.
     tracking: bool = False
     changed: set[str] = field(default_factory=set)
+    teams_changed: set[str] = field(default_factory=set)
     changed_since_drain: set[str] = field(default_factory=set)
     # Ids of users whose status, attributes, teams or deletion changed (not their
     # counts), in order: caches remember how far they have read it.
@@ -104,6 +105,7 @@ class Roster:
             members.add(user_id)
             user.teams = sorted(user.teams + [team])
             self.profile_changed(user_id)
+            self.teams_changed.add(user_id)
 
     def leave(self, user_id: str, team: str) -> None:
         members = self.members.get(team)
@@ -112,6 +114,7 @@ class Roster:
             user = self.users[user_id]
             user.teams = [name for name in user.teams if name != team]
             self.profile_changed(user_id)
+            self.teams_changed.add(user_id)
 
     def pool(self, team: str | None) -> list[User]:
         """The users a team (or, for None, the space) routes to: not deleted, by id."""

@@ -119,8 +119,9 @@ class EngineStore:
     def _upsert(self, table: str, columns: tuple[str, ...], rows: list[tuple], verb: str = "INSERT OR REPLACE") -> None:
         names = ", ".join(f'"{name}"' for name in columns)
         if len(rows) <= SMALL_BATCH:
-            for row in rows:
-                self.connection.execute(f"{verb} INTO {table} ({names}) VALUES ({', '.join('?' * len(row))})", row)
+            placeholders = ", ".join("(" + ", ".join("?" * len(columns)) + ")" for _ in rows)
+            self.connection.execute(f"{verb} INTO {table} ({names}) VALUES {placeholders}",
+                                    [value for row in rows for value in row])
             return
         target_types = self._column_types[table]
         batch = pa.table({name: pa.array([row[index] for row in rows], _ARROW_TYPES[target_types[name]])
@@ -133,8 +134,7 @@ class EngineStore:
 
     def _delete_where_in(self, table: str, column: str, keys: list[str]) -> None:
         if len(keys) <= SMALL_BATCH:
-            for key in keys:
-                self.connection.execute(f"DELETE FROM {table} WHERE {column} = ?", [key])
+            self.connection.execute(f"DELETE FROM {table} WHERE {column} IN ({', '.join('?' * len(keys))})", keys)
             return
         self.connection.register("rota_store_keys", pa.table({"key": pa.array(keys, pa.string())}))
         try:
