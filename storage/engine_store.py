@@ -34,9 +34,11 @@ CREATE TABLE IF NOT EXISTS decisions (
     reason VARCHAR, deadline TIMESTAMP, policy_version VARCHAR, candidates BIGINT);
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
 CREATE TABLE IF NOT EXISTS policies (version VARCHAR PRIMARY KEY, text VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL);
+CREATE TABLE IF NOT EXISTS journal (body VARCHAR NOT NULL);
 """
 
 SMALL_BATCH = 32
+CHECKPOINT_ROWS = 5000  # journaled rows past which they are folded into the tables
 _ARROW_TYPES = {"VARCHAR": pa.string(), "BOOLEAN": pa.bool_(), "BIGINT": pa.int64(), "TIMESTAMP": pa.timestamp("us"),
                 "JSON": pa.string()}
 USER_COLUMNS = ("id", "name", "status", "deleted", "open_contacts", "last_assigned_at", "assigned_order", "attributes")
@@ -66,30 +68,50 @@ class EngineStore:
         self.connection.execute(SCHEMA)
         # One DuckDB connection is not for two threads at once: a writer and readers share this lock.
         self.lock = threading.RLock()
+        # Journaled changes not yet folded into the tables; a crash leaves them in `journal`.
+        self._unfolded = [_decode(row[0]) for row in self.connection.execute("SELECT body FROM journal").fetchall()]
+        self._unfolded_rows = sum(_size(changes) for changes in self._unfolded)
         self._column_types: dict[str, dict[str, str]] = {}
         for table, column, type_name in self.connection.execute(
                 "SELECT table_name, column_name, data_type FROM information_schema.columns").fetchall():
             self._column_types.setdefault(table, {})[column] = type_name
 
     def is_empty(self) -> bool:
-        return self.connection.execute("SELECT count(*) FROM users").fetchall()[0][0] == 0 and not self.meta()
+        return not self.meta() and self.connection.execute("SELECT count(*) FROM users").fetchall()[0][0] == 0
 
     def meta(self) -> dict[str, str]:
+        self.checkpoint()
         return dict(self.connection.execute("SELECT key, value FROM meta").fetchall())
 
     def rows(self, table: str, order_by: str) -> list[tuple]:
+        self.checkpoint()
         return self.connection.execute(f"SELECT * FROM {table} ORDER BY {order_by}").fetchall()
 
     def commit(self, changes: Changes) -> None:
+        """Durable when it returns: one journal row (a single statement) for a small
+        change, folded into the tables at the next checkpoint; a large one directly."""
         with self.lock:
-            connection = self.connection
-            connection.execute("BEGIN TRANSACTION")
+            self._unfolded.append(changes)
+            self._unfolded_rows += _size(changes)
+            if self._unfolded_rows > CHECKPOINT_ROWS:
+                self.checkpoint()
+            else:
+                self.connection.execute("INSERT INTO journal VALUES (?)", [_encode(changes)])
+
+    def checkpoint(self) -> None:
+        """Fold what the journal holds into the tables, in one transaction."""
+        with self.lock:
+            if not self._unfolded:
+                return
+            self.connection.execute("BEGIN TRANSACTION")
             try:
-                self._write(changes)
-                connection.execute("COMMIT")
+                self._write(_merged(self._unfolded))
+                self.connection.execute("DELETE FROM journal")
+                self.connection.execute("COMMIT")
             except BaseException:
-                connection.execute("ROLLBACK")
+                self.connection.execute("ROLLBACK")
                 raise
+            self._unfolded, self._unfolded_rows = [], 0
 
     def _write(self, changes: Changes) -> None:
         # Large batches go as Arrow tables (DuckDB's executemany is row by row); a few rows as plain statements.
@@ -158,17 +180,20 @@ class EngineStore:
         if limit:
             query = f"SELECT * FROM ({query} DESC LIMIT {limit}) ORDER BY seq"
         with self.lock:
+            self.checkpoint()
             rows = self.connection.execute(query, parameters).fetchall()
         return [dict(zip(DECISION_COLUMNS, row)) for row in rows]
 
     def policies(self) -> list[dict[str, Any]]:
         with self.lock:
+            self.checkpoint()
             rows = self.connection.execute(
                 "SELECT version, text, created_at FROM policies ORDER BY created_at, version").fetchall()
         return [{"version": version, "text": text, "created_at": created_at} for version, text, created_at in rows]
 
     def close(self) -> None:
         with self.lock:
+            self.checkpoint()
             self.connection.close()
 
 
@@ -178,3 +203,50 @@ def encode_attributes(attributes: dict[str, Any]) -> str:
 
 def decode_attributes(text: str | None) -> dict[str, Any]:
     return json.loads(text) if text else {}
+
+
+# Columns that hold times, by Changes field and position: JSON carries them as text.
+_TIME_COLUMNS = {"users": (5,), "queued": (2, 3), "decisions": (1, 7), "policies": (2,)}
+
+
+def _size(changes: Changes) -> int:
+    return (len(changes.users) + len(changes.contacts) + len(changes.queued) + len(changes.unqueued)
+            + len(changes.decisions) + sum(len(teams) + 1 for teams in changes.memberships.values()))
+
+
+def _encode(changes: Changes) -> str:
+    return json.dumps({name: getattr(changes, name) for name in Changes.__dataclass_fields__},
+                      default=lambda value: value.isoformat())
+
+
+def _decode(body: str) -> Changes:
+    from datetime import datetime
+
+    fields = json.loads(body)
+    for name, positions in _TIME_COLUMNS.items():
+        fields[name] = [tuple(datetime.fromisoformat(value) if index in positions and value is not None else value
+                              for index, value in enumerate(row)) for row in fields[name]]
+    for name in ("contacts",):
+        fields[name] = [tuple(row) for row in fields[name]]
+    return Changes(**fields)
+
+
+def _merged(changes_in_order: list[Changes]) -> Changes:
+    """Many commits as one: the last state of every row wins, decisions and versions add up."""
+    users, contacts, queue, memberships, cursors, meta = {}, {}, {}, {}, {}, {}
+    merged = Changes()
+    for changes in changes_in_order:
+        users.update((row[0], row) for row in changes.users)
+        contacts.update((row[0], row) for row in changes.contacts)
+        queue.update((contact, None) for contact in changes.unqueued)
+        queue.update((row[0], row) for row in changes.queued)
+        memberships.update(changes.memberships)
+        cursors.update(changes.cursors)
+        meta.update(changes.meta)
+        merged.decisions.extend(changes.decisions)
+        merged.policies.extend(changes.policies)
+    merged.users, merged.contacts = list(users.values()), list(contacts.values())
+    merged.queued = [row for row in queue.values() if row is not None]
+    merged.unqueued = [contact for contact, row in queue.items() if row is None]
+    merged.memberships, merged.cursors, merged.meta = memberships, cursors, meta
+    return merged

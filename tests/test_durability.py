@@ -14,6 +14,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from rota.storage import EngineStore
+
 POLICY = """\
 route vip when "vip" in contact.tags {
   assign to team "VIP"
@@ -68,6 +70,7 @@ def replay_command(world, database, out):
 
 
 def check_invariants(database):
+    EngineStore(database).close()  # reopening folds the write-ahead journal into the tables
     connection = duckdb.connect(str(database), read_only=True)
     try:
         held = dict(connection.execute(
