@@ -49,7 +49,7 @@ class Diagnostic:
 def _line_of(source: str | None, line: int) -> str | None:
     if source is None or line < 1:
         return None
-    lines = source.splitlines()
+    lines = source.split("\n")  # lines as the parser counts them
     if line > len(lines):
         return None
     return lines[line - 1].expandtabs(1)

@@ -73,7 +73,7 @@ def _parse_collecting(text: str, comments: list[ast.Comment]) -> Tree:
         depth += {"_LPAR": 1, "_RPAR": -1}.get(token.type, 0)
         if depth > MAX_NESTING:
             raise _Problem(token.line, token.column, f"parentheses nested more than {MAX_NESTING} deep; simplify it")
-    for line_number, line in enumerate(text.splitlines(), 1):
+    for line_number, line in enumerate(text.split("\n"), 1):  # lines as Lark counts them
         position = _comment_start(line)
         if position is not None:
             comments.append(ast.Comment(line[position:].rstrip(), line_number, position + 1,

@@ -123,3 +123,11 @@ def test_format_keeps_comments_and_canonical_layout():
         "  only online and (open < 3 or level > 2)  # cap\n"
         "  timeout 1d12h -> unassign\n"
         "}\n")
+
+
+def test_lines_are_counted_at_newlines_only():
+    """A form feed inside a string is not a line break: `#` after it is not a comment."""
+    text = 'route a {\n  assign to team "\x0c#"\n}\n'
+    policy = parse(text).policy
+    assert policy.comments == () and policy.routes[0].action.team == "\x0c#"
+    assert format_policy(policy) == text
