@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from typing import Union
 
 SCOPES = ("user", "contact", "now")
-LOGICS = ("round_robin", "least_open")
 DEFAULT_LOGIC = "round_robin"
 DEFAULT_PRIORITY = 0
 MAX_TIMEOUT_SECONDS = 7 * 24 * 3600
@@ -74,9 +73,6 @@ class BoolOp:
     left: Expr
     right: Expr
     position: Position = _position()
-
-
-COMPARISON_OPERATORS = ("==", "!=", "<", "<=", ">", ">=", "in", "not in")
 
 
 @dataclass(frozen=True)

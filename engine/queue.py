@@ -86,10 +86,6 @@ class Queue:
         """Classes in the queue order of their first contact."""
         return iter(sorted(self.classes.values(), key=lambda klass: klass.entries[0][0]))
 
-    def next_deadline(self) -> datetime | None:
-        self._drop_stale_deadlines()
-        return self.deadlines[0][0] if self.deadlines else None
-
     def pop_due(self, before: datetime, inclusive: bool) -> QueueEntry | None:
         """The next entry whose deadline is before (or at) `before`, in queue order on ties."""
         self._drop_stale_deadlines()
