@@ -1,8 +1,6 @@
 """SPEC 5.2: `rota serve`, tested from outside over real HTTP: uvicorn in a subprocess
 on a free loopback port, driven with httpx."""
 
-import json
-import os
 import signal
 import socket
 import subprocess
