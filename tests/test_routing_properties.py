@@ -98,3 +98,17 @@ def _copy(contact):
     from rota.engine import Contact
 
     return Contact(contact.id, contact.assignee, dict(contact.attributes))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(snapshot=snapshots(), policy=policies(), data=st.data())
+def test_the_batch_fallback_paths_agree_too(snapshot, policy, data, monkeypatch):
+    """Past the group limit, contact filters are checked per pick; without SQL, routes are chosen in Python."""
+    from rota.engine import batch, batch_plan
+
+    monkeypatch.setattr(batch_plan, "GROUP_PAIR_LIMIT", 0)
+    monkeypatch.setattr(batch._Batch, "select_routes", batch._Batch._select_routes_in_python)
+    items = data.draw(contacts([person.id for person in snapshot[0]]))
+    fast, _ = batch_rows(policy, snapshot, items)
+    slow, _ = one_by_one_rows(policy, snapshot, [_copy(c) for c in items])
+    assert fast == slow
