@@ -31,6 +31,7 @@ from .snapshot import contact_kinds, create_users_view, user_kinds
 from .sql import NotCompilable, SqlCompiler, SqlScope
 
 PROGRESS_STEP = 65_536
+BULK_CHECK_STEP = 4_096  # how often, once no count can fall, closed candidate sets are looked for
 
 Progress = Callable[[int, int], None]
 
@@ -84,7 +85,7 @@ class _Batch:
         listener = shrink_listener(plan for plan in plans if plan is not None)
         self.roster.shrink_listeners.append(listener)
         try:
-            outcome, user, reason = self.assign(order.tolist(), route_index.tolist(), plans, targets, progress)
+            outcome, user, reason = self.assign(order, route_index, plans, targets, progress)
         finally:
             self.roster.shrink_listeners.remove(listener)
         return self.table(route_index, outcome, user, reason, plans)
@@ -133,55 +134,106 @@ class _Batch:
     # ----------------------------------------------------------------- loop
 
     def assign(self, order, route_index, plans, targets, progress):
-        """The ordered pass: SPEC 3.2-3.5 for every contact that has a route."""
+        """The ordered pass: SPEC 3.2-3.5 for every contact that has a route.
+
+        Once no count can fall any more (no unassign, no contact taken from its
+        holder later in the order), a candidate set where nobody passed stays so:
+        its remaining contacts are queued in bulk instead of one by one."""
         outcome: list[str] = [d.NO_ROUTE] * self.count
         chosen: list[str | None] = [None] * self.count
         reason: list[str | None] = [None] * self.count
+        set_of_position, closable_sets = self._set_of_position(route_index, plans)
+        last_shrink = self._last_possible_shrink(order, route_index)
+        route_of = route_index.tolist()  # plain lists index fastest in the loop
+        pending, done, total = order, 0, len(order)
+        while len(pending):
+            if progress is not None:
+                progress(done, total)
+            step = PROGRESS_STEP if done <= last_shrink else BULK_CHECK_STEP
+            self._assign_in_order(pending[:step].tolist(), route_of, plans, targets, outcome, chosen, reason)
+            done += min(step, len(pending))
+            pending = pending[step:]
+            if done > last_shrink and len(pending) and closable_sets:
+                pending = self._queue_closed(pending, set_of_position, closable_sets, outcome)
+        if progress is not None:
+            progress(total, total)
+        return outcome, chosen, reason
+
+    def _assign_in_order(self, positions, route_index, plans, targets, outcome, chosen, reason):
         assignees = self.column("assignee")
         roster, users, cursors, now = self.roster, self.roster.users, self.roster.cursors, self.now
         kinds = [route.kind for route in self.policy.routes]
-        for start in range(0, len(order), PROGRESS_STEP):
-            if progress is not None:
-                progress(start, len(order))
-            for position in order[start:start + PROGRESS_STEP]:
-                index = route_index[position]
-                kind = kinds[index]
-                previous = assignees[position]
-                if kind == "unassign":
-                    outcome[position] = d.UNASSIGNED
-                    roster.take_away(previous)
+        for position in positions:
+            index = route_index[position]
+            kind = kinds[index]
+            previous = assignees[position]
+            if kind == "unassign":
+                outcome[position] = d.UNASSIGNED
+                roster.take_away(previous)
+                continue
+            if kind == "user":
+                target = as_user_id(targets[position])
+                user = users.get(target) if target is not None else None
+                if user is None or user.deleted:
+                    outcome[position] = d.FAILED
+                    reason[position] = d.USER_NOT_FOUND if user is None else d.USER_DELETED
                     continue
-                if kind == "user":
-                    target = as_user_id(targets[position])
-                    user = users.get(target) if target is not None else None
-                    if user is None or user.deleted:
-                        outcome[position] = d.FAILED
-                        reason[position] = d.USER_NOT_FOUND if user is None else d.USER_DELETED
-                        continue
-                    logic = d.BY_USER
-                else:
-                    plan = plans[index]
-                    if plan.failure is not None:
-                        outcome[position] = d.FAILED
-                        reason[position] = plan.failure
-                        continue
-                    accept = plan.accept if not plan.contact_fields else plan.accept_for(
-                        self.contact_fields(position, plan.contact_fields), self.now_fields)
-                    groups = plan.group_of_contact
-                    user = plan.candidate_sets[0 if groups is None else groups[position]].choose(accept)
-                    if user is None:
-                        outcome[position] = d.QUEUED
-                        continue
-                    logic = plan.logic
-                    if logic == "round_robin":
-                        cursors[plan.pool_key] = user.id
-                roster.give(user, previous, now)
-                outcome[position] = d.ASSIGNED
-                chosen[position] = user.id
-                reason[position] = logic
-        if progress is not None:
-            progress(len(order), len(order))
-        return outcome, chosen, reason
+                logic = d.BY_USER
+            else:
+                plan = plans[index]
+                if plan.failure is not None:
+                    outcome[position] = d.FAILED
+                    reason[position] = plan.failure
+                    continue
+                accept = plan.accept if not plan.contact_fields else plan.accept_for(
+                    self.contact_fields(position, plan.contact_fields), self.now_fields)
+                groups = plan.group_of_contact
+                user = plan.candidate_sets[0 if groups is None else groups[position]].choose(accept)
+                if user is None:
+                    outcome[position] = d.QUEUED
+                    continue
+                logic = plan.logic
+                if logic == "round_robin":
+                    cursors[plan.pool_key] = user.id
+            roster.give(user, previous, now)
+            outcome[position] = d.ASSIGNED
+            chosen[position] = user.id
+            reason[position] = logic
+
+    def _set_of_position(self, route_index, plans) -> tuple[np.ndarray, list]:
+        """Each contact's candidate set, numbered, for sets whose checks are monotone (-1: none)."""
+        set_of_position = np.full(self.count, -1, dtype=np.int64)
+        closable = []
+        for plan in plans:
+            if plan is None or not plan.candidate_sets or plan.dynamic:
+                continue
+            positions = np.flatnonzero(route_index == plan.route.index)
+            if plan.group_of_contact is None:
+                groups = np.zeros(len(positions), dtype=np.int64)
+            else:
+                groups = np.array([plan.group_of_contact[p] for p in positions.tolist()], dtype=np.int64)
+            set_of_position[positions] = len(closable) + groups
+            closable.extend(plan.candidate_sets)
+        return set_of_position, closable
+
+    def _last_possible_shrink(self, order: np.ndarray, route_index: np.ndarray) -> int:
+        """The last step of the pass that could make a count fall (-1: none)."""
+        kinds = np.array([route.kind == "unassign" for route in self.policy.routes] + [False])
+        held = np.array([assignee is not None for assignee in self.column("assignee")], dtype=bool)
+        shrinks = kinds[route_index[order]] | held[order]
+        steps = np.flatnonzero(shrinks)
+        return int(steps[-1]) if len(steps) else -1
+
+    @staticmethod
+    def _queue_closed(pending: np.ndarray, set_of_position: np.ndarray, sets: list, outcome: list) -> np.ndarray:
+        closed = np.array([candidate_set.exhausted for candidate_set in sets] + [False], dtype=bool)
+        if not closed.any():
+            return pending
+        sets_of_pending = set_of_position[pending]
+        queued = closed[np.where(sets_of_pending < 0, len(sets), sets_of_pending)]
+        for position in pending[queued].tolist():
+            outcome[position] = d.QUEUED
+        return pending[~queued]
 
     # --------------------------------------------------------------- output
 

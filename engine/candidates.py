@@ -36,6 +36,7 @@ class RoundRobinSet:
         users = self.users
         count = len(users)
         if not count:
+            self.exhausted = True
             return None
         cursor = self.cursors.get(self.pool_key)
         start = 0 if cursor is None else bisect_right(self.ids, cursor)
@@ -62,11 +63,15 @@ class LeastOpenSet:
         # A monotone `accept` (caps like `open < 5`) that fails the least
         # loaded user fails everyone, so the search can stop at the top.
         self.monotone = monotone
+        self.exhausted = False  # nobody passes, and only a shrinking count can change that
         self.heap = [(user.open, user.assigned_order, user.id, user) for user in users]
         heapify(self.heap)
 
     def choose(self, accept: Accept) -> User | None:
         heap = self.heap
+        if not heap:
+            self.exhausted = True
+            return None
         passed_over = []
         chosen = None
         while heap:
@@ -78,6 +83,7 @@ class LeastOpenSet:
                 chosen = user
                 break
             if self.monotone:
+                self.exhausted = True
                 break
             passed_over.append(heappop(heap))
         for entry in passed_over:
@@ -94,4 +100,5 @@ class LeastOpenSet:
         return [entry[-1] for entry in self.heap]
 
     def key_shrank(self, user: User) -> None:
+        self.exhausted = False
         heappush(self.heap, (user.open, user.assigned_order, user.id, user))

@@ -112,3 +112,17 @@ def test_the_batch_fallback_paths_agree_too(snapshot, policy, data, monkeypatch)
     fast, _ = batch_rows(policy, snapshot, items)
     slow, _ = one_by_one_rows(policy, snapshot, [_copy(c) for c in items])
     assert fast == slow
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(snapshot=snapshots(), policy=policies(), data=st.data(), step=st.integers(1, 4))
+def test_queueing_closed_candidate_sets_in_bulk_agrees(snapshot, policy, data, step, monkeypatch):
+    """Small steps make the pass look for closed sets (nobody passes, no count can fall) after every few contacts."""
+    from rota.engine import batch
+
+    monkeypatch.setattr(batch, "PROGRESS_STEP", step)
+    monkeypatch.setattr(batch, "BULK_CHECK_STEP", step)
+    items = data.draw(contacts([person.id for person in snapshot[0]]))
+    fast, _ = batch_rows(policy, snapshot, items)
+    slow, _ = one_by_one_rows(policy, snapshot, [_copy(c) for c in items])
+    assert fast == slow
