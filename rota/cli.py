@@ -86,6 +86,21 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--db", metavar="FILE", help="keep the engine in this DuckDB file: durable, resumable")
     replay.set_defaults(run=run_replay)
 
+    simulate = commands.add_parser("simulate", help="simulate a day of the desk through the engine; HTML report")
+    simulate.add_argument("policy", metavar="POLICY")
+    simulate.add_argument("--snapshot", metavar="DIR", required=True)
+    simulate.add_argument("--hours", type=float, default=8.0, metavar="H", help="simulated time (default 8)")
+    simulate.add_argument("--arrivals", type=float, default=60.0, metavar="PER_HOUR",
+                          help="contacts arriving per hour, on average (default 60)")
+    simulate.add_argument("--handle-minutes", type=float, default=20.0, metavar="M",
+                          help="mean handling time of an assigned contact (default 20)")
+    simulate.add_argument("--seed", type=int, default=1, metavar="S", help="the same seed gives the same report")
+    simulate.add_argument("--start", metavar="T", default="2026-11-25T08:00:00Z",
+                          help="simulated start, ISO 8601 (default 2026-11-25T08:00:00Z, a Wednesday)")
+    simulate.add_argument("--report", metavar="FILE.html", required=True, help="the self-contained HTML report")
+    simulate.add_argument("--png", metavar="FILE", help="the summary picture (default: the report's name, .png)")
+    simulate.set_defaults(run=run_simulate)
+
     log = commands.add_parser("log", help="query the decision log of an engine file")
     log.add_argument("--db", metavar="FILE", required=True)
     for name in ("contact", "user", "route", "outcome"):
@@ -198,6 +213,35 @@ def run_replay(arguments, errors: Console) -> int:
         summary = replay_file(arguments.policy, arguments.snapshot, arguments.events, arguments.out, until, progress,
                               arguments.db)
     report.print_replay_summary(errors, summary, arguments.out)
+    return OK
+
+
+# Bounds that keep a simulation to seconds, not hours.
+SIMULATION_LIMITS = {"--hours": (0, 24 * 31), "--arrivals": (0, 100_000), "--handle-minutes": (0, 7 * 24 * 60)}
+
+
+def run_simulate(arguments, errors: Console) -> int:
+    from .simulate import SimulationSettings
+    from .simulate_report import print_simulation_summary, simulate_file
+
+    values = {"--hours": arguments.hours, "--arrivals": arguments.arrivals,
+              "--handle-minutes": arguments.handle_minutes}
+    for option, value in values.items():
+        low, high = SIMULATION_LIMITS[option]
+        if not low < value <= high and not (option == "--arrivals" and value == 0):
+            raise InputError(f"{option} must be above {low} and at most {high:,}, got {value:g}")
+    if not Path(arguments.policy).is_file():
+        raise InputError(f"{arguments.policy}: no such policy")
+    report_path = Path(arguments.report)
+    png_path = Path(arguments.png) if arguments.png else report_path.with_suffix(".png")
+    for path in (report_path, png_path):
+        if not path.parent.is_dir():
+            raise InputError(f"{path}: no such directory {path.parent}")
+    settings = SimulationSettings(hours=arguments.hours, arrivals_per_hour=arguments.arrivals,
+                                  handle_minutes=arguments.handle_minutes, seed=arguments.seed,
+                                  start=parse_time(arguments.start, "--start"))
+    run, measures = simulate_file(arguments.policy, arguments.snapshot, settings, report_path, png_path)
+    print_simulation_summary(errors, run, measures, str(report_path), str(png_path))
     return OK
 
 

@@ -82,6 +82,7 @@ class SimulationRun:
     closed: list[str]                        # simulated contacts closed after handling
     still_queued: list[str]                  # queued when the simulation ended
     users: list[str]                         # every user, by id
+    names: dict[str, str | None]
     deleted: set[str]
     online_at_some_point: set[str]
     pools: dict[str, set[str]]               # team or space route -> users it could give a contact to
@@ -218,6 +219,7 @@ class _Desk:
             closed=self.closed,
             still_queued=[entry.contact for entry in self.engine.queue.in_order()],
             users=sorted(users),
+            names={user_id: user.name for user_id, user in users.items()},
             deleted={user_id for user_id, user in users.items() if user.deleted},
             online_at_some_point=self.online_at_some_point,
             pools=self.pools,

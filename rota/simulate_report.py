@@ -1,0 +1,396 @@
+"""The report of a simulation: one self-contained HTML file, a PNG summary, a table on stderr.
+
+The HTML holds its CSS and its plots (SVG, text kept as text) inline, so it
+can be mailed or attached to a ticket as it is. Plots are drawn with
+matplotlib's object API (no pyplot, no global backend), with fixed SVG ids and
+no timestamps, so the same run gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import math
+from collections import Counter
+from datetime import timezone
+from pathlib import Path
+
+import matplotlib
+from matplotlib.figure import Figure
+from rich.console import Console
+from rich.table import Table
+
+from rota.engine import load_roster, snapshot_schema
+from rota.storage import load_snapshot
+
+from .jobs import compile_policy_file
+from .simulate import SimulationRun, SimulationSettings, simulate
+from .simulate_measures import (
+    ASSIGNED_AFTER_WAITING, ASSIGNED_AT_ONCE, FAILED, NO_ROUTE, ROUTE_FATES, TIMED_OUT, UNASSIGNED, WAITING_AT_END,
+    SimulationMeasures, WaitSummary, measure,
+)
+
+FATE_COLOURS = {
+    ASSIGNED_AT_ONCE: "#4c9a6a", ASSIGNED_AFTER_WAITING: "#a6d4a0", TIMED_OUT: "#e8a33d",
+    WAITING_AT_END: "#8fa8c8", FAILED: "#c8553d", UNASSIGNED: "#9a8fb0",
+}
+BAR_COLOUR = "#3b6ea5"
+SVG_METADATA = {"Date": None, "Creator": None, "Format": None, "Type": None}
+
+
+# ------------------------------------------------------------------ numbers
+
+
+def duration(seconds: float) -> str:
+    """`4m05s`, `1h02m00s`; a dash when there is nothing to show."""
+    if seconds is None or math.isnan(seconds):
+        return "–"
+    minutes, seconds = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m{seconds:02d}s" if hours else f"{minutes}m{seconds:02d}s"
+
+
+def ratio_text(value: float) -> str:
+    return "∞" if math.isinf(value) else f"{value:.2f}"
+
+
+def _share(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.1f}%" if whole else "–"
+
+
+def route_names(run: SimulationRun, measures: SimulationMeasures) -> list[str]:
+    """The routes contacts took, in policy order."""
+    used = set(measures.route_fates) | set(measures.queue_waits)
+    return [route.name for route in run.policy.routes if route.name in used]
+
+
+def headline(run: SimulationRun, measures: SimulationMeasures) -> list[tuple[str, str]]:
+    """What a team lead reads first: one line per question."""
+    arrived = measures.arrived
+    endings = measures.endings
+    assigned = len(measures.time_to_assignment)
+    at_once = sum(fates[ASSIGNED_AT_ONCE] for fates in measures.route_fates.values())
+    waits = WaitSummary.of(measures.time_to_assignment)
+    counts = measures.assigned_by_agent
+    failed_reasons = Counter(d.reason for d in run.decisions if d.outcome == "failed" and d.reason != "timeout")
+    rows = [
+        ("contacts arrived", f"{arrived:,} in {run.settings.hours:g} h"),
+        ("assigned", f"{assigned:,} ({_share(assigned, arrived)}); at once {at_once:,} ({_share(at_once, arrived)})"),
+        ("time to assignment", f"p50 {duration(waits.p50)} · p90 {duration(waits.p90)} · max {duration(waits.maximum)}"),
+        ("timed out", f"{measures.outcomes['timed_out']:,}"),
+        ("failed", f"{endings[FAILED]:,}" + (" (" + ", ".join(f"{reason} {count}" for reason, count in
+                                                               sorted(failed_reasons.items())) + ")"
+                                             if failed_reasons else "")),
+        ("waiting at the end", f"{endings[WAITING_AT_END]:,} (peak queue {measures.peak_queue:,})"),
+    ]
+    if endings[NO_ROUTE] or endings[UNASSIGNED]:
+        rows.append(("no route / unassigned", f"{endings[NO_ROUTE]:,} / {endings[UNASSIGNED]:,}"))
+    if counts:
+        busiest = max(counts, key=lambda user: (counts[user], user))
+        quietest = min(counts, key=lambda user: (counts[user], user))
+        rows.append(("fairness", f"Gini {measures.gini:.3f} · max/min {ratio_text(measures.max_min_ratio)} "
+                                 f"over {len(counts)} agents"))
+        rows.append(("busiest / least busy", f"{busiest} {counts[busiest]} · {quietest} {counts[quietest]}"))
+    return rows
+
+
+def route_rows(run: SimulationRun, measures: SimulationMeasures) -> list[list[str]]:
+    """Per route: how contacts that took it fared, and how long they waited in its queue."""
+    rows = []
+    for name in route_names(run, measures):
+        fates = measures.route_fates.get(name, Counter())
+        waits = measures.wait_summary(name)
+        route = run.policy.route_named(name).route
+        timeout = duration(route.timeout_seconds) if route.queues else "–"
+        rows.append([name, f"{sum(fates.values()):,}"] + [f"{fates[fate]:,}" for fate in ROUTE_FATES] +
+                    [duration(waits.p50), duration(waits.p90), duration(waits.maximum), timeout])
+    return rows
+
+
+ROUTE_COLUMNS = ["route", "entered"] + list(ROUTE_FATES) + ["wait p50", "wait p90", "wait max", "timeout"]
+TERMINAL_ROUTE_COLUMNS = ["route", "entered", ASSIGNED_AT_ONCE, ASSIGNED_AFTER_WAITING, TIMED_OUT, WAITING_AT_END,
+                          FAILED, "wait p50", "wait p90", "wait max"]
+TERMINAL_HEADINGS = {ASSIGNED_AT_ONCE: "at once", ASSIGNED_AFTER_WAITING: "waited", TIMED_OUT: "timed out",
+                     WAITING_AT_END: "at end", "wait p50": "p50", "wait p90": "p90", "wait max": "max"}
+
+
+# -------------------------------------------------------------------- plots
+
+
+def _local_hours(run: SimulationRun) -> tuple[list[float], str]:
+    """Sample times as hours of the day in the policy's timezone (UTC without one)."""
+    zone = run.policy.zone
+    label = zone.key if zone is not None else "UTC"
+    hours = []
+    for moment in run.samples.times:
+        local = moment.replace(tzinfo=timezone.utc).astimezone(zone or timezone.utc)
+        start_of_day = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        hours.append((local - start_of_day).total_seconds() / 3600 + 24 * (local.date() - _first_day(run)).days)
+    return hours, label
+
+
+def _first_day(run: SimulationRun):
+    zone = run.policy.zone or timezone.utc
+    return run.settings.start.replace(tzinfo=timezone.utc).astimezone(zone).date()
+
+
+def _clock_ticks(axes, hours: list[float]) -> None:
+    first, last = math.floor(hours[0]), math.ceil(hours[-1])
+    step = max(1, (last - first) // 8)
+    ticks = list(range(first, last + 1, step))
+    axes.set_xticks(ticks, [f"{tick % 24:02d}:00" for tick in ticks])
+
+
+def draw_load(axes, run: SimulationRun, measures: SimulationMeasures) -> None:
+    """Heatmap: one row per counted agent, colour = open contacts at each sample."""
+    agents = list(measures.assigned_by_agent)
+    hours, zone_label = _local_hours(run)
+    if not agents or len(hours) < 2:
+        axes.text(0.5, 0.5, "no agents to show", ha="center", va="center", transform=axes.transAxes)
+        axes.set_axis_off()
+        return
+    grid = [run.samples.open_by_user[agent] for agent in agents]
+    step = hours[1] - hours[0]
+    image = axes.imshow(grid, aspect="auto", cmap="YlOrRd", interpolation="nearest", vmin=0,
+                        extent=(hours[0], hours[-1] + step, len(agents) - 0.5, -0.5))
+    axes.set_yticks(range(len(agents)), [f"{agent} {run.names.get(agent) or ''}".strip() for agent in agents],
+                    fontsize=7)
+    _clock_ticks(axes, hours)
+    axes.set_xlabel(f"time ({zone_label})")
+    axes.set_title("Open contacts per agent over time")
+    axes.figure.colorbar(image, ax=axes, label="open contacts", fraction=0.04, pad=0.02)
+
+
+def draw_queue(axes, run: SimulationRun) -> None:
+    hours, zone_label = _local_hours(run)
+    axes.step(hours, run.samples.queue_length, where="post", color=BAR_COLOUR)
+    axes.fill_between(hours, run.samples.queue_length, step="post", color=BAR_COLOUR, alpha=0.2)
+    _clock_ticks(axes, hours)
+    axes.set_ylim(bottom=0)
+    axes.set_xlabel(f"time ({zone_label})")
+    axes.set_ylabel("contacts waiting")
+    axes.set_title("Queue length over time")
+
+
+def draw_assigned(axes, measures: SimulationMeasures) -> None:
+    """Bars: contacts assigned per counted agent, the mean as a line, the fairness measures in the title."""
+    counts = measures.assigned_by_agent
+    agents = list(counts)
+    axes.bar(range(len(agents)), [counts[agent] for agent in agents], color=BAR_COLOUR)
+    if agents:
+        mean = sum(counts.values()) / len(agents)
+        axes.axhline(mean, color="#444444", linestyle="--", linewidth=1, label=f"mean {mean:.1f}")
+        axes.legend(loc="upper right", fontsize=8, frameon=False)
+    axes.set_xticks(range(len(agents)), agents, rotation=90, fontsize=7)
+    axes.set_ylabel("contacts assigned")
+    axes.set_title(f"Assigned per agent: Gini {measures.gini:.3f}, max/min {ratio_text(measures.max_min_ratio)}")
+
+
+def draw_waits(axes, run: SimulationRun, measures: SimulationMeasures) -> None:
+    """Per route: the spread of queue waits (box: quartiles, whiskers: 0 to max), p90 marked, timeout as a tick."""
+    routes = [name for name in route_names(run, measures) if measures.queue_waits.get(name)]
+    if not routes:
+        axes.text(0.5, 0.5, "no assignments", ha="center", va="center", transform=axes.transAxes)
+        axes.set_axis_off()
+        return
+    data = [[seconds / 60 for seconds in measures.queue_waits[name]] for name in routes]
+    positions = list(range(len(routes), 0, -1))  # first route on top
+    axes.boxplot(data, positions=positions, orientation="horizontal", whis=(0, 100), widths=0.5,
+                 showfliers=False, medianprops={"color": "#222222"}, patch_artist=True,
+                 boxprops={"facecolor": "#cfe0f1", "edgecolor": BAR_COLOUR})
+    longest = max(max(values) for values in data)
+    for position, name in zip(positions, routes):
+        summary = measures.wait_summary(name)
+        axes.plot(summary.p90 / 60, position, marker="D", color="#e8a33d", markersize=5)
+        axes.annotate(f"p50 {duration(summary.p50)} · p90 {duration(summary.p90)} · max {duration(summary.maximum)}",
+                      (0, position + 0.3), xytext=(4, 0), textcoords="offset points", fontsize=7, color="#333333")
+    axes.set_yticks(positions, routes)
+    axes.set_xlim(left=0, right=max(longest * 1.1, 1))
+    axes.set_ylim(0.4, len(routes) + 0.8)
+    axes.set_xlabel("minutes in the route's queue (0 = assigned at once)")
+    axes.set_title("Queue waits per route (◆ = p90)")
+
+
+def draw_route_fates(axes, run: SimulationRun, measures: SimulationMeasures) -> None:
+    """Stacked bars: what became of the contacts that took each route."""
+    routes = route_names(run, measures)
+    positions = list(range(len(routes), 0, -1))
+    lefts = [0] * len(routes)
+    for fate in ROUTE_FATES:
+        widths = [measures.route_fates.get(name, Counter())[fate] for name in routes]
+        if any(widths):
+            axes.barh(positions, widths, left=lefts, color=FATE_COLOURS[fate], label=fate, height=0.6)
+            lefts = [left + width for left, width in zip(lefts, widths)]
+    for position, name, total in zip(positions, routes, lefts):
+        branches = [f"{label} {count}" for (source, label), count in sorted(measures.branches.items())
+                    if source == name]
+        note = f"{total:,}" + (f"   timeouts → {', '.join(branches)}" if branches else "")
+        axes.annotate(note, (total, position), xytext=(4, 0), textcoords="offset points", va="center", fontsize=7)
+    axes.set_yticks(positions, routes)
+    axes.set_xlim(right=max(lefts, default=1) * 1.45 or 1)
+    axes.set_xlabel("contacts entering the route (on arrival or by a timeout branch)")
+    axes.set_title("What happened on each route")
+    axes.legend(loc="lower right", fontsize=7, frameon=False)
+
+
+def _figure(width: float, height: float) -> Figure:
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+def plot_figures(run: SimulationRun, measures: SimulationMeasures) -> list[tuple[str, Figure]]:
+    """The report's plots, each in its own figure, with a caption."""
+    agents = len(measures.assigned_by_agent)
+    routes = max(1, len(route_names(run, measures)))
+    load = _figure(10, max(3.0, 0.22 * agents + 1.2))
+    draw_load(load.subplots(), run, measures)
+    queue = _figure(10, 2.4)
+    draw_queue(queue.subplots(), run)
+    assigned = _figure(10, 3.4)
+    draw_assigned(assigned.subplots(), measures)
+    waits = _figure(10, 0.9 * routes + 1.4)
+    draw_waits(waits.subplots(), run, measures)
+    fates = _figure(10, 0.7 * routes + 1.6)
+    draw_route_fates(fates.subplots(), run, measures)
+    return [("load", load), ("queue", queue), ("assigned", assigned), ("waits", waits), ("routes", fates)]
+
+
+def summary_figure(run: SimulationRun, measures: SimulationMeasures, title: str) -> Figure:
+    """The four plots a team lead needs, on one page, for the terminal or a README."""
+    figure = Figure(figsize=(15, 9.5), layout="constrained")
+    figure.suptitle(title, fontsize=13)
+    grid = figure.add_gridspec(2, 2, height_ratios=(1.15, 1))
+    draw_load(figure.add_subplot(grid[0, 0]), run, measures)
+    draw_assigned(figure.add_subplot(grid[0, 1]), measures)
+    draw_waits(figure.add_subplot(grid[1, 0]), run, measures)
+    draw_route_fates(figure.add_subplot(grid[1, 1]), run, measures)
+    return figure
+
+
+def svg_of(figure: Figure, salt: str) -> str:
+    """Inline SVG (no XML prolog), ids salted per figure so several can share a page."""
+    buffer = io.StringIO()
+    with matplotlib.rc_context({"svg.hashsalt": f"rota-{salt}", "svg.fonttype": "none"}):
+        figure.savefig(buffer, format="svg", metadata=SVG_METADATA)
+    text = buffer.getvalue()
+    return text[text.index("<svg"):]
+
+
+# --------------------------------------------------------------------- HTML
+
+CSS = """
+body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #222; margin: 2rem auto;
+       max-width: 1020px; padding: 0 1rem; }
+h1 { font-size: 1.5rem; margin-bottom: 0.2rem; } h2 { font-size: 1.15rem; margin-top: 2rem; }
+.settings { color: #555; margin-top: 0; }
+table { border-collapse: collapse; margin: 0.6rem 0; }
+th, td { padding: 0.3rem 0.7rem; border-bottom: 1px solid #ddd; text-align: right; }
+th:first-child, td:first-child { text-align: left; }
+table.headline th { text-align: left; font-weight: 600; width: 13rem; } table.headline td { text-align: left; }
+figure { margin: 1rem 0; } figure svg { width: 100%; height: auto; }
+figcaption, .note { color: #555; font-size: 0.9rem; }
+"""
+
+
+def _table(header: list[str] | None, rows: list[list[str]], css_class: str = "") -> str:
+    head = "<tr>" + "".join(f"<th>{html.escape(cell)}</th>" for cell in header) + "</tr>" if header else ""
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>" for row in rows)
+    return f'<table class="{css_class}">{head}{body}</table>'
+
+
+def _headline_table(rows: list[tuple[str, str]]) -> str:
+    body = "".join(f"<tr><th>{html.escape(name)}</th><td>{html.escape(value)}</td></tr>" for name, value in rows)
+    return f'<table class="headline">{body}</table>'
+
+
+CAPTIONS = {
+    "load": "Each row is an agent who counts for fairness; colour is how many contacts the agent held open "
+            "(the snapshot's backlog included), sampled every few minutes.",
+    "queue": "Contacts waiting in the queue, all routes together.",
+    "assigned": "Contacts assigned to each agent during the simulation. Gini: 0 is perfectly even; "
+                "max/min: the busiest agent's count over the least busy one's (∞ when someone got none).",
+    "waits": "Time from entering a route's queue to being assigned by that route, for every assignment the route "
+             "made (0 when assigned on arrival). The box holds the middle half, whiskers run to the extremes.",
+    "routes": "Every time a contact took a route (on arrival or by a timeout branch): what became of it there, "
+              "and where its timeouts led.",
+}
+
+
+def render_html(run: SimulationRun, measures: SimulationMeasures, title: str, settings_line: str) -> str:
+    figures = "".join(
+        f'<figure>{svg_of(figure, name)}<figcaption>{html.escape(CAPTIONS[name])}</figcaption></figure>'
+        for name, figure in plot_figures(run, measures))
+    endings = [[ending, f"{count:,}"] for ending, count in sorted(measures.endings.items(), key=lambda e: -e[1])]
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>{CSS}</style></head><body>
+<h1>{html.escape(title)}</h1>
+<p class="settings">{html.escape(settings_line)}</p>
+<h2>At a glance</h2>
+{_headline_table(headline(run, measures))}
+<h2>Routes</h2>
+{_table(ROUTE_COLUMNS, route_rows(run, measures))}
+<h2>Where the contacts ended</h2>
+{_table(["contacts", "count"], endings)}
+<h2>Plots</h2>
+{figures}
+<p class="note">A simulation, not a forecast: arrivals, handling times and breaks are drawn at random
+(seed {run.settings.seed}); the routing is the real engine's. See the README, "Simulating a policy", for the model
+and the definitions.</p>
+</body></html>
+"""
+
+
+def write_report(run: SimulationRun, measures: SimulationMeasures, title: str, settings_line: str,
+                 html_path: str | Path, png_path: str | Path) -> None:
+    Path(html_path).write_text(render_html(run, measures, title, settings_line), encoding="utf-8")
+    summary_figure(run, measures, f"{title}\n{settings_line}").savefig(png_path, dpi=80,
+                                                                         metadata={"Software": None})
+
+
+# ------------------------------------------------------------------- stderr
+
+
+def print_simulation_summary(console: Console, run: SimulationRun, measures: SimulationMeasures,
+                             html_path: str, png_path: str) -> None:
+    console.print(f"simulated {run.settings.hours:g} h, {measures.arrived:,} contacts, "
+                  f"{len(run.decisions):,} decisions in {run.seconds:.2f}s", markup=False, highlight=False)
+    glance = Table(show_header=False, box=None, pad_edge=False)
+    glance.add_column(style="bold")
+    glance.add_column()
+    for name, value in headline(run, measures):
+        glance.add_row(name, value)
+    console.print(glance)
+    # The terminal gets the columns that fit in 80 characters; the HTML has them all.
+    routes = Table(box=None, pad_edge=False, padding=(0, 0, 0, 1), header_style="bold")
+    for column in TERMINAL_ROUTE_COLUMNS:
+        routes.add_column(TERMINAL_HEADINGS.get(column, column), justify="left" if column == "route" else "right",
+                          no_wrap=True)
+    for row in route_rows(run, measures):
+        cells = dict(zip(ROUTE_COLUMNS, row))
+        routes.add_row(*(cells[column] for column in TERMINAL_ROUTE_COLUMNS))
+    console.print(routes)
+    console.print(f"wrote {html_path} and {png_path}", markup=False, highlight=False)
+
+
+def settings_text(run: SimulationRun, policy_path: str, snapshot_dir: str) -> str:
+    settings = run.settings
+    start = settings.start.replace(tzinfo=timezone.utc).strftime("%Y-%m-%d %H:%MZ")
+    return (f"{policy_path} over {snapshot_dir}: {settings.hours:g} h from {start}, "
+            f"{settings.arrivals_per_hour:g} arrivals/h, handling {settings.handle_minutes:g} min on average, "
+            f"seed {settings.seed}")
+
+
+
+# ----------------------------------------------------------------------- job
+
+
+def simulate_file(policy_path: str, snapshot_dir: str, settings: SimulationSettings, html_path: str | Path,
+                  png_path: str | Path) -> tuple[SimulationRun, SimulationMeasures]:
+    """`rota simulate`: check the policy against the snapshot, run the desk, write the report."""
+    snapshot = load_snapshot(snapshot_dir)
+    policy = compile_policy_file(policy_path, snapshot_schema(snapshot.connection))
+    run = simulate(policy, load_roster(snapshot.connection), settings)
+    measures = measure(run)
+    write_report(run, measures, f"rota simulate: {Path(policy_path).name}",
+                 settings_text(run, str(policy_path), str(snapshot_dir)), html_path, png_path)
+    return run, measures
