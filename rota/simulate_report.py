@@ -107,6 +107,26 @@ def route_rows(run: SimulationRun, measures: SimulationMeasures) -> list[list[st
     return rows
 
 
+def branch_lines(measures: SimulationMeasures, route: str) -> list[str]:
+    """Where a route's timeouts led, one line per branch: `tier2: 39 assigned, 173 queued`."""
+    by_target: dict[str, list[str]] = {}
+    for (source, label), count in sorted(measures.branches.items()):
+        if source == route:
+            target, _, outcome = label.partition(": ")
+            by_target.setdefault(target, []).append(f"{count:,} {outcome}".strip())
+    return [f"{target}: {', '.join(counts)}" if not target.startswith(("failed", "unassign")) else
+            f"{target} {', '.join(counts)}" for target, counts in by_target.items()]
+
+
+def branch_rows(run: SimulationRun, measures: SimulationMeasures) -> list[list[str]]:
+    """Per route whose timeout fired: how often, and where each timeout led."""
+    rows = []
+    for name in route_names(run, measures):
+        if measures.timeouts[name]:
+            rows.append([name, f"{measures.timeouts[name]:,}", "; ".join(branch_lines(measures, name))])
+    return rows
+
+
 ROUTE_COLUMNS = ["route", "entered"] + list(ROUTE_FATES) + ["wait p50", "wait p90", "wait max", "timeout"]
 TERMINAL_ROUTE_COLUMNS = ["route", "entered", ASSIGNED_AT_ONCE, ASSIGNED_AFTER_WAITING, TIMED_OUT, WAITING_AT_END,
                           FAILED, "wait p50", "wait p90", "wait max"]
@@ -222,12 +242,10 @@ def draw_route_fates(axes, run: SimulationRun, measures: SimulationMeasures) -> 
             axes.barh(positions, widths, left=lefts, color=FATE_COLOURS[fate], label=fate, height=0.6)
             lefts = [left + width for left, width in zip(lefts, widths)]
     for position, name, total in zip(positions, routes, lefts):
-        branches = [f"{label} {count}" for (source, label), count in sorted(measures.branches.items())
-                    if source == name]
-        note = f"{total:,}" + (f"   timeouts → {', '.join(branches)}" if branches else "")
+        note = f"{total:,}" + "".join(f"\ntimed out → {line}" for line in branch_lines(measures, name))
         axes.annotate(note, (total, position), xytext=(4, 0), textcoords="offset points", va="center", fontsize=7)
     axes.set_yticks(positions, routes)
-    axes.set_xlim(right=max(lefts, default=1) * 1.45 or 1)
+    axes.set_xlim(right=max(max(lefts, default=1) * 1.6, 1))
     axes.set_xlabel("contacts entering the route (on arrival or by a timeout branch)")
     axes.set_title("What happened on each route")
     axes.legend(loc="lower right", fontsize=7, frameon=False)
@@ -319,6 +337,8 @@ def render_html(run: SimulationRun, measures: SimulationMeasures, title: str, se
     figures = "".join(
         f'<figure>{svg_of(figure, name)}<figcaption>{html.escape(CAPTIONS[name])}</figcaption></figure>'
         for name, figure in plot_figures(run, measures))
+    timeouts = (_table(["route", "timed out", "led to"], branch_rows(run, measures)) if measures.timeouts else
+                '<p class="note">No contact waited as long as its route\'s timeout.</p>')
     endings = [[ending, f"{count:,}"] for ending, count in sorted(measures.endings.items(), key=lambda e: -e[1])]
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
@@ -329,6 +349,8 @@ def render_html(run: SimulationRun, measures: SimulationMeasures, title: str, se
 {_headline_table(headline(run, measures))}
 <h2>Routes</h2>
 {_table(ROUTE_COLUMNS, route_rows(run, measures))}
+<h2>Timeouts and their branches</h2>
+{timeouts}
 <h2>Where the contacts ended</h2>
 {_table(["contacts", "count"], endings)}
 <h2>Plots</h2>
