@@ -170,9 +170,9 @@ def draw_load(axes, run: SimulationRun, measures: SimulationMeasures) -> None:
         axes.set_axis_off()
         return
     grid = [run.samples.open_by_user[agent] for agent in agents]
-    step = hours[1] - hours[0]
+    half_step = (hours[1] - hours[0]) / 2  # each cell is centred on its sample's time
     image = axes.imshow(grid, aspect="auto", cmap="YlOrRd", interpolation="nearest", vmin=0,
-                        extent=(hours[0], hours[-1] + step, len(agents) - 0.5, -0.5))
+                        extent=(hours[0] - half_step, hours[-1] + half_step, len(agents) - 0.5, -0.5))
     axes.set_yticks(range(len(agents)), [f"{agent} {run.names.get(agent) or ''}".strip() for agent in agents],
                     fontsize=7)
     _clock_ticks(axes, hours)
