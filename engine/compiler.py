@@ -21,6 +21,8 @@ from .roster import SPACE_POOL
 
 Condition = Callable[[Any, Any, Any], bool]
 
+NO_FIELDS: dict[str, Any] = {}  # the contact and `now` given to filters that read neither
+
 
 @dataclass(frozen=True)
 class CompiledRoute:
@@ -34,6 +36,9 @@ class CompiledRoute:
     # cacheable per pool), or counts, times, the contact or now (checked per pick).
     static_filters: tuple[Condition, ...] = ()
     per_pick_filters: tuple[Condition, ...] = ()
+    # Every per-pick filter is a cap on `open`: the live engine keeps such a
+    # route's candidates up to date instead of scanning its pool per decision.
+    per_pick_caps_only: bool = True
 
     @property
     def name(self) -> str:
@@ -120,6 +125,7 @@ def compile_filter(conjunct: Expr) -> Condition:
 
 def compile_route(route: Route, index: int) -> CompiledRoute:
     conjuncts = tuple(part for condition in route.filters for part in conjuncts_of(condition))
+    per_pick = tuple(c for c in conjuncts if not reads_only_static_user_fields(c))
     action = route.action
     return CompiledRoute(
         route=route,
@@ -129,7 +135,8 @@ def compile_route(route: Route, index: int) -> CompiledRoute:
         conjuncts=conjuncts,
         filters=tuple(compile_filter(part) for part in conjuncts),
         static_filters=tuple(compile_filter(c) for c in conjuncts if reads_only_static_user_fields(c)),
-        per_pick_filters=tuple(compile_filter(c) for c in conjuncts if not reads_only_static_user_fields(c)),
+        per_pick_filters=tuple(compile_filter(c) for c in per_pick),
+        per_pick_caps_only=all(cap_of(c) is not None for c in per_pick),
     )
 
 

@@ -15,6 +15,7 @@ from typing import Callable, Iterable
 
 SPACE_POOL = "*"
 NEVER_ASSIGNED = -1
+KEPT_CHANGES = 65_536  # a change log drops its older half past twice this many ids
 
 
 @dataclass(slots=True, eq=False)
@@ -34,6 +35,32 @@ class User:
         return (self.open, self.assigned_order, self.id)
 
 
+class ChangeLog:
+    """Ids of users in the order they changed. Caches remember how far (an absolute
+    position) they have read; only recent ids are kept, so a cache further behind
+    than that builds itself afresh."""
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+        self.start = 0  # the absolute position of ids[0]
+
+    @property
+    def end(self) -> int:
+        return self.start + len(self.ids)
+
+    def append(self, user_id: str) -> None:
+        self.ids.append(user_id)
+        if len(self.ids) > 2 * KEPT_CHANGES:
+            del self.ids[:KEPT_CHANGES]
+            self.start += KEPT_CHANGES
+
+    def since(self, position: int) -> list[str] | None:
+        """The ids logged from `position` on; None when some of them are no longer kept."""
+        if position < self.start:
+            return None
+        return self.ids[position - self.start:]
+
+
 @dataclass(eq=False)
 class Roster:
     users: dict[str, User] = field(default_factory=dict)
@@ -50,8 +77,9 @@ class Roster:
     teams_changed: set[str] = field(default_factory=set)
     changed_since_drain: set[str] = field(default_factory=set)
     # Ids of users whose status, attributes, teams or deletion changed (not their
-    # counts), in order: caches remember how far they have read it.
-    profile_log: list[str] = field(default_factory=list)
+    # counts), and of users whose count or assignment order changed.
+    profile_log: ChangeLog = field(default_factory=ChangeLog)
+    count_log: ChangeLog = field(default_factory=ChangeLog)
     _pools: dict = field(default_factory=dict, repr=False)
 
     def touch(self, user_id: str) -> None:
@@ -65,7 +93,7 @@ class Roster:
 
     @property
     def profile_version(self) -> int:
-        return len(self.profile_log)
+        return self.profile_log.end
 
     def in_pool(self, user: User, team: str | None) -> bool:
         return not user.deleted and (team is None or user.id in self.members.get(team, ()))
@@ -140,6 +168,7 @@ class Roster:
         user.assigned_order = self.next_order
         self.next_order += 1
         self.touch(user.id)
+        self.count_log.append(user.id)
 
     def take_away(self, assignee: str | None) -> None:
         """The assignee no longer holds one of its contacts; never below zero."""
@@ -147,5 +176,6 @@ class Roster:
         if holder is not None and holder.open > 0:
             holder.open -= 1
             self.touch(holder.id)
+            self.count_log.append(holder.id)
             for listener in self.shrink_listeners:
                 listener(holder)

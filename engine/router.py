@@ -1,21 +1,24 @@
 """Routing one contact, exactly as SPEC section 3 says.
 
-This is the straightforward path: every decision looks at the whole pool.
-The batch planner (batch.py) is the fast path; property tests hold the two
-to the same answers.
+`candidates` and `choose` are the straightforward path: they look at the
+whole pool. `place` takes the fast path where it can: a route whose per-pick
+filters are all caps on `open` keeps its candidates up to date
+(live_candidates.py). The batch planner (batch.py) is the fast path for a
+whole backlog; property tests hold each fast path to the straightforward one.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from . import decisions as d
 from .clock import deadline_after, now_fields
-from .compiler import CompiledPolicy, CompiledRoute
+from .compiler import NO_FIELDS, CompiledPolicy, CompiledRoute
 from .decisions import Decision
+from .live_candidates import LiveCandidates
 from .roster import Roster, User
 
 
@@ -38,9 +41,6 @@ def as_user_id(value: Any) -> str | None:
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     return None
-
-
-NO_FIELDS: dict[str, Any] = {}
 
 
 @dataclass(eq=False)
@@ -70,6 +70,7 @@ class Router:
         self.policy = policy
         self.roster = roster
         self._static: dict[str, StaticCandidates] = {}
+        self._live: dict[str, LiveCandidates] = {}
 
     def now_fields(self, now: datetime) -> dict[str, Any]:
         return now_fields(now, self.policy.zone)
@@ -118,11 +119,27 @@ class Router:
         """Eligibility and logic (SPEC 3.3-3.5); None when nobody is eligible.
 
         Drains call this directly: no failure checks run there (SPEC 4)."""
-        candidates = self.candidates(route, contact, now)
-        if not candidates:
+        chosen, eligible = self.pick(route, contact, now)
+        if chosen is None:
             return None
-        chosen = self.choose(route, candidates)
-        return replace(self._give(route, contact, chosen, route.route.logic, now), candidates=len(candidates))
+        return self._give(route, contact, chosen, route.route.logic, now, eligible)
+
+    def pick(self, route: CompiledRoute, contact: Contact, now: datetime) -> tuple[User | None, int]:
+        """Whom SPEC 3.4 chooses now, and how many users are eligible; changes nothing.
+
+        The same as `choose` over `candidates`, without the scan where the route's
+        per-pick filters are all caps (a property test holds the two together)."""
+        if route.per_pick_caps_only:
+            live = self._live_candidates(route)
+            return live.choose(), live.count
+        candidates = self.candidates(route, contact, now)
+        return (self.choose(route, candidates) if candidates else None), len(candidates)
+
+    def _live_candidates(self, route: CompiledRoute) -> LiveCandidates:
+        live = self._live.get(route.name)
+        if live is None:
+            live = self._live[route.name] = LiveCandidates(route, self.roster)
+        return live
 
     def candidates(self, route: CompiledRoute, contact: Contact, now: datetime) -> list[User]:
         per_pick = route.per_pick_filters
@@ -138,14 +155,15 @@ class Router:
         status change costs a few bisects, not a pass over the pool."""
         log = self.roster.profile_log
         cached = self._static.get(route.name)
-        if cached is None or len(log) - cached.read > len(cached.users) // 4 + 16:
+        changed = log.since(cached.read) if cached is not None else None
+        if changed is None or len(changed) > len(cached.users) // 4 + 16:
             cached = self._static[route.name] = StaticCandidates(
-                len(log), [user for user in self.roster.pool(route.team) if self._passes_static(route, user)])
+                log.end, [user for user in self.roster.pool(route.team) if self._passes_static(route, user)])
             return cached.users
-        for user_id in dict.fromkeys(log[cached.read:]):
+        for user_id in dict.fromkeys(changed):
             user = self.roster.users.get(user_id)
             cached.update(user_id, user if user is not None and self._passes_static(route, user) else None)
-        cached.read = len(log)
+        cached.read = log.end
         return cached.users
 
     def _passes_static(self, route: CompiledRoute, user: User) -> bool:
@@ -170,9 +188,10 @@ class Router:
             return Decision(contact.id, route.name, d.FAILED, reason=d.USER_DELETED, at=now)
         return self._give(route, contact, user, d.BY_USER, now)
 
-    def _give(self, route: CompiledRoute, contact: Contact, user: User, reason: str, now: datetime) -> Decision:
+    def _give(self, route: CompiledRoute, contact: Contact, user: User, reason: str, now: datetime,
+              eligible: int | None = None) -> Decision:
         self.roster.give(user, contact.assignee, now)
         if reason == "round_robin":
             self.roster.cursors[route.pool_key] = user.id
         contact.assignee = user.id
-        return Decision(contact.id, route.name, d.ASSIGNED, user=user.id, reason=reason, at=now)
+        return Decision(contact.id, route.name, d.ASSIGNED, user=user.id, reason=reason, at=now, candidates=eligible)
