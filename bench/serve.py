@@ -10,6 +10,7 @@ contact is closed again, so loads stay realistic). Stops by itself.
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import socket
 import statistics
@@ -63,13 +64,19 @@ def main() -> None:
                                    str(port), "--token-file", str(folder / "token")],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            run_load(f"http://127.0.0.1:{port}", arguments.requests, arguments.clients)
+            run_load(f"http://127.0.0.1:{port}", arguments.requests, arguments.clients, server.pid)
         finally:
             server.terminate()
             server.wait(timeout=30)
 
 
-def run_load(url: str, requests: int, clients: int) -> None:
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time a process has used (Linux): steadier than wall time on a shared machine."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_load(url: str, requests: int, clients: int, server_pid: int) -> None:
     headers = {"Authorization": f"Bearer {TOKEN}"}
     for _ in range(300):
         try:
@@ -96,14 +103,16 @@ def run_load(url: str, requests: int, clients: int) -> None:
                     client.post(f"/v1/contacts/c{index}/close")
         return latencies
 
-    started = time.perf_counter()
+    started, server_cpu = time.perf_counter(), cpu_seconds(server_pid)
     with ThreadPoolExecutor(clients) as pool:
         latencies = sorted(value for result in pool.map(worker, range(clients)) for value in result)
     seconds = time.perf_counter() - started
+    server_cpu = cpu_seconds(server_pid) - server_cpu
     p99 = latencies[int(len(latencies) * 0.99) - 1]
     print(f"rota serve: {len(latencies):,} routed contacts from {clients} clients in {seconds:.2f}s "
           f"({len(latencies) / seconds:,.0f} routed/s, with ~80% closed again); "
-          f"latency p50 {statistics.median(latencies) * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms")
+          f"latency p50 {statistics.median(latencies) * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms; "
+          f"server CPU {server_cpu / len(latencies) * 1000:.2f} ms per routed contact")
 
 
 if __name__ == "__main__":

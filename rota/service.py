@@ -9,18 +9,19 @@ live in the database.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
-from contextlib import asynccontextmanager
 import threading
 import time
+from contextlib import asynccontextmanager
 from datetime import datetime, timezone
-from typing import Any
+from queue import SimpleQueue
+from typing import Any, Callable
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from rota.dsl import analyze
@@ -45,75 +46,153 @@ class ApiError(HTTPException):
 class RotaService:
     """The engine behind the endpoints: a lock, the clock, group commits and metrics.
 
-    Group commit: a request applies its event in memory under `lock`, then waits
-    until a commit holds it. The first waiter to get `commit_order` writes all
-    that has been applied so far, for everyone; the others find their event
-    already on disk. So commits keep their order, and an answer is never sent
-    before its decision is durable."""
+    Group commit: a request applies its event in memory under `lock` (one
+    decision at a time, so caps and round-robin hold under any load) and gets a
+    ticket. One writer thread commits everything applied so far, then wakes
+    every request its commit covered. So commits keep their order, many
+    requests share one, and an answer is never sent before its decision is
+    durable. Requests wait on the event loop, not in a thread each."""
 
     def __init__(self, engine: DurableEngine, token: str):
         self.engine = engine
         self.token = token
         self.lock = threading.Lock()
-        self.commit_order = threading.Lock()
         self._applied = self._durable = 0
+        self._commits = threading.Condition()
+        self._waiters: list[tuple[int, Wake]] = []
         self.registry = CollectorRegistry()
         self.decisions = Counter("rota_decisions", "Decisions made", ["outcome", "route"], registry=self.registry)
         self.queue_length = Gauge("rota_queue_length", "Contacts waiting in the queue", registry=self.registry)
         self.latency = Histogram("rota_decision_seconds", "Time to answer a routing request", registry=self.registry,
                                  buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0))
         self._stop = threading.Event()
-        self._ticker: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
+        # Set when a commit failed: memory is then ahead of the file, so no more changes are taken
+        # (a restart reloads the file, where every answered decision is).
+        self._failure: ApiError | None = None
 
-    def apply(self, event_type: str, **fields: Any) -> list[Decision]:
+    # ------------------------------------------------------------ changes
+
+    async def apply(self, event_type: str, **fields: Any) -> list[Decision]:
         """Fire due timeouts, apply one event, drain; return the event's own decisions once durable."""
         with self.lock:
+            self._refuse_after_failure()
             now = utc_now()
             self.engine.advance(now, inclusive=False)
             own = self.engine.handle(Event(now, event_type, **fields))
-            ticket = self._applied = self._applied + 1
-        self.wait_durable(ticket)
+            ticket = self._take_ticket()
+        await self._until_durable(ticket)
         return own
 
-    def change(self, action, *arguments) -> Any:
+    async def change(self, action, *arguments) -> Any:
         """Any other change of state (a policy version), made durable before it returns."""
         with self.lock:
+            self._refuse_after_failure()
             result = action(*arguments)
-            ticket = self._applied = self._applied + 1
-        self.wait_durable(ticket)
+            ticket = self._take_ticket()
+        await self._until_durable(ticket)
         return result
 
     def fire_timeouts(self) -> None:
-        self.change(self.engine.advance, utc_now())
+        with self.lock:
+            self._refuse_after_failure()
+            self.engine.advance(utc_now())
+            ticket = self._take_ticket()
+        outcome: SimpleQueue = SimpleQueue()
+        self._wait_for(ticket, outcome.put)
+        error = outcome.get()
+        if error is not None:
+            raise error
 
-    def wait_durable(self, ticket: int) -> None:
-        with self.commit_order:
+    def _refuse_after_failure(self) -> None:
+        if self._failure is not None:
+            raise self._failure
+
+    def _take_ticket(self) -> int:
+        self._applied += 1
+        return self._applied
+
+    async def _until_durable(self, ticket: int) -> None:
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self._wait_for(ticket, lambda error: loop.call_soon_threadsafe(_settle, future, error))
+        await future
+
+    def _wait_for(self, ticket: int, wake: Wake) -> None:
+        with self._commits:
             if self._durable >= ticket:
+                wake(None)
                 return
+            self._waiters.append((ticket, wake))
+            self._commits.notify()
+
+    # ------------------------------------------------------------ threads
+
+    def _write_commits(self) -> None:
+        """The one writer: whenever someone waits, commit all that was applied so far."""
+        while True:
+            with self._commits:
+                while not self._waiters and not self._stop.is_set():
+                    self._commits.wait()
+                if not self._waiters:
+                    return
             with self.lock:
                 changes, decisions = self.engine.prepare_commit()
                 covered = self._applied
                 queued = len(self.engine.engine.queue)
-            self.engine.store.commit(changes)
-            self._durable = covered
-        for decision in decisions:
-            self.decisions.labels(decision.outcome, decision.route or "").inc()
-        self.queue_length.set(queued)
+            error = None
+            try:
+                self.engine.store.commit(changes)
+            except Exception as failure:  # every waiter answers 503 with it
+                error = self._failure = ApiError(503, "store_failed", f"the engine file could not be written "
+                                                 f"({failure}); nothing more is accepted until a restart")
+            with self._commits:
+                if error is None:
+                    self._durable = covered
+                woken = [wake for ticket, wake in self._waiters if ticket <= covered]
+                self._waiters = [(ticket, wake) for ticket, wake in self._waiters if ticket > covered]
+            for wake in woken:
+                wake(error)
+            for decision in decisions:
+                self.decisions.labels(decision.outcome, decision.route or "").inc()
+            self.queue_length.set(queued)
 
     def start(self) -> None:
         def tick() -> None:
-            while not self._stop.wait(TIMEOUT_TICK_SECONDS):
-                self.fire_timeouts()
+            while not self._stop.wait(TIMEOUT_TICK_SECONDS) and self._failure is None:
+                try:
+                    self.fire_timeouts()
+                except ApiError:
+                    return
 
-        self._ticker = threading.Thread(target=tick, name="rota-timeouts", daemon=True)
-        self._ticker.start()
+        self._threads = [threading.Thread(target=self._write_commits, name="rota-writer", daemon=True),
+                         threading.Thread(target=tick, name="rota-timeouts", daemon=True)]
+        for thread in self._threads:
+            thread.start()
 
     def stop(self) -> None:
         self._stop.set()
-        if self._ticker is not None:
-            self._ticker.join()
-        with self.commit_order, self.lock:
-            self.engine.close()
+        with self._commits:
+            self._commits.notify()
+        for thread in reversed(self._threads):
+            thread.join()
+        with self.lock:
+            if self._failure is None:
+                self.engine.close()
+            else:  # memory is ahead of the file: keep the file as last committed
+                self.engine.store.close()
+
+
+Wake = Callable[[BaseException | None], Any]
+
+
+def _settle(future: asyncio.Future, error: BaseException | None) -> None:
+    if future.done():
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)
 
 
 def create_app(service: RotaService) -> FastAPI:
@@ -170,7 +249,7 @@ def _policy_routes(app: FastAPI, service: RotaService, authorized) -> None:
             raise ApiError(422, "policy_invalid", f"the policy has {len(errors)} error(s)",
                            diagnostics=[{"line": d.line, "column": d.column, "message": d.message, "hint": d.hint}
                                         for d in errors])
-        compiled = await run_in_threadpool(service.change, service.engine.use_policy, text, utc_now())
+        compiled = await service.change(service.engine.use_policy, text, utc_now())
         return {"version": compiled.version, "routes": [route.name for route in compiled.routes]}
 
     @app.get("/v1/policy", dependencies=authorized)
@@ -185,12 +264,12 @@ def _policy_routes(app: FastAPI, service: RotaService, authorized) -> None:
                 for v in versions]
 
     @app.post("/v1/policies/{version}/activate", dependencies=authorized)
-    def activate(version: str):
+    async def activate(version: str):
         """Roll back (or forward) to a version kept in the database."""
         kept = {v["version"]: v["text"] for v in service.engine.store.policies()}
         if version not in kept:
             raise ApiError(404, "unknown_policy", f"no policy version `{version}`")
-        compiled = service.change(service.engine.use_policy, kept[version], utc_now())
+        compiled = await service.change(service.engine.use_policy, kept[version], utc_now())
         return {"version": compiled.version, "routes": [route.name for route in compiled.routes]}
 
 
@@ -206,25 +285,25 @@ def _user_routes(app: FastAPI, service: RotaService, authorized) -> None:
         if "name" in body and not isinstance(body["name"], (str, type(None))):
             raise ApiError(422, "invalid_request", "`name` must be a string")
         changes = {**attrs, **{key: body[key] for key in ("status", "name") if key in body}}
-        await run_in_threadpool(service.apply, "user", user=user_id, attrs=changes)
+        await service.apply("user", user=user_id, attrs=changes)
         return _user(service, user_id)
 
     @app.delete("/v1/users/{user_id}", dependencies=authorized, status_code=204)
-    def delete_user(user_id: str):
+    async def delete_user(user_id: str):
         _known_user(service, user_id)
-        service.apply("delete", user=user_id)
+        await service.apply("delete", user=user_id)
         return Response(status_code=204)
 
     @app.put("/v1/teams/{team}/members/{user_id}", dependencies=authorized, status_code=204)
-    def join(team: str, user_id: str):
+    async def join(team: str, user_id: str):
         _known_user(service, user_id)
-        service.apply("join", user=user_id, team=team)
+        await service.apply("join", user=user_id, team=team)
         return Response(status_code=204)
 
     @app.delete("/v1/teams/{team}/members/{user_id}", dependencies=authorized, status_code=204)
-    def leave(team: str, user_id: str):
+    async def leave(team: str, user_id: str):
         _known_user(service, user_id)
-        service.apply("leave", user=user_id, team=team)
+        await service.apply("leave", user=user_id, team=team)
         return Response(status_code=204)
 
 
@@ -236,10 +315,10 @@ def _contact_routes(app: FastAPI, service: RotaService, authorized) -> None:
         if not isinstance(attrs, dict):
             raise ApiError(422, "invalid_request", "`attrs` must be an object")
         started = time.perf_counter()
-        own = await run_in_threadpool(service.apply, "route", contact=contact_id, attrs=attrs)
+        own = await service.apply("route", contact=contact_id, attrs=attrs)
         service.latency.observe(time.perf_counter() - started)
-        if own:
-            return own[0].row()
+        if own:  # a plain JSONResponse: the row is JSON already, FastAPI need not re-encode it
+            return JSONResponse(own[0].row())
         with service.lock:  # already queued: it keeps its place, and no row is written
             entry = service.engine.engine.queue.entries.get(contact_id)
             return {"at": format_instant(utc_now()), "contact": contact_id, "route": entry.route if entry else None,
@@ -247,9 +326,9 @@ def _contact_routes(app: FastAPI, service: RotaService, authorized) -> None:
                     "deadline": format_instant(entry.deadline) if entry else None}
 
     @app.post("/v1/contacts/{contact_id}/close", dependencies=authorized, status_code=204)
-    def close(contact_id: str):
+    async def close(contact_id: str):
         _known_contact(service, contact_id)
-        service.apply("close", contact=contact_id)
+        await service.apply("close", contact=contact_id)
         return Response(status_code=204)
 
     @app.get("/v1/contacts/{contact_id}", dependencies=authorized)
@@ -313,7 +392,7 @@ async def _json_object(request: Request) -> dict[str, Any]:
 def _bearer(token: str):
     expected = token.encode()
 
-    def check(request: Request) -> None:
+    async def check(request: Request) -> None:  # async: FastAPI runs a plain function in a thread
         header = request.headers.get("authorization", "")
         scheme, _, given = header.partition(" ")
         if scheme.lower() != "bearer" or not given:
@@ -342,11 +421,37 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 
 def _install_body_limit(app: FastAPI) -> None:
-    @app.middleware("http")
-    async def limit(request: Request, call_next):
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > MAX_BODY_BYTES:
-            return JSONResponse({"error": {"code": "too_large",
-                                           "message": f"bodies are limited to {MAX_BODY_BYTES // 1024} KiB"}},
-                                status_code=413)
-        return await call_next(request)
+    app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
+
+
+class BodyLimit:
+    """413 for a body over `limit` bytes, declared or streamed (plain ASGI: no per-request task)."""
+
+    def __init__(self, app, limit: int):
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.limit:
+            return await self._refuse(send)
+        received = 0
+
+        async def counted_receive():
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.limit:
+                raise ApiError(413, "too_large", self.message)
+            return message
+
+        await self.app(scope, counted_receive, send)
+
+    @property
+    def message(self) -> str:
+        return f"bodies are limited to {self.limit // 1024} KiB"
+
+    async def _refuse(self, send) -> None:
+        response = JSONResponse({"error": {"code": "too_large", "message": self.message}}, status_code=413)
+        await response({"type": "http"}, None, send)

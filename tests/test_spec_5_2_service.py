@@ -138,6 +138,9 @@ def test_bad_input_is_a_4xx_naming_the_problem_and_changes_nothing(server):
         assert client.post("/v1/contacts/c1/route", json={"attrs": [1]}).status_code == 422
         assert client.put("/v1/teams/T/members/ghost").status_code == 404
         assert client.post("/v1/contacts/c1/route", content="x" * 300_000).status_code == 413
+        streamed = client.post("/v1/contacts/c1/route", content=(b"x" * 1024 for _ in range(300)))
+        assert streamed.status_code == 413 and streamed.json()["error"]["code"] == "too_large"
+        assert client.get("/v1/contacts/c1").status_code == 404  # none of the refused requests routed it
 
 
 def test_policy_versions_take_effect_and_roll_back(server):
@@ -210,3 +213,38 @@ def test_a_restart_after_sigkill_mid_load_keeps_every_answer(server):
             assert first[answer["contact"]]["outcome"] == answer["outcome"]
     server.stop()
     check_invariants(server.directory / "engine.duckdb")
+
+
+def test_a_failed_commit_answers_503_and_takes_nothing_more(tmp_path, monkeypatch):
+    """In process: the engine file stops taking writes (a full disk, say)."""
+    import asyncio
+
+    from rota.engine import DurableEngine, Roster, User
+    from rota.service import RotaService, create_app
+
+    engine = DurableEngine.open(tmp_path / "engine.duckdb", POLICY, Roster.build([User("u1", status="online")]))
+    service = RotaService(engine, TOKEN)
+
+    def disk_full(changes):
+        raise OSError("No space left on device")
+
+    async def requests() -> None:
+        transport = httpx.ASGITransport(app=create_app(service))
+        async with httpx.AsyncClient(transport=transport, base_url="http://rota",
+                                     headers={"Authorization": f"Bearer {TOKEN}"}) as client:
+            assert (await client.post("/v1/contacts/c1/route", json={})).json()["outcome"] == "assigned"
+            monkeypatch.setattr(engine.store, "commit", disk_full)
+            failed = await client.post("/v1/contacts/c2/route", json={})
+            assert failed.status_code == 503 and failed.json()["error"]["code"] == "store_failed"
+            assert (await client.put("/v1/users/u2", json={"status": "online"})).status_code == 503
+            monkeypatch.undo()
+
+    service.start()
+    try:
+        asyncio.run(requests())
+    finally:
+        service.stop()
+    reopened = DurableEngine.open(tmp_path / "engine.duckdb")
+    assert [row.contact for row in reopened.logged()] == ["c1"]
+    assert reopened.engine.roster.users["u1"].open == 1 and reopened.events_applied == 1
+    reopened.close()
