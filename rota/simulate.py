@@ -38,7 +38,7 @@ from .simulate_contacts import ContactProfiles
 
 DEFAULT_START = datetime(2026, 11, 25, 8, 0)  # a Wednesday, 09:00 in Berlin: the demo day
 
-ONLINE, AWAY, OFFLINE = "online", "away", "offline"
+ONLINE, AWAY = "online", "away"
 
 # What the simulation's own clock schedules, beside the engine's timeouts.
 ARRIVAL, CLOSE, STATUS, SAMPLE = "arrival", "close", "status", "sample"

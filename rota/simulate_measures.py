@@ -19,7 +19,8 @@ TIMED_OUT = "timed out"
 WAITING_AT_END = "waiting at end"
 FAILED = "failed"
 UNASSIGNED = "unassigned"
-NO_BRANCH, UNASSIGN_BRANCH = "failed (no branch)", "unassign"
+# A timeout's branch is a route's name, or one of these.
+NO_BRANCH, UNASSIGN_BRANCH = "no branch", "unassign"
 ROUTE_FATES = (ASSIGNED_AT_ONCE, ASSIGNED_AFTER_WAITING, TIMED_OUT, WAITING_AT_END, FAILED, UNASSIGNED)
 
 # Where each arrived contact is when the simulation ends: exactly one of these.
@@ -87,7 +88,7 @@ class SimulationMeasures:
     queue_waits: dict[str, list[float]]       # route -> seconds in its queue, per assignment
     time_to_assignment: list[float]           # seconds from arrival to first assignment
     route_fates: dict[str, Counter]           # route -> ROUTE_FATES counts
-    branches: Counter                         # (route timed out, what its branch did)
+    branches: Counter                         # (route timed out, branch, the branch's outcome)
     timeouts: Counter = field(default_factory=Counter)  # route -> timed_out rows
     peak_queue: int = 0
 
@@ -161,9 +162,9 @@ def _follow_contacts(run: SimulationRun) -> _Journeys:
         last_route[contact] = route
         branch_from = timed_out_from.pop(contact, None)
         if branch_from is not None:
-            label = _branch_label(decision)
-            journeys.branches[(branch_from, label)] += 1
-            if label in (NO_BRANCH, UNASSIGN_BRANCH):
+            branch = _branch_of(decision)
+            journeys.branches[(branch_from, branch, outcome)] += 1
+            if branch in (NO_BRANCH, UNASSIGN_BRANCH):
                 continue  # the end of the timed-out route's entry, not an entry into another route
         if outcome == "assigned":
             since = waiting_since.pop(contact, None)
@@ -184,13 +185,13 @@ def _follow_contacts(run: SimulationRun) -> _Journeys:
     return journeys
 
 
-def _branch_label(decision) -> str:
-    """What a timeout led to: its branch route and that route's outcome, `unassign`, or no branch."""
+def _branch_of(decision) -> str:
+    """The branch a timeout took, read from the decision right after it (SPEC 4)."""
     if decision.outcome == "failed" and decision.reason == "timeout":
         return NO_BRANCH
     if decision.outcome == "unassigned":
-        return UNASSIGN_BRANCH
-    return f"{decision.route}: {decision.outcome}"
+        return UNASSIGN_BRANCH  # the row carries the timed-out route, not a branch route
+    return decision.route
 
 
 def _endings(run: SimulationRun) -> Counter:

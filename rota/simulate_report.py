@@ -69,18 +69,16 @@ def headline(run: SimulationRun, measures: SimulationMeasures) -> list[tuple[str
     arrived = measures.arrived
     endings = measures.endings
     assigned = len(measures.time_to_assignment)
-    at_once = sum(fates[ASSIGNED_AT_ONCE] for fates in measures.route_fates.values())
+    on_arrival = sum(1 for seconds in measures.time_to_assignment if seconds == 0)
     waits = WaitSummary.of(measures.time_to_assignment)
     counts = measures.assigned_by_agent
-    failed_reasons = Counter(d.reason for d in run.decisions if d.outcome == "failed" and d.reason != "timeout")
     rows = [
         ("contacts arrived", f"{arrived:,} in {run.settings.hours:g} h"),
-        ("assigned", f"{assigned:,} ({_share(assigned, arrived)}); at once {at_once:,} ({_share(at_once, arrived)})"),
+        ("assigned", f"{assigned:,} ({_share(assigned, arrived)}); on arrival {on_arrival:,} "
+                     f"({_share(on_arrival, arrived)})"),
         ("time to assignment", f"p50 {duration(waits.p50)} · p90 {duration(waits.p90)} · max {duration(waits.maximum)}"),
         ("timed out", f"{measures.outcomes['timed_out']:,}"),
-        ("failed", f"{endings[FAILED]:,}" + (" (" + ", ".join(f"{reason} {count}" for reason, count in
-                                                               sorted(failed_reasons.items())) + ")"
-                                             if failed_reasons else "")),
+        ("failed", _failures(run, endings[FAILED])),
         ("waiting at the end", f"{endings[WAITING_AT_END]:,} (peak queue {measures.peak_queue:,})"),
     ]
     if endings[NO_ROUTE] or endings[UNASSIGNED]:
@@ -92,6 +90,13 @@ def headline(run: SimulationRun, measures: SimulationMeasures) -> list[tuple[str
                                  f"over {len(counts)} agents"))
         rows.append(("busiest / least busy", f"{busiest} {counts[busiest]} · {quietest} {counts[quietest]}"))
     return rows
+
+
+def _failures(run: SimulationRun, count: int) -> str:
+    """`11 (user_deleted 11)`: failed contacts, by reason."""
+    reasons = Counter(decision.reason for decision in run.decisions if decision.outcome == "failed")
+    detail = ", ".join(f"{reason} {number}" for reason, number in sorted(reasons.items()))
+    return f"{count:,} ({detail})" if detail else f"{count:,}"
 
 
 def route_rows(run: SimulationRun, measures: SimulationMeasures) -> list[list[str]]:
@@ -109,13 +114,11 @@ def route_rows(run: SimulationRun, measures: SimulationMeasures) -> list[list[st
 
 def branch_lines(measures: SimulationMeasures, route: str) -> list[str]:
     """Where a route's timeouts led, one line per branch: `tier2: 39 assigned, 173 queued`."""
-    by_target: dict[str, list[str]] = {}
-    for (source, label), count in sorted(measures.branches.items()):
+    by_branch: dict[str, list[str]] = {}
+    for (source, branch, outcome), count in sorted(measures.branches.items()):
         if source == route:
-            target, _, outcome = label.partition(": ")
-            by_target.setdefault(target, []).append(f"{count:,} {outcome}".strip())
-    return [f"{target}: {', '.join(counts)}" if not target.startswith(("failed", "unassign")) else
-            f"{target} {', '.join(counts)}" for target, counts in by_target.items()]
+            by_branch.setdefault(branch, []).append(f"{count:,} {outcome}")
+    return [f"{branch}: {', '.join(counts)}" for branch, counts in by_branch.items()]
 
 
 def branch_rows(run: SimulationRun, measures: SimulationMeasures) -> list[list[str]]:
@@ -138,20 +141,11 @@ TERMINAL_HEADINGS = {ASSIGNED_AT_ONCE: "at once", ASSIGNED_AFTER_WAITING: "waite
 
 
 def _local_hours(run: SimulationRun) -> tuple[list[float], str]:
-    """Sample times as hours of the day in the policy's timezone (UTC without one)."""
-    zone = run.policy.zone
-    label = zone.key if zone is not None else "UTC"
-    hours = []
-    for moment in run.samples.times:
-        local = moment.replace(tzinfo=timezone.utc).astimezone(zone or timezone.utc)
-        start_of_day = local.replace(hour=0, minute=0, second=0, microsecond=0)
-        hours.append((local - start_of_day).total_seconds() / 3600 + 24 * (local.date() - _first_day(run)).days)
-    return hours, label
-
-
-def _first_day(run: SimulationRun):
+    """Sample times as hours since midnight of the first day, in the policy's timezone (UTC without one)."""
     zone = run.policy.zone or timezone.utc
-    return run.settings.start.replace(tzinfo=timezone.utc).astimezone(zone).date()
+    local_times = [moment.replace(tzinfo=timezone.utc).astimezone(zone) for moment in run.samples.times]
+    midnight = local_times[0].replace(hour=0, minute=0, second=0, microsecond=0)
+    return [(moment - midnight).total_seconds() / 3600 for moment in local_times], getattr(zone, "key", "UTC")
 
 
 def _clock_ticks(axes, hours: list[float]) -> None:
@@ -222,8 +216,9 @@ def draw_waits(axes, run: SimulationRun, measures: SimulationMeasures) -> None:
     for position, name in zip(positions, routes):
         summary = measures.wait_summary(name)
         axes.plot(summary.p90 / 60, position, marker="D", color="#e8a33d", markersize=5)
-        axes.annotate(f"p50 {duration(summary.p50)} · p90 {duration(summary.p90)} · max {duration(summary.maximum)}",
-                      (0, position + 0.3), xytext=(4, 0), textcoords="offset points", fontsize=7, color="#333333")
+        note = ("all assigned at once" if summary.maximum == 0 else
+                f"p50 {duration(summary.p50)} · p90 {duration(summary.p90)} · max {duration(summary.maximum)}")
+        axes.annotate(note, (0, position + 0.3), xytext=(4, 0), textcoords="offset points", fontsize=7, color="#333333")
     axes.set_yticks(positions, routes)
     axes.set_xlim(left=0, right=max(longest * 1.1, 1))
     axes.set_ylim(0.4, len(routes) + 0.8)
