@@ -118,6 +118,23 @@ def test_timeouts_fire_on_time_and_waits_never_exceed_the_route_timeout():
         measures.timeouts["tier1"] > 0
 
 
+NOBODY_ELIGIBLE = 'route waiting {\n  assign to space\n  only open < 0\n  timeout 10m%s\n}\n'
+
+
+@pytest.mark.parametrize("branch, outcome, ending", [(" -> unassign", "unassigned", "unassigned"),
+                                                     ("", "failed", "failed")])
+def test_timeouts_without_a_branch_route_end_the_contact_there(tmp_path, branch, outcome, ending):
+    policy = tmp_path / "waiting.rota"
+    policy.write_text(NOBODY_ELIGIBLE % branch)
+    run = run_policy(policy, hours=2, arrivals_per_hour=30)
+    measures = measure(run)
+    timed_out = measures.timeouts["waiting"]
+    assert timed_out == measures.branches[("waiting", "unassign" if branch else "no branch", outcome)] > 20
+    assert measures.endings[ending] == timed_out == measures.route_fates["waiting"]["timed out"]
+    assert timed_out + measures.endings[WAITING_AT_END] == measures.arrived
+    assert sum(measures.route_fates["waiting"].values()) == measures.arrived  # a branch is not a new entry
+
+
 def test_with_no_arrivals_the_snapshot_backlog_closes_and_nothing_is_decided():
     run = run_policy(POLICIES / "vip_desk.rota", hours=8, arrivals_per_hour=0)
     assert run.decisions == [] and run.arrivals == []
