@@ -17,6 +17,7 @@ from pathlib import Path
 
 import matplotlib
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 from rich.console import Console
 from rich.table import Table
 
@@ -35,6 +36,8 @@ FATE_COLOURS = {
     WAITING_AT_END: "#8fa8c8", FAILED: "#c8553d", UNASSIGNED: "#9a8fb0",
 }
 BAR_COLOUR = "#3b6ea5"
+# Past this many agents, plots stop naming each one (a label per row would be unreadable).
+NAMED_AGENTS_AT_MOST = 60
 SVG_METADATA = {"Date": None, "Creator": None, "Format": None, "Type": None}
 
 
@@ -167,12 +170,18 @@ def draw_load(axes, run: SimulationRun, measures: SimulationMeasures) -> None:
     half_step = (hours[1] - hours[0]) / 2  # each cell is centred on its sample's time
     image = axes.imshow(grid, aspect="auto", cmap="YlOrRd", interpolation="nearest", vmin=0,
                         extent=(hours[0] - half_step, hours[-1] + half_step, len(agents) - 0.5, -0.5))
-    axes.set_yticks(range(len(agents)), [f"{agent} {run.names.get(agent) or ''}".strip() for agent in agents],
-                    fontsize=7)
+    if len(agents) <= NAMED_AGENTS_AT_MOST:
+        axes.set_yticks(range(len(agents)), [f"{agent} {run.names.get(agent) or ''}".strip() for agent in agents],
+                        fontsize=7)
+    else:
+        axes.set_yticks([])
+        axes.set_ylabel(f"{len(agents):,} agents, by id")
     _clock_ticks(axes, hours)
     axes.set_xlabel(f"time ({zone_label})")
     axes.set_title("Open contacts per agent over time")
-    axes.figure.colorbar(image, ax=axes, label="open contacts", fraction=0.04, pad=0.02)
+    colour_bar = axes.figure.colorbar(image, ax=axes, label="open contacts", fraction=0.04, pad=0.02)
+    colour_bar.locator = MaxNLocator(integer=True)  # counts are whole
+    colour_bar.update_ticks()
 
 
 def draw_queue(axes, run: SimulationRun) -> None:
@@ -190,12 +199,20 @@ def draw_assigned(axes, measures: SimulationMeasures) -> None:
     """Bars: contacts assigned per counted agent, the mean as a line, the fairness measures in the title."""
     counts = measures.assigned_by_agent
     agents = list(counts)
-    axes.bar(range(len(agents)), [counts[agent] for agent in agents], color=BAR_COLOUR)
+    many = len(agents) > NAMED_AGENTS_AT_MOST
+    if many:  # unnamed bars read best as a distribution, busiest first
+        agents.sort(key=lambda agent: -counts[agent])
+    axes.bar(range(len(agents)), [counts[agent] for agent in agents], color=BAR_COLOUR, width=1.0 if many else 0.8)
     if agents:
         mean = sum(counts.values()) / len(agents)
         axes.axhline(mean, color="#444444", linestyle="--", linewidth=1, label=f"mean {mean:.1f}")
         axes.legend(loc="upper right", fontsize=8, frameon=False)
-    axes.set_xticks(range(len(agents)), agents, rotation=90, fontsize=7)
+    if many:
+        axes.margins(x=0.005)
+        axes.set_xticks([])
+        axes.set_xlabel(f"{len(agents):,} agents, busiest first")
+    else:
+        axes.set_xticks(range(len(agents)), agents, rotation=90, fontsize=7)
     axes.set_ylabel("contacts assigned")
     axes.set_title(f"Assigned per agent: Gini {measures.gini:.3f}, max/min {ratio_text(measures.max_min_ratio)}")
 
@@ -229,6 +246,10 @@ def draw_waits(axes, run: SimulationRun, measures: SimulationMeasures) -> None:
 def draw_route_fates(axes, run: SimulationRun, measures: SimulationMeasures) -> None:
     """Stacked bars: what became of the contacts that took each route."""
     routes = route_names(run, measures)
+    if not routes:
+        axes.text(0.5, 0.5, "no contact took a route", ha="center", va="center", transform=axes.transAxes)
+        axes.set_axis_off()
+        return
     positions = list(range(len(routes), 0, -1))
     lefts = [0] * len(routes)
     for fate in ROUTE_FATES:
@@ -254,7 +275,7 @@ def plot_figures(run: SimulationRun, measures: SimulationMeasures) -> list[tuple
     """The report's plots, each in its own figure, with a caption."""
     agents = len(measures.assigned_by_agent)
     routes = max(1, len(route_names(run, measures)))
-    load = _figure(10, max(3.0, 0.22 * agents + 1.2))
+    load = _figure(10, min(12.0, max(3.0, 0.22 * agents + 1.2)))
     draw_load(load.subplots(), run, measures)
     queue = _figure(10, 2.4)
     draw_queue(queue.subplots(), run)

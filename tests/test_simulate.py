@@ -4,6 +4,7 @@ the documented ones; the report is one self-contained HTML file; the command's e
 import math
 import random
 import re
+import warnings
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
@@ -208,6 +209,15 @@ def test_cli_writes_the_report_and_the_png(tmp_path, capsys):
     assert report.read_text().startswith("<!DOCTYPE html>")
     assert (tmp_path / "report.png").read_bytes().startswith(b"\x89PNG")
     assert "fairness" in err and f"wrote {report}" in " ".join(err.split())
+
+
+def test_a_report_with_nothing_to_show_draws_without_warnings(tmp_path, capsys):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        code, _, err = cli(capsys, "simulate", POLICIES / "vip_desk.rota", "--snapshot", SNAPSHOT, "--hours", "1",
+                           "--arrivals", "0", "--report", tmp_path / "empty.html")
+    assert code == 0 and "0 contacts" in err
+    assert "no contact took a route" in (tmp_path / "empty.html").read_text()
 
 
 def test_cli_policy_errors_exit_1_with_diagnostics(tmp_path, capsys):
