@@ -48,14 +48,14 @@ ARRIVAL, CLOSE, STATUS, SAMPLE = "arrival", "close", "status", "sample"
 class SimulationSettings:
     hours: float = 8.0
     arrivals_per_hour: float = 60.0
-    handle_minutes: float = 20.0
+    handle_minutes: float = 20.0             # mean handling time, from the first assignment to the close
     seed: int = 1
-    start: datetime = DEFAULT_START
-    online_minutes: float = 120.0
-    break_minutes: float = 20.0
-    shift_start_minutes: float = 120.0
-    plain_share: float = 0.5
-    sample_minutes: float = 5.0
+    start: datetime = DEFAULT_START          # naive UTC, as the engine's clock
+    online_minutes: float = 120.0            # mean stretch online before a break
+    break_minutes: float = 20.0              # mean break (`away`)
+    shift_start_minutes: float = 120.0       # mean wait before a user offline at the start comes online
+    plain_share: float = 0.5                 # arrivals with no attributes; the rest aim at conditional routes
+    sample_minutes: float = 5.0              # how often loads and the queue are sampled
 
     @property
     def end(self) -> datetime:
