@@ -1,0 +1,444 @@
+"""An independent model of SPEC 3 and 4 that walks a run and notes what breaks a property.
+
+The model keeps its own state (statuses, teams, deletions, open counts, the
+order of assignments, cursors, the queue with deadlines and priorities) and
+moves it with the run's events and the run's own decisions. Before applying
+each decision it works out, from the compiled routes' filters, who was
+eligible at that moment, and notes a `Finding` wherever the decision
+disagrees with the spec. It never looks inside the engine; at the very end it
+compares its state with the engine's final state, when the run has one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from rota.dsl.formatter import format_expression
+from rota.engine import CompiledRoute, Decision, Event, User, format_instant
+from rota.engine.clock import now_fields
+
+from .run import Run
+
+ELIGIBILITY = "eligibility"
+ROUND_ROBIN_TURNS = "round_robin_turns"
+ROUND_ROBIN_BALANCE = "round_robin_balance"
+LEAST_OPEN = "least_open"
+CONSERVATION = "conservation"
+DEADLINES = "deadlines"
+QUEUE_ORDER = "queue_order"
+
+NOT_A_USER_FIELD = ("id", "open", "open_contacts", "teams", "last_assigned_at")
+
+
+@dataclass(frozen=True)
+class Finding:
+    property: str
+    message: str
+    index: int | None = None  # the decision it is about, when there is one
+
+
+@dataclass(frozen=True)
+class Candidate:
+    id: str
+    open: int
+    order: int  # place in the total order of assignments; -1 = never assigned
+
+    @property
+    def least_open_key(self) -> tuple[int, int, str]:
+        return (self.open, self.order, self.id)
+
+
+@dataclass(frozen=True)
+class RoundRobinPick:
+    index: int
+    pool: str
+    chosen: str
+    candidates: tuple[str, ...]
+
+
+@dataclass(eq=False)
+class ModelContact:
+    attributes: dict[str, Any]
+    assignee: str | None
+    closed: bool = False
+
+    def fields(self, contact_id: str) -> dict[str, Any]:
+        return {**self.attributes, "id": contact_id, "assignee": self.assignee}
+
+
+@dataclass(frozen=True)
+class Waiting:
+    route: str
+    enqueued_at: datetime
+    deadline: datetime
+    priority: int
+    sequence: int
+
+    @property
+    def order(self) -> tuple:
+        return (-self.priority, self.enqueued_at, self.sequence)
+
+
+@dataclass
+class Walk:
+    """The model's pass over one run; `findings` and `round_robin_picks` are its results."""
+
+    run: Run
+    findings: list[Finding] = field(default_factory=list)
+    round_robin_picks: list[RoundRobinPick] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.policy = self.run.policy
+        self.rows = self.run.decisions
+        self.position = 0
+        self.users: dict[str, User] = {record.id: record.to_user() for record in self.run.snapshot.users}
+        self.members: dict[str, set[str]] = {}
+        for team, user_id in self.run.snapshot.memberships:
+            self._join(user_id, team)
+        moments = sorted({u.last_assigned_at for u in self.users.values() if u.last_assigned_at is not None})
+        rank = {moment: index for index, moment in enumerate(moments)}
+        self.order = {u.id: rank.get(u.last_assigned_at, -1) for u in self.users.values()}
+        self.next_order = len(moments)
+        self.cursors = dict(self.run.snapshot.cursors)
+        self.contacts: dict[str, ModelContact] = {}
+        self.queue: dict[str, Waiting] = {}
+        self.sequence = 0
+        self.overdue_reported: set[str] = set()
+        self.next_event_at: datetime | None = None
+
+    # ------------------------------------------------------------------ walk
+
+    def walk(self) -> "Walk":
+        events = self.run.ordered_events()
+        for number, event in enumerate(events):
+            self.next_event_at = event.at  # timeouts fire before it
+            self._fire_timeouts(event.at, inclusive=False)
+            self.next_event_at = events[number + 1].at if number + 1 < len(events) else None
+            self._apply_event(event)
+            self._drain(event.at, f"the `{event.type}` event at {format_instant(event.at)}")
+        self.next_event_at = None
+        if self.run.until is not None:
+            self._fire_timeouts(self.run.until, inclusive=True)
+        for index in range(self.position, len(self.rows)):
+            self._note(CONSERVATION, index, "no event or timeout of the run caused this decision")
+        self._compare_with_engine()
+        return self
+
+    def _note(self, prop: str, index: int | None, message: str) -> None:
+        where = "" if index is None else f"decision #{index} {describe(self.rows[index])}: "
+        self.findings.append(Finding(prop, where + message, index))
+
+    def _peek(self) -> Decision | None:
+        return self.rows[self.position] if self.position < len(self.rows) else None
+
+    def _take(self) -> tuple[int, Decision]:
+        self.position += 1
+        return self.position - 1, self.rows[self.position - 1]
+
+    # -------------------------------------------------------------- timeouts
+
+    def _fire_timeouts(self, moment: datetime, inclusive: bool) -> None:
+        while (row := self._peek()) is not None and row.outcome == "timed_out" and row.at is not None and (
+                row.at < moment or inclusive and row.at <= moment):
+            self._time_out(*self._take())
+        for contact_id, waiting in self._in_queue_order():
+            due = waiting.deadline < moment or inclusive and waiting.deadline <= moment
+            if due and contact_id not in self.overdue_reported:
+                self.overdue_reported.add(contact_id)
+                self._note(DEADLINES, None, f"contact {contact_id} (queued under `{waiting.route}` at "
+                           f"{format_instant(waiting.enqueued_at)}) was still queued at {format_instant(moment)}, "
+                           f"past its deadline {format_instant(waiting.deadline)}")
+
+    def _time_out(self, index: int, row: Decision) -> None:
+        waiting = self.queue.pop(row.contact, None)
+        if waiting is None:
+            self._note(CONSERVATION, index, f"contact {row.contact} timed out but was not queued")
+            return
+        if row.at != waiting.deadline:
+            self.overdue_reported.add(row.contact)
+            self._note(DEADLINES, index, f"timed out at {format_instant(row.at)}; its deadline was "
+                       f"{format_instant(waiting.deadline)}")
+        branch_row = self._peek()
+        if branch_row is None or branch_row.contact != row.contact or branch_row.outcome == "timed_out":
+            self._note(CONSERVATION, index, f"no decision followed the timeout of {row.contact}: the contact was lost")
+            return
+        branch_index, branch_row = self._take()
+        route = self.policy.route_named(waiting.route)
+        branch = route.route.branch if route is not None else None
+        target = self.policy.route_named(branch) if branch not in (None, "unassign") else None
+        self._apply_decision(branch_index, branch_row, target, row.at)
+        self._drain(row.at, f"the timeout of {row.contact}")
+
+    # ---------------------------------------------------------------- events
+
+    def _apply_event(self, event: Event) -> None:
+        if event.type == "route":
+            self._route(event)
+        elif event.type == "close":
+            self._close(event.contact)
+        elif event.type == "status" and event.user in self.users:
+            self.users[event.user].status = event.status
+        elif event.type == "user":
+            self._update_user(event)
+        elif event.type == "delete" and event.user in self.users:
+            self.users[event.user].deleted = True
+        elif event.type == "join":
+            self._join(event.user, event.team)
+        elif event.type == "leave":
+            self._leave(event.user, event.team)
+
+    def _route(self, event: Event) -> None:
+        attributes = {key: value for key, value in event.attrs.items() if key not in ("id", "assignee")}
+        contact = self.contacts.get(event.contact)
+        if contact is None:
+            contact = self.contacts[event.contact] = ModelContact(attributes, event.attrs.get("assignee"))
+        contact.attributes = attributes
+        if event.contact in self.queue:
+            return  # SPEC 4: stays where it is, no row
+        contact.closed = False
+        row = self._peek()
+        if row is None or row.contact != event.contact or row.outcome == "timed_out":
+            self.findings.append(Finding(CONSERVATION, f"the route event for {event.contact} at "
+                                         f"{format_instant(event.at)} got no decision: the contact was lost"))
+            return
+        index, row = self._take()
+        selected = self.policy.select(contact.fields(event.contact), now_fields(event.at, self.policy.zone))
+        expected = selected.name if selected is not None else None
+        if row.route != expected:
+            self._note(ELIGIBILITY, index, f"the first route whose `when` holds is `{expected}`, not `{row.route}`")
+        self._apply_decision(index, row, self.policy.route_named(row.route) if row.route else None, event.at)
+
+    def _close(self, contact_id: str) -> None:
+        contact = self.contacts.get(contact_id)
+        if contact is None or contact.closed:
+            return
+        self.queue.pop(contact_id, None)
+        self._take_away(contact.assignee)
+        contact.assignee = None
+        contact.closed = True
+
+    def _update_user(self, event: Event) -> None:
+        user = self.users.get(event.user)
+        if user is None:
+            user = self.users[event.user] = User(id=event.user, status="offline")
+            self.order[user.id] = -1
+        for key, value in event.attrs.items():
+            if key in ("status", "name"):
+                setattr(user, key, value)
+            elif key == "deleted":
+                user.deleted = bool(value)
+            elif key not in NOT_A_USER_FIELD:
+                user.attributes[key] = value
+
+    def _join(self, user_id: str, team: str) -> None:
+        if user_id in self.users and user_id not in self.members.setdefault(team, set()):
+            self.members[team].add(user_id)
+            self.users[user_id].teams = sorted(self.users[user_id].teams + [team])
+
+    def _leave(self, user_id: str, team: str) -> None:
+        if user_id in self.members.get(team, set()):
+            self.members[team].discard(user_id)
+            self.users[user_id].teams = [name for name in self.users[user_id].teams if name != team]
+
+    # ------------------------------------------------------------- decisions
+
+    def _apply_decision(self, index: int, row: Decision, route: CompiledRoute | None, now: datetime) -> None:
+        contact = self.contacts.get(row.contact)
+        if contact is None:
+            self._note(CONSERVATION, index, f"contact {row.contact} never entered routing")
+            return
+        if row.outcome == "assigned":
+            self._check_assignment(index, row, route, contact, now)
+            self._give(row.user, contact)
+            contact.assignee = row.user
+        elif row.outcome == "queued":
+            self._check_queueing(index, row, route, contact, now)
+            self.sequence += 1
+            deadline = row.deadline or now
+            self.queue[row.contact] = Waiting(row.route, now, deadline, route.route.priority if route else 0,
+                                              self.sequence)
+        elif row.outcome == "unassigned":
+            self._take_away(contact.assignee)
+            contact.assignee = None
+        elif row.outcome == "timed_out":
+            self._note(CONSERVATION, index, f"contact {row.contact} timed out but was not queued")
+
+    def _check_assignment(self, index: int, row: Decision, route: CompiledRoute | None, contact: ModelContact,
+                          now: datetime) -> None:
+        if row.reason == "user":
+            user = self.users.get(row.user)
+            if user is None or user.deleted:
+                self._note(ELIGIBILITY, index, f"user {row.user} is {'deleted' if user else 'unknown'}")
+            return
+        if route is None or route.kind not in ("team", "space"):
+            self._note(ELIGIBILITY, index, f"route `{row.route}` cannot assign by {row.reason}")
+            return
+        candidates = self.candidates(route, contact, row.contact, now)
+        ids = [candidate.id for candidate in candidates]
+        if row.user not in ids:
+            self._note(ELIGIBILITY, index, f"{row.user} was not eligible ({self.why_not(route, row.user, contact, row.contact, now)}); "
+                       f"candidates: {format_candidates(candidates)}")
+            return
+        if route.route.logic == "least_open":
+            best = min(candidates, key=lambda candidate: candidate.least_open_key)
+            if best.id != row.user:
+                self._note(LEAST_OPEN, index, f"expected {best.id}, the candidate with the fewest open contacts "
+                           f"(ties: least recently assigned, then smallest id); candidates: {format_candidates(candidates)}")
+        else:
+            pool = route.pool_key
+            cursor = self.cursors.get(pool)
+            expected = next((user_id for user_id in ids if cursor is None or user_id > cursor), ids[0])
+            if expected != row.user:
+                self._note(ROUND_ROBIN_TURNS, index, f"it was {expected}'s turn (first candidate after the cursor "
+                           f"{cursor!r} of pool {pool!r}); candidates: {format_candidates(candidates)}")
+            self.round_robin_picks.append(RoundRobinPick(index, pool, row.user, tuple(ids)))
+            self.cursors[pool] = row.user
+
+    def _check_queueing(self, index: int, row: Decision, route: CompiledRoute | None, contact: ModelContact,
+                        now: datetime) -> None:
+        if route is None or route.kind not in ("team", "space"):
+            self._note(ELIGIBILITY, index, f"route `{row.route}` never queues")
+            return
+        candidates = self.candidates(route, contact, row.contact, now)
+        if candidates:
+            self._note(ELIGIBILITY, index, f"queued although {format_candidates(candidates)} were eligible")
+        expected = now + timedelta(seconds=route.route.timeout_seconds)
+        if row.deadline != expected:
+            self._note(DEADLINES, index, f"deadline should be {format_instant(expected)} "
+                       f"(now + the route's timeout), not {format_instant(row.deadline)}")
+
+    def _give(self, user_id: str | None, contact: ModelContact) -> None:
+        user = self.users.get(user_id)
+        if user is None:
+            return
+        if contact.assignee != user_id:
+            user.open += 1
+            self._take_away(contact.assignee)
+        self.order[user_id] = self.next_order
+        self.next_order += 1
+
+    def _take_away(self, user_id: str | None) -> None:
+        user = self.users.get(user_id) if user_id is not None else None
+        if user is not None and user.open > 0:
+            user.open -= 1
+
+    # ----------------------------------------------------------------- drain
+
+    def _drain(self, now: datetime, cause: str) -> None:
+        while (row := self._peek()) is not None and row.outcome == "assigned" and row.contact in self.queue:
+            waiting = self.queue[row.contact]
+            if self._belongs_to_a_later_step(row, waiting, now):
+                break
+            index, row = self._take()
+            self._check_nobody_ahead_could_go(index, row.contact, waiting, now)
+            del self.queue[row.contact]
+            route = self.policy.route_named(waiting.route)
+            if row.route != waiting.route:
+                self._note(CONSERVATION, index, f"the contact was queued under `{waiting.route}`")
+            self._apply_decision(index, row, route, now)
+        for contact_id, waiting in self._in_queue_order():
+            route = self.policy.route_named(waiting.route)
+            candidates = self.candidates(route, self.contacts[contact_id], contact_id, now) if route else []
+            if candidates:
+                self.findings.append(Finding(QUEUE_ORDER, f"after {cause}, contact {contact_id} stayed queued under "
+                                             f"`{waiting.route}` although {format_candidates(candidates)} could take it"))
+                return
+
+    def _belongs_to_a_later_step(self, row: Decision, waiting: Waiting, now: datetime) -> bool:
+        """Rows carry no step: a drain row nobody could take yet belongs to a later event of the same instant."""
+        route = self.policy.route_named(waiting.route)
+        placeable = route is not None and self.candidates(route, self.contacts[row.contact], row.contact, now)
+        return not placeable and self.next_event_at is not None and self.next_event_at <= (row.at or now)
+
+    def _check_nobody_ahead_could_go(self, index: int, contact_id: str, placed: Waiting, now: datetime) -> None:
+        for other_id, waiting in self._in_queue_order():
+            if waiting.order >= placed.order:
+                return
+            route = self.policy.route_named(waiting.route)
+            candidates = self.candidates(route, self.contacts[other_id], other_id, now) if route else []
+            if candidates:
+                self._note(QUEUE_ORDER, index, f"contact {other_id} (priority {waiting.priority}, queued "
+                           f"{format_instant(waiting.enqueued_at)}) was ahead in the queue and could go to "
+                           f"{format_candidates(candidates)}")
+                return
+
+    def _in_queue_order(self) -> list[tuple[str, Waiting]]:
+        return sorted(self.queue.items(), key=lambda item: item[1].order)
+
+    # ----------------------------------------------------------- eligibility
+
+    def candidates(self, route: CompiledRoute, contact: ModelContact, contact_id: str, now: datetime) -> list[Candidate]:
+        """SPEC 3.2-3.3 on the model's state: the pool's users for whom every `only` holds, by id."""
+        fields, moment = contact.fields(contact_id), now_fields(now, self.policy.zone)
+        return [Candidate(user.id, user.open, self.order[user.id]) for user in sorted(self._pool(route), key=lambda u: u.id)
+                if route.eligible(user, fields, moment)]
+
+    def _pool(self, route: CompiledRoute) -> list[User]:
+        if route.kind == "space":
+            return [user for user in self.users.values() if not user.deleted]
+        if route.kind == "team":
+            return [self.users[user_id] for user_id in self.members.get(route.team, ()) if not self.users[user_id].deleted]
+        return []
+
+    def why_not(self, route: CompiledRoute, user_id: str, contact: ModelContact, contact_id: str, now: datetime) -> str:
+        user = self.users.get(user_id)
+        if user is None:
+            return "no such user"
+        if user.deleted:
+            return "deleted"
+        if route.kind == "team" and user_id not in self.members.get(route.team, ()):
+            return f"not in team {route.team!r}"
+        fields, moment = contact.fields(contact_id), now_fields(now, self.policy.zone)
+        failing = [format_expression(conjunct, "user") for conjunct, condition in zip(route.conjuncts, route.filters)
+                   if not condition(user, fields, moment)]
+        return f"status {user.status}, open {user.open}; fails `only {' and '.join(failing)}`"
+
+    # ------------------------------------------------------------ final state
+
+    def _compare_with_engine(self) -> None:
+        final = self.run.final
+        if final is None:
+            return
+        for contact_id, contact in sorted(self.contacts.items()):
+            states = [name for name, holds in (("closed", contact_id in final.closed),
+                                               ("queued", contact_id in final.queued)) if holds]
+            if len(states) > 1:
+                self.findings.append(Finding(CONSERVATION, f"contact {contact_id} is both {' and '.join(states)}"))
+            if (contact_id in final.queued) != (contact_id in self.queue):
+                where = "is" if contact_id in final.queued else "is not"
+                self.findings.append(Finding(CONSERVATION, f"contact {contact_id} {where} in the engine's queue, "
+                                             f"but the decisions say otherwise"))
+            if final.assignees.get(contact_id) != contact.assignee:
+                self.findings.append(Finding(CONSERVATION, f"contact {contact_id} is held by "
+                                             f"{final.assignees.get(contact_id)} in the engine; the decisions give it "
+                                             f"to {contact.assignee}"))
+        for contact_id in sorted(set(final.assignees) - set(self.contacts)):
+            self.findings.append(Finding(CONSERVATION, f"the engine holds contact {contact_id}, never routed"))
+        for user_id, user in sorted(self.users.items()):
+            if final.open_counts.get(user_id, 0) != user.open:
+                self.findings.append(Finding(CONSERVATION, f"user {user_id} has {final.open_counts.get(user_id, 0)} "
+                                             f"open contacts in the engine; the decisions give {user.open}"))
+
+
+def describe(row: Decision) -> str:
+    parts = [format_instant(row.at) or "?", row.contact, row.outcome]
+    if row.route:
+        parts.append(f"route={row.route}")
+    if row.user:
+        parts.append(f"user={row.user}")
+    if row.reason:
+        parts.append(f"reason={row.reason}")
+    return "(" + " ".join(parts) + ")"
+
+
+def format_candidates(candidates: list[Candidate]) -> str:
+    if not candidates:
+        return "nobody"
+    return ", ".join(f"{c.id} (open {c.open}, {'never assigned' if c.order < 0 else f'assigned #{c.order}'})"
+                     for c in candidates)
+
+
+def walk(run: Run) -> Walk:
+    return Walk(run).walk()

@@ -1,0 +1,222 @@
+"""A run: the starting snapshot, the event log, and the decisions the engine made.
+
+Property checks read nothing else, so a run can come from the engine
+(`run_engine`), from files, or be doctored by hand to show that a check fails.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from rota.engine import CompiledPolicy, Decision, Engine, Event, Roster, User, format_instant, load_roster
+from rota.storage import load_snapshot
+
+EngineFactory = Callable[[CompiledPolicy, Roster], Engine]
+
+
+@dataclass(frozen=True)
+class UserRecord:
+    """One row of a snapshot's `users` table."""
+
+    id: str
+    status: str = "online"
+    deleted: bool = False
+    open: int = 0
+    last_assigned_at: datetime | None = None
+    name: str | None = None
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_user(self) -> User:
+        """A fresh engine user: every run and every model gets its own copy."""
+        return User(id=self.id, status=self.status, name=self.name, deleted=self.deleted, open=self.open,
+                    last_assigned_at=self.last_assigned_at, attributes=dict(self.attributes))
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Users, memberships `(team, user_id)` and round-robin cursors `(pool, last_user)`.
+
+    `attribute_types` keeps each attribute column's Arrow type, so a written
+    snapshot reads back with the same types even when a column holds only nulls."""
+
+    users: tuple[UserRecord, ...] = ()
+    memberships: tuple[tuple[str, str], ...] = ()
+    cursors: tuple[tuple[str, str], ...] = ()
+    attribute_types: Mapping[str, pa.DataType] = field(default_factory=dict)
+
+    def roster(self) -> Roster:
+        return Roster.build([user.to_user() for user in self.users], self.memberships, dict(self.cursors))
+
+    @classmethod
+    def from_directory(cls, directory: str | Path) -> "Snapshot":
+        """Read a snapshot directory the way `rota replay` does (rota.storage)."""
+        connection = load_snapshot(directory).connection
+        roster = load_roster(connection)
+        schema = connection.sql("SELECT * FROM users LIMIT 0").to_arrow_table().schema
+        standard = {"id", "name", "status", "deleted", "open_contacts", "last_assigned_at", "teams"}
+        users = tuple(
+            UserRecord(user.id, user.status, user.deleted, user.open, user.last_assigned_at, user.name,
+                       dict(user.attributes))
+            for user in sorted(roster.users.values(), key=lambda user: user.id))
+        memberships = tuple((team, user_id) for team, members in sorted(roster.members.items())
+                            for user_id in sorted(members))
+        return cls(users, memberships, tuple(sorted(roster.cursors.items())),
+                   {item.name: item.type for item in schema if item.name not in standard})
+
+    def write(self, directory: str | Path) -> None:
+        """users.csv (users.parquet when a column holds only nulls: CSV cannot type it),
+        memberships.csv and rotation.csv."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        table = self._users_table()
+        for stale in directory.glob("users.*"):
+            stale.unlink()
+        if all(table.column(name).null_count < len(table) for name in self.attribute_types) and len(table):
+            _write_csv(directory / "users.csv", table.column_names, [_csv_row(row) for row in table.to_pylist()])
+        else:
+            pq.write_table(table, directory / "users.parquet")
+        _write_csv(directory / "memberships.csv", ["team", "user_id"], self.memberships)
+        _write_csv(directory / "rotation.csv", ["pool", "last_user"], self.cursors)
+
+    def _users_table(self) -> pa.Table:
+        columns = {
+            "id": pa.array([u.id for u in self.users], pa.string()),
+            "name": pa.array([u.name for u in self.users], pa.string()),
+            "status": pa.array([u.status for u in self.users], pa.string()),
+            "deleted": pa.array([u.deleted for u in self.users], pa.bool_()),
+            "open_contacts": pa.array([u.open for u in self.users], pa.int64()),
+            "last_assigned_at": pa.array([u.last_assigned_at for u in self.users], pa.timestamp("us")),
+        }
+        for name, arrow_type in self.attribute_types.items():
+            columns[name] = pa.array([u.attributes.get(name) for u in self.users], arrow_type)
+        return pa.table(columns)
+
+
+def _csv_row(row: dict[str, Any]) -> list[str]:
+    return [_csv_value(name, value) for name, value in row.items()]
+
+
+def _csv_value(name: str, value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        # last_assigned_at is read as an instant; other timestamp columns stay naive (UTC).
+        return format_instant(value) if name == "last_assigned_at" else value.isoformat(sep=" ")
+    return str(value)
+
+
+def _write_csv(path: Path, header: list[str], rows: Iterable[Iterable[Any]]) -> None:
+    with open(path, "w", encoding="utf-8", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+@dataclass(frozen=True)
+class EngineState:
+    """What the engine holds once the run is over, read through its public attributes."""
+
+    assignees: Mapping[str, str | None]
+    closed: frozenset[str]
+    queued: Mapping[str, tuple[str, datetime]]  # contact -> (route, deadline)
+    open_counts: Mapping[str, int]
+
+    @classmethod
+    def of(cls, engine: Engine) -> "EngineState":
+        return cls(
+            assignees={contact_id: state.contact.assignee for contact_id, state in engine.contacts.items()},
+            closed=frozenset(contact_id for contact_id, state in engine.contacts.items() if state.closed),
+            queued={contact_id: (entry.route, entry.deadline) for contact_id, entry in engine.queue.entries.items()},
+            open_counts={user.id: user.open for user in engine.roster.users.values()},
+        )
+
+
+@dataclass(frozen=True)
+class Run:
+    policy: CompiledPolicy
+    snapshot: Snapshot
+    events: tuple[Event, ...]
+    decisions: tuple[Decision, ...]
+    until: datetime | None = None
+    final: EngineState | None = None  # None for a run read from files
+
+    def ordered_events(self) -> list[Event]:
+        """The events the engine applied: sorted by time (stably), none after `until`."""
+        ordered = sorted(self.events, key=lambda event: event.at)
+        return [event for event in ordered if self.until is None or event.at <= self.until]
+
+    def write(self, directory: str | Path, policy_text: str) -> "ReplayFiles":
+        """The run as files `rota replay` reads: policy.rota, snapshot/, events.jsonl."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        files = ReplayFiles(directory / "policy.rota", directory / "snapshot", directory / "events.jsonl",
+                            directory / "decisions.jsonl", self.until)
+        files.policy.write_text(policy_text, encoding="utf-8")
+        self.snapshot.write(files.snapshot)
+        write_events(self.events, files.events)
+        return files
+
+
+@dataclass(frozen=True)
+class ReplayFiles:
+    policy: Path
+    snapshot: Path
+    events: Path
+    out: Path
+    until: datetime | None
+
+    def replay_arguments(self) -> list[str]:
+        arguments = ["replay", str(self.policy), "--snapshot", str(self.snapshot), "--events", str(self.events),
+                     "--out", str(self.out)]
+        return arguments + (["--until", format_instant(self.until)] if self.until is not None else [])
+
+    def replay_command(self) -> str:
+        return "rota " + " ".join(self.replay_arguments())
+
+
+def event_record(event: Event) -> dict[str, Any]:
+    """An event as a replay log line (SPEC 5.1)."""
+    record: dict[str, Any] = {"at": format_instant(event.at), "type": event.type}
+    for name in ("contact", "user", "team", "status"):
+        if getattr(event, name) is not None:
+            record[name] = getattr(event, name)
+    if event.type in ("route", "user"):
+        record["attrs"] = event.attrs
+    return record
+
+
+def write_events(events: Iterable[Event], path: str | Path) -> None:
+    with open(path, "w", encoding="utf-8") as out:
+        for event in events:
+            out.write(json.dumps(event_record(event), ensure_ascii=False, default=format_instant) + "\n")
+
+
+def run_engine(policy: CompiledPolicy, snapshot: Snapshot, events: Iterable[Event], until: datetime | None = None,
+               engine_factory: EngineFactory = Engine) -> Run:
+    """Run the events through a fresh engine as `rota replay` does; `until` defaults to the last event's time.
+
+    `engine_factory` builds the engine: pass a variant to see the checks catch it."""
+    events = tuple(events)
+    ordered = sorted(events, key=lambda event: event.at)
+    if until is None and ordered:
+        until = ordered[-1].at
+    engine = engine_factory(policy, snapshot.roster())
+    decisions: list[Decision] = []
+    for event in ordered:
+        if until is None or event.at <= until:
+            decisions += engine.handle(event)
+    if until is not None:
+        decisions += engine.advance(until, inclusive=True)
+    return Run(policy, snapshot, events, tuple(decisions), until, EngineState.of(engine))

@@ -1,0 +1,242 @@
+"""Hypothesis strategies for snapshots, contacts, event logs and whole runs.
+
+What to generate comes from a `Vocabulary`: the teams, user attributes and
+contact attributes a policy reads, with the literals it compares them to
+(so routes are actually reached and filters go both ways), merged with the
+columns and values of a real snapshot when there is one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any, Mapping
+
+import pyarrow as pa
+from hypothesis import strategies as st
+
+from rota.dsl.ast import AssignToTeam, AssignToUser, BoolOp, Compare, Field, ListLiteral, Literal, Not, Policy, children
+from rota.engine import CompiledPolicy, Engine, Event
+
+from .run import EngineFactory, Run, Snapshot, UserRecord, run_engine
+
+# Byte order matters for round-robin: mixed case and non-ASCII ids on purpose.
+DEFAULT_USER_IDS = ("u1", "u2", "u10", "A7", "zé", "b")
+CONTACT_IDS = tuple(f"c{number}" for number in range(1, 7))
+STATUSES = ("online", "away", "offline")
+START = datetime(2026, 11, 23, 9, 0)  # a Monday morning
+MOMENTS = (datetime(2026, 11, 20, 9), datetime(2026, 11, 21, 9), datetime(2026, 11, 21, 9, 30))
+# Gaps between events: same instant, minutes, hours, a day, past the longest timeout.
+GAPS = (0, 60, 300, 1200, 3600, 4 * 3600, 86400, 8 * 86400)
+BUILT_IN_USER_FIELDS = frozenset({"id", "name", "status", "online", "open", "teams", "last_assigned_at"})
+BUILT_IN_CONTACT_FIELDS = frozenset({"id", "assignee"})
+
+
+@dataclass(frozen=True)
+class Attribute:
+    """An attribute's values: scalars, or the items of list values."""
+
+    is_list: bool = False
+    values: tuple = ()
+
+    def arrow_type(self) -> pa.DataType:
+        kinds = {type(value) for value in self.values}
+        scalar = (pa.bool_() if kinds == {bool} else pa.int64() if kinds == {int}
+                  else pa.float64() if kinds and kinds <= {int, float} else pa.string())
+        return pa.list_(scalar) if self.is_list else scalar
+
+    def strategy(self) -> st.SearchStrategy:
+        values = self.values or ("x", "y")
+        if self.is_list:
+            return st.one_of(st.lists(st.sampled_from(values), unique=True, max_size=3), st.none())
+        return st.sampled_from(values + (None,))  # values first: shrinking keeps columns typed
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    teams: tuple[str, ...] = ()
+    user_ids: tuple[str, ...] = DEFAULT_USER_IDS
+    user_attributes: Mapping[str, Attribute] = field(default_factory=dict)
+    contact_attributes: Mapping[str, Attribute] = field(default_factory=dict)
+
+
+def vocabulary(policy: Policy | CompiledPolicy, snapshot: Snapshot | None = None) -> Vocabulary:
+    """What the policy reads, with the literals it compares to, plus the snapshot's columns and values."""
+    policy = policy.policy if isinstance(policy, CompiledPolicy) else policy
+    found = _Collector()
+    for route in policy.routes:
+        if isinstance(route.action, AssignToTeam):
+            found.teams.add(route.action.team)
+        if isinstance(route.action, AssignToUser):
+            found.user_targets.append(route.action.user)
+        for expr in ((route.when,) if route.when is not None else ()) + route.filters:
+            found.visit(expr)
+    if snapshot is not None:
+        found.add_snapshot(snapshot)
+    return found.vocabulary(snapshot)
+
+
+@dataclass
+class _Collector:
+    teams: set = field(default_factory=set)
+    user_targets: list = field(default_factory=list)
+    values: dict = field(default_factory=dict)  # (scope, name) -> set of values
+    lists: set = field(default_factory=set)  # (scope, name) read as lists
+    linked: list = field(default_factory=list)  # pairs of fields compared with each other
+
+    def visit(self, expr) -> None:
+        if isinstance(expr, Field):
+            self._note(expr, True, False)  # a bare field used as a condition
+        elif isinstance(expr, Compare):
+            self._compare(expr)
+        elif isinstance(expr, (BoolOp, Not)):
+            for child in children(expr):
+                self.visit(child)
+
+    def _compare(self, expr: Compare) -> None:
+        left, right = expr.left, expr.right
+        if expr.operator in ("in", "not in"):
+            if isinstance(right, Field) and isinstance(left, Literal):
+                self._note(right, left.value, True)
+            elif isinstance(left, Field) and isinstance(right, ListLiteral):
+                for item in right.items:
+                    self._note(left, item.value, False)
+            elif isinstance(left, Field) and isinstance(right, Field):
+                self.lists.add((right.scope, right.name))
+                self.linked.append(((left.scope, left.name), (right.scope, right.name)))
+            return
+        for field_side, other in ((left, right), (right, left)):
+            if isinstance(field_side, Field) and isinstance(other, Literal):
+                self._note(field_side, other.value, False)
+                if isinstance(other.value, (int, float)) and not isinstance(other.value, bool):
+                    self._note(field_side, other.value - 1, False)  # both sides of a threshold
+                    self._note(field_side, other.value + 1, False)
+        if isinstance(left, Field) and isinstance(right, Field):
+            self.linked.append(((left.scope, left.name), (right.scope, right.name)))
+
+    def _note(self, item: Field, value: Any, as_list: bool) -> None:
+        key = (item.scope, item.name)
+        if item.scope == "user" and item.name == "teams" and isinstance(value, str):
+            self.teams.add(value)
+        values = self.values.setdefault(key, set())
+        if value is not None and not isinstance(value, list):
+            values.add(value)
+        if as_list:
+            self.lists.add(key)
+
+    def add_snapshot(self, snapshot: Snapshot) -> None:
+        self.teams.update(team for team, _ in snapshot.memberships)
+        for name, arrow_type in snapshot.attribute_types.items():
+            key = ("user", name)
+            values = self.values.setdefault(key, set())
+            if pa.types.is_list(arrow_type):
+                self.lists.add(key)
+            for user in snapshot.users:
+                value = user.attributes.get(name)
+                items = value if isinstance(value, list) else [value]
+                values.update(item for item in items if item is not None and not isinstance(item, (list, dict)))
+
+    def vocabulary(self, snapshot: Snapshot | None) -> Vocabulary:
+        for left, right in self.linked:  # compared fields share their values
+            shared = self.values.setdefault(left, set()) | self.values.setdefault(right, set())
+            self.values[left] = self.values[right] = shared
+        user_ids = tuple(user.id for user in snapshot.users) if snapshot is not None and snapshot.users else DEFAULT_USER_IDS
+        contact_attributes = self._attributes("contact", BUILT_IN_CONTACT_FIELDS)
+        for target in self.user_targets:
+            if isinstance(target, Field) and target.scope == "contact" and target.name not in BUILT_IN_CONTACT_FIELDS:
+                contact_attributes[target.name] = Attribute(False, user_ids[:3] + ("ghost",))
+        user_attributes = self._attributes("user", BUILT_IN_USER_FIELDS)
+        if snapshot is not None:
+            for name in snapshot.attribute_types:
+                user_attributes.setdefault(name, Attribute(False, ()))
+        return Vocabulary(tuple(sorted(self.teams)), user_ids, user_attributes, contact_attributes)
+
+    def _attributes(self, scope: str, built_in: frozenset) -> dict[str, Attribute]:
+        return {name: Attribute((scope, name) in self.lists, tuple(sorted(values, key=repr)))
+                for (field_scope, name), values in sorted(self.values.items())
+                if field_scope == scope and name not in built_in}
+
+
+# ------------------------------------------------------------------ snapshots
+
+
+@st.composite
+def snapshots(draw, words: Vocabulary = Vocabulary(), min_users: int = 1, max_users: int = 6) -> Snapshot:
+    """A snapshot over the vocabulary's teams and user attributes (from scratch: `Vocabulary()`)."""
+    ids = draw(st.lists(st.sampled_from(words.user_ids), unique=True, min_size=min(min_users, len(words.user_ids)),
+                        max_size=min(max_users, len(words.user_ids))))
+    users = tuple(
+        UserRecord(
+            id=user_id,
+            status=draw(st.sampled_from(STATUSES)),
+            deleted=draw(st.sampled_from((False, True))),
+            open=draw(st.integers(0, 6)),
+            last_assigned_at=draw(st.sampled_from((None,) + MOMENTS)),
+            attributes={name: draw(attribute.strategy()) for name, attribute in words.user_attributes.items()},
+        )
+        for user_id in ids)
+    memberships = tuple((team, user_id) for team in words.teams for user_id in ids if draw(st.booleans()))
+    cursors = tuple((pool, cursor) for pool in words.teams + ("*",)
+                    if (cursor := draw(st.one_of(st.none(), st.sampled_from(words.user_ids)))) is not None)
+    types = {name: attribute.arrow_type() for name, attribute in words.user_attributes.items()}
+    return Snapshot(users, memberships, cursors, types)
+
+
+def contacts_for(words: Vocabulary | Policy | CompiledPolicy) -> st.SearchStrategy[dict[str, Any]]:
+    """A contact's attributes, drawn from the values the policy's `when`s and filters compare them to."""
+    if not isinstance(words, Vocabulary):
+        words = vocabulary(words)
+    return st.fixed_dictionaries({name: attribute.strategy() for name, attribute in words.contact_attributes.items()})
+
+
+# ---------------------------------------------------------------- event logs
+
+
+@dataclass(frozen=True)
+class EventLog:
+    events: tuple[Event, ...]
+    until: datetime
+
+
+@st.composite
+def event_logs(draw, words: Vocabulary = Vocabulary(), max_events: int = 25) -> EventLog:
+    """Events of every type at increasing times, and an `until` that lets timeouts fire."""
+    users = words.user_ids + ("new",)
+    teams = words.teams or ("Team",)
+    attributes = contacts_for(words)
+    kinds = st.sampled_from(("route", "route", "route", "status", "close", "user", "join", "leave", "delete"))
+    events = []
+    moment = START
+    for _ in range(draw(st.integers(0, max_events))):
+        moment += timedelta(seconds=draw(st.sampled_from(GAPS)))
+        kind = draw(kinds)
+        if kind == "route":
+            attrs = draw(attributes)
+            assignee = draw(st.one_of(st.none(), st.sampled_from(words.user_ids)))
+            attrs = {**attrs, "assignee": assignee} if assignee is not None else attrs
+            events.append(Event(moment, "route", contact=draw(st.sampled_from(CONTACT_IDS)), attrs=attrs))
+        elif kind == "close":
+            events.append(Event(moment, "close", contact=draw(st.sampled_from(CONTACT_IDS))))
+        elif kind == "status":
+            events.append(Event(moment, "status", user=draw(st.sampled_from(users)),
+                                status=draw(st.sampled_from(STATUSES))))
+        elif kind == "user":
+            events.append(Event(moment, "user", user=draw(st.sampled_from(users)),
+                                attrs={"status": draw(st.sampled_from(STATUSES))}))
+        elif kind == "delete":
+            events.append(Event(moment, "delete", user=draw(st.sampled_from(users))))
+        else:
+            events.append(Event(moment, kind, user=draw(st.sampled_from(users)), team=draw(st.sampled_from(teams))))
+    until = moment + timedelta(seconds=draw(st.sampled_from((0, 1800, 3 * 3600, 8 * 86400))))
+    return EventLog(tuple(events), until)
+
+
+@st.composite
+def runs(draw, policy: CompiledPolicy, words: Vocabulary | None = None, engine_factory: EngineFactory = Engine,
+         max_events: int = 25) -> Run:
+    """A snapshot and an event log for `policy`, run through the engine."""
+    words = words or vocabulary(policy)
+    snapshot = draw(snapshots(words))
+    log = draw(event_logs(replace(words, user_ids=tuple(user.id for user in snapshot.users) or words.user_ids),
+                          max_events))
+    return run_engine(policy, snapshot, log.events, log.until, engine_factory)
