@@ -218,6 +218,7 @@ def run_replay(arguments, errors: Console) -> int:
 
 # Bounds that keep a simulation to seconds, not hours.
 SIMULATION_LIMITS = {"--hours": (0, 24 * 31), "--arrivals": (0, 100_000), "--handle-minutes": (0, 7 * 24 * 60)}
+SIMULATED_CONTACTS_AT_MOST = 500_000
 
 
 def run_simulate(arguments, errors: Console) -> int:
@@ -230,6 +231,9 @@ def run_simulate(arguments, errors: Console) -> int:
         low, high = SIMULATION_LIMITS[option]
         if not low < value <= high and not (option == "--arrivals" and value == 0):
             raise InputError(f"{option} must be above {low} and at most {high:,}, got {value:g}")
+    if arguments.arrivals * arguments.hours > SIMULATED_CONTACTS_AT_MOST:
+        raise InputError(f"--arrivals times --hours is {arguments.arrivals * arguments.hours:,.0f} contacts; "
+                         f"at most {SIMULATED_CONTACTS_AT_MOST:,} (simulate fewer hours)")
     if not Path(arguments.policy).is_file():
         raise InputError(f"{arguments.policy}: no such policy")
     report_path = Path(arguments.report)

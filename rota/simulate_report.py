@@ -261,7 +261,7 @@ def draw_route_fates(axes, run: SimulationRun, measures: SimulationMeasures) -> 
         note = f"{total:,}" + "".join(f"\ntimed out → {line}" for line in branch_lines(measures, name))
         axes.annotate(note, (total, position), xytext=(4, 0), textcoords="offset points", va="center", fontsize=7)
     axes.set_yticks(positions, routes)
-    axes.set_xlim(right=max(max(lefts, default=1) * 1.6, 1))
+    axes.set_xlim(right=max(max(lefts, default=1) * 1.75, 1))
     axes.set_xlabel("contacts entering the route (on arrival or by a timeout branch)")
     axes.set_title("What happened on each route")
     axes.legend(loc="lower right", fontsize=7, frameon=False)

@@ -233,6 +233,7 @@ def test_cli_policy_errors_exit_1_with_diagnostics(tmp_path, capsys):
     (["--hours", "nan"], "--hours must be above 0"),
     (["--arrivals", "-1"], "--arrivals must be above 0"),
     (["--handle-minutes", "0"], "--handle-minutes must be above 0"),
+    (["--arrivals", "100000", "--hours", "24"], "at most 500,000"),
     (["--start", "tomorrow"], "--start 'tomorrow' is not an ISO 8601 time (e.g. 2026-11-25T10:00:00Z)"),
     (["--report", "/nonexistent/dir/r.html"], "no such directory"),
 ])
