@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -109,6 +110,18 @@ def _parser() -> argparse.ArgumentParser:
     log.add_argument("--limit", type=int, default=0, help="only the newest N")
     log.add_argument("--format", choices=("text", "json"), default="text")
     log.set_defaults(run=run_log)
+
+    verify = commands.add_parser("verify", help="check the engine's properties and the policy itself on generated runs")
+    verify.add_argument("policy", metavar="POLICY")
+    verify.add_argument("--snapshot", metavar="DIR", help="generate from this snapshot's schema and values; "
+                        "also look for starved users and filters nobody passes")
+    verify.add_argument("--examples", type=int, default=200, metavar="N", help="generated runs (default 200)")
+    verify.add_argument("--seed", type=int, default=0, metavar="S", help="the same seed gives the same verdict")
+    verify.add_argument("--max-wait", metavar="DURATION", help="longest total wait an escalation chain may add "
+                        "up to, e.g. 2h or 1d12h")
+    verify.add_argument("--failures", metavar="DIR", default="verify-failures",
+                        help="where counterexamples are written (default verify-failures/)")
+    verify.set_defaults(run=run_verify)
 
     serve = commands.add_parser("serve", help="the routing engine as an HTTP service")
     serve.add_argument("--db", metavar="FILE", required=True, help="the engine's DuckDB file (created when new)")
@@ -247,6 +260,36 @@ def run_simulate(arguments, errors: Console) -> int:
     run, measures = simulate_file(arguments.policy, arguments.snapshot, settings, report_path, png_path)
     print_simulation_summary(errors, run, measures, str(report_path), str(png_path))
     return OK
+
+
+def run_verify(arguments, errors: Console) -> int:
+    from .jobs import compile_policy_file
+    from .testing import Snapshot
+    from .verify import clear_failures, report_lines, verify
+
+    if not Path(arguments.policy).is_file():
+        raise InputError(f"{arguments.policy}: no such policy")
+    if arguments.examples < 1:
+        raise InputError(f"--examples must be at least 1, got {arguments.examples}")
+    max_wait = _duration(arguments.max_wait, "--max-wait") if arguments.max_wait else None
+    schema = _schema(arguments.snapshot)
+    snapshot = Snapshot.from_directory(arguments.snapshot) if arguments.snapshot else None
+    policy = compile_policy_file(arguments.policy, schema)
+    clear_failures(arguments.failures)
+    with errors.status("verifying", spinner="dots"):
+        outcome = verify(policy, arguments.policy, _read(arguments.policy), snapshot, arguments.examples,
+                         arguments.seed, max_wait, arguments.failures)
+    source = f"from {arguments.snapshot}" if arguments.snapshot else "from scratch"
+    print("\n".join(report_lines(outcome, f"{source}, seed {arguments.seed}")))
+    return OK if outcome.passed else POLICY_ERRORS
+
+
+def _duration(text: str, option: str) -> int:
+    from rota.dsl.parser import duration_seconds
+
+    if not re.fullmatch(r"(\d+[smhd])+", text.strip()) or duration_seconds(text.strip()) == 0:
+        raise InputError(f"{option} {text!r} is not a duration (e.g. 90s, 15m, 2h, 1d12h)")
+    return duration_seconds(text.strip())
 
 
 def run_log(arguments, errors: Console) -> int:

@@ -1,0 +1,294 @@
+"""What is wrong with a policy itself, whatever the engine does: `rota verify`'s policy checks.
+
+- a route no contact can reach (shadowed by earlier `when`s, and no timeout
+  branch leads to it);
+- a filter no user of the snapshot can pass, even online and with no open
+  contacts;
+- a user that no reachable route can ever choose (starved);
+- an escalation chain whose total wait is over a limit.
+
+Contacts are enumerated from the policy's vocabulary (every value its `when`s
+and filters compare a field to, and null): exhaustively when the combinations
+are few, else a seeded sample. When the policy reads `now`, every hour of
+every weekday is tried. Team memberships and user attributes are taken as
+fixed; statuses, open counts and last assignments are taken at their best.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any, Iterator
+
+from rota.dsl.ast import fields_of
+from rota.dsl.formatter import format_duration, format_expression
+from rota.engine import CompiledPolicy, CompiledRoute, User
+from rota.engine.clock import now_fields
+
+from .testing.run import Snapshot
+from .testing.strategies import Vocabulary
+
+MAX_CONTACT_SAMPLES = 4000
+MONDAY = datetime(2026, 11, 23)
+
+
+@dataclass(frozen=True)
+class PolicyFinding:
+    check: str
+    message: str
+    location: str | None = None  # FILE:LINE:COL of the route it is about
+
+    def render(self) -> str:
+        return f"{self.location}: {self.message}" if self.location else self.message
+
+
+@dataclass(frozen=True)
+class PolicyCheck:
+    name: str
+    title: str
+    meaning: str
+    needs_snapshot: bool = False
+
+
+SHADOWED_ROUTES = PolicyCheck("shadowed_routes", "every route can be reached",
+                              "each route is chosen for some contact, or is the timeout branch of one that is")
+IMPOSSIBLE_FILTERS = PolicyCheck("impossible_filters", "every filter can be passed",
+                                 "for each reachable team or space route, some user of the snapshot passes every "
+                                 "`only` (online or not, with no open contacts at best)", needs_snapshot=True)
+STARVED_USERS = PolicyCheck("starved_users", "no starved users",
+                            "every user of the snapshot (not deleted) is in the pool of a reachable route whose "
+                            "filters it can pass, or can be named by an `assign to user`", needs_snapshot=True)
+ESCALATION = PolicyCheck("escalation", "escalation chains within --max-wait",
+                         "following timeout branches from any route, a contact leaves the queue within the limit")
+POLICY_CHECKS = (SHADOWED_ROUTES, IMPOSSIBLE_FILTERS, STARVED_USERS, ESCALATION)
+
+
+@dataclass(frozen=True)
+class Sample:
+    contact: dict[str, Any]
+    moment: dict[str, Any]
+
+
+class PolicyReview:
+    """The policy checks over one policy, vocabulary and (optionally) snapshot."""
+
+    def __init__(self, policy: CompiledPolicy, words: Vocabulary, snapshot: Snapshot | None, file: str,
+                 seed: int = 0):
+        self.policy, self.snapshot, self.file = policy, snapshot, file
+        self.samples = list(_samples(policy, words, seed))
+        self.chosen_for = {route.name: [] for route in policy.routes}
+        for sample in self.samples:
+            route = policy.select(sample.contact, sample.moment)
+            if route is not None:
+                self.chosen_for[route.name].append(sample)
+        self.reachable = self._reachable()
+        self.seen_by = self._seen_by()
+        self.users = snapshot.roster().users if snapshot is not None else {}
+
+    def location(self, route: CompiledRoute) -> str:
+        return f"{self.file}:{route.route.position.line}:{route.route.position.column}"
+
+    def _reachable(self) -> set[str]:
+        reached = {name for name, samples in self.chosen_for.items() if samples}
+        frontier = list(reached)
+        while frontier:  # a timeout branch runs its route whatever that route's `when` says
+            route = self.policy.route_named(frontier.pop())
+            branch = route.route.branch
+            if branch not in (None, "unassign") and branch not in reached:
+                reached.add(branch)
+                frontier.append(branch)
+        return reached
+
+    def _seen_by(self) -> dict[str, list[Sample]]:
+        """The contacts each route sees: those chosen for it, and those its timeout branches hand over."""
+        seen = {route.name: list(samples) for route, samples in
+                ((self.policy.route_named(name), samples) for name, samples in self.chosen_for.items())}
+        for route in self.policy.routes:
+            samples, branch = self.chosen_for[route.name], route.route.branch
+            while samples and branch not in (None, "unassign"):
+                seen[branch].extend(samples)
+                branch = self.policy.route_named(branch).route.branch
+        return seen
+
+    # ------------------------------------------------------------- routes
+
+    def shadowed_routes(self) -> list[PolicyFinding]:
+        findings = []
+        for route in self.policy.routes:
+            if route.name not in self.reachable:
+                findings.append(PolicyFinding(SHADOWED_ROUTES.name, f"route `{route.name}` can never be chosen: "
+                                              f"{self._why_unreachable(route)}", self.location(route)))
+        return findings
+
+    def _why_unreachable(self, route: CompiledRoute) -> str:
+        earlier = self.policy.routes[:route.index]
+        catch_all = next((other for other in earlier if other.route.when is None), None)
+        if catch_all is not None:
+            return f"route `{catch_all.name}` above it has no `when` and takes every contact"
+        same = next((other for other in earlier if other.route.when == route.route.when), None)
+        if same is not None:
+            return f"route `{same.name}` above it has the same `when`"
+        holding = [sample for sample in self.samples if route.holds(sample.contact, sample.moment)]
+        if not holding:
+            return f"its `when` held for none of {len(self.samples)} sampled contacts"
+        takers: dict[str, int] = {}
+        for sample in holding:
+            taker = self.policy.select(sample.contact, sample.moment)
+            takers[taker.name] = takers.get(taker.name, 0) + 1
+        taken = ", ".join(f"`{name}` ({count})" for name, count in takers.items())
+        return f"of {len(self.samples)} sampled contacts, the {len(holding)} its `when` holds for are all taken " \
+               f"first by {taken}"
+
+    # --------------------------------------------------------------- users
+
+    def impossible_filters(self) -> list[PolicyFinding]:
+        findings = []
+        for route in self._reachable_pool_routes():
+            pool = self._pool(route)
+            if not pool:
+                where = f"team {route.team!r} has" if route.kind == "team" else "the space has"
+                findings.append(PolicyFinding(IMPOSSIBLE_FILTERS.name, f"route `{route.name}`: {where} no users "
+                                              "(not deleted) in the snapshot", self.location(route)))
+            elif route.filters and not any(self._can_pass(route, user) for user in pool):
+                findings.append(PolicyFinding(IMPOSSIBLE_FILTERS.name, f"route `{route.name}`: none of the "
+                                              f"{len(pool)} users in its pool can pass "
+                                              f"{self._blocking_filters(route, pool)}", self.location(route)))
+        return findings
+
+    def _blocking_filters(self, route: CompiledRoute, pool: list[User]) -> str:
+        blocking = [format_expression(conjunct, "user") for conjunct, condition in zip(route.conjuncts, route.filters)
+                    if not any(self._passes(user, sample, lambda u, c, n, f=condition: f(u, c, n))
+                               for user in pool for sample in self._samples_for(route))]
+        if blocking:
+            return " and ".join(f"`only {text}`" for text in blocking)
+        return "its filters together: " + " and ".join(f"`only {format_expression(c, 'user')}`"
+                                                       for c in route.conjuncts)
+
+    def starved_users(self) -> list[PolicyFinding]:
+        if any(self._names_any_user(route) for route in self._reachable_routes("user")):
+            return []
+        named = {target for route in self._reachable_routes("user") if (target := self._named_user(route))}
+        findings = []
+        for record in self.snapshot.users:
+            if record.deleted or record.id in named:
+                continue
+            user = self._user(record.id)
+            in_pools = [route for route in self._reachable_pool_routes() if user in self._pool(route)]
+            if any(self._can_pass(route, user) for route in in_pools):
+                continue
+            if not in_pools:
+                reason = f"it is in no reachable route's pool (teams: {', '.join(user.teams) or 'none'})"
+            else:
+                reason = "it fails the filters of " + ", ".join(
+                    f"`{route.name}` ({self._blocking_filters(route, [user])})" for route in in_pools)
+            findings.append(PolicyFinding(STARVED_USERS.name, f"user {record.id} can never be chosen: {reason}"))
+        return findings
+
+    def _can_pass(self, route: CompiledRoute, user: User) -> bool:
+        return any(self._passes(user, sample, route.eligible) for sample in self._samples_for(route))
+
+    def _passes(self, user: User, sample: Sample, condition) -> bool:
+        return any(condition(variant, sample.contact, sample.moment) for variant in _best_states(user))
+
+    def _samples_for(self, route: CompiledRoute) -> list[Sample]:
+        return self.seen_by[route.name]
+
+    def _reachable_routes(self, kind: str) -> list[CompiledRoute]:
+        return [route for route in self.policy.routes if route.name in self.reachable and route.kind == kind]
+
+    def _reachable_pool_routes(self) -> list[CompiledRoute]:
+        return self._reachable_routes("team") + self._reachable_routes("space")
+
+    def _names_any_user(self, route: CompiledRoute) -> bool:
+        return any(field.scope == "contact" for field in fields_of(route.route.action.user))
+
+    def _named_user(self, route: CompiledRoute) -> str | None:
+        value = route.target_user(None, {}, {})
+        return str(value) if value is not None else None
+
+    def _pool(self, route: CompiledRoute) -> list[User]:
+        users = [self._user(record.id) for record in self.snapshot.users if not record.deleted]
+        if route.kind == "team":
+            users = [user for user in users if route.team in user.teams]
+        return users
+
+    def _user(self, user_id: str) -> User:
+        return self.users[user_id]
+
+    # ---------------------------------------------------------- escalation
+
+    def escalation(self, max_wait_seconds: int | None) -> tuple[list[PolicyFinding], str]:
+        """Chains over the limit, and a line on the longest chain."""
+        chains = [self._chain(route) for route in self.policy.routes
+                  if route.name in self.chosen_for and self.chosen_for[route.name] and route.route.queues]
+        if not chains:
+            return [], "no route queues"
+        longest = max(chains, key=lambda chain: chain[2])
+        summary = f"longest wait {format_duration(longest[2])} ({longest[1]})"
+        if max_wait_seconds is None:
+            return [], summary + "; set --max-wait to gate on it"
+        findings = [PolicyFinding(ESCALATION.name, f"{path}: a contact can wait {format_duration(total)} before it "
+                                  f"leaves the queue (limit {format_duration(max_wait_seconds)})",
+                                  self.location(start))
+                    for start, path, total in chains if total > max_wait_seconds]
+        return findings, summary
+
+    def _chain(self, start: CompiledRoute) -> tuple[CompiledRoute, str, int]:
+        steps, total, route = [], 0, start
+        while route is not None and route.route.queues:
+            total += route.route.timeout_seconds
+            steps.append(f"{route.name} ({format_duration(route.route.timeout_seconds)})")
+            branch = route.route.branch
+            if branch is None:
+                steps.append("fails")
+            elif branch == "unassign":
+                steps.append("unassign")
+            route = self.policy.route_named(branch) if branch not in (None, "unassign") else None
+            if route is not None and not route.route.queues:
+                steps.append(route.name)
+        return start, " -> ".join(steps), total
+
+
+def _best_states(user: User) -> Iterator[User]:
+    """The user as it could be later: any status, no open contacts or its own count, assigned never or as now."""
+    for status in ("online", "away", "offline"):
+        for open_count in sorted({0, user.open}):
+            for last in {None, user.last_assigned_at}:
+                yield replace(user, status=status, open=open_count, last_assigned_at=last)
+
+
+def _samples(policy: CompiledPolicy, words: Vocabulary, seed: int) -> Iterator[Sample]:
+    choices = [[(name, value) for value in _contact_values(attribute)]
+               for name, attribute in words.contact_attributes.items()]
+    moments = _moments(policy)
+    combinations = 1
+    for values in choices:
+        combinations *= len(values)
+    budget = max(1, MAX_CONTACT_SAMPLES // len(moments))
+    if combinations <= budget:
+        contacts = (dict(combination) for combination in itertools.product(*choices))
+    else:
+        generator = random.Random(seed)
+        contacts = (dict(generator.choice(values) for values in choices) for _ in range(budget))
+    for contact in contacts:
+        fields = {**contact, "id": "c", "assignee": None}
+        for moment in moments:
+            yield Sample(fields, moment)
+
+
+def _contact_values(attribute) -> list[Any]:
+    if attribute.is_list:
+        return [None, []] + [[value] for value in attribute.values] + ([list(attribute.values)] if attribute.values else [])
+    return [None] + list(attribute.values or ("x",))
+
+
+def _moments(policy: CompiledPolicy) -> list[dict[str, Any]]:
+    reads_now = any(field.scope == "now" for route in policy.routes
+                    for expr in ((route.route.when,) if route.route.when is not None else ()) + route.conjuncts
+                    for field in fields_of(expr))
+    if not reads_now:
+        return [now_fields(MONDAY, policy.zone)]
+    # Every hour of a week, at :00 and :30, in the policy's zone.
+    return [now_fields(MONDAY + timedelta(minutes=30 * step), policy.zone) for step in range(7 * 48)]

@@ -1,0 +1,202 @@
+"""`rota verify`: the engine's properties on generated runs of a policy, and the policy checks.
+
+Runs are generated from the snapshot's schema and values (or from scratch),
+each property is searched for a counterexample with hypothesis (seeded, so a
+verify is repeatable), and a failure is shrunk to the smallest snapshot and
+event log that still breaks it, then written as files `rota replay` runs.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from hypothesis import HealthCheck, Verbosity, given, seed as hypothesis_seed, settings
+
+from rota.engine import CompiledPolicy, Engine, format_instant
+
+from .policy_checks import ESCALATION, IMPOSSIBLE_FILTERS, SHADOWED_ROUTES, STARVED_USERS, PolicyFinding, PolicyReview
+from .testing.properties import PROPERTIES, Property, PropertyViolation
+from .testing.run import EngineFactory, ReplayFiles, Run, Snapshot
+from .testing.strategies import Vocabulary, runs, vocabulary
+
+DEFAULT_EXAMPLES = 200
+
+
+@dataclass(frozen=True)
+class PropertyResult:
+    property: Property
+    failure: PropertyViolation | None = None
+    counterexample: Run | None = None
+    files: ReplayFiles | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.failure is None
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    title: str
+    findings: tuple[PolicyFinding, ...] = ()
+    note: str | None = None  # why it was skipped, or a summary when it passed
+
+    @property
+    def passed(self) -> bool:
+        return not self.findings
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    properties: tuple[PropertyResult, ...]
+    checks: tuple[CheckResult, ...]
+    runs: int
+    seconds: float
+
+    @property
+    def passed(self) -> bool:
+        return all(result.passed for result in self.properties) and all(check.passed for check in self.checks)
+
+
+def verify(policy: CompiledPolicy, policy_file: str, policy_text: str, snapshot: Snapshot | None = None,
+           examples: int = DEFAULT_EXAMPLES, seed: int = 0, max_wait_seconds: int | None = None,
+           failures_dir: str | Path = "verify-failures", engine_factory: EngineFactory = Engine) -> VerifyReport:
+    started = time.perf_counter()
+    words = vocabulary(policy, snapshot)
+    failing, count = _survey(policy, words, examples, seed, engine_factory)
+    results = []
+    for prop in PROPERTIES:
+        if prop.name not in failing:
+            results.append(PropertyResult(prop))
+            continue
+        violation, run = _shrink(prop, policy, words, examples, seed, engine_factory)
+        files = run.write(Path(failures_dir) / prop.name, policy_text) if run is not None else None
+        results.append(PropertyResult(prop, violation, run, files))
+    checks = review_policy(policy, words, snapshot, policy_file, max_wait_seconds, seed)
+    return VerifyReport(tuple(results), checks, count, time.perf_counter() - started)
+
+
+def _settings(examples: int) -> settings:
+    return settings(max_examples=examples, database=None, deadline=None, verbosity=Verbosity.quiet,
+                    suppress_health_check=list(HealthCheck), report_multiple_bugs=False)
+
+
+def _survey(policy: CompiledPolicy, words: Vocabulary, examples: int, seed: int,
+            engine_factory: EngineFactory) -> tuple[set[str], int]:
+    """One pass over `examples` generated runs, noting every property that fails on any of them."""
+    failing: set[str] = set()
+    count = 0
+
+    @_settings(examples)
+    @hypothesis_seed(seed)
+    @given(run=runs(policy, words, engine_factory))
+    def survey(run: Run) -> None:
+        nonlocal count
+        count += 1
+        for prop in PROPERTIES:
+            try:
+                prop.check(run)
+            except PropertyViolation:
+                failing.add(prop.name)
+
+    survey()
+    return failing, count
+
+
+def _shrink(prop: Property, policy: CompiledPolicy, words: Vocabulary, examples: int, seed: int,
+            engine_factory: EngineFactory) -> tuple[PropertyViolation, Run | None]:
+    """Search again for this property alone and let hypothesis shrink the counterexample.
+
+    The last run that failed is the shrunk one: hypothesis replays it last."""
+    failures: list[tuple[PropertyViolation, Run]] = []
+
+    @_settings(examples)
+    @hypothesis_seed(seed)
+    @given(run=runs(policy, words, engine_factory))
+    def search(run: Run) -> None:
+        try:
+            prop.check(run)
+        except PropertyViolation as violation:
+            failures.append((violation, run))
+            raise
+
+    try:
+        search()
+    except PropertyViolation:
+        pass
+    return failures[-1] if failures else (prop.violation(prop.title, []), None)
+
+
+def review_policy(policy: CompiledPolicy, words: Vocabulary, snapshot: Snapshot | None, policy_file: str,
+                  max_wait_seconds: int | None, seed: int = 0) -> tuple[CheckResult, ...]:
+    review = PolicyReview(policy, words, snapshot, policy_file, seed)
+    escalation, longest = review.escalation(max_wait_seconds)
+    results = [CheckResult(SHADOWED_ROUTES.name, SHADOWED_ROUTES.title, tuple(review.shadowed_routes()))]
+    for check, find in ((IMPOSSIBLE_FILTERS, review.impossible_filters), (STARVED_USERS, review.starved_users)):
+        if snapshot is None:
+            results.append(CheckResult(check.name, check.title, note="skipped: needs --snapshot"))
+        else:
+            results.append(CheckResult(check.name, check.title, tuple(find())))
+    results.append(CheckResult(ESCALATION.name, ESCALATION.title, tuple(escalation), longest))
+    return tuple(results)
+
+
+# ------------------------------------------------------------------- report
+
+
+def report_lines(report: VerifyReport, examples_source: str) -> list[str]:
+    lines = [f"{report.runs} generated runs ({examples_source})"]
+    for result in report.properties:
+        lines.append(f"{'✓' if result.passed else '✗'} {result.property.title}")
+        if not result.passed:
+            lines += _failure_lines(result)
+    for check in report.checks:
+        note = f" ({check.note})" if check.note else ""
+        lines.append(f"{'✓' if check.passed else '✗'} {check.title}{note}")
+        lines += [f"    {finding.render()}" for finding in check.findings]
+    failed = sum(not r.passed for r in report.properties) + sum(not c.passed for c in report.checks)
+    verdict = "all passed" if not failed else f"{failed} failed"
+    lines.append(f"{verdict} in {report.seconds:.1f} s")
+    return lines
+
+
+def _failure_lines(result: PropertyResult) -> list[str]:
+    lines = ["    " + line for line in str(result.failure).splitlines()]
+    run = result.counterexample
+    if run is None:
+        return lines + ["    (the failure did not recur when searched again)"]
+    lines.append(f"    smallest counterexample: {len(run.snapshot.users)} user(s), {len(run.events)} event(s)")
+    lines += ["      " + _user_line(run, user) for user in run.snapshot.users]
+    lines += [f"      {format_instant(event.at)} {event.type} {_event_fields(event)}" for event in run.ordered_events()]
+    if run.until is not None:
+        lines.append(f"      until {format_instant(run.until)}")
+    lines.append(f"    saved in {result.files.policy.parent}/; reproduce with:")
+    lines.append(f"      {result.files.replay_command()}")
+    return lines
+
+
+def _user_line(run: Run, user) -> str:
+    teams = sorted(team for team, member in run.snapshot.memberships if member == user.id)
+    attributes = " ".join(f"{name}={value!r}" for name, value in user.attributes.items())
+    return (f"user {user.id} {user.status}{' deleted' if user.deleted else ''} open={user.open} "
+            f"teams={teams} {attributes}").rstrip()
+
+
+def _event_fields(event) -> str:
+    parts = [f"{name}={getattr(event, name)}" for name in ("contact", "user", "team", "status")
+             if getattr(event, name) is not None]
+    if event.attrs:
+        parts.append(f"attrs={event.attrs}")
+    return " ".join(parts)
+
+
+def clear_failures(directory: str | Path) -> None:
+    """Counterexamples of an earlier verify would mislead: each run writes its own."""
+    directory = Path(directory)
+    if directory.is_dir():
+        for prop in PROPERTIES:
+            shutil.rmtree(directory / prop.name, ignore_errors=True)
+
