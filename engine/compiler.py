@@ -8,7 +8,7 @@ conjuncts that read nothing changing to DuckDB and keep the rest in Python.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
@@ -77,9 +77,13 @@ class CompiledPolicy:
     routes: tuple[CompiledRoute, ...]
     zone: ZoneInfo | None
     version: str
+    by_name: dict[str, CompiledRoute] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "by_name", {route.name: route for route in self.routes})
 
     def route_named(self, name: str) -> CompiledRoute | None:
-        return next((route for route in self.routes if route.name == name), None)
+        return self.by_name.get(name)
 
     def select(self, contact: Any, now: Any) -> CompiledRoute | None:
         """SPEC 3.1: the first route whose `when` holds."""

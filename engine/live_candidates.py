@@ -84,27 +84,32 @@ class LiveCandidates:
         if profiles is None or counts is None or len(profiles) + len(counts) > self.pool_size // 2 + 16:
             self._rebuild()
             return
-        if not profiles and not counts:
-            return
-        for user_id in dict.fromkeys(profiles + counts):
-            self._refresh(user_id)
+        for user_id in dict.fromkeys(profiles):
+            self._profile_changed(user_id)
+        for user_id in dict.fromkeys(counts):
+            user = self.members.get(user_id)
+            if user is not None:  # a count never changes who is a member
+                self._count_changed(user)
         self.profile_read += len(profiles)
         self.count_read += len(counts)
         if self.least_open and len(self.heap) > 2 * len(self.members) + 64:
             self.heap = [self._heap_entry(user) for user in self.members.values()]
             heapify(self.heap)
 
-    def _refresh(self, user_id: str) -> None:
-        """Bring one changed user's membership, pass and heap entry up to date."""
+    def _profile_changed(self, user_id: str) -> None:
         user = self.roster.users.get(user_id)
-        member = user is not None and self._is_member(user)
-        if member:
+        if user is not None and self._is_member(user):
             self.members[user_id] = user
-            if self.least_open:
-                heappush(self.heap, self._heap_entry(user))
-        else:
-            self.members.pop(user_id, None)
-        passes = member and self._passes_caps(user)
+            self._count_changed(user)
+        elif self.members.pop(user_id, None) is not None:
+            self._set_passing(user_id, False)
+
+    def _count_changed(self, member: User) -> None:
+        if self.least_open:
+            heappush(self.heap, self._heap_entry(member))
+        self._set_passing(member.id, self._passes_caps(member))
+
+    def _set_passing(self, user_id: str, passes: bool) -> None:
         passing = self.passing
         place = bisect_left(passing, user_id)
         present = place < len(passing) and passing[place] == user_id

@@ -4,16 +4,16 @@ Queue order is priority descending, then `enqueued_at`, then arrival
 sequence. Queued contacts are grouped into eligibility classes: same route
 and same values of the contact fields its filters read, so same candidates.
 A drain asks each class once whether it has a candidate, instead of asking
-every contact; due deadlines come off a heap, never from a scan.
+every contact; a class finds its first contact on a heap, and due deadlines
+come off a heap, never from a scan.
 """
 
 from __future__ import annotations
 
 import heapq
-from bisect import insort
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Hashable, Iterator
+from typing import Hashable
 
 
 @dataclass(frozen=True)
@@ -33,13 +33,29 @@ class QueueEntry:
 @dataclass(eq=False)
 class EligibilityClass:
     key: Hashable
-    entries: list[tuple[tuple, QueueEntry]] = field(default_factory=list)
+    entries: dict[str, QueueEntry] = field(default_factory=dict)  # by contact
+    # (order, entry) of every entry, and of removed ones until they reach the top.
+    heap: list[tuple[tuple, QueueEntry]] = field(default_factory=list)
     # Known to have no candidate; the engine clears it when that may change.
     blocked: bool = False
 
     @property
     def head(self) -> QueueEntry:
-        return self.entries[0][1]
+        """The class's first contact in queue order."""
+        heap, entries = self.heap, self.entries
+        while entries.get(heap[0][1].contact) is not heap[0][1]:
+            heapq.heappop(heap)
+        return heap[0][1]
+
+    def add(self, entry: QueueEntry) -> None:
+        self.entries[entry.contact] = entry
+        heapq.heappush(self.heap, (entry.order, entry))
+
+    def remove(self, contact: str) -> None:
+        del self.entries[contact]
+        if len(self.heap) > 2 * len(self.entries) + 16:  # mostly removed entries: start afresh
+            self.heap = [(entry.order, entry) for entry in self.entries.values()]
+            heapq.heapify(self.heap)
 
 
 class Queue:
@@ -59,8 +75,10 @@ class Queue:
     def add(self, entry: QueueEntry, class_key: Hashable) -> None:
         self.entries[entry.contact] = entry
         self.class_of[entry.contact] = class_key
-        klass = self.classes.setdefault(class_key, EligibilityClass(class_key))
-        insort(klass.entries, (entry.order, entry), key=lambda item: item[0])
+        klass = self.classes.get(class_key)
+        if klass is None:
+            klass = self.classes[class_key] = EligibilityClass(class_key)
+        klass.add(entry)
         heapq.heappush(self.deadlines, (entry.deadline, entry.order, entry.contact, entry.sequence))
         self.next_sequence = max(self.next_sequence, entry.sequence + 1)
 
@@ -74,7 +92,7 @@ class Queue:
         if entry is None:
             return None
         klass = self.classes[self.class_of.pop(contact)]
-        klass.entries.remove((entry.order, entry))
+        klass.remove(contact)
         if not klass.entries:
             del self.classes[klass.key]
         return entry  # its deadline stays in the heap and is skipped when due
@@ -82,9 +100,10 @@ class Queue:
     def in_order(self) -> list[QueueEntry]:
         return [entry for entry in sorted(self.entries.values(), key=lambda entry: entry.order)]
 
-    def classes_by_head(self) -> Iterator[EligibilityClass]:
-        """Classes in the queue order of their first contact."""
-        return iter(sorted(self.classes.values(), key=lambda klass: klass.entries[0][0]))
+    def first_unblocked_class(self) -> EligibilityClass | None:
+        """The class not known to be blocked whose first contact comes first in queue order."""
+        unblocked = [klass for klass in self.classes.values() if not klass.blocked]
+        return min(unblocked, key=lambda klass: klass.head.order, default=None)
 
     def pop_due(self, before: datetime, inclusive: bool) -> QueueEntry | None:
         """The next entry whose deadline is before (or at) `before`, in queue order on ties."""

@@ -71,9 +71,13 @@ class Router:
         self.roster = roster
         self._static: dict[str, StaticCandidates] = {}
         self._live: dict[str, LiveCandidates] = {}
+        self._moment: tuple[datetime | None, dict[str, Any]] = (None, {})
 
     def now_fields(self, now: datetime) -> dict[str, Any]:
-        return now_fields(now, self.policy.zone)
+        """The `now.*` fields, worked out once per instant (a drain asks many times)."""
+        if now != self._moment[0]:
+            self._moment = (now, now_fields(now, self.policy.zone))
+        return self._moment[1]
 
     def route(self, contact: Contact, now: datetime) -> Decision:
         """SPEC 3.1: select a route, then run its action."""

@@ -103,6 +103,8 @@ class Engine:
         changed = [self.roster.users[user_id] for user_id in self.roster.changed_since_drain
                    if user_id in self.roster.users]
         self.roster.changed_since_drain.clear()
+        if not changed and not clock_moved:
+            return
         for klass in self.queue.classes.values():
             if klass.blocked and (clock_moved and klass.key[0] in self._reads_now or
                                   self._could_take(klass, changed, moment)):
@@ -201,9 +203,7 @@ class Engine:
         self.queue.add(entry, self._class_key(self.contacts[contact_id].contact, entry.route))
 
     def _place_first(self, now: datetime) -> Decision | None:
-        for klass in self.queue.classes_by_head():
-            if klass.blocked:
-                continue
+        while (klass := self.queue.first_unblocked_class()) is not None:
             entry = klass.head
             route = self.policy.route_named(entry.route)
             if route is None:  # its route left the policy: it waits for its timeout
