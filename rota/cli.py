@@ -100,6 +100,7 @@ def _parser() -> argparse.ArgumentParser:
                           help="simulated start, ISO 8601 (default 2026-11-25T08:00:00Z, a Wednesday)")
     simulate.add_argument("--report", metavar="FILE.html", required=True, help="the self-contained HTML report")
     simulate.add_argument("--png", metavar="FILE", help="the summary picture (default: the report's name, .png)")
+    simulate.add_argument("--out", metavar="FILE", help="also write every decision, as `rota replay` does (JSON lines)")
     simulate.set_defaults(run=run_simulate)
 
     log = commands.add_parser("log", help="query the decision log of an engine file")
@@ -236,6 +237,8 @@ SIMULATED_CONTACTS_AT_MOST = 500_000
 
 def run_simulate(arguments, errors: Console) -> int:
     from .simulate import SimulationSettings
+    from rota.engine.replay import write_rows
+
     from .simulate_report import print_simulation_summary, simulate_file
 
     values = {"--hours": arguments.hours, "--arrivals": arguments.arrivals,
@@ -251,13 +254,16 @@ def run_simulate(arguments, errors: Console) -> int:
         raise InputError(f"{arguments.policy}: no such policy")
     report_path = Path(arguments.report)
     png_path = Path(arguments.png) if arguments.png else report_path.with_suffix(".png")
-    for path in (report_path, png_path):
+    out_path = Path(arguments.out) if arguments.out else None
+    for path in [report_path, png_path] + ([out_path] if out_path else []):
         if not path.parent.is_dir():
             raise InputError(f"{path}: no such directory {path.parent}")
     settings = SimulationSettings(hours=arguments.hours, arrivals_per_hour=arguments.arrivals,
                                   handle_minutes=arguments.handle_minutes, seed=arguments.seed,
                                   start=parse_time(arguments.start, "--start"))
     run, measures = simulate_file(arguments.policy, arguments.snapshot, settings, report_path, png_path)
+    if out_path is not None:
+        write_rows(run.decisions, out_path)
     print_simulation_summary(errors, run, measures, str(report_path), str(png_path))
     return OK
 

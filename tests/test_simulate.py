@@ -1,6 +1,7 @@
 """`rota simulate`: the model is deterministic, loses nothing, fires timeouts on time; the measures are
 the documented ones; the report is one self-contained HTML file; the command's exit codes."""
 
+import json
 import math
 import random
 import re
@@ -203,9 +204,13 @@ def cli(capsys, *argv):
 
 def test_cli_writes_the_report_and_the_png(tmp_path, capsys):
     report = tmp_path / "report.html"
+    decisions = tmp_path / "decisions.jsonl"
     code, _, err = cli(capsys, "simulate", POLICIES / "vip_desk.rota", "--snapshot", SNAPSHOT, "--hours", "2",
-                       "--arrivals", "40", "--report", report)
+                       "--arrivals", "40", "--report", report, "--out", decisions)
     assert code == 0
+    rows = [json.loads(line) for line in decisions.read_text().splitlines()]
+    assert len(rows) > 40 and set(rows[0]) == {"at", "contact", "route", "outcome", "user", "reason", "deadline"}
+    assert rows == sorted(rows, key=lambda row: row["at"])  # in the order taken, which is time order
     assert report.read_text().startswith("<!DOCTYPE html>")
     assert (tmp_path / "report.png").read_bytes().startswith(b"\x89PNG")
     assert "fairness" in err and f"wrote {report}" in " ".join(err.split())
