@@ -121,6 +121,8 @@ class Walk:
         self.next_event_at = None
         if self.run.until is not None:
             self._fire_timeouts(self.run.until, inclusive=True)
+        else:  # no end was given: the timeouts the engine fired after the last event are its own business
+            self._fire_timeouts(datetime.max, inclusive=True, overdue_is_late=False)
         for index in range(self.position, len(self.rows)):
             self._note(CONSERVATION, index, "no event or timeout of the run caused this decision")
         self._compare_with_engine()
@@ -139,11 +141,11 @@ class Walk:
 
     # -------------------------------------------------------------- timeouts
 
-    def _fire_timeouts(self, moment: datetime, inclusive: bool) -> None:
+    def _fire_timeouts(self, moment: datetime, inclusive: bool, overdue_is_late: bool = True) -> None:
         while (row := self._peek()) is not None and row.outcome == "timed_out" and row.at is not None and (
                 row.at < moment or inclusive and row.at <= moment):
             self._time_out(*self._take())
-        for contact_id, waiting in self._in_queue_order():
+        for contact_id, waiting in self._in_queue_order() if overdue_is_late else ():
             due = waiting.deadline < moment or inclusive and waiting.deadline <= moment
             if due and contact_id not in self.overdue_reported:
                 self.overdue_reported.add(contact_id)
