@@ -318,6 +318,8 @@ h1 { font-size: 1.5rem; margin-bottom: 0.2rem; } h2 { font-size: 1.15rem; margin
 .settings { color: #555; margin-top: 0; }
 table { border-collapse: collapse; margin: 0.6rem 0; }
 th, td { padding: 0.3rem 0.7rem; border-bottom: 1px solid #ddd; text-align: right; }
+table.routes { font-size: 0.85rem; } table.routes th, table.routes td { padding: 0.3rem 0.45rem; }
+.wide { overflow-x: auto; }
 th:first-child, td:first-child { text-align: left; }
 table.headline th { text-align: left; font-weight: 600; width: 13rem; } table.headline td { text-align: left; }
 figure { margin: 1rem 0; } figure svg { width: 100%; height: auto; }
@@ -364,7 +366,7 @@ def render_html(run: SimulationRun, measures: SimulationMeasures, title: str, se
 <h2>At a glance</h2>
 {_headline_table(headline(run, measures))}
 <h2>Routes</h2>
-{_table(ROUTE_COLUMNS, route_rows(run, measures))}
+<div class="wide">{_table(ROUTE_COLUMNS, route_rows(run, measures), "routes")}</div>
 <h2>Timeouts and their branches</h2>
 {timeouts}
 <h2>Where the contacts ended</h2>
