@@ -158,28 +158,32 @@ class _Collector:
 
 
 # ------------------------------------------------------------------ snapshots
+# Strategies are built once per call and drawn from many times: building one
+# costs more than drawing from it, and shrinking draws thousands of times.
 
 
-@st.composite
-def snapshots(draw, words: Vocabulary = Vocabulary(), min_users: int = 1, max_users: int = 6) -> Snapshot:
+def snapshots(words: Vocabulary = Vocabulary(), min_users: int = 1, max_users: int = 6) -> st.SearchStrategy[Snapshot]:
     """A snapshot over the vocabulary's teams and user attributes (from scratch: `Vocabulary()`)."""
-    ids = draw(st.lists(st.sampled_from(words.user_ids), unique=True, min_size=min(min_users, len(words.user_ids)),
-                        max_size=min(max_users, len(words.user_ids))))
-    users = tuple(
-        UserRecord(
-            id=user_id,
-            status=draw(st.sampled_from(STATUSES)),
-            deleted=draw(st.sampled_from((False, True))),
-            open=draw(st.integers(0, 6)),
-            last_assigned_at=draw(st.sampled_from((None,) + MOMENTS)),
-            attributes={name: draw(attribute.strategy()) for name, attribute in words.user_attributes.items()},
-        )
-        for user_id in ids)
-    memberships = tuple((team, user_id) for team in words.teams for user_id in ids if draw(st.booleans()))
-    cursors = tuple((pool, cursor) for pool in words.teams + ("*",)
-                    if (cursor := draw(st.one_of(st.none(), st.sampled_from(words.user_ids)))) is not None)
+    ids = st.lists(st.sampled_from(words.user_ids), unique=True, min_size=min(min_users, len(words.user_ids)),
+                   max_size=min(max_users, len(words.user_ids)))
+    # Mostly online and present, so routes have someone to choose.
+    statuses = st.sampled_from(("online", "online", "away", "offline"))
+    deleted, open_counts = st.sampled_from((False, False, False, True)), st.integers(0, 6)
+    last_assigned = st.sampled_from((None,) + MOMENTS)
+    attributes = st.fixed_dictionaries({name: attribute.strategy() for name, attribute in words.user_attributes.items()})
+    cursor = st.one_of(st.none(), st.sampled_from(words.user_ids))
     types = {name: attribute.arrow_type() for name, attribute in words.user_attributes.items()}
-    return Snapshot(users, memberships, cursors, types)
+
+    @st.composite
+    def snapshot(draw) -> Snapshot:
+        user_ids = draw(ids)
+        users = tuple(UserRecord(user_id, draw(statuses), draw(deleted), draw(open_counts), draw(last_assigned),
+                                 attributes=draw(attributes)) for user_id in user_ids)
+        memberships = tuple((team, user_id) for team in words.teams for user_id in user_ids if draw(st.booleans()))
+        cursors = tuple((pool, last) for pool in words.teams + ("*",) if (last := draw(cursor)) is not None)
+        return Snapshot(users, memberships, cursors, types)
+
+    return snapshot()
 
 
 def contacts_for(words: Vocabulary | Policy | CompiledPolicy) -> st.SearchStrategy[dict[str, Any]]:
@@ -198,45 +202,48 @@ class EventLog:
     until: datetime
 
 
-@st.composite
-def event_logs(draw, words: Vocabulary = Vocabulary(), max_events: int = 25) -> EventLog:
-    """Events of every type at increasing times, and an `until` that lets timeouts fire."""
-    users = words.user_ids + ("new",)
-    teams = words.teams or ("Team",)
-    attributes = contacts_for(words)
-    kinds = st.sampled_from(("route", "route", "route", "status", "close", "user", "join", "leave", "delete"))
-    events = []
-    moment = START
-    for _ in range(draw(st.integers(0, max_events))):
-        moment += timedelta(seconds=draw(st.sampled_from(GAPS)))
-        kind = draw(kinds)
-        if kind == "route":
-            attrs = draw(attributes)
-            assignee = draw(st.one_of(st.none(), st.sampled_from(words.user_ids)))
-            attrs = {**attrs, "assignee": assignee} if assignee is not None else attrs
-            events.append(Event(moment, "route", contact=draw(st.sampled_from(CONTACT_IDS)), attrs=attrs))
-        elif kind == "close":
-            events.append(Event(moment, "close", contact=draw(st.sampled_from(CONTACT_IDS))))
-        elif kind == "status":
-            events.append(Event(moment, "status", user=draw(st.sampled_from(users)),
-                                status=draw(st.sampled_from(STATUSES))))
-        elif kind == "user":
-            events.append(Event(moment, "user", user=draw(st.sampled_from(users)),
-                                attrs={"status": draw(st.sampled_from(STATUSES))}))
-        elif kind == "delete":
-            events.append(Event(moment, "delete", user=draw(st.sampled_from(users))))
-        else:
-            events.append(Event(moment, kind, user=draw(st.sampled_from(users)), team=draw(st.sampled_from(teams))))
-    until = moment + timedelta(seconds=draw(st.sampled_from((0, 1800, 3 * 3600, 8 * 86400))))
-    return EventLog(tuple(events), until)
+def event_logs(words: Vocabulary = Vocabulary(), max_events: int = 25) -> st.SearchStrategy[EventLog]:
+    """Events of every type at increasing times, and an `until` that lets timeouts fire.
+
+    Users are drawn from the vocabulary's ids (and one new id): those not in a
+    snapshot are unknown to the engine until a `user` event creates them."""
+    users = st.sampled_from(words.user_ids + ("new",))
+    contacts = st.sampled_from(CONTACT_IDS)
+    statuses = st.sampled_from(STATUSES)
+    teams = st.sampled_from(words.teams or ("Team",))
+    assignees = st.one_of(st.none(), st.sampled_from(words.user_ids))
+    routed = st.builds(_routed, contacts, contacts_for(words), assignees)
+    kinds = st.one_of(  # route first, and thrice as likely: shrinking moves towards it
+        routed, routed, routed,
+        st.builds(lambda contact: {"type": "close", "contact": contact}, contacts),
+        st.builds(lambda user, status: {"type": "status", "user": user, "status": status}, users, statuses),
+        st.builds(lambda user, status: {"type": "user", "user": user, "attrs": {"status": status}}, users, statuses),
+        st.builds(lambda kind, user, team: {"type": kind, "user": user, "team": team},
+                  st.sampled_from(("join", "leave")), users, teams),
+        st.builds(lambda user: {"type": "delete", "user": user}, users),
+    )
+    # Three short lists make a long one: a single list averages five elements.
+    part = st.lists(st.tuples(st.sampled_from(GAPS), kinds), max_size=max(1, max_events // 3))
+    steps = st.tuples(part, part, part).map(lambda parts: parts[0] + parts[1] + parts[2])
+    return st.builds(_timed_log, steps, st.sampled_from((0, 1800, 3 * 3600, 8 * 86400)))
 
 
-@st.composite
-def runs(draw, policy: CompiledPolicy, words: Vocabulary | None = None, engine_factory: EngineFactory = Engine,
-         max_events: int = 25) -> Run:
+def _routed(contact: str, attrs: dict[str, Any], assignee: str | None) -> dict[str, Any]:
+    attrs = {**attrs, "assignee": assignee} if assignee is not None else attrs
+    return {"type": "route", "contact": contact, "attrs": attrs}
+
+
+def _timed_log(steps: list[tuple[int, dict[str, Any]]], tail_seconds: int) -> EventLog:
+    events, moment = [], START
+    for gap, fields in steps:
+        moment += timedelta(seconds=gap)
+        events.append(Event(at=moment, **fields))
+    return EventLog(tuple(events), moment + timedelta(seconds=tail_seconds))
+
+
+def runs(policy: CompiledPolicy, words: Vocabulary | None = None, engine_factory: EngineFactory = Engine,
+         max_events: int = 25) -> st.SearchStrategy[Run]:
     """A snapshot and an event log for `policy`, run through the engine."""
     words = words or vocabulary(policy)
-    snapshot = draw(snapshots(words))
-    log = draw(event_logs(replace(words, user_ids=tuple(user.id for user in snapshot.users) or words.user_ids),
-                          max_events))
-    return run_engine(policy, snapshot, log.events, log.until, engine_factory)
+    return st.builds(lambda snapshot, log: run_engine(policy, snapshot, log.events, log.until, engine_factory),
+                     snapshots(words), event_logs(words, max_events))

@@ -1,0 +1,142 @@
+"""`rota verify`: the engine's properties and the policy checks, as the command line runs them."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rota.cli import main
+from rota.dsl import load_policy
+from rota.engine import Engine, Router, compile_policy
+from rota.testing import PROPERTIES, Snapshot, UserRecord, run_engine
+from rota.verify import verify
+
+POLICIES = Path(__file__).parent.parent / "policies"
+
+FLAWED_POLICY = """\
+route general {
+  assign to team "Desk"
+  using round_robin
+  only online
+}
+
+route spanish when contact.language == "es" {
+  assign to team "Spanish"
+}
+
+route billing when "billing" in contact.tags {
+  assign to space
+  only "billing" in skills
+}
+"""
+
+
+@pytest.fixture
+def flawed(tmp_path):
+    """A catch-all route first (so `spanish` is shadowed), and bob in no team the policy reaches."""
+    policy = tmp_path / "flawed.rota"
+    policy.write_text(FLAWED_POLICY)
+    snapshot = Snapshot(
+        users=(UserRecord("ann", "online", attributes={"skills": ["sales"]}),
+               UserRecord("bob", "online", attributes={"skills": ["sales"]})),
+        memberships=(("Desk", "ann"), ("Spanish", "bob")),
+        attribute_types={"skills": Snapshot.from_directory(POLICIES / "demo" / "snapshot").attribute_types["skills"]},
+    )
+    snapshot.write(tmp_path / "snapshot")
+    return policy, tmp_path / "snapshot"
+
+
+def verify_cli(capsys, *arguments) -> tuple[int, str]:
+    code = main(["verify", *map(str, arguments), "--examples", "15"])
+    return code, capsys.readouterr().out
+
+
+def test_verify_finds_a_shadowed_route_and_a_starved_user(flawed, capsys, tmp_path):
+    policy, snapshot = flawed
+    code, out = verify_cli(capsys, policy, "--snapshot", snapshot, "--failures", tmp_path / "failures")
+    assert code == 1
+    assert "✗ every route can be reached" in out
+    assert f"{policy}:7:1: route `spanish` can never be chosen: route `general` above it has no `when`" in out
+    assert "✗ no starved users" in out
+    assert "user bob can never be chosen: it is in no reachable route's pool (teams: Spanish)" in out
+
+
+def test_verify_finds_a_filter_nobody_passes(tmp_path, capsys):
+    (tmp_path / "billing.rota").write_text(FLAWED_POLICY.split("route spanish")[0].replace(
+        "route general {", 'route billing when "billing" in contact.tags {\n  assign to space\n  only "billing" in skills\n}\n\nroute general {'))
+    snapshot = Snapshot(users=(UserRecord("ann", attributes={"skills": ["sales"]}),), memberships=(("Desk", "ann"),),
+                        attribute_types=Snapshot.from_directory(POLICIES / "demo" / "snapshot").attribute_types)
+    snapshot.write(tmp_path / "snapshot")
+    code, out = verify_cli(capsys, tmp_path / "billing.rota", "--snapshot", tmp_path / "snapshot",
+                           "--failures", tmp_path / "failures")
+    assert code == 1
+    assert "route `billing`: none of the 1 users in its pool can pass `only \"billing\" in skills`" in out
+
+
+def test_a_sound_policy_passes_every_line(capsys, tmp_path):
+    code, out = verify_cli(capsys, POLICIES / "vip_desk.rota", "--snapshot", POLICIES / "demo" / "snapshot",
+                           "--failures", tmp_path / "failures")
+    assert code == 0, out
+    titles = [prop.title for prop in PROPERTIES]
+    assert [line[2:] for line in out.splitlines() if line[:1] == "✓"][:len(titles)] == titles
+    assert "all passed" in out.splitlines()[-1]
+
+
+def test_max_wait_gates_escalation_chains(capsys, tmp_path):
+    escalation = POLICIES / "escalation.rota"
+    code, out = verify_cli(capsys, escalation, "--max-wait", "2h", "--failures", tmp_path / "failures")
+    assert code == 1
+    assert f"{escalation}:3:1: tier1 (15m) -> tier2 (1h) -> supervisors (2h) -> unassign: a contact can wait 3h15m" in out
+    code, out = verify_cli(capsys, escalation, "--max-wait", "3h15m", "--failures", tmp_path / "failures")
+    assert code == 0, out
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["missing.rota"], "missing.rota: no such policy"),
+    ([str(POLICIES / "vip_desk.rota"), "--max-wait", "soon"], "--max-wait 'soon' is not a duration"),
+    ([str(POLICIES / "vip_desk.rota"), "--snapshot", "nowhere"], "nowhere: no such snapshot directory"),
+])
+def test_input_errors_exit_2_with_one_line(arguments, message, capsys):
+    assert main(["verify", *arguments]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+class TurnSkippingRouter(Router):
+    """Round-robin that moves the cursor one candidate too far after every pick."""
+
+    def place(self, route, contact, now):
+        decision = super().place(route, contact, now)
+        if decision is not None and decision.reason == "round_robin":
+            ids = [user.id for user in self.candidates(route, contact, now)]
+            self.roster.cursors[route.pool_key] = ids[(ids.index(decision.user) + 1) % len(ids)]
+        return decision
+
+
+class TurnSkippingEngine(Engine):
+    def use_policy(self, policy):
+        super().use_policy(policy)
+        self.router = TurnSkippingRouter(policy, self.roster)
+
+
+def test_a_failure_is_shrunk_and_saved_as_files_rota_replay_runs(tmp_path, capsys):
+    path = POLICIES / "vip_desk.rota"
+    policy = compile_policy(load_policy(path.read_text()))
+    report = verify(policy, str(path), path.read_text(), examples=60, failures_dir=tmp_path,
+                    engine_factory=TurnSkippingEngine)
+    failed = {result.property.name: result for result in report.properties if not result.passed}
+    assert "round_robin_turns" in failed
+    result = failed["round_robin_turns"]
+    counterexample, files = result.counterexample, result.files
+    assert main(files.replay_arguments()) == 0
+    replayed = [json.loads(line) for line in files.out.read_text().splitlines()]
+    snapshot = Snapshot.from_directory(files.snapshot)
+    assert snapshot.users == tuple(sorted(counterexample.snapshot.users, key=lambda user: user.id))
+    real = run_engine(policy, snapshot, counterexample.events, counterexample.until)
+    assert replayed == [decision.row() for decision in real.decisions]
+    # Shrunk: without any one of its events the variant no longer breaks the property.
+    for index in range(len(counterexample.events)):
+        fewer = counterexample.events[:index] + counterexample.events[index + 1:]
+        result.property.check(run_engine(policy, counterexample.snapshot, fewer, counterexample.until,
+                                         TurnSkippingEngine))
+
