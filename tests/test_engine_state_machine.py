@@ -14,7 +14,8 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from rota.dsl.ast import (
     AssignToSpace, AssignToTeam, AssignToUser, Compare, Field, Literal, Only, Policy, Priority, Route, Timeout, Using,
 )
-from rota.engine import Engine, Event, Roster, User, compile_policy
+from rota.engine import Engine, Event, compile_policy
+from rota.testing import EngineState, Run, Snapshot, UserRecord, check_run
 
 START = datetime(2026, 11, 25, 9, 0)
 USERS = ["ann", "bob", "cyd", "dee"]
@@ -34,17 +35,26 @@ POLICY = compile_policy(Policy(routes=(
 )))
 
 
+SNAPSHOT = Snapshot(tuple(UserRecord(user_id, "online" if user_id == "dee" else "offline") for user_id in USERS),
+                    (("VIP", "ann"), ("VIP", "bob"), ("ES", "cyd")))
+
+
 class EngineMachine(RuleBasedStateMachine):
     def __init__(self):
         super().__init__()
-        roster = Roster.build([User(user_id, status="online" if user_id == "dee" else "offline") for user_id in USERS],
-                              [("VIP", "ann"), ("VIP", "bob"), ("ES", "cyd")])
-        self.engine = Engine(POLICY, roster)
+        self.engine = Engine(POLICY, SNAPSHOT.roster())
         self.now = START
+        self.events = []
         self.decisions = []
 
     def send(self, **fields):
-        self.decisions += self.engine.handle(Event(at=self.now, **fields))
+        self.events.append(Event(at=self.now, **fields))
+        self.decisions += self.engine.handle(self.events[-1])
+
+    def teardown(self):
+        """The whole run, judged by rota.testing's own model of SPEC 3 and 4: eligibility, round-robin
+        turns and balance, least-open, conservation, deadlines and queue order at every decision."""
+        check_run(Run(POLICY, SNAPSHOT, tuple(self.events), tuple(self.decisions), final=EngineState.of(self.engine)))
 
     @rule(contact=st.sampled_from(CONTACTS), tags=st.sampled_from([[], ["vip"]]),
           language=st.sampled_from([None, "es", "en"]), last_agent=st.sampled_from([None, None, "ann", "zed"]))
