@@ -167,24 +167,30 @@ class PolicyReview:
                                                        for c in route.conjuncts)
 
     def starved_users(self) -> list[PolicyFinding]:
+        """Starved users, grouped by why, so a whole team left out reads as one line."""
         if any(self._names_any_user(route) for route in self._reachable_routes("user")):
             return []
         named = {target for route in self._reachable_routes("user") if (target := self._named_user(route))}
-        findings = []
+        starved: dict[str, list[str]] = {}
         for record in self.snapshot.users:
-            if record.deleted or record.id in named:
-                continue
-            user = self._user(record.id)
-            in_pools = [route for route in self._reachable_pool_routes() if user in self._pool(route)]
-            if any(self._can_pass(route, user) for route in in_pools):
-                continue
-            if not in_pools:
-                reason = f"it is in no reachable route's pool (teams: {', '.join(user.teams) or 'none'})"
-            else:
-                reason = "it fails the filters of " + ", ".join(
-                    f"`{route.name}` ({self._blocking_filters(route, [user])})" for route in in_pools)
-            findings.append(PolicyFinding(STARVED_USERS.name, f"user {record.id} can never be chosen: {reason}"))
-        return findings
+            if not record.deleted and record.id not in named:
+                reason = self._why_starved(self._user(record.id))
+                if reason is not None:
+                    starved.setdefault(reason, []).append(record.id)
+        return [PolicyFinding(STARVED_USERS.name, f"{'user' if len(ids) == 1 else 'users'} {', '.join(ids)} "
+                              f"can never be chosen: {reason}") for reason, ids in starved.items()]
+
+    def _why_starved(self, user: User) -> str | None:
+        in_pools = [route for route in self._reachable_pool_routes() if user in self._pool(route)]
+        if any(self._can_pass(route, user) for route in in_pools):
+            return None
+        if not in_pools:
+            teams = sorted({route.team for route in self._reachable_routes("team")})
+            if self._reachable_routes("space"):
+                return "no reachable route assigns to the space or to their teams"
+            return f"in none of the teams a reachable route assigns to ({', '.join(teams) or 'none'})"
+        return "they fail the filters of " + ", ".join(
+            f"`{route.name}` ({self._blocking_filters(route, [user])})" for route in in_pools)
 
     def _can_pass(self, route: CompiledRoute, user: User) -> bool:
         return any(self._passes(user, sample, route.eligible) for sample in self._samples_for(route))

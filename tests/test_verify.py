@@ -58,7 +58,7 @@ def test_verify_finds_a_shadowed_route_and_a_starved_user(flawed, capsys, tmp_pa
     assert "✗ every route can be reached" in out
     assert f"{policy}:7:1: route `spanish` can never be chosen: route `general` above it has no `when`" in out
     assert "✗ no starved users" in out
-    assert "user bob can never be chosen: it is in no reachable route's pool (teams: Spanish)" in out
+    assert "user bob can never be chosen: in none of the teams a reachable route assigns to (Desk)" in out
 
 
 def test_verify_finds_a_filter_nobody_passes(tmp_path, capsys):
