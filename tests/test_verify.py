@@ -122,7 +122,7 @@ class TurnSkippingEngine(Engine):
 def test_a_failure_is_shrunk_and_saved_as_files_rota_replay_runs(tmp_path, capsys):
     path = POLICIES / "vip_desk.rota"
     policy = compile_policy(load_policy(path.read_text()))
-    report = verify(policy, str(path), path.read_text(), examples=60, failures_dir=tmp_path,
+    report = verify(policy, str(path), path.read_text(), examples=25, failures_dir=tmp_path,
                     engine_factory=TurnSkippingEngine)
     failed = {result.property.name: result for result in report.properties if not result.passed}
     assert "round_robin_turns" in failed

@@ -163,27 +163,29 @@ class _Collector:
 
 
 def snapshots(words: Vocabulary = Vocabulary(), min_users: int = 1, max_users: int = 6) -> st.SearchStrategy[Snapshot]:
-    """A snapshot over the vocabulary's teams and user attributes (from scratch: `Vocabulary()`)."""
-    ids = st.lists(st.sampled_from(words.user_ids), unique=True, min_size=min(min_users, len(words.user_ids)),
-                   max_size=min(max_users, len(words.user_ids)))
-    # Mostly online and present, so routes have someone to choose.
-    statuses = st.sampled_from(("online", "online", "away", "offline"))
-    deleted, open_counts = st.sampled_from((False, False, False, True)), st.integers(0, 6)
-    last_assigned = st.sampled_from((None,) + MOMENTS)
-    attributes = st.fixed_dictionaries({name: attribute.strategy() for name, attribute in words.user_attributes.items()})
-    cursor = st.one_of(st.none(), st.sampled_from(words.user_ids))
+    """A snapshot over the vocabulary's teams and user attributes (from scratch: `Vocabulary()`).
+
+    Each user is drawn whole, with its teams, so shrinking can drop a user in one step."""
+    user = st.builds(
+        UserRecord,
+        id=st.sampled_from(words.user_ids),
+        # Mostly online and present, so routes have someone to choose.
+        status=st.sampled_from(("online", "online", "away", "offline")),
+        deleted=st.sampled_from((False, False, False, True)),
+        open=st.integers(0, 6),
+        last_assigned_at=st.sampled_from((None,) + MOMENTS),
+        attributes=st.fixed_dictionaries({name: attribute.strategy() for name, attribute in words.user_attributes.items()}),
+    )
+    teams = st.lists(st.sampled_from(words.teams), unique=True) if words.teams else st.just([])
+    members = st.lists(st.tuples(user, teams), unique_by=lambda member: member[0].id,
+                       min_size=min(min_users, len(words.user_ids)), max_size=min(max_users, len(words.user_ids)))
+    cursors = st.lists(st.tuples(st.sampled_from(words.teams + ("*",)), st.sampled_from(words.user_ids)),
+                       unique_by=lambda cursor: cursor[0])
     types = {name: attribute.arrow_type() for name, attribute in words.user_attributes.items()}
-
-    @st.composite
-    def snapshot(draw) -> Snapshot:
-        user_ids = draw(ids)
-        users = tuple(UserRecord(user_id, draw(statuses), draw(deleted), draw(open_counts), draw(last_assigned),
-                                 attributes=draw(attributes)) for user_id in user_ids)
-        memberships = tuple((team, user_id) for team in words.teams for user_id in user_ids if draw(st.booleans()))
-        cursors = tuple((pool, last) for pool in words.teams + ("*",) if (last := draw(cursor)) is not None)
-        return Snapshot(users, memberships, cursors, types)
-
-    return snapshot()
+    return st.builds(lambda people, pools: Snapshot(
+        tuple(person for person, _ in people),
+        tuple((team, person.id) for person, person_teams in people for team in person_teams),
+        tuple(pools), types), members, cursors)
 
 
 def contacts_for(words: Vocabulary | Policy | CompiledPolicy) -> st.SearchStrategy[dict[str, Any]]:
