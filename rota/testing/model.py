@@ -264,6 +264,10 @@ class Walk:
         elif row.outcome == "unassigned":
             self._take_away(contact.assignee)
             contact.assignee = None
+        elif row.outcome == "failed" and row.reason in ("team_empty", "space_empty") and route is not None:
+            members = [user.id for user in self._pool(route)]
+            if members:
+                self._note(ELIGIBILITY, index, f"the pool was not empty: {', '.join(sorted(members))}")
         elif row.outcome == "timed_out":
             self._note(CONSERVATION, index, f"contact {row.contact} timed out but was not queued")
 
