@@ -20,8 +20,12 @@ from .scheduler import Engine, Event, event_from_record
 Progress = Callable[[int, int], None]
 
 
+# One encoder for every row: `json.dumps` with options builds a new one per call.
+_ROW_ENCODER = json.JSONEncoder(ensure_ascii=False)
+
+
 def json_line(decision: Decision) -> str:
-    return json.dumps(decision.row(), ensure_ascii=False) + "\n"
+    return _ROW_ENCODER.encode(decision.row()) + "\n"
 
 
 class EventError(ValueError):

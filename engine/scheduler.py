@@ -16,7 +16,7 @@ from typing import Any, Hashable
 from rota.dsl.ast import UNASSIGN_BRANCH, fields_of
 
 from . import decisions as d
-from .clock import deadline_after
+from .clock import deadline_after, parse_instant
 from .compiler import CompiledPolicy, CompiledRoute
 from .decisions import Decision
 from .queue import Queue, QueueEntry
@@ -107,15 +107,18 @@ class Engine:
             return
         for klass in self.queue.classes.values():
             if klass.blocked and (clock_moved and klass.key[0] in self._reads_now or
-                                  self._could_take(klass, changed, moment)):
+                                  self._could_take(klass, changed, moment, now)):
                 klass.blocked = False
 
-    def _could_take(self, klass, users: list[User], moment: dict) -> bool:
-        route = self.policy.route_named(klass.head.route)
+    def _could_take(self, klass, users: list[User], moment: dict, now: datetime) -> bool:
+        route = self.policy.route_named(klass.key[0])
         if route is None or not users:
             return False
+        contact = self.contacts[klass.head.contact].contact
+        if route.per_pick_caps_only:  # its live candidates answer at once, for every class of the route
+            return self.router.pick(route, contact, now)[0] is not None
         members = self.roster.members.get(route.team, set()) if route.kind == "team" else None
-        fields = self.contacts[klass.head.contact].contact.fields
+        fields = contact.fields
         return any(not user.deleted and (members is None or user.id in members) and route.eligible(user, fields, moment)
                    for user in users)
 
@@ -239,10 +242,13 @@ def _hashable(value: Any) -> Hashable:
     return tuple(value) if isinstance(value, list) else value
 
 
+# The fields each event type must carry.
+NEEDED_FIELDS = {"route": ("contact",), "close": ("contact",), "status": ("user", "status"), "user": ("user",),
+                 "delete": ("user",), "join": ("user", "team"), "leave": ("user", "team")}
+
+
 def event_from_record(record: dict[str, Any]) -> Event:
     """A replay log line (SPEC 5.1) as an Event; ValueError says what is wrong with it."""
-    from .clock import parse_instant
-
     kind = record.get("type")
     if kind not in EVENT_TYPES:
         raise ValueError(f"unknown event type {kind!r}; use one of {', '.join(EVENT_TYPES)}")
@@ -250,9 +256,7 @@ def event_from_record(record: dict[str, Any]) -> Event:
         at = parse_instant(str(record["at"]))
     except (KeyError, ValueError):
         raise ValueError(f"`at` must be an ISO 8601 time, got {record.get('at')!r}") from None
-    needed = {"route": ("contact",), "close": ("contact",), "status": ("user", "status"), "user": ("user",),
-              "delete": ("user",), "join": ("user", "team"), "leave": ("user", "team")}[kind]
-    missing = [name for name in needed if record.get(name) is None]
+    missing = [name for name in NEEDED_FIELDS[kind] if record.get(name) is None]
     if missing:
         raise ValueError(f"a `{kind}` event needs {', '.join(f'`{name}`' for name in missing)}")
     attrs = record.get("attrs") or {}

@@ -38,7 +38,7 @@ CREATE TABLE IF NOT EXISTS journal (body VARCHAR NOT NULL);
 """
 
 SMALL_BATCH = 32
-CHECKPOINT_ROWS = 5000  # journaled rows past which they are folded into the tables
+CHECKPOINT_ROWS = 20_000  # journaled rows past which they are folded into the tables (few, large folds)
 _ARROW_TYPES = {"VARCHAR": pa.string(), "BOOLEAN": pa.bool_(), "BIGINT": pa.int64(), "TIMESTAMP": pa.timestamp("us"),
                 "JSON": pa.string()}
 USER_COLUMNS = ("id", "name", "status", "deleted", "open_contacts", "last_assigned_at", "assigned_order", "attributes")
@@ -197,8 +197,12 @@ class EngineStore:
             self.connection.close()
 
 
+# One encoder for every row: `json.dumps` with options builds a new one per call.
+_ATTRIBUTES_ENCODER = json.JSONEncoder(default=str, sort_keys=True)
+
+
 def encode_attributes(attributes: dict[str, Any]) -> str:
-    return json.dumps(attributes, default=str, sort_keys=True)
+    return _ATTRIBUTES_ENCODER.encode(attributes)
 
 
 def decode_attributes(text: str | None) -> dict[str, Any]:
