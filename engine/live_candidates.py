@@ -79,8 +79,10 @@ class LiveCandidates:
             heapify(self.heap)
 
     def _catch_up(self) -> None:
-        profiles = self.roster.profile_log.since(self.profile_read)
-        counts = self.roster.count_log.since(self.count_read)
+        profile_log, count_log = self.roster.profile_log, self.roster.count_log
+        if self.count_read == count_log.end and self.profile_read == profile_log.end:
+            return
+        profiles, counts = profile_log.since(self.profile_read), count_log.since(self.count_read)
         if profiles is None or counts is None or len(profiles) + len(counts) > self.pool_size // 2 + 16:
             self._rebuild()
             return

@@ -107,20 +107,19 @@ class Engine:
             return
         for klass in self.queue.classes.values():
             if klass.blocked and (clock_moved and klass.key[0] in self._reads_now or
-                                  self._could_take(klass, changed, moment, now)):
+                                  self._could_take(klass, changed, moment)):
                 klass.blocked = False
 
-    def _could_take(self, klass, users: list[User], moment: dict, now: datetime) -> bool:
+    def _could_take(self, klass, users: list[User], moment: dict) -> bool:
         route = self.policy.route_named(klass.key[0])
-        if route is None or not users:
+        if route is None:
             return False
-        contact = self.contacts[klass.head.contact].contact
-        if route.per_pick_caps_only:  # its live candidates answer at once, for every class of the route
-            return self.router.pick(route, contact, now)[0] is not None
         members = self.roster.members.get(route.team, set()) if route.kind == "team" else None
-        fields = contact.fields
-        return any(not user.deleted and (members is None or user.id in members) and route.eligible(user, fields, moment)
-                   for user in users)
+        in_pool = [user for user in users if not user.deleted and (members is None or user.id in members)]
+        if not in_pool:
+            return False
+        fields = self.contacts[klass.head.contact].contact.fields
+        return any(route.eligible(user, fields, moment) for user in in_pool)
 
     # ---------------------------------------------------------------- events
 

@@ -38,7 +38,7 @@ CREATE TABLE IF NOT EXISTS journal (body VARCHAR NOT NULL);
 """
 
 SMALL_BATCH = 32
-CHECKPOINT_ROWS = 20_000  # journaled rows past which they are folded into the tables (few, large folds)
+CHECKPOINT_ROWS = 100_000  # journaled rows past which they are folded into the tables (few, large folds)
 _ARROW_TYPES = {"VARCHAR": pa.string(), "BOOLEAN": pa.bool_(), "BIGINT": pa.int64(), "TIMESTAMP": pa.timestamp("us"),
                 "JSON": pa.string()}
 USER_COLUMNS = ("id", "name", "status", "deleted", "open_contacts", "last_assigned_at", "assigned_order", "attributes")
