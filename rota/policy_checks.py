@@ -232,11 +232,11 @@ class PolicyReview:
         if not chains:
             return [], "no route queues"
         longest = max(chains, key=lambda chain: chain[2])
-        summary = f"longest wait {format_duration(longest[2])} ({longest[1]})"
+        summary = f"longest {format_duration(longest[2])}: {longest[1]}"
         if max_wait_seconds is None:
-            return [], summary + "; set --max-wait to gate on it"
-        findings = [PolicyFinding(ESCALATION.name, f"{path}: a contact can wait {format_duration(total)} before it "
-                                  f"leaves the queue (limit {format_duration(max_wait_seconds)})",
+            return [], f"no --max-wait set; {summary}"
+        findings = [PolicyFinding(ESCALATION.name, f"{path} adds up to {format_duration(total)}, over the "
+                                  f"{format_duration(max_wait_seconds)} limit",
                                   self.location(start))
                     for start, path, total in chains if total > max_wait_seconds]
         return findings, summary
@@ -245,7 +245,7 @@ class PolicyReview:
         steps, total, route = [], 0, start
         while route is not None and route.route.queues:
             total += route.route.timeout_seconds
-            steps.append(f"{route.name} ({format_duration(route.route.timeout_seconds)})")
+            steps.append(f"{route.name} {format_duration(route.route.timeout_seconds)}")
             branch = route.route.branch
             if branch is None:
                 steps.append("fails")

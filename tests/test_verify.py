@@ -86,7 +86,7 @@ def test_max_wait_gates_escalation_chains(capsys, tmp_path):
     escalation = POLICIES / "escalation.rota"
     code, out = verify_cli(capsys, escalation, "--max-wait", "2h", "--failures", tmp_path / "failures")
     assert code == 1
-    assert f"{escalation}:3:1: tier1 (15m) -> tier2 (1h) -> supervisors (2h) -> unassign: a contact can wait 3h15m" in out
+    assert f"{escalation}:3:1: tier1 15m -> tier2 1h -> supervisors 2h -> unassign adds up to 3h15m, over the 2h limit" in out
     code, out = verify_cli(capsys, escalation, "--max-wait", "3h15m", "--failures", tmp_path / "failures")
     assert code == 0, out
 

@@ -253,7 +253,7 @@ class Walk:
             return
         if row.outcome == "assigned":
             self._check_assignment(index, row, route, contact, now)
-            self._give(row.user, contact)
+            self._give(row.user, contact, now)
             contact.assignee = row.user
         elif row.outcome == "queued":
             self._check_queueing(index, row, route, contact, now)
@@ -315,13 +315,14 @@ class Walk:
             self._note(DEADLINES, index, f"deadline should be {format_instant(expected)} "
                        f"(now + the route's timeout), not {format_instant(row.deadline)}")
 
-    def _give(self, user_id: str | None, contact: ModelContact) -> None:
+    def _give(self, user_id: str | None, contact: ModelContact, now: datetime) -> None:
         user = self.users.get(user_id)
         if user is None:
             return
         if contact.assignee != user_id:
             user.open += 1
             self._take_away(contact.assignee)
+        user.last_assigned_at = now
         self.order[user_id] = self.next_order
         self.next_order += 1
 
