@@ -266,21 +266,23 @@ def _best_states(user: User) -> Iterator[User]:
 
 
 def _samples(policy: CompiledPolicy, words: Vocabulary, seed: int) -> Iterator[Sample]:
+    """Every combination of contact values (a seeded sample past MAX_CONTACT_SAMPLES), each at every
+    moment when that stays within the budget, else at a seeded sample of at least 8 moments."""
     choices = [[(name, value) for value in _contact_values(attribute)]
                for name, attribute in words.contact_attributes.items()]
     moments = _moments(policy)
+    generator = random.Random(seed)
     combinations = 1
     for values in choices:
         combinations *= len(values)
-    budget = max(1, MAX_CONTACT_SAMPLES // len(moments))
-    if combinations <= budget:
-        contacts = (dict(combination) for combination in itertools.product(*choices))
+    if combinations <= MAX_CONTACT_SAMPLES:
+        contacts = [dict(combination) for combination in itertools.product(*choices)]
     else:
-        generator = random.Random(seed)
-        contacts = (dict(generator.choice(values) for values in choices) for _ in range(budget))
+        contacts = [dict(generator.choice(values) for values in choices) for _ in range(MAX_CONTACT_SAMPLES)]
+    per_contact = min(len(moments), max(8, MAX_CONTACT_SAMPLES // len(contacts)))
     for contact in contacts:
         fields = {**contact, "id": "c", "assignee": None}
-        for moment in moments:
+        for moment in moments if per_contact == len(moments) else generator.sample(moments, per_contact):
             yield Sample(fields, moment)
 
 

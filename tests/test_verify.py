@@ -140,3 +140,18 @@ def test_a_failure_is_shrunk_and_saved_as_files_rota_replay_runs(tmp_path, capsy
         result.property.check(run_engine(policy, counterexample.snapshot, fewer, counterexample.until,
                                          TurnSkippingEngine))
 
+
+
+def test_a_route_whose_when_implies_an_earlier_one_is_shadowed():
+    from rota.testing import vocabulary
+    from rota.verify import review_policy
+
+    policy = compile_policy(load_policy("""
+route spanish when contact.language == "es" { assign to space }
+route spanish_vip when contact.language == "es" and "vip" in contact.tags { assign to space }
+route rest { assign to space }
+"""))
+    shadowed = review_policy(policy, vocabulary(policy), None, "p.rota", None)[0]
+    assert [finding.message.split(":")[0] for finding in shadowed.findings] == ["route `spanish_vip` can never be chosen"]
+    assert "all taken first by `spanish`" in shadowed.findings[0].message
+    assert shadowed.findings[0].location == "p.rota:3:1"
