@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
@@ -40,26 +41,39 @@ class CompiledRoute:
     # route's candidates up to date instead of scanning its pool per decision.
     per_pick_caps_only: bool = True
 
-    @property
+    # The route's meaning, worked out once: the engine reads these per decision.
+    @cached_property
     def name(self) -> str:
         return self.route.name
 
-    @property
+    @cached_property
     def kind(self) -> str:
         """`user`, `team`, `space` or `unassign`."""
         return ACTION_KINDS[type(self.route.action)]
 
-    @property
+    @cached_property
     def team(self) -> str | None:
         action = self.route.action
         return action.team if isinstance(action, AssignToTeam) else None
 
-    @property
+    @cached_property
     def pool_key(self) -> str | None:
         """Key of the shared round-robin cursor: the team's name, or `*` for the space."""
         if self.kind == "team":
             return self.team
         return SPACE_POOL if self.kind == "space" else None
+
+    @cached_property
+    def logic(self) -> str:
+        return self.route.logic
+
+    @cached_property
+    def priority(self) -> int:
+        return self.route.priority
+
+    @cached_property
+    def timeout_seconds(self) -> int:
+        return self.route.timeout_seconds
 
     def holds(self, contact: Any, now: Any) -> bool:
         return self.when is None or self.when(None, contact, now)
@@ -117,7 +131,9 @@ def cap_of(conjunct: Expr) -> tuple[bool, float] | None:
 
 
 def compile_filter(conjunct: Expr) -> Condition:
-    """A cap compiles to one comparison; anything else to the general evaluator."""
+    """A cap and `only online` compile to one comparison; anything else to the general evaluator."""
+    if isinstance(conjunct, Field) and conjunct.scope == "user" and conjunct.name == "online":
+        return lambda user, contact, now: user.status == "online"  # a null status is not online either
     cap = cap_of(conjunct)
     if cap is None:
         return compile_condition(conjunct)

@@ -30,7 +30,7 @@ class LiveCandidates:
     def __init__(self, route: CompiledRoute, roster: Roster):
         self.route = route
         self.roster = roster
-        self.least_open = route.route.logic == "least_open"
+        self.least_open = route.logic == "least_open"
         self._serial = count()  # orders heap entries of equal keys without comparing users
         self._rebuild()
 

@@ -24,10 +24,11 @@ class QueueEntry:
     deadline: datetime
     priority: int
     sequence: int
+    # Queue order, worked out once: heaps compare it many times.
+    order: tuple = field(init=False, repr=False, compare=False)
 
-    @property
-    def order(self) -> tuple:
-        return (-self.priority, self.enqueued_at, self.sequence)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "order", (-self.priority, self.enqueued_at, self.sequence))
 
 
 @dataclass(eq=False)
@@ -102,8 +103,11 @@ class Queue:
 
     def first_unblocked_class(self) -> EligibilityClass | None:
         """The class not known to be blocked whose first contact comes first in queue order."""
-        unblocked = [klass for klass in self.classes.values() if not klass.blocked]
-        return min(unblocked, key=lambda klass: klass.head.order, default=None)
+        first, first_order = None, None
+        for klass in self.classes.values():
+            if not klass.blocked and (first is None or klass.head.order < first_order):
+                first, first_order = klass, klass.head.order
+        return first
 
     def pop_due(self, before: datetime, inclusive: bool) -> QueueEntry | None:
         """The next entry whose deadline is before (or at) `before`, in queue order on ties."""

@@ -111,7 +111,7 @@ class Router:
         placed = self.place(route, contact, now)
         if placed is not None:
             return placed
-        deadline = deadline_after(now, route.route.timeout_seconds)
+        deadline = deadline_after(now, route.timeout_seconds)
         return Decision(contact.id, route.name, d.QUEUED, deadline=deadline, at=now, candidates=0)
 
     def unassign(self, route_name: str, contact: Contact, now: datetime) -> Decision:
@@ -126,7 +126,7 @@ class Router:
         chosen, eligible = self.pick(route, contact, now)
         if chosen is None:
             return None
-        return self._give(route, contact, chosen, route.route.logic, now, eligible)
+        return self._give(route, contact, chosen, route.logic, now, eligible)
 
     def pick(self, route: CompiledRoute, contact: Contact, now: datetime) -> tuple[User | None, int]:
         """Whom SPEC 3.4 chooses now, and how many users are eligible; changes nothing.
@@ -175,7 +175,7 @@ class Router:
 
     def choose(self, route: CompiledRoute, candidates: list[User]) -> User:
         """SPEC 3.4 over candidates sorted by id."""
-        if route.route.logic == "least_open":
+        if route.logic == "least_open":
             return min(candidates, key=User.least_open_key)
         cursor = self.roster.cursors.get(route.pool_key)
         if cursor is None:

@@ -17,7 +17,7 @@ from rota.dsl.ast import UNASSIGN_BRANCH, fields_of
 
 from . import decisions as d
 from .clock import deadline_after, parse_instant
-from .compiler import CompiledPolicy, CompiledRoute
+from .compiler import NO_FIELDS, CompiledPolicy, CompiledRoute
 from .decisions import Decision
 from .queue import Queue, QueueEntry
 from .roster import Roster, User
@@ -98,7 +98,7 @@ class Engine:
         return decisions
 
     def _unblock_classes(self, now: datetime) -> None:
-        moment = self.router.now_fields(now)
+        moment = self.router.now_fields(now) if self._reads_now else NO_FIELDS
         clock_moved, self._last_moment = moment != self._last_moment, moment
         changed = [self.roster.users[user_id] for user_id in self.roster.changed_since_drain
                    if user_id in self.roster.users]
@@ -196,7 +196,7 @@ class Engine:
         return (route_name,) + tuple(_hashable(fields.get(name)) for name in self._class_fields.get(route_name, ()))
 
     def _enqueue(self, contact: Contact, route: CompiledRoute, now: datetime, deadline: datetime) -> None:
-        entry = QueueEntry(contact.id, route.name, now, deadline, route.route.priority, self.queue.take_sequence())
+        entry = QueueEntry(contact.id, route.name, now, deadline, route.priority, self.queue.take_sequence())
         self.queue.add(entry, self._class_key(contact, route.name))
 
     def _requeue_in_class(self, contact_id: str) -> None:
@@ -232,7 +232,7 @@ class Engine:
             target = self.policy.route_named(branch)
             decision = self.router.apply(target, contact, at)
             if decision.outcome == d.QUEUED:
-                self._enqueue(contact, target, at, deadline_after(at, target.route.timeout_seconds))
+                self._enqueue(contact, target, at, deadline_after(at, target.timeout_seconds))
             decisions.append(decision)
         return decisions
 
