@@ -275,3 +275,17 @@ def test_a_written_run_reads_back_the_same(tmp_path):
     files = run.write(tmp_path / "case", "route r { assign to space }\n")
     assert Snapshot.from_directory(files.snapshot).users == SNAPSHOT.users
     assert Snapshot.from_directory(files.snapshot).memberships == tuple(sorted(SNAPSHOT.memberships))
+
+
+def test_deadlines_fail_when_timeouts_of_one_instant_fire_out_of_queue_order():
+    events = (route(0, "c1"), route(0, "c2"), status(0, "ann", "offline"))
+    snapshot = Snapshot(users=(UserRecord("ann", "offline"),))
+    run = run_engine(POLICY, snapshot, events, at(31))
+    timed_out = [index for index, row in enumerate(run.decisions) if row.outcome == "timed_out"]
+    assert [run.decisions[index].contact for index in timed_out] == ["c1", "c2"]
+    check_deadlines(run)
+    rows = list(run.decisions)
+    first, second = timed_out
+    rows[first:first + 2], rows[second:second + 2] = rows[second:second + 2], rows[first:first + 2]
+    with pytest.raises(DeadlinesViolation, match="contact c1, due at the same instant, is ahead in queue order"):
+        check_deadlines(replace(run, decisions=tuple(rows), final=None))

@@ -162,6 +162,11 @@ class Walk:
             self.overdue_reported.add(row.contact)
             self._note(DEADLINES, index, f"timed out at {format_instant(row.at)}; its deadline was "
                        f"{format_instant(waiting.deadline)}")
+        first_due = next((other for other, entry in self._in_queue_order()
+                          if entry.deadline == waiting.deadline and entry.order < waiting.order), None)
+        if first_due is not None:
+            self._note(DEADLINES, index, f"contact {first_due}, due at the same instant, is ahead in queue order "
+                       "and should time out first")
         branch_row = self._peek()
         if branch_row is None or branch_row.contact != row.contact or branch_row.outcome == "timed_out":
             self._note(CONSERVATION, index, f"no decision followed the timeout of {row.contact}: the contact was lost")
@@ -170,6 +175,9 @@ class Walk:
         route = self.policy.route_named(waiting.route)
         branch = route.route.branch if route is not None else None
         target = self.policy.route_named(branch) if branch not in (None, "unassign") else None
+        expected = target.name if target is not None else waiting.route
+        if branch_row.route != expected:
+            self._note(ELIGIBILITY, branch_index, f"the timeout of `{waiting.route}` branches to `{expected}`")
         self._apply_decision(branch_index, branch_row, target, row.at)
         self._drain(row.at, f"the timeout of {row.contact}")
 
