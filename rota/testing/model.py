@@ -11,7 +11,7 @@ compares its state with the engine's final state, when the run has one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -81,15 +81,13 @@ class Waiting:
         return (-self.priority, self.enqueued_at, self.sequence)
 
 
-@dataclass
 class Walk:
     """The model's pass over one run; `findings` and `round_robin_picks` are its results."""
 
-    run: Run
-    findings: list[Finding] = field(default_factory=list)
-    round_robin_picks: list[RoundRobinPick] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
+    def __init__(self, run: Run):
+        self.run = run
+        self.findings: list[Finding] = []
+        self.round_robin_picks: list[RoundRobinPick] = []
         self.policy = self.run.policy
         self.rows = self.run.decisions
         self.position = 0
