@@ -19,7 +19,7 @@ from .decisions import Decision
 from .queue import QueueEntry
 from .roster import Roster, User
 from .router import Contact
-from .scheduler import Engine, Event
+from .scheduler import ContactState, Engine, Event
 
 
 class DurableEngine:
@@ -31,6 +31,9 @@ class DurableEngine:
         self.events_applied = events_applied
         self._pending: list[Decision] = []
         self._touched_contacts: set[str] = set()
+        # Open contacts' attributes as last written, with the text they encode to: a contact is
+        # written at each step (routed, queued, assigned, closed) but its attributes change rarely.
+        self._attribute_texts: dict[str, tuple[dict, str]] = {}
         # Versions are kept with the time they were first seen (the epoch when no clock was given).
         self._new_policy: tuple | None = (engine.policy.version, policy_text, now or datetime(1970, 1, 1))
         self._decision_count = store.connection.execute("SELECT count(*) FROM decisions").fetchall()[0][0]
@@ -116,7 +119,7 @@ class DurableEngine:
             if state is None:
                 continue
             contact = state.contact
-            changes.contacts.append((contact.id, contact.assignee, state.closed, encode_attributes(contact.attributes)))
+            changes.contacts.append((contact.id, contact.assignee, state.closed, self._attributes_text(state)))
             entry = engine.queue.entries.get(contact_id)
             if entry is None:
                 changes.unqueued.append(contact_id)
@@ -134,6 +137,16 @@ class DurableEngine:
         roster.teams_changed.clear()
         self._touched_contacts.clear()
         return changes, durable
+
+    def _attributes_text(self, state: ContactState) -> str:
+        """The contact's attributes encoded, again only when they were replaced (they never change in place)."""
+        contact = state.contact
+        known = self._attribute_texts.get(contact.id)
+        if known is None or known[0] is not contact.attributes:
+            known = self._attribute_texts[contact.id] = (contact.attributes, encode_attributes(contact.attributes))
+        if state.closed:  # routed again, it comes with new attributes
+            del self._attribute_texts[contact.id]
+        return known[1]
 
     def use_policy(self, text: str, now: datetime, file: str = "<policy>") -> CompiledPolicy:
         """A new version takes effect between two decisions (and is kept at the next commit);

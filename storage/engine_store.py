@@ -8,7 +8,10 @@ decisions, counters), so a crash leaves the file as of the last commit.
 
 from __future__ import annotations
 
+import datetime as datetime_module
+import io
 import json
+import pickle
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +38,7 @@ CREATE TABLE IF NOT EXISTS decisions (
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
 CREATE TABLE IF NOT EXISTS policies (version VARCHAR PRIMARY KEY, text VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL);
 CREATE TABLE IF NOT EXISTS journal (body VARCHAR NOT NULL);
+CREATE TABLE IF NOT EXISTS binary_journal (body BLOB NOT NULL);
 """
 
 SMALL_BATCH = 32
@@ -68,8 +72,11 @@ class EngineStore:
         self.connection.execute(SCHEMA)
         # One DuckDB connection is not for two threads at once: a writer and readers share this lock.
         self.lock = threading.RLock()
-        # Journaled changes not yet folded into the tables; a crash leaves them in `journal`.
-        self._unfolded = [_decode(row[0]) for row in self.connection.execute("SELECT body FROM journal").fetchall()]
+        # Journaled changes not yet folded into the tables; a crash leaves them in `binary_journal`
+        # (or, in a file written before it, as JSON in `journal`).
+        self._unfolded = ([_decode(row[0]) for row in self.connection.execute("SELECT body FROM journal").fetchall()]
+                          + [_unpickled(row[0]) for row in
+                             self.connection.execute("SELECT body FROM binary_journal").fetchall()])
         self._unfolded_rows = sum(_size(changes) for changes in self._unfolded)
         self._column_types: dict[str, dict[str, str]] = {}
         for table, column, type_name in self.connection.execute(
@@ -96,7 +103,7 @@ class EngineStore:
             if self._unfolded_rows > CHECKPOINT_ROWS:
                 self.checkpoint()
             else:
-                self.connection.execute("INSERT INTO journal VALUES (?)", [_encode(changes)])
+                self.connection.execute("INSERT INTO binary_journal VALUES (?)", [_pickled(changes)])
 
     def checkpoint(self) -> None:
         """Fold what the journal holds into the tables, in one transaction."""
@@ -107,6 +114,7 @@ class EngineStore:
             try:
                 self._write(_merged(self._unfolded))
                 self.connection.execute("DELETE FROM journal")
+                self.connection.execute("DELETE FROM binary_journal")
                 self.connection.execute("COMMIT")
             except BaseException:
                 self.connection.execute("ROLLBACK")
@@ -202,14 +210,14 @@ _ATTRIBUTES_ENCODER = json.JSONEncoder(default=str, sort_keys=True)
 
 
 def encode_attributes(attributes: dict[str, Any]) -> str:
-    return _ATTRIBUTES_ENCODER.encode(attributes)
+    return _ATTRIBUTES_ENCODER.encode(attributes) if attributes else "{}"
 
 
 def decode_attributes(text: str | None) -> dict[str, Any]:
     return json.loads(text) if text else {}
 
 
-# Columns that hold times, by Changes field and position: JSON carries them as text.
+# Columns that hold times, by Changes field and position: the JSON journal carries them as text.
 _TIME_COLUMNS = {"users": (5,), "queued": (2, 3), "decisions": (1, 7), "policies": (2,)}
 
 
@@ -218,9 +226,23 @@ def _size(changes: Changes) -> int:
             + len(changes.decisions) + sum(len(teams) + 1 for teams in changes.memberships.values()))
 
 
-def _encode(changes: Changes) -> str:
-    return json.dumps({name: getattr(changes, name) for name in Changes.__dataclass_fields__},
-                      default=lambda value: value.isoformat())
+def _pickled(changes: Changes) -> bytes:
+    """A journal body: pickling is several times faster than JSON, and half the size."""
+    return pickle.dumps({name: getattr(changes, name) for name in Changes.__dataclass_fields__},
+                        protocol=pickle.HIGHEST_PROTOCOL)
+
+
+class _JournalUnpickler(pickle.Unpickler):
+    """Reads back plain values and times only: a journal body can name no other class."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if module == "datetime" and name in ("datetime", "date", "time", "timedelta", "timezone"):
+            return getattr(datetime_module, name)
+        raise pickle.UnpicklingError(f"a journal body names {module}.{name}")
+
+
+def _unpickled(body: bytes) -> Changes:
+    return Changes(**_JournalUnpickler(io.BytesIO(body)).load())
 
 
 def _decode(body: str) -> Changes:
