@@ -22,6 +22,8 @@ run: $(STAMP)
 	$(BIN)/rota replay $(DEMO)/desk.rota --snapshot $(DEMO)/snapshot --events $(DEMO)/events.jsonl \
 		--out $(OUT)/replay.jsonl --db $(OUT)/engine.duckdb
 	$(BIN)/rota log --db $(OUT)/engine.duckdb --outcome timed_out
+	$(BIN)/rota verify $(DEMO)/desk.rota --snapshot $(DEMO)/snapshot
+	$(BIN)/rota simulate $(DEMO)/desk.rota --snapshot $(DEMO)/snapshot --report $(OUT)/simulation.html
 	@rm -f $(OUT)/service.duckdb
 	$(BIN)/rota serve --db $(OUT)/service.duckdb --policy $(DEMO)/desk.rota --snapshot $(DEMO)/snapshot
 
