@@ -124,8 +124,15 @@ class LiveCandidates:
         return (user.open, user.assigned_order, user.id, next(self._serial), user)
 
     def _is_member(self, user: User) -> bool:
-        return self.roster.in_pool(user, self.route.team) and all(
-            condition(user, NO_FIELDS, NO_FIELDS) for condition in self.route.static_filters)
+        return self.roster.in_pool(user, self.route.team) and _passes(self.route.static_filters, user)
 
     def _passes_caps(self, user: User) -> bool:
-        return all(cap(user, NO_FIELDS, NO_FIELDS) for cap in self.route.per_pick_filters)
+        return _passes(self.route.per_pick_filters, user)
+
+
+def _passes(filters: tuple, user: User) -> bool:
+    """Every filter holds for `user` (a plain loop: this runs for every count change)."""
+    for condition in filters:
+        if not condition(user, NO_FIELDS, NO_FIELDS):
+            return False
+    return True

@@ -82,7 +82,7 @@ def replay_durable(
     source: str | Path,
     out_path: str | Path,
     until: datetime | None,
-    group_size: int = 256,
+    group_size: int = 1024,
     progress: Progress | None = None,
 ) -> tuple[list[Decision], int]:
     """Like `replay_events`, on a DurableEngine: commits every `group_size` events and

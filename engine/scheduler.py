@@ -115,11 +115,15 @@ class Engine:
         if route is None:
             return False
         members = self.roster.members.get(route.team, set()) if route.kind == "team" else None
-        in_pool = [user for user in users if not user.deleted and (members is None or user.id in members)]
-        if not in_pool:
-            return False
-        fields = self.contacts[klass.head.contact].contact.fields
-        return any(route.eligible(user, fields, moment) for user in in_pool)
+        fields = None  # the class's contact fields, built only once a user in the pool is found
+        for user in users:
+            if user.deleted or (members is not None and user.id not in members):
+                continue
+            if fields is None:
+                fields = self.contacts[klass.head.contact].contact.fields
+            if route.eligible(user, fields, moment):
+                return True
+        return False
 
     # ---------------------------------------------------------------- events
 
