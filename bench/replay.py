@@ -2,7 +2,8 @@
 
 Prints events per second for a durable replay (group commits in a DuckDB
 file) and in memory, and the cost of one drain that finds 100,000 contacts
-queued: how long a status change takes and how many contacts it assigned.
+queued, for a status change that lets one user take 1, 10 or 100 of them
+(a few tries each) and for one that lets nobody take any.
 
     .venv/bin/python bench/replay.py [--events N] [--users N]
 """
@@ -106,19 +107,42 @@ def replay_figures(records: list[dict], users: int) -> None:
     print(f"in-memory replay: {count / seconds:,.0f} events/s")
 
 
+# For drains of a chosen size: a user at `open` = CAP - k that comes online takes exactly k contacts.
+DRAIN_CAP = 1_000
+DRAIN_POLICY = f"""\
+route waiting {{
+  assign to space
+  using least_open
+  only online
+  only open < {DRAIN_CAP}
+}}
+"""
+DRAIN_SIZES = (1, 10, 100)
+TRIES = 3
+
+
 def drain_figures(queued: int, users: int) -> None:
-    engine = Engine(compile_policy(load_policy(POLICY)), roster(users, 0.0))
+    """What one drain costs with `queued` contacts waiting, by how many contacts it assigns."""
+    people = [User(f"user-{index:05d}", status="offline") for index in range(users)]
+    sizes = [size for size in DRAIN_SIZES for _ in range(TRIES)]
+    for size, person in zip(sizes, people):
+        person.open = DRAIN_CAP - size
+    engine = Engine(compile_policy(load_policy(DRAIN_POLICY)), Roster.build(people))
     for index in range(queued):
-        engine.handle(Event(START, "route", contact=f"waiting-{index:06d}", attrs={"tags": [], "team": None}))
+        engine.handle(Event(START, "route", contact=f"waiting-{index:06d}", attrs={}))
     assert len(engine.queue) == queued
+    moment = START + timedelta(seconds=1)
     started = time.perf_counter()
-    decisions = engine.handle(Event(START + timedelta(seconds=1), "status", user="user-00007", status="online"))
-    seconds = time.perf_counter() - started
-    print(f"drain with {queued:,} queued: one status change assigned {len(decisions)} contacts "
-          f"in {seconds * 1000:.1f} ms")
-    started = time.perf_counter()
-    engine.handle(Event(START + timedelta(seconds=2), "status", user="user-00008", status="away"))
-    print(f"drain with {len(engine.queue):,} queued and nobody placeable: {(time.perf_counter() - started) * 1000:.2f} ms")
+    engine.handle(Event(moment, "status", user=people[-1].id, status="away"))
+    print(f"drain with {queued:,} queued and nobody placeable: {(time.perf_counter() - started) * 1000:.2f} ms")
+    for size, user in zip(sizes, people):
+        moment += timedelta(seconds=1)
+        started = time.perf_counter()
+        decisions = engine.handle(Event(moment, "status", user=user.id, status="online"))
+        seconds = time.perf_counter() - started
+        assert len(decisions) == size
+        print(f"drain with {len(engine.queue) + size:,} queued: a status change assigned {size} "
+              f"in {seconds * 1000:.2f} ms ({seconds / size * 1e6:.1f} µs a contact)")
 
 
 def main() -> None:
