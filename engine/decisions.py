@@ -42,12 +42,9 @@ class Decision:
 
     def row(self) -> dict[str, Any]:
         """The replay row of SPEC 5.1, times as ISO 8601 in UTC."""
-        return {
-            "at": format_instant(self.at),
-            "contact": self.contact,
-            "route": self.route,
-            "outcome": self.outcome,
-            "user": self.user,
-            "reason": self.reason,
-            "deadline": format_instant(self.deadline),
-        }
+        return dict(zip(REPLAY_COLUMNS, self.row_values()))
+
+    def row_values(self) -> tuple:
+        """The replay row's values, in the order of REPLAY_COLUMNS."""
+        return (format_instant(self.at), self.contact, self.route, self.outcome, self.user, self.reason,
+                format_instant(self.deadline))

@@ -126,10 +126,11 @@ class DurableEngine:
             else:
                 changes.queued.append((entry.contact, entry.route, entry.enqueued_at, entry.deadline, entry.priority,
                                        entry.sequence))
+        version = self.policy.version
         for decision in self._pending:
             changes.decisions.append((self._decision_count, decision.at, decision.contact, decision.route,
                                       decision.outcome, decision.user, decision.reason, decision.deadline,
-                                      self.policy.version, decision.candidates))
+                                      version, decision.candidates))
             self._decision_count += 1
         durable, self._pending = self._pending, []
         self._new_policy = None

@@ -58,8 +58,10 @@ def values_order(symbol: str, left: Any, right: Any) -> bool | None:
 
 
 def list_contains(item: Any, items: Any) -> bool | None:
-    if item is None or items is None or value_kind(items) != "list":
+    if item is None or not isinstance(items, (list, tuple)):  # null, or not a list: null
         return None
+    if not items:
+        return False
     kind = value_kind(item)
     return any(value_kind(element) == kind and element == item for element in items)
 

@@ -29,7 +29,7 @@ _ROW_TEMPLATE = "{" + ", ".join(f'"{column}": %s' for column in REPLAY_COLUMNS) 
 
 def json_line(decision: Decision) -> str:
     """The decision's row (SPEC 5.1) as a JSON line, byte for byte what `json.dumps` writes."""
-    values = tuple(decision.row().values())
+    values = decision.row_values()
     if all(value is None or type(value) is str for value in values):
         return _ROW_TEMPLATE % tuple("null" if value is None else encode_basestring(value) for value in values)
     return _ROW_ENCODER.encode(decision.row()) + "\n"
