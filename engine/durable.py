@@ -114,24 +114,24 @@ class DurableEngine:
         )
         if self._new_policy is not None:
             changes.policies.append(self._new_policy)
+        contacts, queued = engine.contacts, engine.queue.entries
         for contact_id in sorted(self._touched_contacts):
-            state = engine.contacts.get(contact_id)
+            state = contacts.get(contact_id)
             if state is None:
                 continue
             contact = state.contact
             changes.contacts.append((contact.id, contact.assignee, state.closed, self._attributes_text(state)))
-            entry = engine.queue.entries.get(contact_id)
+            entry = queued.get(contact_id)
             if entry is None:
                 changes.unqueued.append(contact_id)
             else:
                 changes.queued.append((entry.contact, entry.route, entry.enqueued_at, entry.deadline, entry.priority,
                                        entry.sequence))
-        version = self.policy.version
-        for decision in self._pending:
-            changes.decisions.append((self._decision_count, decision.at, decision.contact, decision.route,
-                                      decision.outcome, decision.user, decision.reason, decision.deadline,
-                                      version, decision.candidates))
-            self._decision_count += 1
+        first, version = self._decision_count, self.policy.version
+        changes.decisions = [(first + index, decision.at, decision.contact, decision.route, decision.outcome,
+                              decision.user, decision.reason, decision.deadline, version, decision.candidates)
+                             for index, decision in enumerate(self._pending)]
+        self._decision_count += len(self._pending)
         durable, self._pending = self._pending, []
         self._new_policy = None
         roster.changed.clear()

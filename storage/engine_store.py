@@ -154,8 +154,8 @@ class EngineStore:
                                     [value for row in rows for value in row])
             return
         target_types = self._column_types[table]
-        batch = pa.table({name: pa.array([row[index] for row in rows], _ARROW_TYPES[target_types[name]])
-                          for index, name in enumerate(columns)})
+        batch = pa.table({name: pa.array(values, _ARROW_TYPES[target_types[name]])
+                          for name, values in zip(columns, zip(*rows))})
         self.connection.register("rota_store_batch", batch)
         try:
             self.connection.execute(f"{verb} INTO {table} ({names}) SELECT {names} FROM rota_store_batch")
