@@ -19,7 +19,15 @@ def to_utc(moment: datetime) -> datetime:
 
 def parse_instant(text: str) -> datetime:
     """ISO 8601 (`Z` or an offset allowed; no zone means UTC) as naive UTC."""
-    return to_utc(datetime.fromisoformat(text.strip().replace("Z", "+00:00")))
+    text = text.strip()
+    if text.endswith("Z"):  # the usual form, read as naive at once (a replay parses every event's time)
+        try:
+            moment = datetime.fromisoformat(text[:-1])
+        except ValueError:
+            moment = None
+        if moment is not None and moment.tzinfo is None:
+            return moment
+    return to_utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
 
 
 def format_instant(moment: datetime | None) -> str | None:
