@@ -27,6 +27,8 @@ from .roster import Roster, User
 
 
 class LiveCandidates:
+    """One capped team or space route's eligible users, brought up to date when asked."""
+
     def __init__(self, route: CompiledRoute, roster: Roster):
         self.route = route
         self.roster = roster
@@ -75,14 +77,14 @@ class LiveCandidates:
         self.members = {user.id: user for user in pool if self._is_member(user)}
         self.passing = [user_id for user_id, user in self.members.items() if self._passes_caps(user)]
         if self.least_open:
-            self.heap = [self._heap_entry(user) for user in self.members.values()]
-            heapify(self.heap)
+            self._heap_members()
 
     def _catch_up(self) -> None:
         profile_log, count_log = self.roster.profile_log, self.roster.count_log
         if self.count_read == count_log.end and self.profile_read == profile_log.end:
             return
         profiles, counts = profile_log.since(self.profile_read), count_log.since(self.count_read)
+        # Far behind (or behind what the logs keep), a pass over the pool is cheaper than user by user.
         if profiles is None or counts is None or len(profiles) + len(counts) > self.pool_size // 2 + 16:
             self._rebuild()
             return
@@ -94,9 +96,8 @@ class LiveCandidates:
                 self._count_changed(user)
         self.profile_read += len(profiles)
         self.count_read += len(counts)
-        if self.least_open and len(self.heap) > 2 * len(self.members) + 64:
-            self.heap = [self._heap_entry(user) for user in self.members.values()]
-            heapify(self.heap)
+        if self.least_open and len(self.heap) > 2 * len(self.members) + 64:  # mostly stale entries
+            self._heap_members()
 
     def _profile_changed(self, user_id: str) -> None:
         user = self.roster.users.get(user_id)
@@ -119,6 +120,10 @@ class LiveCandidates:
             passing.insert(place, user_id)
         elif present and not passes:
             del passing[place]
+
+    def _heap_members(self) -> None:
+        self.heap = [self._heap_entry(user) for user in self.members.values()]
+        heapify(self.heap)
 
     def _heap_entry(self, user: User) -> tuple:
         return (user.open, user.assigned_order, user.id, next(self._serial), user)
