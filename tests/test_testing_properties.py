@@ -12,13 +12,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from rota.dsl import load_policy
-from rota.engine import Engine, Event, Router, compile_policy
+from rota.engine import Engine, Event, compile_policy
 from rota.testing import (
     PROPERTIES, ConservationViolation, DeadlinesViolation, EligibilityViolation, LeastOpenViolation,
     QueueOrderViolation, RoundRobinBalanceViolation, RoundRobinTurnsViolation, Snapshot, UserRecord,
     check_conservation, check_deadlines, check_eligibility, check_least_open, check_queue_order,
     check_round_robin_balance, check_round_robin_turns, check_run, run_engine, runs, vocabulary,
 )
+
+from engine_variants import TurnSkippingEngine
 
 T0 = datetime(2026, 11, 25, 9, 0)
 
@@ -186,23 +188,6 @@ def test_queue_order_fails_when_a_drain_stops_early():
 
 
 # ---------------------------------------------------------- engine variants
-
-
-class TurnSkippingRouter(Router):
-    """Round-robin that moves the cursor one candidate too far after every pick."""
-
-    def place(self, route, contact, now):
-        decision = super().place(route, contact, now)
-        if decision is not None and decision.reason == "round_robin":
-            ids = [user.id for user in self.candidates(route, contact, now)]
-            self.roster.cursors[route.pool_key] = ids[(ids.index(decision.user) + 1) % len(ids)]
-        return decision
-
-
-class TurnSkippingEngine(Engine):
-    def use_policy(self, policy):
-        super().use_policy(policy)
-        self.router = TurnSkippingRouter(policy, self.roster)
 
 
 class StatusDeafEngine(Engine):

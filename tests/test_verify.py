@@ -7,9 +7,11 @@ import pytest
 
 from rota.cli import main
 from rota.dsl import load_policy
-from rota.engine import Engine, Router, compile_policy
+from rota.engine import compile_policy
 from rota.testing import PROPERTIES, Snapshot, UserRecord, run_engine
 from rota.verify import verify
+
+from engine_variants import TurnSkippingEngine
 
 POLICIES = Path(__file__).parent.parent / "policies"
 
@@ -100,23 +102,6 @@ def test_input_errors_exit_2_with_one_line(arguments, message, capsys):
     assert main(["verify", *arguments]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
-
-
-class TurnSkippingRouter(Router):
-    """Round-robin that moves the cursor one candidate too far after every pick."""
-
-    def place(self, route, contact, now):
-        decision = super().place(route, contact, now)
-        if decision is not None and decision.reason == "round_robin":
-            ids = [user.id for user in self.candidates(route, contact, now)]
-            self.roster.cursors[route.pool_key] = ids[(ids.index(decision.user) + 1) % len(ids)]
-        return decision
-
-
-class TurnSkippingEngine(Engine):
-    def use_policy(self, policy):
-        super().use_policy(policy)
-        self.router = TurnSkippingRouter(policy, self.roster)
 
 
 def test_a_failure_is_shrunk_and_saved_as_files_rota_replay_runs(tmp_path, capsys):

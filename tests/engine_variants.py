@@ -1,0 +1,20 @@
+"""Engines broken on purpose, so the property checks of rota.testing can be seen to fail."""
+
+from rota.engine import Engine, Router
+
+
+class TurnSkippingRouter(Router):
+    """Round-robin that moves the cursor one candidate too far after every pick."""
+
+    def place(self, route, contact, now):
+        decision = super().place(route, contact, now)
+        if decision is not None and decision.reason == "round_robin":
+            ids = [user.id for user in self.candidates(route, contact, now)]
+            self.roster.cursors[route.pool_key] = ids[(ids.index(decision.user) + 1) % len(ids)]
+        return decision
+
+
+class TurnSkippingEngine(Engine):
+    def use_policy(self, policy):
+        super().use_policy(policy)
+        self.router = TurnSkippingRouter(policy, self.roster)
