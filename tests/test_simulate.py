@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from rota import compile_policy_file, load_roster, load_snapshot
-from rota.cli import main
 from rota.engine import snapshot_schema
 from rota.simulate import SimulationSettings, simulate
 from rota.simulate_contacts import attribute_values
@@ -21,6 +20,8 @@ from rota.simulate_measures import (
     CONTACT_ENDINGS, WAITING_AT_END, counted_agents, gini, max_min_ratio, measure, percentile,
 )
 from rota.simulate_report import render_html, settings_text
+
+from test_spec_5_cli import run as cli
 
 POLICIES = Path(__file__).parent.parent / "policies"
 SNAPSHOT = POLICIES / "demo" / "snapshot"
@@ -194,12 +195,6 @@ def test_the_html_report_is_self_contained_and_holds_the_plots():
 
 
 # ----------------------------------------------------------------------- CLI
-
-
-def cli(capsys, *argv):
-    code = main([str(arg) for arg in argv])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def test_cli_writes_the_report_and_the_png(tmp_path, capsys):
