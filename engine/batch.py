@@ -142,24 +142,35 @@ class _Batch:
         outcome: list[str] = [d.NO_ROUTE] * self.count
         chosen: list[str | None] = [None] * self.count
         reason: list[str | None] = [None] * self.count
-        set_of_position, closable_sets = self._set_of_position(route_index, plans)
+        set_of_position, sets, closable = self._set_of_position(route_index, plans)
+        queued_in_bulk = np.zeros(self.count, dtype=bool)
         last_shrink = self._last_possible_shrink(order, route_index)
-        route_of = route_index.tolist()  # plain lists index fastest in the loop
-        pending, done, total = order, 0, len(order)
+        # Plain lists index fastest in the loop.
+        route_of, set_of = route_index.tolist(), set_of_position.tolist()
+        pending, done, total, closed_count = order, 0, len(order), 0
         while len(pending):
             if progress is not None:
                 progress(done, total)
             step = PROGRESS_STEP if done <= last_shrink else BULK_CHECK_STEP
-            self._assign_in_order(pending[:step].tolist(), route_of, plans, targets, outcome, chosen, reason)
+            self._assign_in_order(pending[:step].tolist(), route_of, set_of, sets, plans, targets, outcome, chosen,
+                                  reason)
             done += min(step, len(pending))
             pending = pending[step:]
-            if done > last_shrink and len(pending) and closable_sets:
-                pending = self._queue_closed(pending, set_of_position, closable_sets, outcome)
+            if done > last_shrink and len(pending) and closable.any():
+                closed = closable & np.array([candidate_set.exhausted for candidate_set in sets] + [False])
+                if closed.sum() > closed_count:  # a set closed since the last look: its contacts are still pending
+                    closed_count = closed.sum()
+                    queued = closed[set_of_position[pending]]
+                    queued_in_bulk[pending[queued]] = True
+                    pending = pending[~queued]
         if progress is not None:
             progress(total, total)
-        return outcome, chosen, reason
+        outcome_array = pa.array(outcome, pa.string())
+        if queued_in_bulk.any():
+            outcome_array = pc.if_else(pa.array(queued_in_bulk), d.QUEUED, outcome_array)
+        return outcome_array, chosen, reason
 
-    def _assign_in_order(self, positions, route_index, plans, targets, outcome, chosen, reason):
+    def _assign_in_order(self, positions, route_index, set_of, sets, plans, targets, outcome, chosen, reason):
         assignees = self.column("assignee")
         roster, users, cursors, now = self.roster, self.roster.users, self.roster.cursors, self.now
         kinds = [route.kind for route in self.policy.routes]
@@ -187,8 +198,7 @@ class _Batch:
                     continue
                 accept = plan.accept if not plan.contact_fields else plan.accept_for(
                     self.contact_fields(position, plan.contact_fields), self.now_fields)
-                groups = plan.group_of_contact
-                user = plan.candidate_sets[0 if groups is None else groups[position]].choose(accept)
+                user = sets[set_of[position]].choose(accept)
                 if user is None:
                     outcome[position] = d.QUEUED
                     continue
@@ -200,21 +210,20 @@ class _Batch:
             chosen[position] = user.id
             reason[position] = logic
 
-    def _set_of_position(self, route_index, plans) -> tuple[np.ndarray, list]:
-        """Each contact's candidate set, numbered, for sets whose checks are monotone (-1: none)."""
+    def _set_of_position(self, route_index, plans) -> tuple[np.ndarray, list, np.ndarray]:
+        """Each contact's candidate set, numbered (-1: none); the sets; which of them may be
+        queued in bulk once exhausted (their checks are monotone), with False for -1 at the end."""
         set_of_position = np.full(self.count, -1, dtype=np.int64)
-        closable = []
+        sets, closable = [], []
         for plan in plans:
-            if plan is None or not plan.candidate_sets or plan.dynamic:
+            if plan is None or not plan.candidate_sets:
                 continue
             positions = np.flatnonzero(route_index == plan.route.index)
-            if plan.group_of_contact is None:
-                groups = np.zeros(len(positions), dtype=np.int64)
-            else:
-                groups = np.array([plan.group_of_contact[p] for p in positions.tolist()], dtype=np.int64)
-            set_of_position[positions] = len(closable) + groups
-            closable.extend(plan.candidate_sets)
-        return set_of_position, closable
+            groups = 0 if plan.group_of_contact is None else plan.group_of_contact
+            set_of_position[positions] = len(sets) + groups
+            sets.extend(plan.candidate_sets)
+            closable.extend([not plan.dynamic] * len(plan.candidate_sets))
+        return set_of_position, sets, np.array(closable + [False], dtype=bool)
 
     def _last_possible_shrink(self, order: np.ndarray, route_index: np.ndarray) -> int:
         """The last step of the pass that could make a count fall (-1: none)."""
@@ -224,25 +233,13 @@ class _Batch:
         steps = np.flatnonzero(shrinks)
         return int(steps[-1]) if len(steps) else -1
 
-    @staticmethod
-    def _queue_closed(pending: np.ndarray, set_of_position: np.ndarray, sets: list, outcome: list) -> np.ndarray:
-        closed = np.array([candidate_set.exhausted for candidate_set in sets] + [False], dtype=bool)
-        if not closed.any():
-            return pending
-        sets_of_pending = set_of_position[pending]
-        queued = closed[np.where(sets_of_pending < 0, len(sets), sets_of_pending)]
-        for position in pending[queued].tolist():
-            outcome[position] = d.QUEUED
-        return pending[~queued]
-
     # --------------------------------------------------------------- output
 
-    def table(self, route_index, outcome, user, reason, plans) -> pa.Table:
+    def table(self, route_index, outcome_array, user, reason, plans) -> pa.Table:
         routes = self.policy.routes
         no_route = len(routes)
         by_route = np.where(route_index < 0, no_route, route_index)
         names = pa.array([route.name for route in routes] + [None], pa.string())
-        outcome_array = pa.array(outcome, pa.string())
         deadline_of_route = pa.array([plan.deadline if plan else None for plan in plans] + [None],
                                      pa.timestamp("us"))
         deadlines = deadline_of_route.take(pa.array(by_route))

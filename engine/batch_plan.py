@@ -42,7 +42,7 @@ class RoutePlan:
     deadline: datetime
     failure: str | None = None  # `team_empty` / `space_empty`
     candidate_sets: list = field(default_factory=list)
-    group_of_contact: dict[int, int] | None = None
+    group_of_contact: np.ndarray | None = None  # the group of each of the route's contacts, by position
     accept: Callable[[User], bool] | None = None  # when it reads no contact field
     dynamic: tuple = ()
     caps: tuple = ()
@@ -169,8 +169,8 @@ class RoutePlanner:
         sets_of_ids: list[list[str]] = [[] for _ in range(group_count)]
         for gid, user_id in membership:
             sets_of_ids[gid].append(user_id)
-        pairs = self.connection.sql("SELECT position, gid FROM rota_batch_groups").to_arrow_table()
-        return sets_of_ids, dict(zip(pairs.column(0).to_pylist(), pairs.column(1).to_pylist()))
+        groups = self.connection.sql("SELECT gid FROM rota_batch_groups ORDER BY position").to_arrow_table()
+        return sets_of_ids, groups.column(0).to_numpy().astype(np.int64)
 
 
 def shrink_listener(plans) -> Callable[[User], None]:
