@@ -73,7 +73,7 @@ class _Batch:
         order = np.lexsort((np.arange(self.count), -priorities[route_index]))
         order = order[route_index[order] >= 0]  # no route: nothing changes
         planner = RoutePlanner(self.connection, self.roster, SqlScope(**{**vars(self.scope), "contact_alias": "g"}),
-                               self.now)
+                               self.now, self.contacts)
         plans: list[RoutePlan | None] = [None] * len(routes)
         targets: dict[int, Any] = {}
         for route in routes:
