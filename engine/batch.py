@@ -178,6 +178,7 @@ class _Batch:
         # is on: the common case, once per assigned contact. Its count log entries are
         # written per chunk (before any other roster call, to keep the log in order).
         count_log, inline_give, given = roster.count_log, not roster.tracking, []
+        assigned, queued = d.ASSIGNED, d.QUEUED  # module lookups hoisted out of the loop
         for position in positions:
             index = route_index[position]
             kind = kinds[index]
@@ -206,7 +207,7 @@ class _Batch:
                     self.contact_fields(position, plan.contact_fields), self.now_fields)
                 user = sets[set_of[position]].choose(accept)
                 if user is None:
-                    outcome[position] = d.QUEUED
+                    outcome[position] = queued
                     continue
                 logic = plan.logic
                 if logic == "round_robin":
@@ -221,7 +222,7 @@ class _Batch:
                 count_log.extend(given)
                 given.clear()
                 roster.give(user, previous, now)
-            outcome[position] = d.ASSIGNED
+            outcome[position] = assigned
             chosen[position] = user.id
             reason[position] = logic
         count_log.extend(given)
