@@ -174,10 +174,6 @@ class _Batch:
         assignees = self.column("assignee")
         roster, users, cursors, now = self.roster, self.roster.users, self.roster.cursors, self.now
         kinds = [route.kind for route in self.policy.routes]
-        # Roster.give is inlined below for a contact nobody holds when no change tracking
-        # is on: the common case, once per assigned contact. Its count log entries are
-        # written per chunk (before any other roster call, to keep the log in order).
-        count_log, inline_give, given = roster.count_log, not roster.tracking, []
         assigned, queued = d.ASSIGNED, d.QUEUED  # module lookups hoisted out of the loop
         for position in positions:
             index = route_index[position]
@@ -185,8 +181,6 @@ class _Batch:
             previous = assignees[position]
             if kind == "unassign":
                 outcome[position] = d.UNASSIGNED
-                count_log.extend(given)
-                given.clear()
                 roster.take_away(previous)
                 continue
             if kind == "user":
@@ -212,20 +206,10 @@ class _Batch:
                 logic = plan.logic
                 if logic == "round_robin":
                     cursors[plan.pool_key] = user.id
-            if previous is None and inline_give:
-                user.open += 1
-                user.last_assigned_at = now
-                user.assigned_order = roster.next_order
-                roster.next_order += 1
-                given.append(user.id)
-            else:
-                count_log.extend(given)
-                given.clear()
-                roster.give(user, previous, now)
+            roster.give(user, previous, now)
             outcome[position] = assigned
             chosen[position] = user.id
             reason[position] = logic
-        count_log.extend(given)
 
     def _set_of_position(self, route_index, plans) -> tuple[np.ndarray, list, np.ndarray]:
         """Each contact's candidate set, numbered (-1: none); the sets; which of them may be

@@ -54,13 +54,6 @@ class ChangeLog:
             del self.ids[:KEPT_CHANGES]
             self.start += KEPT_CHANGES
 
-    def extend(self, user_ids: list[str]) -> None:
-        self.ids.extend(user_ids)
-        if len(self.ids) > 2 * KEPT_CHANGES:
-            dropped = len(self.ids) - KEPT_CHANGES
-            del self.ids[:dropped]
-            self.start += dropped
-
     def since(self, position: int) -> list[str] | None:
         """The ids logged from `position` on; None when some of them are no longer kept."""
         if position < self.start:
