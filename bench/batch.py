@@ -71,25 +71,38 @@ def generate(directory: Path, users: int, contacts: int, seed: int = 7) -> None:
     snapshot = directory / "snapshot"
     snapshot.mkdir(parents=True, exist_ok=True)
     ids = [f"user-{index:05d}" for index in range(users)]
-    pq.write_table(pa.table({
-        "id": ids,
-        "name": [f"Agent {index}" for index in range(users)],
-        "status": [random_source.choices(["online", "away", "offline"], [7, 2, 1])[0] for _ in ids],
-        "open_contacts": [random_source.randint(0, 10) for _ in ids],
-        "languages": [random_source.sample(LANGUAGES, random_source.randint(1, 3)) for _ in ids],
-        "skills": [random_source.sample(["billing", "tech", "sales"], random_source.randint(0, 2)) for _ in ids],
-    }), snapshot / "users.parquet")
+    pq.write_table(
+        pa.table(
+            {
+                "id": ids,
+                "name": [f"Agent {index}" for index in range(users)],
+                "status": [random_source.choices(["online", "away", "offline"], [7, 2, 1])[0] for _ in ids],
+                "open_contacts": [random_source.randint(0, 10) for _ in ids],
+                "languages": [random_source.sample(LANGUAGES, random_source.randint(1, 3)) for _ in ids],
+                "skills": [
+                    random_source.sample(["billing", "tech", "sales"], random_source.randint(0, 2)) for _ in ids
+                ],
+            }
+        ),
+        snapshot / "users.parquet",
+    )
     teams = [(f"team-{index % 50:02d}", user_id) for index, user_id in enumerate(ids)]
     teams += [(f"team-{random_source.randrange(50):02d}", user_id) for user_id in ids[: users // 2]]
-    pq.write_table(pa.table({"team": [t for t, _ in teams], "user_id": [u for _, u in teams]}),
-                   snapshot / "memberships.parquet")
+    pq.write_table(
+        pa.table({"team": [t for t, _ in teams], "user_id": [u for _, u in teams]}), snapshot / "memberships.parquet"
+    )
     tags = [["vip"], ["billing"], [], [], [], ["billing", "vip"], [], []]
-    pq.write_table(pa.table({
-        "id": [f"contact-{index:07d}" for index in range(contacts)],
-        "language": [random_source.choice(LANGUAGES + [None]) for _ in range(contacts)],
-        "tags": [tags[random_source.randrange(len(tags))] for _ in range(contacts)],
-        "tier": [random_source.randint(1, 3) for _ in range(contacts)],
-    }), directory / "contacts.parquet")
+    pq.write_table(
+        pa.table(
+            {
+                "id": [f"contact-{index:07d}" for index in range(contacts)],
+                "language": [random_source.choice(LANGUAGES + [None]) for _ in range(contacts)],
+                "tags": [tags[random_source.randrange(len(tags))] for _ in range(contacts)],
+                "tier": [random_source.randint(1, 3) for _ in range(contacts)],
+            }
+        ),
+        directory / "contacts.parquet",
+    )
     (directory / "policy.rota").write_text(POLICY)
 
 
@@ -97,9 +110,23 @@ def run_command(directory: Path) -> tuple[float, float]:
     """Seconds and peak memory (MiB) of `rota batch` as a separate process."""
     rota = Path(sys.executable).parent / "rota"
     started = time.perf_counter()
-    subprocess.run([str(rota), "batch", str(directory / "policy.rota"), "--snapshot", str(directory / "snapshot"),
-                    "--contacts", str(directory / "contacts.parquet"), "--out", str(directory / "out.parquet"),
-                    "--now", NOW], check=True, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        [
+            str(rota),
+            "batch",
+            str(directory / "policy.rota"),
+            "--snapshot",
+            str(directory / "snapshot"),
+            "--contacts",
+            str(directory / "contacts.parquet"),
+            "--out",
+            str(directory / "out.parquet"),
+            "--now",
+            NOW,
+        ],
+        check=True,
+        stderr=subprocess.DEVNULL,
+    )
     seconds = time.perf_counter() - started
     peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return seconds, peak_mib
@@ -119,8 +146,10 @@ def run_phases(directory: Path) -> list[tuple[str, float]]:
         return result
 
     snapshot = timed("load snapshot", lambda: load_snapshot(directory / "snapshot"))
-    policy = timed("check and compile", lambda: compile_policy_file(
-        directory / "policy.rota", snapshot_schema(snapshot.connection)))
+    policy = timed(
+        "check and compile",
+        lambda: compile_policy_file(directory / "policy.rota", snapshot_schema(snapshot.connection)),
+    )
     contacts = timed("read contacts", lambda: read_contacts(directory / "contacts.parquet"))
     roster = timed("load roster", lambda: load_roster(snapshot.connection))
     table = timed("route", lambda: run_batch(policy, snapshot.connection, roster, contacts, parse_instant(NOW)))
@@ -139,8 +168,10 @@ def main() -> None:
         generate(directory, arguments.users, arguments.contacts)
         print(f"generated {directory} in {time.perf_counter() - started:.1f}s")
     seconds, peak_mib = run_command(directory)
-    print(f"rota batch: {arguments.contacts:,} contacts, {arguments.users:,} users: {seconds:.2f}s end to end, "
-          f"{arguments.contacts / seconds:,.0f} contacts/s, peak memory {peak_mib:,.0f} MiB")
+    print(
+        f"rota batch: {arguments.contacts:,} contacts, {arguments.users:,} users: {seconds:.2f}s end to end, "
+        f"{arguments.contacts / seconds:,.0f} contacts/s, peak memory {peak_mib:,.0f} MiB"
+    )
     outcomes = pq.read_table(directory / "out.parquet").column("outcome").value_counts().to_pylist()
     print("outcomes: " + ", ".join(f"{o['values']} {o['counts']:,}" for o in outcomes))
     for name, phase_seconds in run_phases(directory):

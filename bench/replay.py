@@ -17,9 +17,9 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from rota.dsl import load_policy
 from rota.engine import DurableEngine, Engine, Event, Roster, User, compile_policy
 from rota.engine.replay import replay_durable
-from rota.dsl import load_policy
 
 POLICY = """\
 route vip when "vip" in contact.tags {
@@ -52,8 +52,10 @@ START = datetime(2026, 11, 23, 8, 0)
 
 def roster(users: int, online_share: float, seed: int = 3) -> Roster:
     random_source = random.Random(seed)
-    people = [User(f"user-{index:05d}", status="online" if random_source.random() < online_share else "offline")
-              for index in range(users)]
+    people = [
+        User(f"user-{index:05d}", status="online" if random_source.random() < online_share else "offline")
+        for index in range(users)
+    ]
     memberships = [(f"team-{index % 20:02d}", person.id) for index, person in enumerate(people)]
     return Roster.build(people, memberships)
 
@@ -79,12 +81,19 @@ def events(count: int, users: int, seed: int = 5) -> list[dict]:
             records.append({"at": stamp, "type": "close", "contact": contact})
         elif roll < 0.98:
             status = random_source.choice(["online", "online", "away", "offline"])
-            records.append({"at": stamp, "type": "status", "user": f"user-{random_source.randrange(users):05d}",
-                            "status": status})
+            records.append(
+                {"at": stamp, "type": "status", "user": f"user-{random_source.randrange(users):05d}", "status": status}
+            )
         else:
             kind = random_source.choice(["join", "leave"])
-            records.append({"at": stamp, "type": kind, "user": f"user-{random_source.randrange(users):05d}",
-                            "team": f"team-{random_source.randrange(20):02d}"})
+            records.append(
+                {
+                    "at": stamp,
+                    "type": kind,
+                    "user": f"user-{random_source.randrange(users):05d}",
+                    "team": f"team-{random_source.randrange(20):02d}",
+                }
+            )
     return records
 
 
@@ -95,8 +104,10 @@ def replay_figures(records: list[dict], users: int) -> None:
         decisions, count = replay_durable(durable, records, "bench", Path(directory) / "out.jsonl", None)
         seconds = time.perf_counter() - started
         durable.close()
-    print(f"durable replay: {count:,} events, {len(decisions):,} decisions in {seconds:.2f}s: "
-          f"{count / seconds:,.0f} events/s")
+    print(
+        f"durable replay: {count:,} events, {len(decisions):,} decisions in {seconds:.2f}s: "
+        f"{count / seconds:,.0f} events/s"
+    )
     engine = Engine(compile_policy(load_policy(POLICY)), roster(users, 0.3))
     started = time.perf_counter()
     from rota.engine import event_from_record
@@ -141,8 +152,10 @@ def drain_figures(queued: int, users: int) -> None:
         decisions = engine.handle(Event(moment, "status", user=user.id, status="online"))
         seconds = time.perf_counter() - started
         assert len(decisions) == size
-        print(f"drain with {len(engine.queue) + size:,} queued: a status change assigned {size} "
-              f"in {seconds * 1000:.2f} ms ({seconds / size * 1e6:.1f} µs a contact)")
+        print(
+            f"drain with {len(engine.queue) + size:,} queued: a status change assigned {size} "
+            f"in {seconds * 1000:.2f} ms ({seconds / size * 1e6:.1f} µs a contact)"
+        )
 
 
 def main() -> None:

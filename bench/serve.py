@@ -63,10 +63,22 @@ def main() -> None:
         (folder / "policy.rota").write_text(POLICY)
         (folder / "token").write_text(TOKEN)
         port = free_port()
-        server = subprocess.Popen([str(Path(sys.executable).parent / "rota"), "serve", "--db",
-                                   str(folder / "engine.duckdb"), "--policy", str(folder / "policy.rota"), "--port",
-                                   str(port), "--token-file", str(folder / "token")],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        server = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "rota"),
+                "serve",
+                "--db",
+                str(folder / "engine.duckdb"),
+                "--policy",
+                str(folder / "policy.rota"),
+                "--port",
+                str(port),
+                "--token-file",
+                str(folder / "token"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             run_load(f"http://127.0.0.1:{port}", arguments.requests, arguments.clients, server.pid)
         finally:
@@ -127,10 +139,12 @@ def run_load(url: str, requests: int, clients: int, server_pid: int) -> None:
     seconds = time.perf_counter() - started
     server_cpu = cpu_seconds(server_pid) - server_cpu
     p99 = latencies[int(len(latencies) * 0.99) - 1]
-    print(f"rota serve: {len(latencies):,} routed contacts from {clients} clients in {seconds:.2f}s "
-          f"({len(latencies) / seconds:,.0f} routed/s, with ~80% closed again); "
-          f"latency p50 {statistics.median(latencies) * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms; "
-          f"server CPU {server_cpu / len(latencies) * 1000:.2f} ms per routed contact")
+    print(
+        f"rota serve: {len(latencies):,} routed contacts from {clients} clients in {seconds:.2f}s "
+        f"({len(latencies) / seconds:,.0f} routed/s, with ~80% closed again); "
+        f"latency p50 {statistics.median(latencies) * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms; "
+        f"server CPU {server_cpu / len(latencies) * 1000:.2f} ms per routed contact"
+    )
 
 
 if __name__ == "__main__":

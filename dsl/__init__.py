@@ -5,8 +5,25 @@ diagnostics out.
 """
 
 from .ast import (
-    AssignToSpace, AssignToTeam, AssignToUser, BoolOp, Comment, Compare, Expr, Field, ListLiteral, Literal, Not, Only,
-    Policy, Position, Priority, Route, Timeout, Unassign, Using,
+    AssignToSpace,
+    AssignToTeam,
+    AssignToUser,
+    BoolOp,
+    Comment,
+    Compare,
+    Expr,
+    Field,
+    ListLiteral,
+    Literal,
+    Not,
+    Only,
+    Policy,
+    Position,
+    Priority,
+    Route,
+    Timeout,
+    Unassign,
+    Using,
 )
 from .checker import check
 from .diagnostics import Diagnostic, PolicyError
@@ -15,7 +32,9 @@ from .parser import ParseResult, parse
 from .types import SnapshotSchema, ValueType
 
 
-def analyze(text: str, file: str = "<policy>", schema: SnapshotSchema | None = None) -> tuple[Policy | None, list[Diagnostic]]:
+def analyze(
+    text: str, file: str = "<policy>", schema: SnapshotSchema | None = None
+) -> tuple[Policy | None, list[Diagnostic]]:
     """Parse and check; the policy is None when there is any error (warnings do not count)."""
     parsed = parse(text, file)
     if parsed.policy is None:
@@ -33,8 +52,33 @@ def load_policy(text: str, file: str = "<policy>", schema: SnapshotSchema | None
 
 
 __all__ = [
-    "AssignToSpace", "AssignToTeam", "AssignToUser", "BoolOp", "Comment", "Compare", "Diagnostic", "Expr", "Field",
-    "ListLiteral", "Literal", "Not", "Only", "ParseResult", "Policy", "PolicyError", "Position", "Priority", "Route",
-    "SnapshotSchema", "Timeout", "Unassign", "Using", "ValueType", "analyze", "check", "format_policy", "load_policy",
+    "AssignToSpace",
+    "AssignToTeam",
+    "AssignToUser",
+    "BoolOp",
+    "Comment",
+    "Compare",
+    "Diagnostic",
+    "Expr",
+    "Field",
+    "ListLiteral",
+    "Literal",
+    "Not",
+    "Only",
+    "ParseResult",
+    "Policy",
+    "PolicyError",
+    "Position",
+    "Priority",
+    "Route",
+    "SnapshotSchema",
+    "Timeout",
+    "Unassign",
+    "Using",
+    "ValueType",
+    "analyze",
+    "check",
+    "format_policy",
+    "load_policy",
     "parse",
 ]

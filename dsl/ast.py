@@ -8,7 +8,6 @@ same thing compare equal however they were laid out (`parse(fmt(p)) == parse(p)`
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
 
 SCOPES = ("user", "contact", "now")
 DEFAULT_LOGIC = "round_robin"
@@ -83,7 +82,7 @@ class Compare:
     position: Position = _position()
 
 
-Expr = Union[Literal, ListLiteral, Field, Not, BoolOp, Compare]
+Expr = Literal | ListLiteral | Field | Not | BoolOp | Compare
 
 
 def children(expr: Expr) -> tuple[Expr, ...]:
@@ -133,7 +132,7 @@ class Unassign:
     position: Position = _position()
 
 
-Action = Union[AssignToUser, AssignToTeam, AssignToSpace, Unassign]
+Action = AssignToUser | AssignToTeam | AssignToSpace | Unassign
 
 # -------------------------------------------------------------------- options
 
@@ -166,7 +165,7 @@ class Timeout:
     branch_position: Position = _position()
 
 
-Option = Union[Using, Only, Priority, Timeout]
+Option = Using | Only | Priority | Timeout
 
 # --------------------------------------------------------------------- routes
 

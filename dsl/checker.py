@@ -6,9 +6,9 @@ import zoneinfo
 from functools import lru_cache
 
 from . import ast
-from .diagnostics import WARNING, Diagnostic, did_you_mean, sorted_diagnostics
-from .types import SnapshotSchema
+from .diagnostics import ERROR, WARNING, Diagnostic, Severity, did_you_mean, sorted_diagnostics
 from .type_check import TypeChecker
+from .types import SnapshotSchema
 
 ONCE_PER_ROUTE = {ast.Using: "using", ast.Priority: "priority", ast.Timeout: "timeout"}
 QUEUE_ONLY = {ast.Using: "using", ast.Only: "only", ast.Timeout: "timeout"}
@@ -18,7 +18,7 @@ ACTION_WORDS = {ast.AssignToUser: "assign to user", ast.Unassign: "unassign"}
 def check(policy: ast.Policy, schema: SnapshotSchema | None = None) -> list[Diagnostic]:
     found: list[Diagnostic] = []
 
-    def report(position: ast.Position, message: str, hint: str | None = None, severity: str = "error") -> None:
+    def report(position: ast.Position, message: str, hint: str | None = None, severity: Severity = ERROR) -> None:
         found.append(Diagnostic(policy.file, position.line, position.column, message, hint, severity))
 
     _check_timezone(policy, report)
@@ -42,23 +42,32 @@ def _check_timezone(policy: ast.Policy, report) -> None:
     try:
         zoneinfo.ZoneInfo(policy.timezone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        report(policy.timezone_position, f"unknown timezone `{policy.timezone}`",
-               did_you_mean(policy.timezone, _zones()) or 'use an IANA name like "Europe/Berlin"')
+        report(
+            policy.timezone_position,
+            f"unknown timezone `{policy.timezone}`",
+            did_you_mean(policy.timezone, _zones()) or 'use an IANA name like "Europe/Berlin"',
+        )
 
 
 def _check_names_and_branches(policy: ast.Policy, report) -> None:
     first_seen: dict[str, ast.Route] = {}
     for route in policy.routes:
         if route.name in first_seen:
-            report(route.name_position, f"route `{route.name}` is defined twice (first on line "
-                                        f"{first_seen[route.name].name_position.line})", "give each route its own name")
+            report(
+                route.name_position,
+                f"route `{route.name}` is defined twice (first on line {first_seen[route.name].name_position.line})",
+                "give each route its own name",
+            )
         else:
             first_seen[route.name] = route
     for route in policy.routes:
         for option in route.options:
             if isinstance(option, ast.Timeout) and option.branch not in (None, ast.UNASSIGN_BRANCH, *first_seen):
-                report(option.branch_position, f"timeout branch `{option.branch}` names no route",
-                       did_you_mean(option.branch, first_seen) or "name a route of this policy, or `unassign`")
+                report(
+                    option.branch_position,
+                    f"timeout branch `{option.branch}` names no route",
+                    did_you_mean(option.branch, first_seen) or "name a route of this policy, or `unassign`",
+                )
     _check_cycles(policy, first_seen, report)
 
 
@@ -71,13 +80,16 @@ def _check_cycles(policy: ast.Policy, routes: dict[str, ast.Route], report) -> N
         while current.branch in routes:
             current = routes[current.branch]
             if current.name in path:
-                cycle = path[path.index(current.name):] + [current.name]
+                cycle = path[path.index(current.name) :] + [current.name]
                 if frozenset(cycle) not in reported:
                     reported.add(frozenset(cycle))
                     start = routes[cycle[0]]
                     timeout = next(o for o in start.options if isinstance(o, ast.Timeout))
-                    report(timeout.branch_position, "timeout branches form a cycle: " + " -> ".join(cycle),
-                           "end the chain with a route that has no timeout branch, or with `-> unassign`")
+                    report(
+                        timeout.branch_position,
+                        "timeout branches form a cycle: " + " -> ".join(cycle),
+                        "end the chain with a route that has no timeout branch, or with `-> unassign`",
+                    )
                 break
             path.append(current.name)
 
@@ -87,13 +99,15 @@ def _check_options(route: ast.Route, report) -> None:
     for option in route.options:
         kind = type(option)
         if kind in ONCE_PER_ROUTE and kind in seen:
-            report(option.position, f"`{ONCE_PER_ROUTE[kind]}` is given twice in route `{route.name}`",
-                   "keep one")
+            report(option.position, f"`{ONCE_PER_ROUTE[kind]}` is given twice in route `{route.name}`", "keep one")
         seen.add(kind)
         if kind in QUEUE_ONLY and not route.queues:
             action = ACTION_WORDS[type(route.action)]
-            report(option.position, f"`{QUEUE_ONLY[kind]}` has no meaning with `{action}`: it never queues and "
-                                    "never chooses among users", "use it with `assign to team` or `assign to space`")
+            report(
+                option.position,
+                f"`{QUEUE_ONLY[kind]}` has no meaning with `{action}`: it never queues and never chooses among users",
+                "use it with `assign to team` or `assign to space`",
+            )
         if isinstance(option, ast.Timeout) and not 0 < option.seconds <= ast.MAX_TIMEOUT_SECONDS:
             what = "of zero" if option.seconds == 0 else "longer than 7 days"
             report(option.position, f"a timeout {what} is not allowed", "give a timeout from 1s to 7d")
@@ -102,10 +116,22 @@ def _check_options(route: ast.Route, report) -> None:
 def _check_against_snapshot(route: ast.Route, schema: SnapshotSchema, report) -> None:
     action = route.action
     if isinstance(action, ast.AssignToTeam) and schema.teams is not None and action.team not in schema.teams:
-        report(action.position, f"the snapshot has no team `{action.team}`: this route will fail with team_empty",
-               did_you_mean(action.team, schema.teams), WARNING)
-    if (isinstance(action, ast.AssignToUser) and isinstance(action.user, ast.Literal)
-            and isinstance(action.user.value, str) and schema.user_ids is not None
-            and action.user.value not in schema.user_ids):
-        report(action.position, f"the snapshot has no user `{action.user.value}`",
-               did_you_mean(action.user.value, schema.user_ids), WARNING)
+        report(
+            action.position,
+            f"the snapshot has no team `{action.team}`: this route will fail with team_empty",
+            did_you_mean(action.team, schema.teams),
+            WARNING,
+        )
+    if (
+        isinstance(action, ast.AssignToUser)
+        and isinstance(action.user, ast.Literal)
+        and isinstance(action.user.value, str)
+        and schema.user_ids is not None
+        and action.user.value not in schema.user_ids
+    ):
+        report(
+            action.position,
+            f"the snapshot has no user `{action.user.value}`",
+            did_you_mean(action.user.value, schema.user_ids),
+            WARNING,
+        )

@@ -43,8 +43,10 @@ def _route_lines(route: ast.Route) -> list[_Line]:
     header = f"route {route.name}"
     if route.when is not None:
         header += " when " + format_expression(route.when, bare_scope=None)
-    lines = [_Line(route.position.line, "", header + " {"),
-             _Line(route.action.position.line, "  ", _action(route.action))]
+    lines = [
+        _Line(route.position.line, "", header + " {"),
+        _Line(route.action.position.line, "  ", _action(route.action)),
+    ]
     lines += [_Line(option.position.line, "  ", _option(option)) for option in route.options]
     lines.append(_Line(route.position.end_line or route.position.line, "", "}"))
     return lines

@@ -24,8 +24,9 @@ MAX_ROUTES = 1000
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 _GRAMMAR = (Path(__file__).parent / "grammar.lark").read_text()
-_PARSER = Lark(_GRAMMAR, parser="lalr", lexer="basic", propagate_positions=True, maybe_placeholders=True,
-               cache=True)  # the parse tables, kept in the temp dir: a faster start
+_PARSER = Lark(
+    _GRAMMAR, parser="lalr", lexer="basic", propagate_positions=True, maybe_placeholders=True, cache=True
+)  # the parse tables, kept in the temp dir: a faster start
 
 
 @dataclass(frozen=True)
@@ -76,8 +77,9 @@ def _parse_collecting(text: str, comments: list[ast.Comment]) -> Tree:
     for line_number, line in enumerate(text.split("\n"), 1):  # lines as Lark counts them
         position = _comment_start(line)
         if position is not None:
-            comments.append(ast.Comment(line[position:].rstrip(), line_number, position + 1,
-                                        trailing=line_number in code_lines))
+            comments.append(
+                ast.Comment(line[position:].rstrip(), line_number, position + 1, trailing=line_number in code_lines)
+            )
     return tree
 
 
@@ -168,8 +170,9 @@ class _ToAst(Transformer):
             when = _with_scope(when, "contact")
         if isinstance(action, ast.AssignToUser):
             action = replace(action, user=_with_scope(action.user, "contact"))
-        options = [replace(o, condition=_with_scope(o.condition, "user")) if isinstance(o, ast.Only) else o
-                   for o in options]
+        options = [
+            replace(o, condition=_with_scope(o.condition, "user")) if isinstance(o, ast.Only) else o for o in options
+        ]
         order = {ast.Using: 0, ast.Only: 1, ast.Priority: 2, ast.Timeout: 3}
         options.sort(key=lambda option: order[type(option)])
         return ast.Route(str(name), when, action, tuple(options), _position(meta), _token_position(name))
@@ -204,8 +207,9 @@ class _ToAst(Transformer):
     def timeout(self, meta, children):
         branch = children[2]
         branch_position = _token_position(branch) if branch is not None else ast.NOWHERE
-        return ast.Timeout(duration_seconds(children[1]), str(branch) if branch is not None else None,
-                           _position(meta), branch_position)
+        return ast.Timeout(
+            duration_seconds(children[1]), str(branch) if branch is not None else None, _position(meta), branch_position
+        )
 
     def branch(self, meta, children):
         return children[0]

@@ -12,7 +12,8 @@ from datetime import datetime
 
 from . import ast
 from .diagnostics import did_you_mean
-from .types import SnapshotSchema, ValueType as T
+from .types import SnapshotSchema
+from .types import ValueType as T
 
 STATUSES = ("online", "away", "offline")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -24,21 +25,40 @@ class Type:
     element: T | None = None  # for lists
 
     def __str__(self) -> str:
-        names = {T.STRING: "a string", T.INT: "a number", T.DECIMAL: "a number", T.BOOL: "a true/false value",
-                 T.TIMESTAMP: "a time", T.NULL: "null", T.UNKNOWN: "a value"}
+        names = {
+            T.STRING: "a string",
+            T.INT: "a number",
+            T.DECIMAL: "a number",
+            T.BOOL: "a true/false value",
+            T.TIMESTAMP: "a time",
+            T.NULL: "null",
+            T.UNKNOWN: "a value",
+        }
         if self.base == T.LIST:
             return "a list" if self.element in (None, T.UNKNOWN) else f"a list of {_plural(self.element)}"
         return names[self.base]
 
 
 def _plural(base: T) -> str:
-    return {T.STRING: "strings", T.INT: "numbers", T.DECIMAL: "numbers", T.BOOL: "true/false values",
-            T.TIMESTAMP: "times"}.get(base, "values")
+    return {
+        T.STRING: "strings",
+        T.INT: "numbers",
+        T.DECIMAL: "numbers",
+        T.BOOL: "true/false values",
+        T.TIMESTAMP: "times",
+    }.get(base, "values")
 
 
 UNKNOWN, BOOL, STRING, INT, NULL = Type(T.UNKNOWN), Type(T.BOOL), Type(T.STRING), Type(T.INT), Type(T.NULL)
-USER_FIELDS = {"id": STRING, "name": STRING, "status": STRING, "online": BOOL, "open": INT,
-               "teams": Type(T.LIST, T.STRING), "last_assigned_at": Type(T.TIMESTAMP)}
+USER_FIELDS = {
+    "id": STRING,
+    "name": STRING,
+    "status": STRING,
+    "online": BOOL,
+    "open": INT,
+    "teams": Type(T.LIST, T.STRING),
+    "last_assigned_at": Type(T.TIMESTAMP),
+}
 CONTACT_FIELDS = {"id": STRING, "assignee": STRING}
 NOW_FIELDS = {"hour": INT, "minute": INT, "weekday": STRING}
 NUMBERS = (T.INT, T.DECIMAL)
@@ -62,8 +82,11 @@ class TypeChecker:
     def condition(self, expr: ast.Expr, context: str, user_allowed: bool) -> None:
         found = self.type_of(expr, user_allowed)
         if found.base not in (T.BOOL, T.UNKNOWN, T.NULL):
-            self.report(_where(expr), f"`{context}` needs a condition, but this is {found}",
-                        "compare it: `open < 5`, `status == \"online\"`, `\"vip\" in contact.tags`")
+            self.report(
+                _where(expr),
+                f"`{context}` needs a condition, but this is {found}",
+                'compare it: `open < 5`, `status == "online"`, `"vip" in contact.tags`',
+            )
 
     # ----------------------------------------------------------------- types
 
@@ -99,20 +122,29 @@ class TypeChecker:
 
     def _field_type(self, field: ast.Field, user_allowed: bool) -> Type:
         if field.scope not in ast.SCOPES:
-            self.report(field.position, f"unknown scope `{field.scope}` in `{field.scope}.{field.name}`",
-                        did_you_mean(field.scope, ast.SCOPES) or "fields are `user.F`, `contact.F` or `now.F`")
+            self.report(
+                field.position,
+                f"unknown scope `{field.scope}` in `{field.scope}.{field.name}`",
+                did_you_mean(field.scope, ast.SCOPES) or "fields are `user.F`, `contact.F` or `now.F`",
+            )
             return UNKNOWN
         if field.scope == "now":
             if field.name not in NOW_FIELDS:
-                self.report(field.position, f"`now.{field.name}` is not a field of now",
-                            did_you_mean(field.name, NOW_FIELDS) or "use `now.hour`, `now.minute` or `now.weekday`")
+                self.report(
+                    field.position,
+                    f"`now.{field.name}` is not a field of now",
+                    did_you_mean(field.name, NOW_FIELDS) or "use `now.hour`, `now.minute` or `now.weekday`",
+                )
                 return UNKNOWN
             return NOW_FIELDS[field.name]
         if field.scope == "contact":
             return CONTACT_FIELDS.get(field.name, UNKNOWN)
         if not user_allowed:
-            self.report(field.position, f"`user.{field.name}` is not known here: a route is chosen before any user",
-                        "user fields belong in `only`")
+            self.report(
+                field.position,
+                f"`user.{field.name}` is not known here: a route is chosen before any user",
+                "user fields belong in `only`",
+            )
             return UNKNOWN
         if field.name in USER_FIELDS:
             return USER_FIELDS[field.name]
@@ -120,8 +152,11 @@ class TypeChecker:
             return UNKNOWN
         if field.name not in self.schema.user_columns:
             known = list(USER_FIELDS) + list(self.schema.user_columns)
-            self.report(field.position, f"the snapshot's users have no field `{field.name}`",
-                        did_you_mean(field.name, known) or "add the column to users, or fix the name")
+            self.report(
+                field.position,
+                f"the snapshot's users have no field `{field.name}`",
+                did_you_mean(field.name, known) or "add the column to users, or fix the name",
+            )
             return UNKNOWN
         base = self.schema.user_columns[field.name]
         return Type(T.LIST, T.STRING) if base == T.LIST else Type(base)
@@ -139,8 +174,7 @@ class TypeChecker:
                 self.report(expr.position, f"`{expr.operator} null` is never true", "test for null with `== null`")
             return
         if T.LIST in (left.base, right.base):
-            self.report(expr.position, f"lists cannot be compared with `{expr.operator}`",
-                        "test membership with `in`")
+            self.report(expr.position, f"lists cannot be compared with `{expr.operator}`", "test membership with `in`")
             return
         if not self._compatible(left.base, right.base) and not self._timestamp_text(expr, left, right):
             self.report(expr.position, f"cannot compare {left} with {right}")
@@ -153,8 +187,11 @@ class TypeChecker:
         if items.base in (T.UNKNOWN, T.NULL) or item.base == T.NULL:
             return
         if items.base != T.LIST:
-            self.report(expr.position, f"`{expr.operator}` needs a list on its right, but this is {items}",
-                        "write a list `[\"a\", \"b\"]` or a list field such as `teams`")
+            self.report(
+                expr.position,
+                f"`{expr.operator}` needs a list on its right, but this is {items}",
+                'write a list `["a", "b"]` or a list field such as `teams`',
+            )
             return
         if item.base == T.LIST:
             self.report(expr.position, "a list cannot be found in a list")
@@ -173,8 +210,11 @@ class TypeChecker:
                     datetime.fromisoformat(side.value.replace("Z", "+00:00"))
                     return True
                 except ValueError:
-                    self.report(side.position, f"`{side.value}` is not a time",
-                                "write times as ISO 8601: \"2026-11-25T09:00:00Z\"")
+                    self.report(
+                        side.position,
+                        f"`{side.value}` is not a time",
+                        'write times as ISO 8601: "2026-11-25T09:00:00Z"',
+                    )
                     return True
         return False
 
@@ -185,8 +225,11 @@ class TypeChecker:
                 continue
             allowed = {("user", "status"): STATUSES, ("now", "weekday"): WEEKDAYS}.get((field.scope, field.name))
             if allowed and other.value not in allowed and expr.operator in ("==", "!="):
-                self.report(other.position, f"`{field.scope}.{field.name}` is never `{other.value}`",
-                            did_you_mean(other.value, allowed) or "one of " + ", ".join(allowed))
+                self.report(
+                    other.position,
+                    f"`{field.scope}.{field.name}` is never `{other.value}`",
+                    did_you_mean(other.value, allowed) or "one of " + ", ".join(allowed),
+                )
 
 
 def _family(base: T) -> T:

@@ -4,14 +4,31 @@ from .batch import run_batch
 from .clock import format_instant, parse_instant
 from .compiler import CompiledPolicy, CompiledRoute, compile_policy
 from .decisions import BATCH_COLUMNS, OUTCOMES, REPLAY_COLUMNS, Decision
+from .durable import DurableEngine
 from .roster import Roster, User
 from .router import Contact, Router
-from .durable import DurableEngine
 from .scheduler import Engine, Event, event_from_record
 from .snapshot import load_roster, snapshot_schema
 
 __all__ = [
-    "BATCH_COLUMNS", "OUTCOMES", "REPLAY_COLUMNS", "CompiledPolicy", "CompiledRoute", "Contact", "Decision", "DurableEngine", "Engine", "Event",
-    "Roster", "Router", "User", "compile_policy", "event_from_record", "format_instant", "load_roster", "parse_instant", "run_batch",
+    "BATCH_COLUMNS",
+    "OUTCOMES",
+    "REPLAY_COLUMNS",
+    "CompiledPolicy",
+    "CompiledRoute",
+    "Contact",
+    "Decision",
+    "DurableEngine",
+    "Engine",
+    "Event",
+    "Roster",
+    "Router",
+    "User",
+    "compile_policy",
+    "event_from_record",
+    "format_instant",
+    "load_roster",
+    "parse_instant",
+    "run_batch",
     "snapshot_schema",
 ]

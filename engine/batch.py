@@ -11,8 +11,9 @@ No time passes and nothing is drained within the pass.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -62,8 +63,13 @@ class _Batch:
         self.now = now
         self.now_fields = now_fields(now, policy.zone)
         self.count = contacts.num_rows
-        self.scope = SqlScope(user_alias="u", user_kinds=user_kinds(connection), contact_alias="c",
-                              contact_kinds=contact_kinds(contacts.schema), now=self.now_fields)
+        self.scope = SqlScope(
+            user_alias="u",
+            user_kinds=user_kinds(connection),
+            contact_alias="c",
+            contact_kinds=contact_kinds(contacts.schema),
+            now=self.now_fields,
+        )
         self._columns: dict[str, list] = {}
 
     def run(self, progress: Progress | None) -> pa.Table:
@@ -72,8 +78,13 @@ class _Batch:
         priorities = np.array([route.route.priority for route in routes] + [0], dtype=np.int64)
         order = np.lexsort((np.arange(self.count), -priorities[route_index]))
         order = order[route_index[order] >= 0]  # no route: nothing changes
-        planner = RoutePlanner(self.connection, self.roster, SqlScope(**{**vars(self.scope), "contact_alias": "g"}),
-                               self.now, self.contacts)
+        planner = RoutePlanner(
+            self.connection,
+            self.roster,
+            SqlScope(**{**vars(self.scope), "contact_alias": "g"}),
+            self.now,
+            self.contacts,
+        )
         plans: list[RoutePlan | None] = [None] * len(routes)
         targets: dict[int, Any] = {}
         for route in routes:
@@ -109,7 +120,8 @@ class _Batch:
             compiler = SqlCompiler(self.scope)
             cases = " ".join(
                 f"WHEN {compiler.condition(route.route.when) if route.when else 'TRUE'} THEN {route.index}"
-                for route in self.policy.routes)
+                for route in self.policy.routes
+            )
             sql, parameters = compiler.statement(f"SELECT CASE {cases} ELSE -1 END FROM {CONTACTS_TABLE} c")
             result = self.connection.sql(sql, params=parameters).to_arrow_table()
             return result.column(0).to_numpy().astype(np.int64)
@@ -117,8 +129,9 @@ class _Batch:
             return self._select_routes_in_python()
 
     def _select_routes_in_python(self) -> np.ndarray:
-        names = tuple({f.name for r in self.policy.routes if r.route.when for f in fields_of(r.route.when)}
-                      | {"id", "assignee"})
+        names = tuple(
+            {f.name for r in self.policy.routes if r.route.when for f in fields_of(r.route.when)} | {"id", "assignee"}
+        )
         chosen = np.full(self.count, -1, dtype=np.int64)
         for position in range(self.count):
             route = self.policy.select(self.contact_fields(position, names), self.now_fields)
@@ -152,8 +165,9 @@ class _Batch:
             if progress is not None:
                 progress(done, total)
             step = PROGRESS_STEP if done <= last_shrink else BULK_CHECK_STEP
-            self._assign_in_order(pending[:step].tolist(), route_of, set_of, sets, plans, targets, outcome, chosen,
-                                  reason)
+            self._assign_in_order(
+                pending[:step].tolist(), route_of, set_of, sets, plans, targets, outcome, chosen, reason
+            )
             done += min(step, len(pending))
             pending = pending[step:]
             if done > last_shrink and len(pending) and closable.any():
@@ -197,8 +211,11 @@ class _Batch:
                     outcome[position] = d.FAILED
                     reason[position] = plan.failure
                     continue
-                accept = plan.accept if not plan.contact_fields else plan.accept_for(
-                    self.contact_fields(position, plan.contact_fields), self.now_fields)
+                accept = (
+                    plan.accept
+                    if not plan.contact_fields
+                    else plan.accept_for(self.contact_fields(position, plan.contact_fields), self.now_fields)
+                )
                 user = sets[set_of[position]].choose(accept)
                 if user is None:
                     outcome[position] = queued
@@ -241,15 +258,16 @@ class _Batch:
         no_route = len(routes)
         by_route = np.where(route_index < 0, no_route, route_index)
         names = pa.array([route.name for route in routes] + [None], pa.string())
-        deadline_of_route = pa.array([plan.deadline if plan else None for plan in plans] + [None],
-                                     pa.timestamp("us"))
+        deadline_of_route = pa.array([plan.deadline if plan else None for plan in plans] + [None], pa.timestamp("us"))
         deadlines = deadline_of_route.take(pa.array(by_route))
         queued = pc.equal(outcome_array, d.QUEUED)
-        return pa.table({
-            "contact": self.contacts.column("id").cast(pa.string()),
-            "route": names.take(pa.array(by_route)),
-            "outcome": outcome_array,
-            "user": pa.array(user, pa.string()),
-            "reason": pa.array(reason, pa.string()),
-            "deadline": pc.if_else(queued, deadlines, pa.scalar(None, pa.timestamp("us"))),
-        })
+        return pa.table(
+            {
+                "contact": self.contacts.column("id").cast(pa.string()),
+                "route": names.take(pa.array(by_route)),
+                "outcome": outcome_array,
+                "user": pa.array(user, pa.string()),
+                "reason": pa.array(reason, pa.string()),
+                "deadline": pc.if_else(queued, deadlines, pa.scalar(None, pa.timestamp("us"))),
+            }
+        )

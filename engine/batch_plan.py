@@ -12,9 +12,10 @@ Each `only` conjunct goes where it is cheapest and still exact:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -75,8 +76,9 @@ def _acceptor(caps, dynamic, fields, now) -> Callable[[User], bool] | None:
 
 
 class RoutePlanner:
-    def __init__(self, connection: duckdb.DuckDBPyConnection, roster: Roster, scope: SqlScope, now: datetime,
-                 contacts: pa.Table):
+    def __init__(
+        self, connection: duckdb.DuckDBPyConnection, roster: Roster, scope: SqlScope, now: datetime, contacts: pa.Table
+    ):
         self.connection = connection
         self.roster = roster
         self.scope = scope
@@ -138,7 +140,8 @@ class RoutePlanner:
     def _distinct_groups(self, group_fields: list[str]) -> int:
         columns = ", ".join(quote_identifier(name) for name in group_fields)
         return self.connection.execute(
-            f"SELECT count(*) FROM (SELECT DISTINCT {columns} FROM {CONTACTS_TABLE})").fetchall()[0][0]
+            f"SELECT count(*) FROM (SELECT DISTINCT {columns} FROM {CONTACTS_TABLE})"
+        ).fetchall()[0][0]
 
     def _candidate_ids(self, route, conjuncts, group_fields, positions):
         """Sorted user ids per group, and each contact's group (None: one group)."""
@@ -163,12 +166,14 @@ class RoutePlanner:
             self.connection.execute(
                 f"CREATE OR REPLACE TEMP TABLE rota_batch_groups AS "
                 f"SELECT position, dense_rank() OVER (ORDER BY {columns}) - 1 AS gid, {columns} "
-                f"FROM rota_batch_positions")
+                f"FROM rota_batch_positions"
+            )
         finally:
             self.connection.unregister("rota_batch_positions")
         sql, parameters = compiler.statement(
             f"SELECT g.gid, u.id FROM (SELECT DISTINCT gid, {columns} FROM rota_batch_groups) g, {USERS_VIEW} u "
-            f"WHERE {where} ORDER BY g.gid, u.id")
+            f"WHERE {where} ORDER BY g.gid, u.id"
+        )
         membership = self.connection.execute(sql, parameters).fetchall()
         group_count = self.connection.execute("SELECT count(DISTINCT gid) FROM rota_batch_groups").fetchall()[0][0]
         sets_of_ids: list[list[str]] = [[] for _ in range(group_count)]

@@ -14,8 +14,8 @@ entry (`key_shrank`), so every user always has an entry no larger than its key.
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Callable
 from heapq import heapify, heappop, heappush, heapreplace
-from typing import Callable
 
 from .roster import User
 

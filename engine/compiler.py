@@ -8,13 +8,25 @@ conjuncts that read nothing changing to DuckDB and keep the rest in Python.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Callable
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from rota.dsl.ast import (
-    AssignToSpace, AssignToTeam, AssignToUser, BoolOp, Compare, Expr, Field, Literal, Policy, Route, Unassign, fields_of,
+    AssignToSpace,
+    AssignToTeam,
+    AssignToUser,
+    BoolOp,
+    Compare,
+    Expr,
+    Field,
+    Literal,
+    Policy,
+    Route,
+    Unassign,
+    fields_of,
 )
 
 from .evaluate import CHANGING_USER_FIELDS, Evaluator, compile_condition, compile_expression

@@ -46,5 +46,12 @@ class Decision:
 
     def row_values(self) -> tuple:
         """The replay row's values, in the order of REPLAY_COLUMNS."""
-        return (format_instant(self.at), self.contact, self.route, self.outcome, self.user, self.reason,
-                format_instant(self.deadline))
+        return (
+            format_instant(self.at),
+            self.contact,
+            self.route,
+            self.outcome,
+            self.user,
+            self.reason,
+            format_instant(self.deadline),
+        )

@@ -23,8 +23,9 @@ from .scheduler import ContactState, Engine, Event
 
 
 class DurableEngine:
-    def __init__(self, store: EngineStore, engine: Engine, policy_text: str, events_applied: int = 0,
-                 now: datetime | None = None):
+    def __init__(
+        self, store: EngineStore, engine: Engine, policy_text: str, events_applied: int = 0, now: datetime | None = None
+    ):
         self.store = store
         self.engine = engine
         self.policy_text = policy_text
@@ -41,8 +42,14 @@ class DurableEngine:
     # ------------------------------------------------------------- opening
 
     @classmethod
-    def open(cls, path: str | Path, policy_text: str | None = None, roster: Roster | None = None,
-             file: str = "<policy>", now: datetime | None = None) -> "DurableEngine":
+    def open(
+        cls,
+        path: str | Path,
+        policy_text: str | None = None,
+        roster: Roster | None = None,
+        file: str = "<policy>",
+        now: datetime | None = None,
+    ) -> DurableEngine:
         """Open (or create, from `roster`) an engine file; a given policy replaces the stored one."""
         from rota.dsl import load_policy
 
@@ -108,9 +115,13 @@ class DurableEngine:
             users=[_user_row(roster.users[user_id]) for user_id in sorted(roster.changed)],
             memberships={user_id: list(roster.users[user_id].teams) for user_id in sorted(roster.teams_changed)},
             cursors=dict(roster.cursors),
-            meta={"policy_text": self.policy_text, "policy_version": self.policy.version,
-                  "next_order": str(roster.next_order), "next_sequence": str(engine.queue.next_sequence),
-                  "events_applied": str(self.events_applied)},
+            meta={
+                "policy_text": self.policy_text,
+                "policy_version": self.policy.version,
+                "next_order": str(roster.next_order),
+                "next_sequence": str(engine.queue.next_sequence),
+                "events_applied": str(self.events_applied),
+            },
         )
         if self._new_policy is not None:
             changes.policies.append(self._new_policy)
@@ -125,12 +136,25 @@ class DurableEngine:
             if entry is None:
                 changes.unqueued.append(contact_id)
             else:
-                changes.queued.append((entry.contact, entry.route, entry.enqueued_at, entry.deadline, entry.priority,
-                                       entry.sequence))
+                changes.queued.append(
+                    (entry.contact, entry.route, entry.enqueued_at, entry.deadline, entry.priority, entry.sequence)
+                )
         first, version = self._decision_count, self.policy.version
-        changes.decisions = [(first + index, decision.at, decision.contact, decision.route, decision.outcome,
-                              decision.user, decision.reason, decision.deadline, version, decision.candidates)
-                             for index, decision in enumerate(self._pending)]
+        changes.decisions = [
+            (
+                first + index,
+                decision.at,
+                decision.contact,
+                decision.route,
+                decision.outcome,
+                decision.user,
+                decision.reason,
+                decision.deadline,
+                version,
+                decision.candidates,
+            )
+            for index, decision in enumerate(self._pending)
+        ]
         self._decision_count += len(self._pending)
         durable, self._pending = self._pending, []
         self._new_policy = None
@@ -162,8 +186,19 @@ class DurableEngine:
 
     def logged(self) -> list[Decision]:
         """Every decision committed so far, oldest first."""
-        return [Decision(row["contact"], row["route"], row["outcome"], row["user"], row["reason"], row["deadline"],
-                         row["at"], row["candidates"]) for row in self.store.decisions()]
+        return [
+            Decision(
+                row["contact"],
+                row["route"],
+                row["outcome"],
+                row["user"],
+                row["reason"],
+                row["deadline"],
+                row["at"],
+                row["candidates"],
+            )
+            for row in self.store.decisions()
+        ]
 
     def close(self) -> None:
         self.commit()
@@ -171,18 +206,37 @@ class DurableEngine:
 
 
 def _user_row(user: User) -> tuple:
-    return (user.id, user.name, user.status, user.deleted, user.open, user.last_assigned_at, user.assigned_order,
-            encode_attributes(user.attributes))
+    return (
+        user.id,
+        user.name,
+        user.status,
+        user.deleted,
+        user.open,
+        user.last_assigned_at,
+        user.assigned_order,
+        encode_attributes(user.attributes),
+    )
 
 
 def _load_roster(store: EngineStore, meta: dict[str, str]) -> Roster:
     users = [
-        User(id=row[0], name=row[1], status=row[2], deleted=row[3], open=row[4], last_assigned_at=row[5],
-             assigned_order=row[6], attributes=decode_attributes(row[7]))
+        User(
+            id=row[0],
+            name=row[1],
+            status=row[2],
+            deleted=row[3],
+            open=row[4],
+            last_assigned_at=row[5],
+            assigned_order=row[6],
+            attributes=decode_attributes(row[7]),
+        )
         for row in store.rows("users", "id")
     ]
-    roster = Roster(users={user.id: user for user in users}, cursors=dict(store.rows("rotation", "pool")),
-                    next_order=int(meta.get("next_order", 0)))
+    roster = Roster(
+        users={user.id: user for user in users},
+        cursors=dict(store.rows("rotation", "pool")),
+        next_order=int(meta.get("next_order", 0)),
+    )
     for team, user_id in store.rows("memberships", "team, user_id"):
         roster.join(user_id, team)
     roster.changed.clear()

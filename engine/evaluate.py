@@ -12,8 +12,9 @@ that sometimes holds the wrong type simply does not hold.
 from __future__ import annotations
 
 import operator
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 from rota.dsl.ast import BoolOp, Compare, Expr, Field, ListLiteral, Literal, Not
 
@@ -184,7 +185,9 @@ def _compile_compare(expr: Compare) -> Evaluator:
     if symbol == "==":
         return lambda user, contact, now: values_equal(*_align(left(user, contact, now), right(user, contact, now)))
     if symbol == "!=":
-        return lambda user, contact, now: kleene_not(values_equal(*_align(left(user, contact, now), right(user, contact, now))))
+        return lambda user, contact, now: kleene_not(
+            values_equal(*_align(left(user, contact, now), right(user, contact, now)))
+        )
     return lambda user, contact, now: values_order(symbol, *_align(left(user, contact, now), right(user, contact, now)))
 
 

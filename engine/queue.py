@@ -11,9 +11,9 @@ come off a heap, never from a scan.
 from __future__ import annotations
 
 import heapq
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Hashable
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from json.encoder import encode_basestring  # the string escaper of JSONEncoder(ensure_ascii=False)
 from pathlib import Path
-from typing import Callable, Iterable
 
 from .decisions import REPLAY_COLUMNS, Decision
 from .scheduler import Engine, Event, event_from_record

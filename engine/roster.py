@@ -9,9 +9,9 @@ instant.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Callable, Iterable
 
 SPACE_POOL = "*"
 NEVER_ASSIGNED = -1
@@ -58,7 +58,7 @@ class ChangeLog:
         """The ids logged from `position` on; None when some of them are no longer kept."""
         if position < self.start:
             return None
-        return self.ids[position - self.start:]
+        return self.ids[position - self.start :]
 
 
 @dataclass(eq=False)
@@ -108,7 +108,7 @@ class Roster:
         users: Iterable[User],
         memberships: Iterable[tuple[str, str]] = (),
         cursors: dict[str, str] | None = None,
-    ) -> "Roster":
+    ) -> Roster:
         roster = cls(users={user.id: user for user in users}, cursors=dict(cursors or {}))
         for team, user_id in memberships:
             roster.join(user_id, team)

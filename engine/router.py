@@ -95,8 +95,9 @@ class Router:
         decisions: list[Decision] = [None] * len(contacts)  # type: ignore[list-item]
         for position in order:
             route, contact = chosen[position], contacts[position]
-            decisions[position] = (Decision(contact.id, None, d.NO_ROUTE, at=now) if route is None
-                                   else self.apply(route, contact, now))
+            decisions[position] = (
+                Decision(contact.id, None, d.NO_ROUTE, at=now) if route is None else self.apply(route, contact, now)
+            )
         return decisions
 
     def apply(self, route: CompiledRoute, contact: Contact, now: datetime) -> Decision:
@@ -162,7 +163,8 @@ class Router:
         changed = log.since(cached.read) if cached is not None else None
         if changed is None or len(changed) > len(cached.users) // 4 + 16:
             cached = self._static[route.name] = StaticCandidates(
-                log.end, [user for user in self.roster.pool(route.team) if self._passes_static(route, user)])
+                log.end, [user for user in self.roster.pool(route.team) if self._passes_static(route, user)]
+            )
             return cached.users
         for user_id in dict.fromkeys(changed):
             user = self.roster.users.get(user_id)
@@ -171,7 +173,9 @@ class Router:
         return cached.users
 
     def _passes_static(self, route: CompiledRoute, user: User) -> bool:
-        return self.roster.in_pool(user, route.team) and all(f(user, NO_FIELDS, NO_FIELDS) for f in route.static_filters)
+        return self.roster.in_pool(user, route.team) and all(
+            f(user, NO_FIELDS, NO_FIELDS) for f in route.static_filters
+        )
 
     def choose(self, route: CompiledRoute, candidates: list[User]) -> User:
         """SPEC 3.4 over candidates sorted by id."""
@@ -192,8 +196,15 @@ class Router:
             return Decision(contact.id, route.name, d.FAILED, reason=d.USER_DELETED, at=now)
         return self._give(route, contact, user, d.BY_USER, now)
 
-    def _give(self, route: CompiledRoute, contact: Contact, user: User, reason: str, now: datetime,
-              eligible: int | None = None) -> Decision:
+    def _give(
+        self,
+        route: CompiledRoute,
+        contact: Contact,
+        user: User,
+        reason: str,
+        now: datetime,
+        eligible: int | None = None,
+    ) -> Decision:
         self.roster.give(user, contact.assignee, now)
         if reason == "round_robin":
             self.roster.cursors[route.pool_key] = user.id

@@ -9,9 +9,10 @@ the drain.
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Hashable
+from typing import Any
 
 from rota.dsl.ast import UNASSIGN_BRANCH, fields_of
 
@@ -61,8 +62,11 @@ class Engine:
             route.name: tuple(sorted({f.name for c in route.conjuncts for f in fields_of(c) if f.scope == "contact"}))
             for route in policy.routes
         }
-        self._reads_now = {route.name for route in policy.routes
-                           if any(f.scope == "now" for c in route.conjuncts for f in fields_of(c))}
+        self._reads_now = {
+            route.name
+            for route in policy.routes
+            if any(f.scope == "now" for c in route.conjuncts for f in fields_of(c))
+        }
         self._last_moment: dict | None = None
         for contact_id in list(self.queue.entries):  # the classes depend on the routes' filters
             self._requeue_in_class(contact_id)
@@ -100,14 +104,16 @@ class Engine:
     def _unblock_classes(self, now: datetime) -> None:
         moment = self.router.now_fields(now) if self._reads_now else NO_FIELDS
         clock_moved, self._last_moment = moment != self._last_moment, moment
-        changed = [self.roster.users[user_id] for user_id in self.roster.changed_since_drain
-                   if user_id in self.roster.users]
+        changed = [
+            self.roster.users[user_id] for user_id in self.roster.changed_since_drain if user_id in self.roster.users
+        ]
         self.roster.changed_since_drain.clear()
         if not changed and not clock_moved:
             return
         for klass in self.queue.classes.values():
-            if klass.blocked and (clock_moved and klass.key[0] in self._reads_now or
-                                  self._could_take(klass, changed, moment)):
+            if klass.blocked and (
+                clock_moved and klass.key[0] in self._reads_now or self._could_take(klass, changed, moment)
+            ):
                 klass.blocked = False
 
     def _could_take(self, klass, users: list[User], moment: dict) -> bool:
@@ -246,8 +252,15 @@ def _hashable(value: Any) -> Hashable:
 
 
 # The fields each event type must carry.
-NEEDED_FIELDS = {"route": ("contact",), "close": ("contact",), "status": ("user", "status"), "user": ("user",),
-                 "delete": ("user",), "join": ("user", "team"), "leave": ("user", "team")}
+NEEDED_FIELDS = {
+    "route": ("contact",),
+    "close": ("contact",),
+    "status": ("user", "status"),
+    "user": ("user",),
+    "delete": ("user",),
+    "join": ("user", "team"),
+    "leave": ("user", "team"),
+}
 
 
 def event_from_record(record: dict[str, Any]) -> Event:
@@ -265,8 +278,15 @@ def event_from_record(record: dict[str, Any]) -> Event:
     attrs = record.get("attrs") or {}
     if not isinstance(attrs, dict):
         raise ValueError("`attrs` must be an object")
-    return Event(at=at, type=kind, contact=_text(record.get("contact")), user=_text(record.get("user")),
-                 team=_text(record.get("team")), status=record.get("status"), attrs=attrs)
+    return Event(
+        at=at,
+        type=kind,
+        contact=_text(record.get("contact")),
+        user=_text(record.get("user")),
+        team=_text(record.get("team")),
+        status=record.get("status"),
+        attrs=attrs,
+    )
 
 
 def _text(value: Any) -> str | None:

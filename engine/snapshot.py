@@ -20,8 +20,10 @@ STANDARD_USER_COLUMNS = ("id", "name", "status", "deleted", "open_contacts", "la
 
 
 def user_columns(connection: duckdb.DuckDBPyConnection) -> dict[str, str]:
-    rows = connection.execute("SELECT column_name, data_type FROM information_schema.columns "
-                              "WHERE table_name = 'users' ORDER BY ordinal_position").fetchall()
+    rows = connection.execute(
+        "SELECT column_name, data_type FROM information_schema.columns "
+        "WHERE table_name = 'users' ORDER BY ordinal_position"
+    ).fetchall()
     return dict(rows)
 
 
@@ -56,18 +58,26 @@ def create_users_view(connection: duckdb.DuckDBPyConnection) -> None:
         f"CREATE OR REPLACE TEMP VIEW {USERS_VIEW} AS SELECT u.*{exclude}, "
         "coalesce(m.teams, CAST([] AS VARCHAR[])) AS teams FROM users u LEFT JOIN "
         "(SELECT user_id, list(team ORDER BY team) AS teams FROM memberships GROUP BY user_id) m "
-        "ON m.user_id = u.id")
+        "ON m.user_id = u.id"
+    )
 
 
 def load_roster(connection: duckdb.DuckDBPyConnection) -> Roster:
     """Users, memberships and cursors as the routing state."""
     users_table = connection.sql("SELECT * FROM users ORDER BY id").to_arrow_table()
-    attribute_names = [name for name in users_table.column_names
-                       if name not in STANDARD_USER_COLUMNS and name != "teams"]
+    attribute_names = [
+        name for name in users_table.column_names if name not in STANDARD_USER_COLUMNS and name != "teams"
+    ]
     users = [
-        User(id=row["id"], name=row["name"], status=row["status"], deleted=bool(row["deleted"]),
-             open=int(row["open_contacts"]), last_assigned_at=row["last_assigned_at"],
-             attributes={name: row[name] for name in attribute_names})
+        User(
+            id=row["id"],
+            name=row["name"],
+            status=row["status"],
+            deleted=bool(row["deleted"]),
+            open=int(row["open_contacts"]),
+            last_assigned_at=row["last_assigned_at"],
+            attributes={name: row[name] for name in attribute_names},
+        )
         for row in users_table.to_pylist()
     ]
     memberships = connection.execute("SELECT team, user_id FROM memberships ORDER BY team, user_id").fetchall()
@@ -76,7 +86,9 @@ def load_roster(connection: duckdb.DuckDBPyConnection) -> Roster:
 
 
 SCHEMA_TYPES = {
-    "string": ValueType.STRING, "number": ValueType.DECIMAL, "bool": ValueType.BOOL,
+    "string": ValueType.STRING,
+    "number": ValueType.DECIMAL,
+    "bool": ValueType.BOOL,
     "timestamp": ValueType.TIMESTAMP,
 }
 

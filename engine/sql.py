@@ -10,9 +10,10 @@ as null, `in` is null when either side is null, and logic is Kleene.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
 from rota.dsl.ast import BoolOp, Compare, Expr, Field, ListLiteral, Literal, Not
 
@@ -60,8 +61,20 @@ def kind_of_duckdb_type(type_name: str) -> str:
         return "bool"
     if name.startswith(("TIMESTAMP", "DATE")):
         return "timestamp"
-    if name in ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
-                "UINTEGER", "UBIGINT", "FLOAT", "DOUBLE", "REAL") or name.startswith("DECIMAL"):
+    if name in (
+        "TINYINT",
+        "SMALLINT",
+        "INTEGER",
+        "BIGINT",
+        "HUGEINT",
+        "UTINYINT",
+        "USMALLINT",
+        "UINTEGER",
+        "UBIGINT",
+        "FLOAT",
+        "DOUBLE",
+        "REAL",
+    ) or name.startswith("DECIMAL"):
         return "number"
     return "other"
 

@@ -17,11 +17,10 @@ import duckdb
 from rich.console import Console
 
 from rota.dsl import PolicyError, analyze, format_policy
+from rota.engine.replay import EventError
 from rota.storage import StorageError, load_snapshot
 
 from . import report
-from rota.engine.replay import EventError
-
 from .jobs import batch_file, read_policy_text, replay_file
 from .tokens import TokenError
 
@@ -91,13 +90,27 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument("policy", metavar="POLICY")
     simulate.add_argument("--snapshot", metavar="DIR", required=True)
     simulate.add_argument("--hours", type=float, default=8.0, metavar="H", help="simulated time (default 8)")
-    simulate.add_argument("--arrivals", type=float, default=60.0, metavar="PER_HOUR",
-                          help="contacts arriving per hour, on average (default 60)")
-    simulate.add_argument("--handle-minutes", type=float, default=20.0, metavar="M",
-                          help="mean handling time of an assigned contact (default 20)")
+    simulate.add_argument(
+        "--arrivals",
+        type=float,
+        default=60.0,
+        metavar="PER_HOUR",
+        help="contacts arriving per hour, on average (default 60)",
+    )
+    simulate.add_argument(
+        "--handle-minutes",
+        type=float,
+        default=20.0,
+        metavar="M",
+        help="mean handling time of an assigned contact (default 20)",
+    )
     simulate.add_argument("--seed", type=int, default=1, metavar="S", help="the same seed gives the same report")
-    simulate.add_argument("--start", metavar="T", default="2026-11-25T08:00:00Z",
-                          help="simulated start, ISO 8601 (default 2026-11-25T08:00:00Z, a Wednesday)")
+    simulate.add_argument(
+        "--start",
+        metavar="T",
+        default="2026-11-25T08:00:00Z",
+        help="simulated start, ISO 8601 (default 2026-11-25T08:00:00Z, a Wednesday)",
+    )
     simulate.add_argument("--report", metavar="FILE.html", required=True, help="the self-contained HTML report")
     simulate.add_argument("--png", metavar="FILE", help="the summary picture (default: the report's name, .png)")
     simulate.add_argument("--out", metavar="FILE", help="also write every decision, as `rota replay` does (JSON lines)")
@@ -114,20 +127,32 @@ def _parser() -> argparse.ArgumentParser:
 
     verify = commands.add_parser("verify", help="check the engine's properties and the policy itself on generated runs")
     verify.add_argument("policy", metavar="POLICY")
-    verify.add_argument("--snapshot", metavar="DIR", help="generate from this snapshot's schema and values; "
-                        "also look for starved users and filters nobody passes")
+    verify.add_argument(
+        "--snapshot",
+        metavar="DIR",
+        help="generate from this snapshot's schema and values; also look for starved users and filters nobody passes",
+    )
     verify.add_argument("--examples", type=int, default=200, metavar="N", help="generated runs (default 200)")
     verify.add_argument("--seed", type=int, default=0, metavar="S", help="the same seed gives the same verdict")
-    verify.add_argument("--max-wait", metavar="DURATION", help="longest total wait an escalation chain may add "
-                        "up to, e.g. 2h or 1d12h")
-    verify.add_argument("--failures", metavar="DIR", default="verify-failures",
-                        help="where counterexamples are written (default verify-failures/)")
+    verify.add_argument(
+        "--max-wait", metavar="DURATION", help="longest total wait an escalation chain may add up to, e.g. 2h or 1d12h"
+    )
+    verify.add_argument(
+        "--failures",
+        metavar="DIR",
+        default="verify-failures",
+        help="where counterexamples are written (default verify-failures/)",
+    )
     verify.set_defaults(run=run_verify)
 
     serve = commands.add_parser("serve", help="the routing engine as an HTTP service")
     serve.add_argument("--db", metavar="FILE", required=True, help="the engine's DuckDB file (created when new)")
-    serve.add_argument("--policy", metavar="FILE_OR_DIR", required=True,
-                       help="a policy file, or a folder whose .rota files are read in name order")
+    serve.add_argument(
+        "--policy",
+        metavar="FILE_OR_DIR",
+        required=True,
+        help="a policy file, or a folder whose .rota files are read in name order",
+    )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--token-file", metavar="FILE", help="the bearer token (default: generated beside the db)")
@@ -224,8 +249,9 @@ def run_replay(arguments, errors: Console) -> int:
         if not Path(path).is_file():
             raise InputError(f"{path}: no such {what}")
     with report.progress_bar(errors, "replaying events") as progress:
-        summary = replay_file(arguments.policy, arguments.snapshot, arguments.events, arguments.out, until, progress,
-                              arguments.db)
+        summary = replay_file(
+            arguments.policy, arguments.snapshot, arguments.events, arguments.out, until, progress, arguments.db
+        )
     report.print_replay_summary(errors, summary, arguments.out)
     return OK
 
@@ -236,20 +262,25 @@ SIMULATED_CONTACTS_AT_MOST = 500_000
 
 
 def run_simulate(arguments, errors: Console) -> int:
-    from .simulate import SimulationSettings
     from rota.engine.replay import write_rows
 
+    from .simulate import SimulationSettings
     from .simulate_report import print_simulation_summary, simulate_file
 
-    values = {"--hours": arguments.hours, "--arrivals": arguments.arrivals,
-              "--handle-minutes": arguments.handle_minutes}
+    values = {
+        "--hours": arguments.hours,
+        "--arrivals": arguments.arrivals,
+        "--handle-minutes": arguments.handle_minutes,
+    }
     for option, value in values.items():
         low, high = SIMULATION_LIMITS[option]
         if not low < value <= high and not (option == "--arrivals" and value == 0):
             raise InputError(f"{option} must be above {low} and at most {high:,}, got {value:g}")
     if arguments.arrivals * arguments.hours > SIMULATED_CONTACTS_AT_MOST:
-        raise InputError(f"--arrivals times --hours is {arguments.arrivals * arguments.hours:,.0f} contacts; "
-                         f"at most {SIMULATED_CONTACTS_AT_MOST:,} (simulate fewer hours)")
+        raise InputError(
+            f"--arrivals times --hours is {arguments.arrivals * arguments.hours:,.0f} contacts; "
+            f"at most {SIMULATED_CONTACTS_AT_MOST:,} (simulate fewer hours)"
+        )
     if not Path(arguments.policy).is_file():
         raise InputError(f"{arguments.policy}: no such policy")
     report_path = Path(arguments.report)
@@ -258,9 +289,13 @@ def run_simulate(arguments, errors: Console) -> int:
     for path in [report_path, png_path] + ([out_path] if out_path else []):
         if not path.parent.is_dir():
             raise InputError(f"{path}: no such directory {path.parent}")
-    settings = SimulationSettings(hours=arguments.hours, arrivals_per_hour=arguments.arrivals,
-                                  handle_minutes=arguments.handle_minutes, seed=arguments.seed,
-                                  start=parse_time(arguments.start, "--start"))
+    settings = SimulationSettings(
+        hours=arguments.hours,
+        arrivals_per_hour=arguments.arrivals,
+        handle_minutes=arguments.handle_minutes,
+        seed=arguments.seed,
+        start=parse_time(arguments.start, "--start"),
+    )
     run, measures = simulate_file(arguments.policy, arguments.snapshot, settings, report_path, png_path)
     if out_path is not None:
         write_rows(run.decisions, out_path)
@@ -283,8 +318,16 @@ def run_verify(arguments, errors: Console) -> int:
     policy = compile_policy_file(arguments.policy, schema)
     clear_failures(arguments.failures)
     with errors.status("verifying", spinner="dots"):
-        outcome = verify(policy, arguments.policy, _read(arguments.policy), snapshot, arguments.examples,
-                         arguments.seed, max_wait, arguments.failures)
+        outcome = verify(
+            policy,
+            arguments.policy,
+            _read(arguments.policy),
+            snapshot,
+            arguments.examples,
+            arguments.seed,
+            max_wait,
+            arguments.failures,
+        )
     source = f"from {arguments.snapshot}" if arguments.snapshot else "from scratch"
     print("\n".join(report_lines(outcome, f"{source}, seed {arguments.seed}")))
     return OK if outcome.passed else POLICY_ERRORS
@@ -305,8 +348,14 @@ def run_log(arguments, errors: Console) -> int:
         raise InputError(f"{arguments.db}: no such engine file")
     since = parse_time(arguments.since, "--since") if arguments.since else None
     store = EngineStore(arguments.db)
-    rows = store.decisions(contact=arguments.contact, user=arguments.user, route=arguments.route,
-                           outcome=arguments.outcome, since=since, limit=arguments.limit)
+    rows = store.decisions(
+        contact=arguments.contact,
+        user=arguments.user,
+        route=arguments.route,
+        outcome=arguments.outcome,
+        since=since,
+        limit=arguments.limit,
+    )
     store.close()
     report.print_decisions(rows, arguments.format)
     return OK
@@ -330,8 +379,11 @@ def run_serve(arguments, errors: Console) -> int:
     engine = DurableEngine.open(arguments.db, text, roster, policy_path, utc_now())
     app = create_app(RotaService(engine, token))
     url = f"http://{arguments.host}:{arguments.port}"
-    errors.print(f"rota serving {url} (API docs: {url}/docs); engine file {arguments.db}; "
-                 f"bearer token in {token_path}", markup=False, highlight=False)
+    errors.print(
+        f"rota serving {url} (API docs: {url}/docs); engine file {arguments.db}; bearer token in {token_path}",
+        markup=False,
+        highlight=False,
+    )
     uvicorn.run(app, host=arguments.host, port=arguments.port, log_level="warning")
     return OK
 

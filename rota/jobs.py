@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
 
 import pyarrow as pa
 
@@ -41,7 +41,7 @@ class BatchSummary:
     busiest_users: list[tuple[str, int]] = field(default_factory=list)
 
     @classmethod
-    def of(cls, table: pa.Table, seconds: float) -> "BatchSummary":
+    def of(cls, table: pa.Table, seconds: float) -> BatchSummary:
         outcomes = Counter(dict(_value_counts(table.column("outcome"))))
         routes = Counter(dict(_value_counts(table.column("route"))))
         assigned_users = Counter(dict(_value_counts(table.column("user"))))
@@ -106,11 +106,11 @@ def replay_file(
         engine = Engine(policy, load_roster(snapshot.connection))
         decisions, event_count = replay_events(engine, records, events_path, out_path, until, progress)
     else:
-        durable = DurableEngine.open(database, read_policy_text(policy_path), load_roster(snapshot.connection),
-                                     str(policy_path))
+        durable = DurableEngine.open(
+            database, read_policy_text(policy_path), load_roster(snapshot.connection), str(policy_path)
+        )
         try:
-            decisions, event_count = replay_durable(durable, records, events_path, out_path, until,
-                                                    progress=progress)
+            decisions, event_count = replay_durable(durable, records, events_path, out_path, until, progress=progress)
         finally:
             durable.close()
     return _replay_summary(decisions, event_count, time.perf_counter() - started)

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import itertools
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, Iterator
+from typing import Any
 
 from rota.dsl.ast import fields_of
 from rota.dsl.formatter import format_duration, format_expression
@@ -52,16 +53,30 @@ class PolicyCheck:
     needs_snapshot: bool = False
 
 
-SHADOWED_ROUTES = PolicyCheck("shadowed_routes", "every route can be reached",
-                              "each route is chosen for some contact, or is the timeout branch of one that is")
-IMPOSSIBLE_FILTERS = PolicyCheck("impossible_filters", "every filter can be passed",
-                                 "for each reachable team or space route, some user of the snapshot passes every "
-                                 "`only` (online or not, with no open contacts at best)", needs_snapshot=True)
-STARVED_USERS = PolicyCheck("starved_users", "no starved users",
-                            "every user of the snapshot (not deleted) is in the pool of a reachable route whose "
-                            "filters it can pass, or can be named by an `assign to user`", needs_snapshot=True)
-ESCALATION = PolicyCheck("escalation", "escalation chains within --max-wait",
-                         "following timeout branches from any route, a contact leaves the queue within the limit")
+SHADOWED_ROUTES = PolicyCheck(
+    "shadowed_routes",
+    "every route can be reached",
+    "each route is chosen for some contact, or is the timeout branch of one that is",
+)
+IMPOSSIBLE_FILTERS = PolicyCheck(
+    "impossible_filters",
+    "every filter can be passed",
+    "for each reachable team or space route, some user of the snapshot passes every "
+    "`only` (online or not, with no open contacts at best)",
+    needs_snapshot=True,
+)
+STARVED_USERS = PolicyCheck(
+    "starved_users",
+    "no starved users",
+    "every user of the snapshot (not deleted) is in the pool of a reachable route whose "
+    "filters it can pass, or can be named by an `assign to user`",
+    needs_snapshot=True,
+)
+ESCALATION = PolicyCheck(
+    "escalation",
+    "escalation chains within --max-wait",
+    "following timeout branches from any route, a contact leaves the queue within the limit",
+)
 POLICY_CHECKS = (SHADOWED_ROUTES, IMPOSSIBLE_FILTERS, STARVED_USERS, ESCALATION)
 
 
@@ -74,8 +89,7 @@ class Sample:
 class PolicyReview:
     """The policy checks over one policy, vocabulary and (optionally) snapshot."""
 
-    def __init__(self, policy: CompiledPolicy, words: Vocabulary, snapshot: Snapshot | None, file: str,
-                 seed: int = 0):
+    def __init__(self, policy: CompiledPolicy, words: Vocabulary, snapshot: Snapshot | None, file: str, seed: int = 0):
         self.policy, self.snapshot, self.file = policy, snapshot, file
         self.samples = list(_samples(policy, words, seed))
         self.chosen_for = {route.name: [] for route in policy.routes}
@@ -103,8 +117,12 @@ class PolicyReview:
 
     def _seen_by(self) -> dict[str, list[Sample]]:
         """The contacts each route sees: those chosen for it, and those its timeout branches hand over."""
-        seen = {route.name: list(samples) for route, samples in
-                ((self.policy.route_named(name), samples) for name, samples in self.chosen_for.items())}
+        seen = {
+            route.name: list(samples)
+            for route, samples in (
+                (self.policy.route_named(name), samples) for name, samples in self.chosen_for.items()
+            )
+        }
         for route in self.policy.routes:
             samples, branch = self.chosen_for[route.name], route.route.branch
             while samples and branch not in (None, "unassign"):
@@ -118,12 +136,17 @@ class PolicyReview:
         findings = []
         for route in self.policy.routes:
             if route.name not in self.reachable:
-                findings.append(PolicyFinding(SHADOWED_ROUTES.name, f"route `{route.name}` can never be chosen: "
-                                              f"{self._why_unreachable(route)}", self.location(route)))
+                findings.append(
+                    PolicyFinding(
+                        SHADOWED_ROUTES.name,
+                        f"route `{route.name}` can never be chosen: {self._why_unreachable(route)}",
+                        self.location(route),
+                    )
+                )
         return findings
 
     def _why_unreachable(self, route: CompiledRoute) -> str:
-        earlier = self.policy.routes[:route.index]
+        earlier = self.policy.routes[: route.index]
         catch_all = next((other for other in earlier if other.route.when is None), None)
         if catch_all is not None:
             return f"route `{catch_all.name}` above it has no `when` and takes every contact"
@@ -138,8 +161,10 @@ class PolicyReview:
             taker = self.policy.select(sample.contact, sample.moment)
             takers[taker.name] = takers.get(taker.name, 0) + 1
         taken = ", ".join(f"`{name}` ({count})" for name, count in takers.items())
-        return f"of {len(self.samples)} sampled contacts, the {len(holding)} its `when` holds for are all taken " \
-               f"first by {taken}"
+        return (
+            f"of {len(self.samples)} sampled contacts, the {len(holding)} its `when` holds for are all taken "
+            f"first by {taken}"
+        )
 
     # --------------------------------------------------------------- users
 
@@ -149,22 +174,40 @@ class PolicyReview:
             pool = self._pool(route)
             if not pool:
                 where = f"team {route.team!r} has" if route.kind == "team" else "the space has"
-                findings.append(PolicyFinding(IMPOSSIBLE_FILTERS.name, f"route `{route.name}`: {where} no users "
-                                              "(not deleted) in the snapshot", self.location(route)))
+                findings.append(
+                    PolicyFinding(
+                        IMPOSSIBLE_FILTERS.name,
+                        f"route `{route.name}`: {where} no users (not deleted) in the snapshot",
+                        self.location(route),
+                    )
+                )
             elif route.filters and not any(self._can_pass(route, user) for user in pool):
-                findings.append(PolicyFinding(IMPOSSIBLE_FILTERS.name, f"route `{route.name}`: none of the "
-                                              f"{len(pool)} users in its pool can pass "
-                                              f"{self._blocking_filters(route, pool)}", self.location(route)))
+                findings.append(
+                    PolicyFinding(
+                        IMPOSSIBLE_FILTERS.name,
+                        f"route `{route.name}`: none of the "
+                        f"{len(pool)} users in its pool can pass "
+                        f"{self._blocking_filters(route, pool)}",
+                        self.location(route),
+                    )
+                )
         return findings
 
     def _blocking_filters(self, route: CompiledRoute, pool: list[User]) -> str:
-        blocking = [format_expression(conjunct, "user") for conjunct, condition in zip(route.conjuncts, route.filters)
-                    if not any(self._passes(user, sample, lambda u, c, n, f=condition: f(u, c, n))
-                               for user in pool for sample in self._samples_for(route))]
+        blocking = [
+            format_expression(conjunct, "user")
+            for conjunct, condition in zip(route.conjuncts, route.filters)
+            if not any(
+                self._passes(user, sample, lambda u, c, n, f=condition: f(u, c, n))
+                for user in pool
+                for sample in self._samples_for(route)
+            )
+        ]
         if blocking:
             return " and ".join(f"`only {text}`" for text in blocking)
-        return "its filters together: " + " and ".join(f"`only {format_expression(c, 'user')}`"
-                                                       for c in route.conjuncts)
+        return "its filters together: " + " and ".join(
+            f"`only {format_expression(c, 'user')}`" for c in route.conjuncts
+        )
 
     def starved_users(self) -> list[PolicyFinding]:
         """Starved users, grouped by why, so a whole team left out reads as one line."""
@@ -177,8 +220,13 @@ class PolicyReview:
                 reason = self._why_starved(self._user(record.id))
                 if reason is not None:
                     starved.setdefault(reason, []).append(record.id)
-        return [PolicyFinding(STARVED_USERS.name, f"{'user' if len(ids) == 1 else 'users'} {', '.join(ids)} "
-                              f"can never be chosen: {reason}") for reason, ids in starved.items()]
+        return [
+            PolicyFinding(
+                STARVED_USERS.name,
+                f"{'user' if len(ids) == 1 else 'users'} {', '.join(ids)} can never be chosen: {reason}",
+            )
+            for reason, ids in starved.items()
+        ]
 
     def _why_starved(self, user: User) -> str | None:
         in_pools = [route for route in self._reachable_pool_routes() if user in self._pool(route)]
@@ -190,7 +238,8 @@ class PolicyReview:
                 return "no reachable route assigns to the space or to their teams"
             return f"in none of the teams a reachable route assigns to ({', '.join(teams) or 'none'})"
         return "they fail the filters of " + ", ".join(
-            f"`{route.name}` ({self._blocking_filters(route, [user])})" for route in in_pools)
+            f"`{route.name}` ({self._blocking_filters(route, [user])})" for route in in_pools
+        )
 
     def _can_pass(self, route: CompiledRoute, user: User) -> bool:
         return any(self._passes(user, sample, route.eligible) for sample in self._samples_for(route))
@@ -227,18 +276,26 @@ class PolicyReview:
 
     def escalation(self, max_wait_seconds: int | None) -> tuple[list[PolicyFinding], str]:
         """Chains over the limit, and a line on the longest chain."""
-        chains = [self._chain(route) for route in self.policy.routes
-                  if route.name in self.chosen_for and self.chosen_for[route.name] and route.route.queues]
+        chains = [
+            self._chain(route)
+            for route in self.policy.routes
+            if route.name in self.chosen_for and self.chosen_for[route.name] and route.route.queues
+        ]
         if not chains:
             return [], "no route queues"
         longest = max(chains, key=lambda chain: chain[2])
         summary = f"longest {format_duration(longest[2])}: {longest[1]}"
         if max_wait_seconds is None:
             return [], f"no --max-wait set; {summary}"
-        findings = [PolicyFinding(ESCALATION.name, f"{path} adds up to {format_duration(total)}, over the "
-                                  f"{format_duration(max_wait_seconds)} limit",
-                                  self.location(start))
-                    for start, path, total in chains if total > max_wait_seconds]
+        findings = [
+            PolicyFinding(
+                ESCALATION.name,
+                f"{path} adds up to {format_duration(total)}, over the {format_duration(max_wait_seconds)} limit",
+                self.location(start),
+            )
+            for start, path, total in chains
+            if total > max_wait_seconds
+        ]
         return findings, summary
 
     def _chain(self, start: CompiledRoute) -> tuple[CompiledRoute, str, int]:
@@ -268,8 +325,9 @@ def _best_states(user: User) -> Iterator[User]:
 def _samples(policy: CompiledPolicy, words: Vocabulary, seed: int) -> Iterator[Sample]:
     """Every combination of contact values (a seeded sample past MAX_CONTACT_SAMPLES), each at every
     moment when that stays within the budget, else at a seeded sample of at least 8 moments."""
-    choices = [[(name, value) for value in _contact_values(attribute)]
-               for name, attribute in words.contact_attributes.items()]
+    choices = [
+        [(name, value) for value in _contact_values(attribute)] for name, attribute in words.contact_attributes.items()
+    ]
     moments = _moments(policy)
     generator = random.Random(seed)
     combinations = 1
@@ -288,14 +346,21 @@ def _samples(policy: CompiledPolicy, words: Vocabulary, seed: int) -> Iterator[S
 
 def _contact_values(attribute) -> list[Any]:
     if attribute.is_list:
-        return [None, []] + [[value] for value in attribute.values] + ([list(attribute.values)] if attribute.values else [])
+        return (
+            [None, []]
+            + [[value] for value in attribute.values]
+            + ([list(attribute.values)] if attribute.values else [])
+        )
     return [None] + list(attribute.values or ("x",))
 
 
 def _moments(policy: CompiledPolicy) -> list[dict[str, Any]]:
-    reads_now = any(field.scope == "now" for route in policy.routes
-                    for expr in ((route.route.when,) if route.route.when is not None else ()) + route.conjuncts
-                    for field in fields_of(expr))
+    reads_now = any(
+        field.scope == "now"
+        for route in policy.routes
+        for expr in ((route.route.when,) if route.route.when is not None else ()) + route.conjuncts
+        for field in fields_of(expr)
+    )
     if not reads_now:
         return [now_fields(MONDAY, policy.zone)]
     # Every hour of a week, at :00 and :30, in the policy's zone.

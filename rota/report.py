@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -12,7 +12,8 @@ from rich.table import Table
 
 from rota.dsl import Diagnostic
 
-from .jobs import BatchSummary, Progress as ProgressCallback, ReplaySummary
+from .jobs import BatchSummary, ReplaySummary
+from .jobs import Progress as ProgressCallback
 
 
 def check_summary(file_count: int, diagnostics: list[Diagnostic]) -> str:
@@ -21,14 +22,23 @@ def check_summary(file_count: int, diagnostics: list[Diagnostic]) -> str:
     files = f"{file_count} file{'s' if file_count != 1 else ''}"
     if not diagnostics:
         return f"checked {files}: no problems"
-    return f"checked {files}: {errors} error{'s' if errors != 1 else ''}, {warnings} warning{'s' if warnings != 1 else ''}"
+    return (
+        f"checked {files}: {errors} error{'s' if errors != 1 else ''}, {warnings} warning{'s' if warnings != 1 else ''}"
+    )
 
 
 @contextmanager
 def progress_bar(console: Console, description: str) -> Iterator[ProgressCallback]:
     """A callback `(done, total)` drawing a bar; quiet when stderr is not a terminal."""
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                   console=console, transient=True, disable=not console.is_terminal)
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    )
     task = bar.add_task(description, total=None)
     with bar:
         yield lambda done, total: bar.update(task, completed=done, total=total)
@@ -36,8 +46,11 @@ def progress_bar(console: Console, description: str) -> Iterator[ProgressCallbac
 
 def print_batch_summary(console: Console, summary: BatchSummary, out_path: str) -> None:
     rate = summary.contacts / summary.seconds if summary.seconds else 0.0
-    console.print(f"routed {summary.contacts:,} contacts in {summary.seconds:.2f}s "
-                  f"({rate:,.0f}/s); wrote {out_path}", markup=False, highlight=False)
+    console.print(
+        f"routed {summary.contacts:,} contacts in {summary.seconds:.2f}s ({rate:,.0f}/s); wrote {out_path}",
+        markup=False,
+        highlight=False,
+    )
     console.print(_counts_table("outcome", summary.outcomes))
     console.print(_counts_table("route", summary.routes))
     if summary.busiest_users:
@@ -55,13 +68,21 @@ def _counts_table(title: str, counts) -> Table:
 
 def print_replay_summary(console: Console, summary: ReplaySummary, out_path: str) -> None:
     rate = summary.events / summary.seconds if summary.seconds else 0.0
-    console.print(f"replayed {summary.events:,} events into {summary.decisions:,} decisions in "
-                  f"{summary.seconds:.2f}s ({rate:,.0f} events/s); wrote {out_path}", markup=False, highlight=False)
+    console.print(
+        f"replayed {summary.events:,} events into {summary.decisions:,} decisions in "
+        f"{summary.seconds:.2f}s ({rate:,.0f} events/s); wrote {out_path}",
+        markup=False,
+        highlight=False,
+    )
     console.print(_counts_table("outcome", summary.outcomes))
     if summary.waits:
         waits = summary.waits
-        console.print(f"queue waits of {len(waits):,} assigned contacts: p50 {_percentile(waits, 50)}, "
-                      f"p90 {_percentile(waits, 90)}, max {_duration(waits[-1])}", markup=False, highlight=False)
+        console.print(
+            f"queue waits of {len(waits):,} assigned contacts: p50 {_percentile(waits, 50)}, "
+            f"p90 {_percentile(waits, 90)}, max {_duration(waits[-1])}",
+            markup=False,
+            highlight=False,
+        )
     if summary.busiest_users:
         console.print(_counts_table("busiest users", dict(summary.busiest_users)))
 
@@ -91,8 +112,12 @@ def print_decisions(rows: list[dict], output_format: str) -> None:
     for column in ("at", "contact", "route", "outcome", "user", "reason", "deadline", "candidates"):
         table.add_column(column)
     for row in rows:
-        table.add_row(*("" if row[c] is None else str(row[c]) for c in
-                        ("at", "contact", "route", "outcome", "user", "reason", "deadline", "candidates")))
+        table.add_row(
+            *(
+                "" if row[c] is None else str(row[c])
+                for c in ("at", "contact", "route", "outcome", "user", "reason", "deadline", "candidates")
+            )
+        )
     console = Console(highlight=False)
     if not console.is_terminal:
         console.width = 200

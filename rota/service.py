@@ -13,10 +13,11 @@ import asyncio
 import hmac
 import threading
 import time
+from collections.abc import Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 from queue import SimpleQueue
-from typing import Any, Callable
+from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -63,8 +64,12 @@ class RotaService:
         self.registry = CollectorRegistry()
         self.decisions = Counter("rota_decisions", "Decisions made", ["outcome", "route"], registry=self.registry)
         self.queue_length = Gauge("rota_queue_length", "Contacts waiting in the queue", registry=self.registry)
-        self.latency = Histogram("rota_decision_seconds", "Time to answer a routing request", registry=self.registry,
-                                 buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0))
+        self.latency = Histogram(
+            "rota_decision_seconds",
+            "Time to answer a routing request",
+            registry=self.registry,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
+        )
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         # Set when a commit failed: memory is then ahead of the file, so no more changes are taken
@@ -144,8 +149,11 @@ class RotaService:
             try:
                 self.engine.store.commit(changes)
             except Exception as failure:  # every waiter answers 503 with it
-                error = self._failure = ApiError(503, "store_failed", f"the engine file could not be written "
-                                                 f"({failure}); nothing more is accepted until a restart")
+                error = self._failure = ApiError(
+                    503,
+                    "store_failed",
+                    f"the engine file could not be written ({failure}); nothing more is accepted until a restart",
+                )
             with self._commits:
                 if error is None:
                     self._durable = covered
@@ -165,8 +173,10 @@ class RotaService:
                 except ApiError:
                     return
 
-        self._threads = [threading.Thread(target=self._write_commits, name="rota-writer", daemon=True),
-                         threading.Thread(target=tick, name="rota-timeouts", daemon=True)]
+        self._threads = [
+            threading.Thread(target=self._write_commits, name="rota-writer", daemon=True),
+            threading.Thread(target=tick, name="rota-timeouts", daemon=True),
+        ]
         for thread in self._threads:
             thread.start()
 
@@ -202,8 +212,7 @@ def create_app(service: RotaService) -> FastAPI:
         yield
         service.stop()
 
-    app = FastAPI(title="rota", description="Routing policies as a service (SPEC 5.2).", version="1",
-                  lifespan=lifespan)
+    app = FastAPI(title="rota", description="Routing policies as a service (SPEC 5.2).", version="1", lifespan=lifespan)
     _install_error_handlers(app)
     _install_body_limit(app)
     authorized = [Depends(_bearer(service.token))]
@@ -222,11 +231,18 @@ def create_app(service: RotaService) -> FastAPI:
             return [_entry(entry) for entry in service.engine.engine.queue.in_order()]
 
     @app.get("/v1/decisions", dependencies=authorized)
-    def decisions(contact: str | None = None, user: str | None = None, route: str | None = None,
-                  outcome: str | None = None, since: str | None = None, limit: int = 100):
+    def decisions(
+        contact: str | None = None,
+        user: str | None = None,
+        route: str | None = None,
+        outcome: str | None = None,
+        since: str | None = None,
+        limit: int = 100,
+    ):
         moment = _time(since, "since") if since else None
-        rows = service.engine.store.decisions(contact=contact, user=user, route=route, outcome=outcome,
-                                              since=moment, limit=max(1, min(limit, 10_000)))
+        rows = service.engine.store.decisions(
+            contact=contact, user=user, route=route, outcome=outcome, since=moment, limit=max(1, min(limit, 10_000))
+        )
         return [{**row, "at": format_instant(row["at"]), "deadline": format_instant(row["deadline"])} for row in rows]
 
     @app.get("/metrics", dependencies=authorized)
@@ -246,9 +262,14 @@ def _policy_routes(app: FastAPI, service: RotaService, authorized) -> None:
         policy, diagnostics = analyze(text, "policy")
         errors = [d for d in diagnostics if d.is_error]
         if policy is None:
-            raise ApiError(422, "policy_invalid", f"the policy has {len(errors)} error(s)",
-                           diagnostics=[{"line": d.line, "column": d.column, "message": d.message, "hint": d.hint}
-                                        for d in errors])
+            raise ApiError(
+                422,
+                "policy_invalid",
+                f"the policy has {len(errors)} error(s)",
+                diagnostics=[
+                    {"line": d.line, "column": d.column, "message": d.message, "hint": d.hint} for d in errors
+                ],
+            )
         compiled = await service.change(service.engine.use_policy, text, utc_now())
         return {"version": compiled.version, "routes": [route.name for route in compiled.routes]}
 
@@ -260,8 +281,10 @@ def _policy_routes(app: FastAPI, service: RotaService, authorized) -> None:
     def list_policies():
         active = service.engine.policy.version
         versions = service.engine.store.policies()
-        return [{"version": v["version"], "created_at": format_instant(v["created_at"]), "active": v["version"] == active}
-                for v in versions]
+        return [
+            {"version": v["version"], "created_at": format_instant(v["created_at"]), "active": v["version"] == active}
+            for v in versions
+        ]
 
     @app.post("/v1/policies/{version}/activate", dependencies=authorized)
     async def activate(version: str):
@@ -321,9 +344,15 @@ def _contact_routes(app: FastAPI, service: RotaService, authorized) -> None:
             return JSONResponse(own[0].row())
         with service.lock:  # already queued: it keeps its place, and no row is written
             entry = service.engine.engine.queue.entries.get(contact_id)
-            return {"at": format_instant(utc_now()), "contact": contact_id, "route": entry.route if entry else None,
-                    "outcome": "queued", "user": None, "reason": None,
-                    "deadline": format_instant(entry.deadline) if entry else None}
+            return {
+                "at": format_instant(utc_now()),
+                "contact": contact_id,
+                "route": entry.route if entry else None,
+                "outcome": "queued",
+                "user": None,
+                "reason": None,
+                "deadline": format_instant(entry.deadline) if entry else None,
+            }
 
     @app.post("/v1/contacts/{contact_id}/close", dependencies=authorized, status_code=204)
     async def close(contact_id: str):
@@ -336,24 +365,41 @@ def _contact_routes(app: FastAPI, service: RotaService, authorized) -> None:
         with service.lock:
             state = _known_contact(service, contact_id)
             entry = service.engine.engine.queue.entries.get(contact_id)
-            return {"id": contact_id, "assignee": state.contact.assignee, "closed": state.closed,
-                    "queued": _entry(entry) if entry else None, "attrs": state.contact.attributes}
+            return {
+                "id": contact_id,
+                "assignee": state.contact.assignee,
+                "closed": state.closed,
+                "queued": _entry(entry) if entry else None,
+                "attrs": state.contact.attributes,
+            }
 
 
 # ------------------------------------------------------------------ helpers
 
 
 def _entry(entry) -> dict[str, Any]:
-    return {"contact": entry.contact, "route": entry.route, "priority": entry.priority,
-            "enqueued_at": format_instant(entry.enqueued_at), "deadline": format_instant(entry.deadline)}
+    return {
+        "contact": entry.contact,
+        "route": entry.route,
+        "priority": entry.priority,
+        "enqueued_at": format_instant(entry.enqueued_at),
+        "deadline": format_instant(entry.deadline),
+    }
 
 
 def _user(service: RotaService, user_id: str) -> dict[str, Any]:
     with service.lock:
         user = _known_user(service, user_id)
-        return {"id": user.id, "name": user.name, "status": user.status, "deleted": user.deleted, "open": user.open,
-                "teams": list(user.teams), "last_assigned_at": format_instant(user.last_assigned_at),
-                "attrs": user.attributes}
+        return {
+            "id": user.id,
+            "name": user.name,
+            "status": user.status,
+            "deleted": user.deleted,
+            "open": user.open,
+            "teams": list(user.teams),
+            "last_assigned_at": format_instant(user.last_assigned_at),
+            "attrs": user.attributes,
+        }
 
 
 def _known_user(service: RotaService, user_id: str):
@@ -406,18 +452,22 @@ def _bearer(token: str):
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, error: HTTPException):
-        code = getattr(error, "code", None) or {404: "not_found", 405: "method_not_allowed"}.get(error.status_code,
-                                                                                                  "error")
+        code = getattr(error, "code", None) or {404: "not_found", 405: "method_not_allowed"}.get(
+            error.status_code, "error"
+        )
         body = {"error": {"code": code, "message": str(error.detail), **getattr(error, "details", {})}}
         headers = {"WWW-Authenticate": "Bearer"} if error.status_code == 401 else None
         return JSONResponse(body, status_code=error.status_code, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, error: RequestValidationError):
-        problems = [{"where": ".".join(str(part) for part in item["loc"]), "message": item["msg"]}
-                    for item in error.errors()]
-        return JSONResponse({"error": {"code": "invalid_request", "message": "the request is not valid",
-                                       "problems": problems}}, status_code=422)
+        problems = [
+            {"where": ".".join(str(part) for part in item["loc"]), "message": item["msg"]} for item in error.errors()
+        ]
+        return JSONResponse(
+            {"error": {"code": "invalid_request", "message": "the request is not valid", "problems": problems}},
+            status_code=422,
+        )
 
 
 def _install_body_limit(app: FastAPI) -> None:

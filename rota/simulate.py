@@ -48,14 +48,14 @@ ARRIVAL, CLOSE, STATUS, SAMPLE = "arrival", "close", "status", "sample"
 class SimulationSettings:
     hours: float = 8.0
     arrivals_per_hour: float = 60.0
-    handle_minutes: float = 20.0             # mean handling time, from the first assignment to the close
+    handle_minutes: float = 20.0  # mean handling time, from the first assignment to the close
     seed: int = 1
-    start: datetime = DEFAULT_START          # naive UTC, as the engine's clock
-    online_minutes: float = 120.0            # mean stretch online before a break
-    break_minutes: float = 20.0              # mean break (`away`)
-    shift_start_minutes: float = 120.0       # mean wait before a user offline at the start comes online
-    plain_share: float = 0.5                 # arrivals with no attributes; the rest aim at conditional routes
-    sample_minutes: float = 5.0              # how often loads and the queue are sampled
+    start: datetime = DEFAULT_START  # naive UTC, as the engine's clock
+    online_minutes: float = 120.0  # mean stretch online before a break
+    break_minutes: float = 20.0  # mean break (`away`)
+    shift_start_minutes: float = 120.0  # mean wait before a user offline at the start comes online
+    plain_share: float = 0.5  # arrivals with no attributes; the rest aim at conditional routes
+    sample_minutes: float = 5.0  # how often loads and the queue are sampled
 
     @property
     def end(self) -> datetime:
@@ -78,14 +78,14 @@ class SimulationRun:
     settings: SimulationSettings
     policy: CompiledPolicy
     decisions: list[Decision]
-    arrivals: list[str]                      # contact ids, in arrival order
-    closed: list[str]                        # simulated contacts closed after handling
-    still_queued: list[str]                  # queued when the simulation ended
-    users: list[str]                         # every user, by id
+    arrivals: list[str]  # contact ids, in arrival order
+    closed: list[str]  # simulated contacts closed after handling
+    still_queued: list[str]  # queued when the simulation ended
+    users: list[str]  # every user, by id
     names: dict[str, str | None]
     deleted: set[str]
     online_at_some_point: set[str]
-    pools: dict[str, set[str]]               # team or space route -> users it could give a contact to
+    pools: dict[str, set[str]]  # team or space route -> users it could give a contact to
     samples: LoadSamples
     seconds: float = 0.0
 
@@ -116,8 +116,9 @@ class _Desk:
         self.arrivals: list[str] = []
         self.closed: list[str] = []
         self.handling: set[str] = set()  # simulated contacts whose close is scheduled
-        self.online_at_some_point = {user.id for user in roster.users.values()
-                                     if user.status == ONLINE and not user.deleted}
+        self.online_at_some_point = {
+            user.id for user in roster.users.values() if user.status == ONLINE and not user.deleted
+        }
         self.samples = LoadSamples(open_by_user={user_id: [] for user_id in sorted(roster.users)})
 
     # ------------------------------------------------------------ scheduling
@@ -174,7 +175,9 @@ class _Desk:
         if kind == ARRIVAL:
             contact_id = f"s{len(self.arrivals) + 1:05d}"
             self.arrivals.append(contact_id)
-            self.record(self.engine.handle(Event(at, "route", contact=contact_id, attrs=self.profiles.sample(self.random))))
+            self.record(
+                self.engine.handle(Event(at, "route", contact=contact_id, attrs=self.profiles.sample(self.random)))
+            )
             self.schedule(self.after(at, 60 / self.settings.arrivals_per_hour), ARRIVAL, None)
         elif kind == CLOSE:
             if subject in self.handling:

@@ -45,8 +45,7 @@ BUILT_IN_USER_TEXT_FIELDS = ("id", "name", "status", "teams")
 class ContactProfiles:
     """Attribute sets grouped by the route they reach; `sample` draws one for an arrival."""
 
-    def __init__(self, policy: CompiledPolicy, roster: Roster, start: datetime, plain_share: float,
-                 rng: random.Random):
+    def __init__(self, policy: CompiledPolicy, roster: Roster, start: datetime, plain_share: float, rng: random.Random):
         self.plain_share = plain_share
         values = attribute_values(policy, roster)
         moment = now_fields(start, policy.zone)
@@ -142,8 +141,11 @@ def _around(values: list[Any]) -> list[Any]:
 
 
 def _is_contact_field(expression: Expr) -> bool:
-    return (isinstance(expression, Field) and expression.scope == "contact"
-            and expression.name not in BUILT_IN_CONTACT_FIELDS)
+    return (
+        isinstance(expression, Field)
+        and expression.scope == "contact"
+        and expression.name not in BUILT_IN_CONTACT_FIELDS
+    )
 
 
 def _offer(found: dict[str, list[Any]], name: str, values: list[Any]) -> None:
@@ -162,5 +164,4 @@ def _combinations(values: dict[str, list[Any]], rng: random.Random) -> list[dict
         chosen = itertools.product(*(values[name] for name in names))
     else:
         chosen = (tuple(rng.choice(values[name]) for name in names) for _ in range(MAX_COMBINATIONS))
-    return [{name: value for name, value in zip(names, combination) if value is not ABSENT}
-            for combination in chosen]
+    return [{name: value for name, value in zip(names, combination) if value is not ABSENT} for combination in chosen]

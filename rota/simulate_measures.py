@@ -71,24 +71,23 @@ class WaitSummary:
     maximum: float
 
     @classmethod
-    def of(cls, seconds: list[float]) -> "WaitSummary":
+    def of(cls, seconds: list[float]) -> WaitSummary:
         ordered = sorted(seconds)
-        return cls(len(ordered), percentile(ordered, 50), percentile(ordered, 90),
-                   ordered[-1] if ordered else math.nan)
+        return cls(len(ordered), percentile(ordered, 50), percentile(ordered, 90), ordered[-1] if ordered else math.nan)
 
 
 @dataclass
 class SimulationMeasures:
     arrived: int
-    outcomes: Counter                         # decision rows by outcome
-    endings: Counter                          # arrived contacts by CONTACT_ENDINGS
-    assigned_by_agent: dict[str, int]         # the agents who count for fairness
+    outcomes: Counter  # decision rows by outcome
+    endings: Counter  # arrived contacts by CONTACT_ENDINGS
+    assigned_by_agent: dict[str, int]  # the agents who count for fairness
     gini: float
     max_min_ratio: float
-    queue_waits: dict[str, list[float]]       # route -> seconds in its queue, per assignment
-    time_to_assignment: list[float]           # seconds from arrival to first assignment
-    route_fates: dict[str, Counter]           # route -> ROUTE_FATES counts
-    branches: Counter                         # (route timed out, branch, the branch's outcome)
+    queue_waits: dict[str, list[float]]  # route -> seconds in its queue, per assignment
+    time_to_assignment: list[float]  # seconds from arrival to first assignment
+    route_fates: dict[str, Counter]  # route -> ROUTE_FATES counts
+    branches: Counter  # (route timed out, branch, the branch's outcome)
     timeouts: Counter = field(default_factory=Counter)  # route -> timed_out rows
     peak_queue: int = 0
 
@@ -107,8 +106,12 @@ def counted_agents(run: SimulationRun) -> list[str]:
     assigned = {decision.user for decision in run.decisions if decision.outcome == "assigned"}
     taken = {decision.route for decision in run.decisions if decision.outcome in ("assigned", "queued")}
     reachable = set().union(*(users for route, users in run.pools.items() if route in taken))
-    return [user_id for user_id in run.users if user_id in assigned or (
-        user_id not in run.deleted and user_id in run.online_at_some_point and user_id in reachable)]
+    return [
+        user_id
+        for user_id in run.users
+        if user_id in assigned
+        or (user_id not in run.deleted and user_id in run.online_at_some_point and user_id in reachable)
+    ]
 
 
 def measure(run: SimulationRun) -> SimulationMeasures:
@@ -147,8 +150,8 @@ def _follow_contacts(run: SimulationRun) -> _Journeys:
     journeys = _Journeys()
     simulated = set(run.arrivals)
     arrived_at: dict[str, datetime] = {}
-    waiting_since: dict[str, datetime] = {}   # contact -> when it entered its route's queue
-    timed_out_from: dict[str, str] = {}        # contact -> route whose timeout just fired
+    waiting_since: dict[str, datetime] = {}  # contact -> when it entered its route's queue
+    timed_out_from: dict[str, str] = {}  # contact -> route whose timeout just fired
     last_route: dict[str, str] = {}
 
     def fate(route: str, what: str) -> None:
@@ -204,8 +207,11 @@ def _endings(run: SimulationRun) -> Counter:
         elif contact in waiting:
             endings[WAITING_AT_END] += 1
         else:
-            endings[{"assigned": OPEN_AT_END, "failed": FAILED, "unassigned": UNASSIGNED,
-                     "no_route": NO_ROUTE}[last_outcome[contact]]] += 1
+            endings[
+                {"assigned": OPEN_AT_END, "failed": FAILED, "unassigned": UNASSIGNED, "no_route": NO_ROUTE}[
+                    last_outcome[contact]
+                ]
+            ] += 1
     return endings
 
 

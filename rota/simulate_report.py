@@ -27,13 +27,26 @@ from rota.storage import load_snapshot
 from .jobs import compile_policy_file
 from .simulate import SimulationRun, SimulationSettings, simulate
 from .simulate_measures import (
-    ASSIGNED_AFTER_WAITING, ASSIGNED_AT_ONCE, FAILED, NO_ROUTE, ROUTE_FATES, TIMED_OUT, UNASSIGNED, WAITING_AT_END,
-    SimulationMeasures, WaitSummary, measure,
+    ASSIGNED_AFTER_WAITING,
+    ASSIGNED_AT_ONCE,
+    FAILED,
+    NO_ROUTE,
+    ROUTE_FATES,
+    TIMED_OUT,
+    UNASSIGNED,
+    WAITING_AT_END,
+    SimulationMeasures,
+    WaitSummary,
+    measure,
 )
 
 FATE_COLOURS = {
-    ASSIGNED_AT_ONCE: "#4c9a6a", ASSIGNED_AFTER_WAITING: "#a6d4a0", TIMED_OUT: "#e8a33d",
-    WAITING_AT_END: "#8fa8c8", FAILED: "#c8553d", UNASSIGNED: "#9a8fb0",
+    ASSIGNED_AT_ONCE: "#4c9a6a",
+    ASSIGNED_AFTER_WAITING: "#a6d4a0",
+    TIMED_OUT: "#e8a33d",
+    WAITING_AT_END: "#8fa8c8",
+    FAILED: "#c8553d",
+    UNASSIGNED: "#9a8fb0",
 }
 BAR_COLOUR = "#3b6ea5"
 # Past this many agents, plots stop naming each one (a label per row would be unreadable).
@@ -77,9 +90,14 @@ def headline(run: SimulationRun, measures: SimulationMeasures) -> list[tuple[str
     counts = measures.assigned_by_agent
     rows = [
         ("contacts arrived", f"{arrived:,} in {run.settings.hours:g} h"),
-        ("assigned", f"{assigned:,} ({_share(assigned, arrived)}); on arrival {on_arrival:,} "
-                     f"({_share(on_arrival, arrived)})"),
-        ("time to assignment", f"p50 {duration(waits.p50)} · p90 {duration(waits.p90)} · max {duration(waits.maximum)}"),
+        (
+            "assigned",
+            f"{assigned:,} ({_share(assigned, arrived)}); on arrival {on_arrival:,} ({_share(on_arrival, arrived)})",
+        ),
+        (
+            "time to assignment",
+            f"p50 {duration(waits.p50)} · p90 {duration(waits.p90)} · max {duration(waits.maximum)}",
+        ),
         ("timed out", f"{measures.outcomes['timed_out']:,}"),
         ("failed", _failures(run, endings[FAILED])),
         ("waiting at the end", f"{endings[WAITING_AT_END]:,} (peak queue {measures.peak_queue:,})"),
@@ -89,8 +107,12 @@ def headline(run: SimulationRun, measures: SimulationMeasures) -> list[tuple[str
     if counts:
         busiest = max(counts, key=lambda user: (counts[user], user))
         quietest = min(counts, key=lambda user: (counts[user], user))
-        rows.append(("fairness", f"Gini {measures.gini:.3f} · max/min {ratio_text(measures.max_min_ratio)} "
-                                 f"over {len(counts)} agents"))
+        rows.append(
+            (
+                "fairness",
+                f"Gini {measures.gini:.3f} · max/min {ratio_text(measures.max_min_ratio)} over {len(counts)} agents",
+            )
+        )
         rows.append(("busiest / least busy", f"{busiest} {counts[busiest]} · {quietest} {counts[quietest]}"))
     return rows
 
@@ -110,8 +132,11 @@ def route_rows(run: SimulationRun, measures: SimulationMeasures) -> list[list[st
         waits = measures.wait_summary(name)
         route = run.policy.route_named(name).route
         timeout = duration(route.timeout_seconds) if route.queues else "–"
-        rows.append([name, f"{sum(fates.values()):,}"] + [f"{fates[fate]:,}" for fate in ROUTE_FATES] +
-                    [duration(waits.p50), duration(waits.p90), duration(waits.maximum), timeout])
+        rows.append(
+            [name, f"{sum(fates.values()):,}"]
+            + [f"{fates[fate]:,}" for fate in ROUTE_FATES]
+            + [duration(waits.p50), duration(waits.p90), duration(waits.maximum), timeout]
+        )
     return rows
 
 
@@ -134,10 +159,27 @@ def branch_rows(run: SimulationRun, measures: SimulationMeasures) -> list[list[s
 
 
 ROUTE_COLUMNS = ["route", "entered"] + list(ROUTE_FATES) + ["wait p50", "wait p90", "wait max", "timeout"]
-TERMINAL_ROUTE_COLUMNS = ["route", "entered", ASSIGNED_AT_ONCE, ASSIGNED_AFTER_WAITING, TIMED_OUT, WAITING_AT_END,
-                          FAILED, "wait p50", "wait p90", "wait max"]
-TERMINAL_HEADINGS = {ASSIGNED_AT_ONCE: "at once", ASSIGNED_AFTER_WAITING: "waited", TIMED_OUT: "timed out",
-                     WAITING_AT_END: "at end", "wait p50": "p50", "wait p90": "p90", "wait max": "max"}
+TERMINAL_ROUTE_COLUMNS = [
+    "route",
+    "entered",
+    ASSIGNED_AT_ONCE,
+    ASSIGNED_AFTER_WAITING,
+    TIMED_OUT,
+    WAITING_AT_END,
+    FAILED,
+    "wait p50",
+    "wait p90",
+    "wait max",
+]
+TERMINAL_HEADINGS = {
+    ASSIGNED_AT_ONCE: "at once",
+    ASSIGNED_AFTER_WAITING: "waited",
+    TIMED_OUT: "timed out",
+    WAITING_AT_END: "at end",
+    "wait p50": "p50",
+    "wait p90": "p90",
+    "wait max": "max",
+}
 
 
 # -------------------------------------------------------------------- plots
@@ -168,11 +210,18 @@ def draw_load(axes, run: SimulationRun, measures: SimulationMeasures) -> None:
         return
     grid = [run.samples.open_by_user[agent] for agent in agents]
     half_step = (hours[1] - hours[0]) / 2  # each cell is centred on its sample's time
-    image = axes.imshow(grid, aspect="auto", cmap="YlOrRd", interpolation="nearest", vmin=0,
-                        extent=(hours[0] - half_step, hours[-1] + half_step, len(agents) - 0.5, -0.5))
+    image = axes.imshow(
+        grid,
+        aspect="auto",
+        cmap="YlOrRd",
+        interpolation="nearest",
+        vmin=0,
+        extent=(hours[0] - half_step, hours[-1] + half_step, len(agents) - 0.5, -0.5),
+    )
     if len(agents) <= NAMED_AGENTS_AT_MOST:
-        axes.set_yticks(range(len(agents)), [f"{agent} {run.names.get(agent) or ''}".strip() for agent in agents],
-                        fontsize=7)
+        axes.set_yticks(
+            range(len(agents)), [f"{agent} {run.names.get(agent) or ''}".strip() for agent in agents], fontsize=7
+        )
     else:
         axes.set_yticks([])
         axes.set_ylabel(f"{len(agents):,} agents, by id")
@@ -226,15 +275,26 @@ def draw_waits(axes, run: SimulationRun, measures: SimulationMeasures) -> None:
         return
     data = [[seconds / 60 for seconds in measures.queue_waits[name]] for name in routes]
     positions = list(range(len(routes), 0, -1))  # first route on top
-    axes.boxplot(data, positions=positions, orientation="horizontal", whis=(0, 100), widths=0.5,
-                 showfliers=False, medianprops={"color": "#222222"}, patch_artist=True,
-                 boxprops={"facecolor": "#cfe0f1", "edgecolor": BAR_COLOUR})
+    axes.boxplot(
+        data,
+        positions=positions,
+        orientation="horizontal",
+        whis=(0, 100),
+        widths=0.5,
+        showfliers=False,
+        medianprops={"color": "#222222"},
+        patch_artist=True,
+        boxprops={"facecolor": "#cfe0f1", "edgecolor": BAR_COLOUR},
+    )
     longest = max(max(values) for values in data)
     for position, name in zip(positions, routes):
         summary = measures.wait_summary(name)
         axes.plot(summary.p90 / 60, position, marker="D", color="#e8a33d", markersize=5)
-        note = ("all assigned at once" if summary.maximum == 0 else
-                f"p50 {duration(summary.p50)} · p90 {duration(summary.p90)} · max {duration(summary.maximum)}")
+        note = (
+            "all assigned at once"
+            if summary.maximum == 0
+            else f"p50 {duration(summary.p50)} · p90 {duration(summary.p90)} · max {duration(summary.maximum)}"
+        )
         axes.annotate(note, (0, position + 0.3), xytext=(4, 0), textcoords="offset points", fontsize=7, color="#333333")
     axes.set_yticks(positions, routes)
     axes.set_xlim(left=0, right=max(longest * 1.1, 1))
@@ -306,7 +366,7 @@ def svg_of(figure: Figure, salt: str) -> str:
     with matplotlib.rc_context({"svg.hashsalt": f"rota-{salt}", "svg.fonttype": "none"}):
         figure.savefig(buffer, format="svg", metadata=SVG_METADATA)
     text = buffer.getvalue()
-    return text[text.index("<svg"):]
+    return text[text.index("<svg") :]
 
 
 # --------------------------------------------------------------------- HTML
@@ -340,23 +400,27 @@ def _headline_table(rows: list[tuple[str, str]]) -> str:
 
 CAPTIONS = {
     "load": "Each row is an agent who counts for fairness; colour is how many contacts the agent held open "
-            "(the snapshot's backlog included), sampled every few minutes.",
+    "(the snapshot's backlog included), sampled every few minutes.",
     "queue": "Contacts waiting in the queue, all routes together.",
     "assigned": "Contacts assigned to each agent during the simulation. Gini: 0 is perfectly even; "
-                "max/min: the busiest agent's count over the least busy one's (∞ when someone got none).",
+    "max/min: the busiest agent's count over the least busy one's (∞ when someone got none).",
     "waits": "Time from entering a route's queue to being assigned by that route, for every assignment the route "
-             "made (0 when assigned on arrival). The box holds the middle half, whiskers run to the extremes.",
+    "made (0 when assigned on arrival). The box holds the middle half, whiskers run to the extremes.",
     "routes": "Every time a contact took a route (on arrival or by a timeout branch): what became of it there, "
-              "and where its timeouts led.",
+    "and where its timeouts led.",
 }
 
 
 def render_html(run: SimulationRun, measures: SimulationMeasures, title: str, settings_line: str) -> str:
     figures = "".join(
-        f'<figure>{svg_of(figure, name)}<figcaption>{html.escape(CAPTIONS[name])}</figcaption></figure>'
-        for name, figure in plot_figures(run, measures))
-    timeouts = (_table(["route", "timed out", "led to"], branch_rows(run, measures)) if measures.timeouts else
-                '<p class="note">No contact waited as long as its route\'s timeout.</p>')
+        f"<figure>{svg_of(figure, name)}<figcaption>{html.escape(CAPTIONS[name])}</figcaption></figure>"
+        for name, figure in plot_figures(run, measures)
+    )
+    timeouts = (
+        _table(["route", "timed out", "led to"], branch_rows(run, measures))
+        if measures.timeouts
+        else '<p class="note">No contact waited as long as its route\'s timeout.</p>'
+    )
     endings = [[ending, f"{count:,}"] for ending, count in sorted(measures.endings.items(), key=lambda e: -e[1])]
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
@@ -380,20 +444,30 @@ and the definitions.</p>
 """
 
 
-def write_report(run: SimulationRun, measures: SimulationMeasures, title: str, settings_line: str,
-                 html_path: str | Path, png_path: str | Path) -> None:
+def write_report(
+    run: SimulationRun,
+    measures: SimulationMeasures,
+    title: str,
+    settings_line: str,
+    html_path: str | Path,
+    png_path: str | Path,
+) -> None:
     Path(html_path).write_text(render_html(run, measures, title, settings_line), encoding="utf-8")
-    summary_figure(run, measures, f"{title}\n{settings_line}").savefig(png_path, dpi=80,
-                                                                         metadata={"Software": None})
+    summary_figure(run, measures, f"{title}\n{settings_line}").savefig(png_path, dpi=80, metadata={"Software": None})
 
 
 # ------------------------------------------------------------------- stderr
 
 
-def print_simulation_summary(console: Console, run: SimulationRun, measures: SimulationMeasures,
-                             html_path: str, png_path: str) -> None:
-    console.print(f"simulated {run.settings.hours:g} h, {measures.arrived:,} contacts, "
-                  f"{len(run.decisions):,} decisions in {run.seconds:.2f}s", markup=False, highlight=False)
+def print_simulation_summary(
+    console: Console, run: SimulationRun, measures: SimulationMeasures, html_path: str, png_path: str
+) -> None:
+    console.print(
+        f"simulated {run.settings.hours:g} h, {measures.arrived:,} contacts, "
+        f"{len(run.decisions):,} decisions in {run.seconds:.2f}s",
+        markup=False,
+        highlight=False,
+    )
     glance = Table(show_header=False, box=None, pad_edge=False)
     glance.add_column(style="bold")
     glance.add_column()
@@ -403,8 +477,9 @@ def print_simulation_summary(console: Console, run: SimulationRun, measures: Sim
     # The terminal gets the columns that fit in 80 characters; the HTML has them all.
     routes = Table(box=None, pad_edge=False, padding=(0, 0, 0, 1), header_style="bold")
     for column in TERMINAL_ROUTE_COLUMNS:
-        routes.add_column(TERMINAL_HEADINGS.get(column, column), justify="left" if column == "route" else "right",
-                          no_wrap=True)
+        routes.add_column(
+            TERMINAL_HEADINGS.get(column, column), justify="left" if column == "route" else "right", no_wrap=True
+        )
     for row in route_rows(run, measures):
         cells = dict(zip(ROUTE_COLUMNS, row))
         routes.add_row(*(cells[column] for column in TERMINAL_ROUTE_COLUMNS))
@@ -415,22 +490,30 @@ def print_simulation_summary(console: Console, run: SimulationRun, measures: Sim
 def settings_text(run: SimulationRun, policy_path: str, snapshot_dir: str) -> str:
     settings = run.settings
     start = settings.start.replace(tzinfo=timezone.utc).strftime("%Y-%m-%d %H:%MZ")
-    return (f"{policy_path} over {snapshot_dir}: {settings.hours:g} h from {start}, "
-            f"{settings.arrivals_per_hour:g} arrivals/h, handling {settings.handle_minutes:g} min on average, "
-            f"seed {settings.seed}")
-
+    return (
+        f"{policy_path} over {snapshot_dir}: {settings.hours:g} h from {start}, "
+        f"{settings.arrivals_per_hour:g} arrivals/h, handling {settings.handle_minutes:g} min on average, "
+        f"seed {settings.seed}"
+    )
 
 
 # ----------------------------------------------------------------------- job
 
 
-def simulate_file(policy_path: str, snapshot_dir: str, settings: SimulationSettings, html_path: str | Path,
-                  png_path: str | Path) -> tuple[SimulationRun, SimulationMeasures]:
+def simulate_file(
+    policy_path: str, snapshot_dir: str, settings: SimulationSettings, html_path: str | Path, png_path: str | Path
+) -> tuple[SimulationRun, SimulationMeasures]:
     """`rota simulate`: check the policy against the snapshot, run the desk, write the report."""
     snapshot = load_snapshot(snapshot_dir)
     policy = compile_policy_file(policy_path, snapshot_schema(snapshot.connection))
     run = simulate(policy, load_roster(snapshot.connection), settings)
     measures = measure(run)
-    write_report(run, measures, f"rota simulate: {Path(policy_path).name}",
-                 settings_text(run, str(policy_path), str(snapshot_dir)), html_path, png_path)
+    write_report(
+        run,
+        measures,
+        f"rota simulate: {Path(policy_path).name}",
+        settings_text(run, str(policy_path), str(snapshot_dir)),
+        html_path,
+        png_path,
+    )
     return run, measures

@@ -13,7 +13,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from hypothesis import HealthCheck, Verbosity, given, seed as hypothesis_seed, settings
+from hypothesis import HealthCheck, Verbosity, given, settings
+from hypothesis import seed as hypothesis_seed
 
 from rota.engine import CompiledPolicy, Engine, format_instant
 
@@ -61,9 +62,17 @@ class VerifyReport:
         return all(result.passed for result in self.properties) and all(check.passed for check in self.checks)
 
 
-def verify(policy: CompiledPolicy, policy_file: str, policy_text: str, snapshot: Snapshot | None = None,
-           examples: int = DEFAULT_EXAMPLES, seed: int = 0, max_wait_seconds: int | None = None,
-           failures_dir: str | Path = "verify-failures", engine_factory: EngineFactory = Engine) -> VerifyReport:
+def verify(
+    policy: CompiledPolicy,
+    policy_file: str,
+    policy_text: str,
+    snapshot: Snapshot | None = None,
+    examples: int = DEFAULT_EXAMPLES,
+    seed: int = 0,
+    max_wait_seconds: int | None = None,
+    failures_dir: str | Path = "verify-failures",
+    engine_factory: EngineFactory = Engine,
+) -> VerifyReport:
     started = time.perf_counter()
     words = vocabulary(policy, snapshot)
     failing, count = _survey(policy, words, examples, seed, engine_factory)
@@ -80,12 +89,19 @@ def verify(policy: CompiledPolicy, policy_file: str, policy_text: str, snapshot:
 
 
 def _settings(examples: int) -> settings:
-    return settings(max_examples=examples, database=None, deadline=None, verbosity=Verbosity.quiet,
-                    suppress_health_check=list(HealthCheck), report_multiple_bugs=False)
+    return settings(
+        max_examples=examples,
+        database=None,
+        deadline=None,
+        verbosity=Verbosity.quiet,
+        suppress_health_check=list(HealthCheck),
+        report_multiple_bugs=False,
+    )
 
 
-def _survey(policy: CompiledPolicy, words: Vocabulary, examples: int, seed: int,
-            engine_factory: EngineFactory) -> tuple[set[str], int]:
+def _survey(
+    policy: CompiledPolicy, words: Vocabulary, examples: int, seed: int, engine_factory: EngineFactory
+) -> tuple[set[str], int]:
     """One pass over `examples` generated runs, noting every property that fails on any of them."""
     failing: set[str] = set()
     count = 0
@@ -106,8 +122,9 @@ def _survey(policy: CompiledPolicy, words: Vocabulary, examples: int, seed: int,
     return failing, count
 
 
-def _shrink(prop: Property, policy: CompiledPolicy, words: Vocabulary, examples: int, seed: int,
-            engine_factory: EngineFactory) -> tuple[PropertyViolation, Run | None]:
+def _shrink(
+    prop: Property, policy: CompiledPolicy, words: Vocabulary, examples: int, seed: int, engine_factory: EngineFactory
+) -> tuple[PropertyViolation, Run | None]:
     """Search again for this property alone and let hypothesis shrink the counterexample.
 
     The last run that failed is the shrunk one: hypothesis replays it last."""
@@ -130,8 +147,14 @@ def _shrink(prop: Property, policy: CompiledPolicy, words: Vocabulary, examples:
     return failures[-1] if failures else (prop.violation(prop.title, []), None)
 
 
-def review_policy(policy: CompiledPolicy, words: Vocabulary, snapshot: Snapshot | None, policy_file: str,
-                  max_wait_seconds: int | None, seed: int = 0) -> tuple[CheckResult, ...]:
+def review_policy(
+    policy: CompiledPolicy,
+    words: Vocabulary,
+    snapshot: Snapshot | None,
+    policy_file: str,
+    max_wait_seconds: int | None,
+    seed: int = 0,
+) -> tuple[CheckResult, ...]:
     review = PolicyReview(policy, words, snapshot, policy_file, seed)
     escalation, longest = review.escalation(max_wait_seconds)
     results = [CheckResult(SHADOWED_ROUTES.name, SHADOWED_ROUTES.title, tuple(review.shadowed_routes()))]
@@ -181,13 +204,17 @@ def _failure_lines(result: PropertyResult) -> list[str]:
 def _user_line(run: Run, user) -> str:
     teams = sorted(team for team, member in run.snapshot.memberships if member == user.id)
     attributes = " ".join(f"{name}={value!r}" for name, value in user.attributes.items())
-    return (f"user {user.id} {user.status}{' deleted' if user.deleted else ''} open={user.open} "
-            f"teams={teams} {attributes}").rstrip()
+    return (
+        f"user {user.id} {user.status}{' deleted' if user.deleted else ''} open={user.open} teams={teams} {attributes}"
+    ).rstrip()
 
 
 def _event_fields(event) -> str:
-    parts = [f"{name}={getattr(event, name)}" for name in ("contact", "user", "team", "status")
-             if getattr(event, name) is not None]
+    parts = [
+        f"{name}={getattr(event, name)}"
+        for name in ("contact", "user", "team", "status")
+        if getattr(event, name) is not None
+    ]
     if event.attrs:
         parts.append(f"attrs={event.attrs}")
     return " ".join(parts)
@@ -199,4 +226,3 @@ def clear_failures(directory: str | Path) -> None:
     if directory.is_dir():
         for prop in PROPERTIES:
             shutil.rmtree(directory / prop.name, ignore_errors=True)
-

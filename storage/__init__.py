@@ -7,5 +7,13 @@ from .engine_store import Changes, EngineStore
 from .files import StorageError, read_contacts, read_events, write_table
 from .snapshot import Snapshot, load_snapshot
 
-__all__ = ["Changes", "EngineStore", "Snapshot", "StorageError", "load_snapshot", "read_contacts", "read_events",
-           "write_table"]
+__all__ = [
+    "Changes",
+    "EngineStore",
+    "Snapshot",
+    "StorageError",
+    "load_snapshot",
+    "read_contacts",
+    "read_events",
+    "write_table",
+]

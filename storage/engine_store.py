@@ -43,11 +43,26 @@ CREATE TABLE IF NOT EXISTS binary_journal (body BLOB NOT NULL);
 
 SMALL_BATCH = 32
 CHECKPOINT_ROWS = 100_000  # journaled rows past which they are folded into the tables (few, large folds)
-_ARROW_TYPES = {"VARCHAR": pa.string(), "BOOLEAN": pa.bool_(), "BIGINT": pa.int64(), "TIMESTAMP": pa.timestamp("us"),
-                "JSON": pa.string()}
+_ARROW_TYPES = {
+    "VARCHAR": pa.string(),
+    "BOOLEAN": pa.bool_(),
+    "BIGINT": pa.int64(),
+    "TIMESTAMP": pa.timestamp("us"),
+    "JSON": pa.string(),
+}
 USER_COLUMNS = ("id", "name", "status", "deleted", "open_contacts", "last_assigned_at", "assigned_order", "attributes")
-DECISION_COLUMNS = ("seq", "at", "contact", "route", "outcome", "user", "reason", "deadline", "policy_version",
-                    "candidates")
+DECISION_COLUMNS = (
+    "seq",
+    "at",
+    "contact",
+    "route",
+    "outcome",
+    "user",
+    "reason",
+    "deadline",
+    "policy_version",
+    "candidates",
+)
 
 
 @dataclass
@@ -74,13 +89,14 @@ class EngineStore:
         self.lock = threading.RLock()
         # Journaled changes not yet folded into the tables; a crash leaves them in `binary_journal`
         # (or, in a file written before it, as JSON in `journal`).
-        self._unfolded = ([_decode(row[0]) for row in self.connection.execute("SELECT body FROM journal").fetchall()]
-                          + [_unpickled(row[0]) for row in
-                             self.connection.execute("SELECT body FROM binary_journal").fetchall()])
+        self._unfolded = [_decode(row[0]) for row in self.connection.execute("SELECT body FROM journal").fetchall()] + [
+            _unpickled(row[0]) for row in self.connection.execute("SELECT body FROM binary_journal").fetchall()
+        ]
         self._unfolded_rows = sum(_size(changes) for changes in self._unfolded)
         self._column_types: dict[str, dict[str, str]] = {}
         for table, column, type_name in self.connection.execute(
-                "SELECT table_name, column_name, data_type FROM information_schema.columns").fetchall():
+            "SELECT table_name, column_name, data_type FROM information_schema.columns"
+        ).fetchall():
             self._column_types.setdefault(table, {})[column] = type_name
 
     def is_empty(self) -> bool:
@@ -137,8 +153,9 @@ class EngineStore:
         if changes.unqueued:
             self._delete_where_in("queue", "contact", changes.unqueued)
         if changes.queued:
-            self._upsert("queue", ("contact", "route", "enqueued_at", "deadline", "priority", "sequence"),
-                         changes.queued)
+            self._upsert(
+                "queue", ("contact", "route", "enqueued_at", "deadline", "priority", "sequence"), changes.queued
+            )
         if changes.decisions:
             self._upsert("decisions", DECISION_COLUMNS, changes.decisions, verb="INSERT")
         if changes.meta:
@@ -150,12 +167,14 @@ class EngineStore:
         names = ", ".join(f'"{name}"' for name in columns)
         if len(rows) <= SMALL_BATCH:
             placeholders = ", ".join("(" + ", ".join("?" * len(columns)) + ")" for _ in rows)
-            self.connection.execute(f"{verb} INTO {table} ({names}) VALUES {placeholders}",
-                                    [value for row in rows for value in row])
+            self.connection.execute(
+                f"{verb} INTO {table} ({names}) VALUES {placeholders}", [value for row in rows for value in row]
+            )
             return
         target_types = self._column_types[table]
-        batch = pa.table({name: pa.array(values, _ARROW_TYPES[target_types[name]])
-                          for name, values in zip(columns, zip(*rows))})
+        batch = pa.table(
+            {name: pa.array(values, _ARROW_TYPES[target_types[name]]) for name, values in zip(columns, zip(*rows))}
+        )
         self.connection.register("rota_store_batch", batch)
         try:
             self.connection.execute(f"{verb} INTO {table} ({names}) SELECT {names} FROM rota_store_batch")
@@ -180,7 +199,7 @@ class EngineStore:
                 clauses.append(f'"{column}" = ?')
                 parameters.append(filters[column])
         if filters.get("since") is not None:
-            clauses.append("\"at\" >= ?")
+            clauses.append('"at" >= ?')
             parameters.append(filters["since"])
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         limit = int(filters.get("limit") or 0)
@@ -196,7 +215,8 @@ class EngineStore:
         with self.lock:
             self.checkpoint()
             rows = self.connection.execute(
-                "SELECT version, text, created_at FROM policies ORDER BY created_at, version").fetchall()
+                "SELECT version, text, created_at FROM policies ORDER BY created_at, version"
+            ).fetchall()
         return [{"version": version, "text": text, "created_at": created_at} for version, text, created_at in rows]
 
     def close(self) -> None:
@@ -222,14 +242,21 @@ _TIME_COLUMNS = {"users": (5,), "queued": (2, 3), "decisions": (1, 7), "policies
 
 
 def _size(changes: Changes) -> int:
-    return (len(changes.users) + len(changes.contacts) + len(changes.queued) + len(changes.unqueued)
-            + len(changes.decisions) + sum(len(teams) + 1 for teams in changes.memberships.values()))
+    return (
+        len(changes.users)
+        + len(changes.contacts)
+        + len(changes.queued)
+        + len(changes.unqueued)
+        + len(changes.decisions)
+        + sum(len(teams) + 1 for teams in changes.memberships.values())
+    )
 
 
 def _pickled(changes: Changes) -> bytes:
     """A journal body: pickling is several times faster than JSON, and half the size."""
-    return pickle.dumps({name: getattr(changes, name) for name in Changes.__dataclass_fields__},
-                        protocol=pickle.HIGHEST_PROTOCOL)
+    return pickle.dumps(
+        {name: getattr(changes, name) for name in Changes.__dataclass_fields__}, protocol=pickle.HIGHEST_PROTOCOL
+    )
 
 
 class _JournalUnpickler(pickle.Unpickler):
@@ -250,8 +277,13 @@ def _decode(body: str) -> Changes:
 
     fields = json.loads(body)
     for name, positions in _TIME_COLUMNS.items():
-        fields[name] = [tuple(datetime.fromisoformat(value) if index in positions and value is not None else value
-                              for index, value in enumerate(row)) for row in fields[name]]
+        fields[name] = [
+            tuple(
+                datetime.fromisoformat(value) if index in positions and value is not None else value
+                for index, value in enumerate(row)
+            )
+            for row in fields[name]
+        ]
     for name in ("contacts",):
         fields[name] = [tuple(row) for row in fields[name]]
     return Changes(**fields)

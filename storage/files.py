@@ -11,6 +11,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
+
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -61,8 +62,10 @@ def json_array_columns(table: pa.Table) -> pa.Table:
         if not values or not all(value.lstrip().startswith("[") for value in values):
             continue
         try:
-            lists = [None if value is None else [str(item) for item in json.loads(value)]
-                     for value in table.column(index).to_pylist()]
+            lists = [
+                None if value is None else [str(item) for item in json.loads(value)]
+                for value in table.column(index).to_pylist()
+            ]
         except (ValueError, TypeError):
             continue
         table = table.set_column(index, column_field.name, pa.array(lists, pa.list_(pa.string())))
@@ -81,8 +84,9 @@ def read_contacts(path: str | Path) -> pa.Table:
         row = table.column("id").to_pylist().index(None) + 1
         raise StorageError(f"{path}: contact {row} has no id")
     if "assignee" in table.column_names:
-        table = table.set_column(table.column_names.index("assignee"), "assignee",
-                                 pc.cast(table.column("assignee"), pa.string()))
+        table = table.set_column(
+            table.column_names.index("assignee"), "assignee", pc.cast(table.column("assignee"), pa.string())
+        )
     _reject_duplicate_ids(path, table.column("id"), "contact")
     return table
 

@@ -45,13 +45,18 @@ def load_snapshot(directory: str | Path, database: str = ":memory:") -> Snapshot
     users_path = _table_file(directory, "users", required=True)
     users = _checked_users(users_path, _read(connection, users_path))
     connection.register("snapshot_users", users)
-    connection.execute(f"CREATE OR REPLACE TABLE users AS SELECT {_user_select(users.column_names)} "
-                       "FROM snapshot_users")
+    connection.execute(
+        f"CREATE OR REPLACE TABLE users AS SELECT {_user_select(users.column_names)} FROM snapshot_users"
+    )
     connection.unregister("snapshot_users")
     warnings = _load_memberships(connection, _table_file(directory, "memberships", required=False))
     _load_rotation(connection, _table_file(directory, "rotation", required=False))
-    columns = dict(connection.execute("SELECT column_name, data_type FROM information_schema.columns "
-                                      "WHERE table_name = 'users' ORDER BY ordinal_position").fetchall())
+    columns = dict(
+        connection.execute(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_name = 'users' ORDER BY ordinal_position"
+        ).fetchall()
+    )
     return Snapshot(
         connection=connection,
         directory=directory,
@@ -64,9 +69,13 @@ def load_snapshot(directory: str | Path, database: str = ":memory:") -> Snapshot
 
 
 def _table_file(directory: Path, table: str, required: bool) -> Path | None:
-    found = [directory / f"{table}{extension}" for extension in FORMATS if (directory / f"{table}{extension}").is_file()]
+    found = [
+        directory / f"{table}{extension}" for extension in FORMATS if (directory / f"{table}{extension}").is_file()
+    ]
     if len(found) > 1:
-        raise StorageError(f"{directory}: two files for table `{table}` ({found[0].name} and {found[1].name}); keep one")
+        raise StorageError(
+            f"{directory}: two files for table `{table}` ({found[0].name} and {found[1].name}); keep one"
+        )
     if not found and required:
         raise StorageError(f"{directory}: no `{table}` file; add {table}.csv (or .parquet, .json, .jsonl)")
     return found[0] if found else None
@@ -88,8 +97,9 @@ def _checked_users(path: Path, users: pa.Table) -> pa.Table:
     if "status" in users.column_names:
         for user_id, status in zip(ids, users.column("status").to_pylist()):
             if status not in STATUSES:
-                raise StorageError(f"{path}: unknown status `{status}` for user `{user_id}`; "
-                                   f"use online, away or offline")
+                raise StorageError(
+                    f"{path}: unknown status `{status}` for user `{user_id}`; use online, away or offline"
+                )
     else:
         raise StorageError(f"{path}: missing column `status` (online, away or offline)")
     if "open_contacts" in users.column_names:
@@ -105,7 +115,9 @@ def _user_select(columns: list[str]) -> str:
         if name not in columns:
             parts.append(f"{default} AS {name}")
         elif name == "last_assigned_at":
-            parts.append("CAST(timezone('UTC', CAST(last_assigned_at AS TIMESTAMPTZ)) AS TIMESTAMP) AS last_assigned_at")
+            parts.append(
+                "CAST(timezone('UTC', CAST(last_assigned_at AS TIMESTAMPTZ)) AS TIMESTAMP) AS last_assigned_at"
+            )
         elif name == "open_contacts":
             parts.append("CAST(coalesce(open_contacts, 0) AS BIGINT) AS open_contacts")
         elif name == "deleted":
@@ -126,11 +138,14 @@ def _load_memberships(connection: duckdb.DuckDBPyConnection, path: Path | None) 
     if missing:
         raise StorageError(f"{path}: missing column `{missing[0]}`; memberships need `team` and `user_id`")
     connection.register("snapshot_memberships", table)
-    connection.execute("INSERT INTO memberships SELECT DISTINCT CAST(team AS VARCHAR), CAST(user_id AS VARCHAR) "
-                       "FROM snapshot_memberships WHERE team IS NOT NULL AND user_id IS NOT NULL")
+    connection.execute(
+        "INSERT INTO memberships SELECT DISTINCT CAST(team AS VARCHAR), CAST(user_id AS VARCHAR) "
+        "FROM snapshot_memberships WHERE team IS NOT NULL AND user_id IS NOT NULL"
+    )
     connection.unregister("snapshot_memberships")
-    unknown = connection.execute("SELECT count(*) FROM memberships WHERE user_id NOT IN (SELECT id FROM users)"
-                                 ).fetchall()[0][0]
+    unknown = connection.execute(
+        "SELECT count(*) FROM memberships WHERE user_id NOT IN (SELECT id FROM users)"
+    ).fetchall()[0][0]
     if not unknown:
         return []
     connection.execute("DELETE FROM memberships WHERE user_id NOT IN (SELECT id FROM users)")
@@ -147,6 +162,8 @@ def _load_rotation(connection: duckdb.DuckDBPyConnection, path: Path | None) -> 
         raise StorageError(f"{path}: missing column `{missing[0]}`; rotation needs `pool` and `last_user`")
     _reject_duplicate_ids(path, pc.cast(table.column("pool"), pa.string()), "pool")
     connection.register("snapshot_rotation", table)
-    connection.execute("INSERT INTO rotation SELECT CAST(pool AS VARCHAR), CAST(last_user AS VARCHAR) "
-                       "FROM snapshot_rotation WHERE pool IS NOT NULL AND last_user IS NOT NULL")
+    connection.execute(
+        "INSERT INTO rotation SELECT CAST(pool AS VARCHAR), CAST(last_user AS VARCHAR) "
+        "FROM snapshot_rotation WHERE pool IS NOT NULL AND last_user IS NOT NULL"
+    )
     connection.unregister("snapshot_rotation")

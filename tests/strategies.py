@@ -13,8 +13,22 @@ import pyarrow as pa
 from hypothesis import strategies as st
 
 from rota.dsl.ast import (
-    AssignToSpace, AssignToTeam, AssignToUser, BoolOp, Compare, Field, ListLiteral, Literal, Not, Only, Policy,
-    Priority, Route, Timeout, Unassign, Using,
+    AssignToSpace,
+    AssignToTeam,
+    AssignToUser,
+    BoolOp,
+    Compare,
+    Field,
+    ListLiteral,
+    Literal,
+    Not,
+    Only,
+    Policy,
+    Priority,
+    Route,
+    Timeout,
+    Unassign,
+    Using,
 )
 from rota.engine import Contact, Roster, User
 
@@ -31,7 +45,9 @@ CONTACT_CONDITIONS = [
     Compare("==", Field("contact", "language"), Literal("es")),
     Not(Compare("==", Field("contact", "language"), Literal("en"))),
     Compare("!=", Field("contact", "last_agent"), Literal(None)),
-    BoolOp("or", Compare("==", Field("contact", "tier"), Literal(None)), Compare("<", Field("contact", "tier"), Literal(2))),
+    BoolOp(
+        "or", Compare("==", Field("contact", "tier"), Literal(None)), Compare("<", Field("contact", "tier"), Literal(2))
+    ),
     Compare("in", Field("contact", "language"), ListLiteral((Literal("es"), Literal("fr")))),
 ]
 
@@ -44,7 +60,11 @@ USER_CONDITIONS = [
     Compare("in", Field("contact", "language"), Field("user", "languages")),
     Compare(">=", Field("user", "level"), Field("contact", "tier")),
     Compare("<=", Field("user", "open"), Field("contact", "tier")),
-    BoolOp("or", Compare("==", Field("user", "last_assigned_at"), Literal(None)), Compare("<", Field("user", "open"), Literal(2))),
+    BoolOp(
+        "or",
+        Compare("==", Field("user", "last_assigned_at"), Literal(None)),
+        Compare("<", Field("user", "open"), Literal(2)),
+    ),
     Compare("in", Literal("Alpha"), Field("user", "teams")),
     BoolOp("and", Field("user", "online"), Compare("==", Field("user", "level"), Literal(None))),
     Compare(">", Field("user", "last_assigned_at"), Literal("2026-11-02T00:00:00Z")),
@@ -103,10 +123,19 @@ def contacts(draw, user_ids: list[str], min_size: int = 0, max_size: int = 25) -
 @st.composite
 def routes(draw, name: str) -> Route:
     when = draw(st.one_of(st.none(), st.sampled_from(CONTACT_CONDITIONS)))
-    action = draw(st.sampled_from([
-        AssignToTeam("Alpha"), AssignToTeam("Beta"), AssignToTeam("Nobody"), AssignToSpace(), AssignToSpace(),
-        AssignToUser(Field("contact", "last_agent")), Unassign(),
-    ]))
+    action = draw(
+        st.sampled_from(
+            [
+                AssignToTeam("Alpha"),
+                AssignToTeam("Beta"),
+                AssignToTeam("Nobody"),
+                AssignToSpace(),
+                AssignToSpace(),
+                AssignToUser(Field("contact", "last_agent")),
+                Unassign(),
+            ]
+        )
+    )
     options = []
     if isinstance(action, (AssignToTeam, AssignToSpace)):
         options.append(Using(draw(st.sampled_from(["round_robin", "least_open"]))))
@@ -134,17 +163,19 @@ def roster_of(people: list[User], memberships, cursors) -> Roster:
 def snapshot_connection(people: list[User], memberships, cursors) -> duckdb.DuckDBPyConnection:
     """The tables rota.storage would have loaded, built directly."""
     connection = duckdb.connect()
-    users_table = pa.table({
-        "id": pa.array([p.id for p in people], pa.string()),
-        "name": pa.array([p.name for p in people], pa.string()),
-        "status": pa.array([p.status for p in people], pa.string()),
-        "deleted": pa.array([p.deleted for p in people], pa.bool_()),
-        "open_contacts": pa.array([p.open for p in people], pa.int64()),
-        "last_assigned_at": pa.array([p.last_assigned_at for p in people], pa.timestamp("us")),
-        "skills": pa.array([p.attributes["skills"] for p in people], pa.list_(pa.string())),
-        "languages": pa.array([p.attributes["languages"] for p in people], pa.list_(pa.string())),
-        "level": pa.array([p.attributes["level"] for p in people], pa.int64()),
-    })
+    users_table = pa.table(
+        {
+            "id": pa.array([p.id for p in people], pa.string()),
+            "name": pa.array([p.name for p in people], pa.string()),
+            "status": pa.array([p.status for p in people], pa.string()),
+            "deleted": pa.array([p.deleted for p in people], pa.bool_()),
+            "open_contacts": pa.array([p.open for p in people], pa.int64()),
+            "last_assigned_at": pa.array([p.last_assigned_at for p in people], pa.timestamp("us")),
+            "skills": pa.array([p.attributes["skills"] for p in people], pa.list_(pa.string())),
+            "languages": pa.array([p.attributes["languages"] for p in people], pa.list_(pa.string())),
+            "level": pa.array([p.attributes["level"] for p in people], pa.int64()),
+        }
+    )
     connection.register("users_input", users_table)
     connection.execute("CREATE TABLE users AS SELECT * FROM users_input")
     connection.execute("CREATE TABLE memberships (team VARCHAR, user_id VARCHAR)")
@@ -157,11 +188,13 @@ def snapshot_connection(people: list[User], memberships, cursors) -> duckdb.Duck
 
 
 def contacts_table(items: list[Contact]) -> pa.Table:
-    return pa.table({
-        "id": pa.array([c.id for c in items], pa.string()),
-        "assignee": pa.array([c.assignee for c in items], pa.string()),
-        "language": pa.array([c.attributes["language"] for c in items], pa.string()),
-        "tags": pa.array([c.attributes["tags"] for c in items], pa.list_(pa.string())),
-        "tier": pa.array([c.attributes["tier"] for c in items], pa.int64()),
-        "last_agent": pa.array([c.attributes["last_agent"] for c in items], pa.string()),
-    })
+    return pa.table(
+        {
+            "id": pa.array([c.id for c in items], pa.string()),
+            "assignee": pa.array([c.assignee for c in items], pa.string()),
+            "language": pa.array([c.attributes["language"] for c in items], pa.string()),
+            "tags": pa.array([c.attributes["tags"] for c in items], pa.list_(pa.string())),
+            "tier": pa.array([c.attributes["tier"] for c in items], pa.int64()),
+            "last_agent": pa.array([c.attributes["last_agent"] for c in items], pa.string()),
+        }
+    )

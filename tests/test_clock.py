@@ -2,13 +2,20 @@
 
 from datetime import datetime, timedelta, timezone
 
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from rota.engine.clock import parse_instant, to_utc
 
 moments = st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2100, 1, 1))
-FORMS = [lambda m: m.isoformat(), lambda m: m.isoformat(sep=" "), lambda m: m.isoformat(timespec="minutes"),
-         lambda m: m.strftime("%Y%m%dT%H%M%S"), lambda m: m.date().isoformat(), lambda m: m.isoformat() + "+02:00"]
+FORMS = [
+    lambda m: m.isoformat(),
+    lambda m: m.isoformat(sep=" "),
+    lambda m: m.isoformat(timespec="minutes"),
+    lambda m: m.strftime("%Y%m%dT%H%M%S"),
+    lambda m: m.date().isoformat(),
+    lambda m: m.isoformat() + "+02:00",
+]
 
 
 def general_reading(text: str) -> datetime:

@@ -57,35 +57,71 @@ def world(tmp_path_factory):
             tags = ["vip"] if random_source.random() < 0.2 else []
             lines.append({"at": stamp, "type": "route", "contact": f"c{index}", "attrs": {"tags": tags}})
         elif roll < 0.8:
-            lines.append({"at": stamp, "type": "close", "contact": open_contacts.pop(random_source.randrange(len(open_contacts)))})
+            lines.append(
+                {
+                    "at": stamp,
+                    "type": "close",
+                    "contact": open_contacts.pop(random_source.randrange(len(open_contacts))),
+                }
+            )
         else:
-            lines.append({"at": stamp, "type": "status", "user": random_source.choice(users),
-                          "status": random_source.choice(["online", "online", "offline"])})
+            lines.append(
+                {
+                    "at": stamp,
+                    "type": "status",
+                    "user": random_source.choice(users),
+                    "status": random_source.choice(["online", "online", "offline"]),
+                }
+            )
     (directory / "events.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
     return directory
 
 
 def replay_command(world, database, out):
-    return [str(Path(sys.executable).parent / "rota"), "replay", str(world / "policy.rota"), "--snapshot",
-            str(world / "snapshot"), "--events", str(world / "events.jsonl"), "--out", str(out), "--db", str(database)]
+    return [
+        str(Path(sys.executable).parent / "rota"),
+        "replay",
+        str(world / "policy.rota"),
+        "--snapshot",
+        str(world / "snapshot"),
+        "--events",
+        str(world / "events.jsonl"),
+        "--out",
+        str(out),
+        "--db",
+        str(database),
+    ]
 
 
 def check_invariants(database):
     EngineStore(database).close()  # reopening folds the write-ahead journal into the tables
     connection = duckdb.connect(str(database), read_only=True)
     try:
-        held = dict(connection.execute(
-            "SELECT assignee, count(*) FROM contacts WHERE NOT closed AND assignee IS NOT NULL GROUP BY assignee"
-        ).fetchall())
+        held = dict(
+            connection.execute(
+                "SELECT assignee, count(*) FROM contacts WHERE NOT closed AND assignee IS NOT NULL GROUP BY assignee"
+            ).fetchall()
+        )
         counts = dict(connection.execute("SELECT id, open_contacts FROM users").fetchall())
         assert all(counts[user] == held.get(user, 0) for user in counts), "open counts differ from contacts held"
-        assert connection.execute("SELECT count(*) FROM queue q JOIN contacts c ON c.id = q.contact WHERE c.closed"
-                                  ).fetchall()[0][0] == 0, "a closed contact is still queued"
-        assert connection.execute("SELECT count(*) FROM queue WHERE deadline > enqueued_at + INTERVAL 7 DAY "
-                                  "OR deadline <= enqueued_at").fetchall()[0][0] == 0
-        return [row[0] for row in connection.execute(
-            "SELECT json_object('contact', contact, 'outcome', outcome, 'user', \"user\") FROM decisions ORDER BY seq"
-        ).fetchall()]
+        assert (
+            connection.execute(
+                "SELECT count(*) FROM queue q JOIN contacts c ON c.id = q.contact WHERE c.closed"
+            ).fetchall()[0][0]
+            == 0
+        ), "a closed contact is still queued"
+        assert (
+            connection.execute(
+                "SELECT count(*) FROM queue WHERE deadline > enqueued_at + INTERVAL 7 DAY OR deadline <= enqueued_at"
+            ).fetchall()[0][0]
+            == 0
+        )
+        return [
+            row[0]
+            for row in connection.execute(
+                "SELECT json_object('contact', contact, 'outcome', outcome, 'user', \"user\") FROM decisions ORDER BY seq"
+            ).fetchall()
+        ]
     finally:
         connection.close()
 
@@ -106,8 +142,9 @@ def test_killed_replays_recover_and_finish_like_an_uninterrupted_one(world, tmp_
     while interrupted < KILLS and attempts < 3 * KILLS:
         database, out = tmp_path / f"killed-{attempts}.duckdb", tmp_path / f"killed-{attempts}.jsonl"
         attempts += 1
-        process = subprocess.Popen(replay_command(world, database, out), stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            replay_command(world, database, out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         time.sleep(random_source.uniform(0.3, 0.9) * duration)
         if process.poll() is None:
             os.kill(process.pid, signal.SIGKILL)
@@ -118,7 +155,7 @@ def test_killed_replays_recover_and_finish_like_an_uninterrupted_one(world, tmp_
         if database.exists():
             logged = [json.loads(row) for row in check_invariants(database)]
             said = [{key: row[key] for key in ("contact", "outcome", "user")} for row in reported(out)]
-            assert logged[:len(said)] == said, "a reported decision is missing from the engine file"
+            assert logged[: len(said)] == said, "a reported decision is missing from the engine file"
         subprocess.run(replay_command(world, database, out), check=True, capture_output=True)
         check_invariants(database)
         assert out.read_text() == whole.read_text(), "the resumed run differs from an uninterrupted one"

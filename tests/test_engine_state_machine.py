@@ -8,11 +8,23 @@ queue order and deadlines, and no queued contact that could be assigned.
 
 from datetime import datetime, timedelta
 
-from hypothesis import HealthCheck, settings, strategies as st
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from rota.dsl.ast import (
-    AssignToSpace, AssignToTeam, AssignToUser, Compare, Field, Literal, Only, Policy, Priority, Route, Timeout, Using,
+    AssignToSpace,
+    AssignToTeam,
+    AssignToUser,
+    Compare,
+    Field,
+    Literal,
+    Only,
+    Policy,
+    Priority,
+    Route,
+    Timeout,
+    Using,
 )
 from rota.engine import Engine, Event, compile_policy
 from rota.testing import EngineState, Run, Snapshot, UserRecord, check_run
@@ -21,22 +33,52 @@ START = datetime(2026, 11, 25, 9, 0)
 USERS = ["ann", "bob", "cyd", "dee"]
 CONTACTS = [f"c{i}" for i in range(8)]
 
-POLICY = compile_policy(Policy(routes=(
-    Route("sticky", Compare("!=", Field("contact", "last_agent"), Literal(None)),
-          AssignToUser(Field("contact", "last_agent"))),
-    Route("vip", Compare("in", Literal("vip"), Field("contact", "tags")), AssignToTeam("VIP"),
-          (Using("least_open"), Only(Field("user", "online")), Only(Compare("<", Field("user", "open"), Literal(2))),
-           Priority(5), Timeout(600, "general"))),
-    Route("spanish", Compare("==", Field("contact", "language"), Literal("es")), AssignToTeam("ES"),
-          (Only(Field("user", "online")), Timeout(900, "unassign"))),
-    Route("general", None, AssignToSpace(),
-          (Using("round_robin"), Only(Field("user", "online")), Only(Compare("<", Field("user", "open"), Literal(3))),
-           Timeout(1800))),
-)))
+POLICY = compile_policy(
+    Policy(
+        routes=(
+            Route(
+                "sticky",
+                Compare("!=", Field("contact", "last_agent"), Literal(None)),
+                AssignToUser(Field("contact", "last_agent")),
+            ),
+            Route(
+                "vip",
+                Compare("in", Literal("vip"), Field("contact", "tags")),
+                AssignToTeam("VIP"),
+                (
+                    Using("least_open"),
+                    Only(Field("user", "online")),
+                    Only(Compare("<", Field("user", "open"), Literal(2))),
+                    Priority(5),
+                    Timeout(600, "general"),
+                ),
+            ),
+            Route(
+                "spanish",
+                Compare("==", Field("contact", "language"), Literal("es")),
+                AssignToTeam("ES"),
+                (Only(Field("user", "online")), Timeout(900, "unassign")),
+            ),
+            Route(
+                "general",
+                None,
+                AssignToSpace(),
+                (
+                    Using("round_robin"),
+                    Only(Field("user", "online")),
+                    Only(Compare("<", Field("user", "open"), Literal(3))),
+                    Timeout(1800),
+                ),
+            ),
+        )
+    )
+)
 
 
-SNAPSHOT = Snapshot(tuple(UserRecord(user_id, "online" if user_id == "dee" else "offline") for user_id in USERS),
-                    (("VIP", "ann"), ("VIP", "bob"), ("ES", "cyd")))
+SNAPSHOT = Snapshot(
+    tuple(UserRecord(user_id, "online" if user_id == "dee" else "offline") for user_id in USERS),
+    (("VIP", "ann"), ("VIP", "bob"), ("ES", "cyd")),
+)
 
 
 class EngineMachine(RuleBasedStateMachine):
@@ -56,8 +98,12 @@ class EngineMachine(RuleBasedStateMachine):
         turns and balance, least-open, conservation, deadlines and queue order at every decision."""
         check_run(Run(POLICY, SNAPSHOT, tuple(self.events), tuple(self.decisions), final=EngineState.of(self.engine)))
 
-    @rule(contact=st.sampled_from(CONTACTS), tags=st.sampled_from([[], ["vip"]]),
-          language=st.sampled_from([None, "es", "en"]), last_agent=st.sampled_from([None, None, "ann", "zed"]))
+    @rule(
+        contact=st.sampled_from(CONTACTS),
+        tags=st.sampled_from([[], ["vip"]]),
+        language=st.sampled_from([None, "es", "en"]),
+        last_agent=st.sampled_from([None, None, "ann", "zed"]),
+    )
     def route(self, contact, tags, language, last_agent):
         self.send(type="route", contact=contact, attrs={"tags": tags, "language": language, "last_agent": last_agent})
 
@@ -126,6 +172,7 @@ class EngineMachine(RuleBasedStateMachine):
                 assert decision.user in self.engine.roster.users
 
 
-EngineMachine.TestCase.settings = settings(max_examples=300, stateful_step_count=30, deadline=None,
-                                           suppress_health_check=[HealthCheck.too_slow])
+EngineMachine.TestCase.settings = settings(
+    max_examples=300, stateful_step_count=30, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 TestEngineStateMachine = EngineMachine.TestCase

@@ -4,28 +4,53 @@ Random expressions, type mismatches and nulls included, are evaluated for
 every (user, contact) pair both ways and compared value for value.
 """
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from strategies import contacts, contacts_table, roster_of, snapshot_connection, snapshots
 
 from rota.dsl.ast import BoolOp, Compare, Field, ListLiteral, Literal, Not
 from rota.engine.evaluate import compile_expression
 from rota.engine.snapshot import USERS_VIEW, contact_kinds, create_users_view, user_kinds
 from rota.engine.sql import SqlCompiler, SqlScope
 
-from strategies import contacts, contacts_table, roster_of, snapshot_connection, snapshots
-
 NOW_FIELDS = {"hour": 10, "minute": 0, "weekday": "wed"}
 
-operands = st.sampled_from([
-    Field("user", "open"), Field("user", "level"), Field("user", "status"), Field("user", "id"),
-    Field("user", "online"), Field("user", "skills"), Field("user", "languages"), Field("user", "teams"),
-    Field("user", "last_assigned_at"), Field("user", "missing"),
-    Field("contact", "tier"), Field("contact", "language"), Field("contact", "tags"), Field("contact", "id"),
-    Field("contact", "assignee"), Field("contact", "nothing"), Field("now", "hour"), Field("now", "weekday"),
-    Literal(2), Literal(1.5), Literal("es"), Literal("billing"), Literal("u2"), Literal(True), Literal(None),
-    Literal("2026-11-02T00:00:00Z"), ListLiteral((Literal("es"), Literal("fr"))), ListLiteral((Literal(1), Literal(None))),
-    ListLiteral(()),
-])
-comparisons = st.builds(Compare, st.sampled_from(["==", "!=", "<", "<=", ">", ">=", "in", "not in"]), operands, operands)
+operands = st.sampled_from(
+    [
+        Field("user", "open"),
+        Field("user", "level"),
+        Field("user", "status"),
+        Field("user", "id"),
+        Field("user", "online"),
+        Field("user", "skills"),
+        Field("user", "languages"),
+        Field("user", "teams"),
+        Field("user", "last_assigned_at"),
+        Field("user", "missing"),
+        Field("contact", "tier"),
+        Field("contact", "language"),
+        Field("contact", "tags"),
+        Field("contact", "id"),
+        Field("contact", "assignee"),
+        Field("contact", "nothing"),
+        Field("now", "hour"),
+        Field("now", "weekday"),
+        Literal(2),
+        Literal(1.5),
+        Literal("es"),
+        Literal("billing"),
+        Literal("u2"),
+        Literal(True),
+        Literal(None),
+        Literal("2026-11-02T00:00:00Z"),
+        ListLiteral((Literal("es"), Literal("fr"))),
+        ListLiteral((Literal(1), Literal(None))),
+        ListLiteral(()),
+    ]
+)
+comparisons = st.builds(
+    Compare, st.sampled_from(["==", "!=", "<", "<=", ">", ">=", "in", "not in"]), operands, operands
+)
 expressions = st.recursive(
     st.one_of(comparisons, operands),
     lambda inner: st.one_of(st.builds(Not, inner), st.builds(BoolOp, st.sampled_from(["and", "or"]), inner, inner)),
@@ -59,6 +84,13 @@ def test_sql_and_python_agree(snapshot, expression, data):
 def _same(sql_value, python_value) -> bool:
     if isinstance(python_value, (list, tuple)) or isinstance(sql_value, (list, tuple)):
         return list(sql_value or []) == list(python_value or []) and (sql_value is None) == (python_value is None)
-    return sql_value == python_value and type(sql_value) is type(python_value) or (
-        isinstance(sql_value, (int, float)) and isinstance(python_value, (int, float))
-        and not isinstance(sql_value, bool) and sql_value == python_value)
+    return (
+        sql_value == python_value
+        and type(sql_value) is type(python_value)
+        or (
+            isinstance(sql_value, (int, float))
+            and isinstance(python_value, (int, float))
+            and not isinstance(sql_value, bool)
+            and sql_value == python_value
+        )
+    )

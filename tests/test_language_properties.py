@@ -3,22 +3,38 @@ and no text, random or mutated, makes the parser raise: only diagnostics."""
 
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from rota.dsl import analyze, format_policy, parse
 from rota.dsl.ast import (
-    AssignToSpace, AssignToTeam, AssignToUser, BoolOp, Compare, Field, ListLiteral, Literal, Not, Only, Policy,
-    Priority, Route, Timeout, Unassign, Using,
+    AssignToSpace,
+    AssignToTeam,
+    AssignToUser,
+    BoolOp,
+    Compare,
+    Field,
+    ListLiteral,
+    Literal,
+    Not,
+    Only,
+    Policy,
+    Priority,
+    Route,
+    Timeout,
+    Unassign,
+    Using,
 )
 from rota.dsl.syntax_errors import KEYWORDS
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-names = st.from_regex(r"[A-Za-z_][A-Za-z0-9_-]{0,8}", fullmatch=True).filter(
-    lambda name: name not in KEYWORDS.values())
+names = st.from_regex(r"[A-Za-z_][A-Za-z0-9_-]{0,8}", fullmatch=True).filter(lambda name: name not in KEYWORDS.values())
 texts = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\r"), max_size=12)
-numbers = st.one_of(st.integers(-10**6, 10**6), st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False))
+numbers = st.one_of(st.integers(-(10**6), 10**6), st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False))
 literals = st.builds(Literal, st.one_of(texts, numbers, st.booleans(), st.none()))
-lists = st.builds(ListLiteral, st.lists(st.builds(Literal, st.one_of(texts, st.integers(0, 99))), max_size=3).map(tuple))
+lists = st.builds(
+    ListLiteral, st.lists(st.builds(Literal, st.one_of(texts, st.integers(0, 99))), max_size=3).map(tuple)
+)
 
 
 def fields(scope_names):
@@ -27,10 +43,14 @@ def fields(scope_names):
 
 def expressions(scope_names):
     primaries = st.one_of(literals, lists, fields(scope_names))
-    comparisons = st.builds(Compare, st.sampled_from(["==", "!=", "<", "<=", ">", ">=", "in", "not in"]),
-                            primaries, primaries)
-    return st.recursive(st.one_of(comparisons, fields(scope_names)), lambda inner: st.one_of(
-        st.builds(Not, inner), st.builds(BoolOp, st.sampled_from(["and", "or"]), inner, inner)), max_leaves=5)
+    comparisons = st.builds(
+        Compare, st.sampled_from(["==", "!=", "<", "<=", ">", ">=", "in", "not in"]), primaries, primaries
+    )
+    return st.recursive(
+        st.one_of(comparisons, fields(scope_names)),
+        lambda inner: st.one_of(st.builds(Not, inner), st.builds(BoolOp, st.sampled_from(["and", "or"]), inner, inner)),
+        max_leaves=5,
+    )
 
 
 @st.composite
@@ -39,17 +59,29 @@ def policies(draw):
     route_names = draw(st.lists(names, min_size=count, max_size=count, unique=True))
     routes = []
     for name in route_names:
-        action = draw(st.one_of(st.builds(AssignToTeam, texts), st.just(AssignToSpace()), st.just(Unassign()),
-                                st.builds(AssignToUser, expressions(["contact", "now"]))))
+        action = draw(
+            st.one_of(
+                st.builds(AssignToTeam, texts),
+                st.just(AssignToSpace()),
+                st.just(Unassign()),
+                st.builds(AssignToUser, expressions(["contact", "now"])),
+            )
+        )
         options = []
         if draw(st.booleans()):
             options.append(Using(draw(st.sampled_from(["round_robin", "least_open"]))))
-        options += [Only(condition) for condition in draw(st.lists(expressions(["user", "contact", "now"]), max_size=2))]
+        options += [
+            Only(condition) for condition in draw(st.lists(expressions(["user", "contact", "now"]), max_size=2))
+        ]
         if draw(st.booleans()):
             options.append(Priority(draw(st.integers(-50, 50))))
         if draw(st.booleans()):
-            options.append(Timeout(draw(st.integers(1, 7 * 86400)),
-                                   draw(st.one_of(st.none(), st.just("unassign"), st.sampled_from(route_names)))))
+            options.append(
+                Timeout(
+                    draw(st.integers(1, 7 * 86400)),
+                    draw(st.one_of(st.none(), st.just("unassign"), st.sampled_from(route_names))),
+                )
+            )
         when = draw(st.one_of(st.none(), expressions(["contact", "now", "user"])))
         routes.append(Route(name, when, action, tuple(options)))
     timezone = draw(st.one_of(st.none(), st.sampled_from(["UTC", "Europe/Berlin", "Asia/Kuala_Lumpur"])))
@@ -82,6 +114,6 @@ def test_random_text_only_ever_gives_diagnostics(text):
 def test_mutated_policies_only_ever_give_diagnostics(edits):
     text = EXAMPLE
     for position, deleted, inserted in edits:
-        text = text[:position] + inserted + text[position + deleted:]
+        text = text[:position] + inserted + text[position + deleted :]
     policy, diagnostics = analyze(text, "mutated.rota")
     assert policy is not None or any(d.is_error for d in diagnostics)

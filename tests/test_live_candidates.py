@@ -9,13 +9,13 @@ path), user and count, for every team and space route.
 from contextlib import contextmanager
 from datetime import timedelta
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from strategies import NOW, TEAMS, USER_IDS, policies, roster_of, snapshots
 
 import rota.engine.roster as roster_module
 from rota.engine import Contact, Engine, Event, compile_policy
 from rota.engine.roster import ChangeLog
-
-from strategies import NOW, TEAMS, USER_IDS, policies, roster_of, snapshots
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 CONTACT_IDS = [f"c{index}" for index in range(6)]
@@ -23,14 +23,24 @@ CONTACT_IDS = [f"c{index}" for index in range(6)]
 
 @st.composite
 def events(draw):
-    kind = draw(st.sampled_from(["route", "route", "route", "close", "close", "status", "join", "leave", "user",
-                                 "delete", "wait"]))
+    kind = draw(
+        st.sampled_from(
+            ["route", "route", "route", "close", "close", "status", "join", "leave", "user", "delete", "wait"]
+        )
+    )
     user = draw(st.sampled_from(USER_IDS + ["new"]))
     if kind == "route":
-        return dict(type="route", contact=draw(st.sampled_from(CONTACT_IDS)), attrs={
-            "tags": draw(st.sampled_from([[], ["vip"]])), "language": draw(st.sampled_from([None, "es", "en"])),
-            "tier": draw(st.sampled_from([None, 1, 3])), "last_agent": draw(st.sampled_from([None, user])),
-            "assignee": draw(st.sampled_from([None, user]))})
+        return dict(
+            type="route",
+            contact=draw(st.sampled_from(CONTACT_IDS)),
+            attrs={
+                "tags": draw(st.sampled_from([[], ["vip"]])),
+                "language": draw(st.sampled_from([None, "es", "en"])),
+                "tier": draw(st.sampled_from([None, 1, 3])),
+                "last_agent": draw(st.sampled_from([None, user])),
+                "assignee": draw(st.sampled_from([None, user])),
+            },
+        )
     if kind == "close":
         return dict(type="close", contact=draw(st.sampled_from(CONTACT_IDS)))
     if kind == "status":
@@ -38,8 +48,14 @@ def events(draw):
     if kind in ("join", "leave"):
         return dict(type=kind, user=user, team=draw(st.sampled_from(TEAMS)))
     if kind == "user":
-        return dict(type="user", user=user, attrs={"status": draw(st.sampled_from(["online", "away"])),
-                                                   "skills": draw(st.sampled_from([[], ["billing"]]))})
+        return dict(
+            type="user",
+            user=user,
+            attrs={
+                "status": draw(st.sampled_from(["online", "away"])),
+                "skills": draw(st.sampled_from([[], ["billing"]])),
+            },
+        )
     if kind == "delete":
         return dict(type="delete", user=user)
     return dict(type="wait", minutes=draw(st.sampled_from([1, 20, 90])))
@@ -68,8 +84,12 @@ def change_logs_keeping(count: int):
 
 
 @SETTINGS
-@given(snapshot=snapshots(), policy=policies(), steps=st.lists(events(), max_size=40),
-       kept_changes=st.sampled_from([2, 65_536]))
+@given(
+    snapshot=snapshots(),
+    policy=policies(),
+    steps=st.lists(events(), max_size=40),
+    kept_changes=st.sampled_from([2, 65_536]),
+)
 def test_fast_candidates_choose_what_a_scan_chooses(snapshot, policy, steps, kept_changes):
     with change_logs_keeping(kept_changes):
         engine = Engine(compile_policy(policy), roster_of(*snapshot))

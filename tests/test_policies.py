@@ -33,8 +33,13 @@ def contacts():
 def batch(name: str, now: str = WEDNESDAY_MORNING) -> list[dict]:
     snapshot = load_snapshot(DEMO / "snapshot")
     policy = compile_policy_file(POLICIES / name, snapshot_schema(snapshot.connection))
-    table = run_batch(policy, snapshot.connection, load_roster(snapshot.connection),
-                      read_contacts(DEMO / "contacts.jsonl"), parse_instant(now))
+    table = run_batch(
+        policy,
+        snapshot.connection,
+        load_roster(snapshot.connection),
+        read_contacts(DEMO / "contacts.jsonl"),
+        parse_instant(now),
+    )
     known = contacts()
     return [{**row, "attrs": known[row["contact"]]} for row in table.to_pylist()]
 
@@ -61,17 +66,23 @@ def test_vip_desk():
     # Online VIP members: u01 (1 open) and u03 (0 open), capped below 5: at least 4 + 5 places.
     assert sum(row["outcome"] == "assigned" for row in vip) >= 9
     assert {row["outcome"] for row in vip} == {"assigned", "queued"}
-    assert all(row["deadline"] == parse_instant(WEDNESDAY_MORNING) + timedelta(minutes=30)
-               for row in vip if row["outcome"] == "queued")
+    assert all(
+        row["deadline"] == parse_instant(WEDNESDAY_MORNING) + timedelta(minutes=30)
+        for row in vip
+        if row["outcome"] == "queued"
+    )
     assert all(row["outcome"] == "assigned" for row in rows if row["route"] == "general")
 
 
-@pytest.mark.parametrize("now, route", [
-    (WEDNESDAY_MORNING, "business_hours"),
-    ("2026-11-25T17:30:00Z", "on_call"),  # 18:30 in Berlin
-    ("2026-11-28T10:00:00Z", "on_call"),  # Saturday
-    ("2026-11-25T06:59:59Z", "on_call"),  # 07:59 in Berlin
-])
+@pytest.mark.parametrize(
+    "now, route",
+    [
+        (WEDNESDAY_MORNING, "business_hours"),
+        ("2026-11-25T17:30:00Z", "on_call"),  # 18:30 in Berlin
+        ("2026-11-28T10:00:00Z", "on_call"),  # Saturday
+        ("2026-11-25T06:59:59Z", "on_call"),  # 07:59 in Berlin
+    ],
+)
 def test_by_shift_follows_berlin_time(now, route):
     rows = batch("by_shift.rota", now)
     assert {row["route"] for row in rows} == {route}
@@ -137,8 +148,10 @@ def test_demo_desk():
             assert people[row["user"]]["status"] == "online" and not people[row["user"]]["deleted"]
     assert set(by_route) == {"vip", "returning", "spanish", "general"}
     assert all(row["attrs"]["last_agent"] is not None for row in by_route["returning"])
-    assert {row["reason"] for row in by_route["returning"] if row["outcome"] == "failed"} == {"user_deleted",
-                                                                                              "user_not_found"}
+    assert {row["reason"] for row in by_route["returning"] if row["outcome"] == "failed"} == {
+        "user_deleted",
+        "user_not_found",
+    }
 
 
 EXPECTED = sorted((POLICIES / "expected").glob("*.json"))

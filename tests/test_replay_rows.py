@@ -3,7 +3,8 @@
 import json
 from datetime import datetime
 
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from rota.engine import Decision
 from rota.engine.replay import json_line
@@ -12,8 +13,7 @@ texts = st.one_of(st.none(), st.text())
 instants = st.one_of(st.none(), st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1)))
 
 
-@given(contact=st.text(), route=texts, outcome=st.text(), user=texts, reason=texts, deadline=instants,
-       at=instants)
+@given(contact=st.text(), route=texts, outcome=st.text(), user=texts, reason=texts, deadline=instants, at=instants)
 def test_a_row_is_what_json_dumps_writes(contact, route, outcome, user, reason, deadline, at):
     decision = Decision(contact, route, outcome, user=user, reason=reason, deadline=deadline, at=at)
     assert json_line(decision) == json.dumps(decision.row(), ensure_ascii=False) + "\n"

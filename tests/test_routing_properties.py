@@ -6,12 +6,12 @@ what routing the contacts one at a time through the Router gives.
 
 from collections import Counter
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from strategies import NOW, contacts, contacts_table, policies, roster_of, snapshot_connection, snapshots
 
 from rota.dsl.ast import AssignToSpace, Field, Only, Policy, Route, Using
 from rota.engine import compile_policy, run_batch
-
-from strategies import NOW, contacts, contacts_table, policies, roster_of, snapshot_connection, snapshots
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -20,8 +20,10 @@ def batch_rows(policy, snapshot, items):
     people, memberships, cursors = snapshot
     roster = roster_of(people, memberships, cursors)
     table = run_batch(compile_policy(policy), snapshot_connection(*snapshot), roster, contacts_table(items), NOW)
-    rows = [tuple(row[c] for c in ("contact", "route", "outcome", "user", "reason", "deadline"))
-            for row in table.to_pylist()]
+    rows = [
+        tuple(row[c] for c in ("contact", "route", "outcome", "user", "reason", "deadline"))
+        for row in table.to_pylist()
+    ]
     return rows, roster
 
 
@@ -100,7 +102,9 @@ def _copy(contact):
     return Contact(contact.id, contact.assignee, dict(contact.attributes))
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 @given(snapshot=snapshots(), policy=policies(), data=st.data())
 def test_the_batch_fallback_paths_agree_too(snapshot, policy, data, monkeypatch):
     """Past the group limit, contact filters are checked per pick; without SQL, routes are chosen in Python."""
@@ -114,7 +118,9 @@ def test_the_batch_fallback_paths_agree_too(snapshot, policy, data, monkeypatch)
     assert fast == slow
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 @given(snapshot=snapshots(), policy=policies(), data=st.data(), step=st.integers(1, 4))
 def test_queueing_closed_candidate_sets_in_bulk_agrees(snapshot, policy, data, step, monkeypatch):
     """Small steps make the pass look for closed sets (nobody passes, no count can fall) after every few contacts."""

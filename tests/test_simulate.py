@@ -11,17 +11,22 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from test_spec_5_cli import run as cli
 
 from rota import compile_policy_file, load_roster, load_snapshot
 from rota.engine import snapshot_schema
 from rota.simulate import SimulationSettings, simulate
 from rota.simulate_contacts import attribute_values
 from rota.simulate_measures import (
-    CONTACT_ENDINGS, WAITING_AT_END, counted_agents, gini, max_min_ratio, measure, percentile,
+    CONTACT_ENDINGS,
+    WAITING_AT_END,
+    counted_agents,
+    gini,
+    max_min_ratio,
+    measure,
+    percentile,
 )
 from rota.simulate_report import render_html, settings_text
-
-from test_spec_5_cli import run as cli
 
 POLICIES = Path(__file__).parent.parent / "policies"
 SNAPSHOT = POLICIES / "demo" / "snapshot"
@@ -117,15 +122,19 @@ def test_timeouts_fire_on_time_and_waits_never_exceed_the_route_timeout():
     measures = measure(run)
     for route, waits in measures.queue_waits.items():
         assert max(waits) <= run.policy.route_named(route).route.timeout_seconds
-    assert measures.branches[("tier1", "tier2", "queued")] + measures.branches[("tier1", "tier2", "assigned")] == \
-        measures.timeouts["tier1"] > 0
+    assert (
+        measures.branches[("tier1", "tier2", "queued")] + measures.branches[("tier1", "tier2", "assigned")]
+        == measures.timeouts["tier1"]
+        > 0
+    )
 
 
-NOBODY_ELIGIBLE = 'route waiting {\n  assign to space\n  only open < 0\n  timeout 10m%s\n}\n'
+NOBODY_ELIGIBLE = "route waiting {\n  assign to space\n  only open < 0\n  timeout 10m%s\n}\n"
 
 
-@pytest.mark.parametrize("branch, outcome, ending", [(" -> unassign", "unassigned", "unassigned"),
-                                                     ("", "failed", "failed")])
+@pytest.mark.parametrize(
+    "branch, outcome, ending", [(" -> unassign", "unassigned", "unassigned"), ("", "failed", "failed")]
+)
 def test_timeouts_without_a_branch_route_end_the_contact_there(tmp_path, branch, outcome, ending):
     policy = tmp_path / "waiting.rota"
     policy.write_text(NOBODY_ELIGIBLE % branch)
@@ -168,8 +177,9 @@ def test_fairness_counts_the_agents_of_routes_contacts_took():
     assert not {"u22", "u23", "u24", "u25"} & set(agents)  # the night shift's route took no contact
     assigned = {d.user for d in run.decisions if d.outcome == "assigned"}
     day_shift = run.pools["business_hours"]
-    expected = {user for user in day_shift if user in assigned or
-                (user not in run.deleted and user in run.online_at_some_point)}
+    expected = {
+        user for user in day_shift if user in assigned or (user not in run.deleted and user in run.online_at_some_point)
+    }
     assert set(agents) == expected and "u07" not in expected  # u07 is deleted
     assert len(expected) < len(day_shift)  # someone stayed offline the whole time
     measures = measure(run)
@@ -183,14 +193,21 @@ def test_fairness_counts_the_agents_of_routes_contacts_took():
 
 def test_the_html_report_is_self_contained_and_holds_the_plots():
     run = run_policy(POLICIES / "escalation.rota", hours=2)
-    page = render_html(run, measure(run), "rota simulate: escalation.rota",
-                       settings_text(run, "escalation.rota", str(SNAPSHOT)))
+    page = render_html(
+        run, measure(run), "rota simulate: escalation.rota", settings_text(run, "escalation.rota", str(SNAPSHOT))
+    )
     assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", page, re.IGNORECASE)
     assert "<script" not in page and "<link" not in page
     assert page.count("<svg") == 5
-    for heading in ("At a glance", "Open contacts per agent over time", "Assigned per agent: Gini",
-                    "Queue waits per route", "What happened on each route", "Timeouts and their branches",
-                    "tier2: "):
+    for heading in (
+        "At a glance",
+        "Open contacts per agent over time",
+        "Assigned per agent: Gini",
+        "Queue waits per route",
+        "What happened on each route",
+        "Timeouts and their branches",
+        "tier2: ",
+    ):
         assert heading in page
 
 
@@ -200,8 +217,21 @@ def test_the_html_report_is_self_contained_and_holds_the_plots():
 def test_cli_writes_the_report_and_the_png(tmp_path, capsys):
     report = tmp_path / "report.html"
     decisions = tmp_path / "decisions.jsonl"
-    code, _, err = cli(capsys, "simulate", POLICIES / "vip_desk.rota", "--snapshot", SNAPSHOT, "--hours", "2",
-                       "--arrivals", "40", "--report", report, "--out", decisions)
+    code, _, err = cli(
+        capsys,
+        "simulate",
+        POLICIES / "vip_desk.rota",
+        "--snapshot",
+        SNAPSHOT,
+        "--hours",
+        "2",
+        "--arrivals",
+        "40",
+        "--report",
+        report,
+        "--out",
+        decisions,
+    )
     assert code == 0
     rows = [json.loads(line) for line in decisions.read_text().splitlines()]
     assert len(rows) > 40 and set(rows[0]) == {"at", "contact", "route", "outcome", "user", "reason", "deadline"}
@@ -214,29 +244,43 @@ def test_cli_writes_the_report_and_the_png(tmp_path, capsys):
 def test_a_report_with_nothing_to_show_draws_without_warnings(tmp_path, capsys):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        code, _, err = cli(capsys, "simulate", POLICIES / "vip_desk.rota", "--snapshot", SNAPSHOT, "--hours", "1",
-                           "--arrivals", "0", "--report", tmp_path / "empty.html")
+        code, _, err = cli(
+            capsys,
+            "simulate",
+            POLICIES / "vip_desk.rota",
+            "--snapshot",
+            SNAPSHOT,
+            "--hours",
+            "1",
+            "--arrivals",
+            "0",
+            "--report",
+            tmp_path / "empty.html",
+        )
     assert code == 0 and "0 contacts" in err
     assert "no contact took a route" in (tmp_path / "empty.html").read_text()
 
 
 def test_cli_policy_errors_exit_1_with_diagnostics(tmp_path, capsys):
     policy = tmp_path / "bad.rota"
-    policy.write_text('route r {\n  assign to space\n  usng least_open\n}\n')
+    policy.write_text("route r {\n  assign to space\n  usng least_open\n}\n")
     code, out, _ = cli(capsys, "simulate", policy, "--snapshot", SNAPSHOT, "--report", tmp_path / "r.html")
     assert code == 1 and f"{policy}:3:3: error:" in out
     assert not (tmp_path / "r.html").exists()
 
 
-@pytest.mark.parametrize("arguments, message", [
-    (["--hours", "0"], "--hours must be above 0"),
-    (["--hours", "nan"], "--hours must be above 0"),
-    (["--arrivals", "-1"], "--arrivals must be above 0"),
-    (["--handle-minutes", "0"], "--handle-minutes must be above 0"),
-    (["--arrivals", "100000", "--hours", "24"], "at most 500,000"),
-    (["--start", "tomorrow"], "--start 'tomorrow' is not an ISO 8601 time (e.g. 2026-11-25T10:00:00Z)"),
-    (["--report", "/nonexistent/dir/r.html"], "no such directory"),
-])
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["--hours", "0"], "--hours must be above 0"),
+        (["--hours", "nan"], "--hours must be above 0"),
+        (["--arrivals", "-1"], "--arrivals must be above 0"),
+        (["--handle-minutes", "0"], "--handle-minutes must be above 0"),
+        (["--arrivals", "100000", "--hours", "24"], "at most 500,000"),
+        (["--start", "tomorrow"], "--start 'tomorrow' is not an ISO 8601 time (e.g. 2026-11-25T10:00:00Z)"),
+        (["--report", "/nonexistent/dir/r.html"], "no such directory"),
+    ],
+)
 def test_cli_bad_input_exits_2_with_one_line(tmp_path, capsys, arguments, message):
     argv = ["simulate", POLICIES / "vip_desk.rota", "--snapshot", SNAPSHOT, "--report", tmp_path / "r.html"]
     code, _, err = cli(capsys, *argv, *arguments)
@@ -245,10 +289,13 @@ def test_cli_bad_input_exits_2_with_one_line(tmp_path, capsys, arguments, messag
 
 
 def test_cli_missing_policy_or_snapshot_exits_2(tmp_path, capsys):
-    code, _, err = cli(capsys, "simulate", tmp_path / "none.rota", "--snapshot", SNAPSHOT, "--report", tmp_path / "r.html")
+    code, _, err = cli(
+        capsys, "simulate", tmp_path / "none.rota", "--snapshot", SNAPSHOT, "--report", tmp_path / "r.html"
+    )
     assert code == 2 and "none.rota: no such policy" in " ".join(err.split())
-    code, _, err = cli(capsys, "simulate", POLICIES / "vip_desk.rota", "--snapshot", tmp_path / "none",
-                       "--report", tmp_path / "r.html")
+    code, _, err = cli(
+        capsys, "simulate", POLICIES / "vip_desk.rota", "--snapshot", tmp_path / "none", "--report", tmp_path / "r.html"
+    )
     assert code == 2 and "none: no such snapshot directory" in " ".join(err.split())
 
 

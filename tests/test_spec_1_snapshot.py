@@ -16,9 +16,13 @@ def write(directory, name, text):
 
 @pytest.fixture
 def snapshot_dir(tmp_path):
-    write(tmp_path, "users.csv", 'id,name,status,open_contacts,last_assigned_at,skills,level\n'
-                                 'u1,Ann,online,2,2026-11-24T10:00:00+01:00,"[""billing""]",3\n'
-                                 'u2,Bob,away,,,"[]",\n')
+    write(
+        tmp_path,
+        "users.csv",
+        "id,name,status,open_contacts,last_assigned_at,skills,level\n"
+        'u1,Ann,online,2,2026-11-24T10:00:00+01:00,"[""billing""]",3\n'
+        'u2,Bob,away,,,"[]",\n',
+    )
     write(tmp_path, "memberships.csv", "team,user_id\nVIP,u1\nVIP,u1\nVIP,ghost\n")
     return tmp_path
 
@@ -49,13 +53,16 @@ def test_every_format_loads_the_same(tmp_path, extension):
     assert snapshot.connection.sql("SELECT skills FROM users").fetchall() == [(["tech"],)]
 
 
-@pytest.mark.parametrize("users_csv, problem", [
-    ("name,status\nAnn,online\n", "missing column `id`"),
-    ("id,status\nu1,busy\n", "unknown status `busy`"),
-    ("id,status\nu1,online\nu1,away\n", "`u1` appears twice"),
-    ("id,status,open_contacts\nu1,online,-1\n", "open_contacts must be a whole number"),
-    ("id\nu1\n", "missing column `status`"),
-])
+@pytest.mark.parametrize(
+    "users_csv, problem",
+    [
+        ("name,status\nAnn,online\n", "missing column `id`"),
+        ("id,status\nu1,busy\n", "unknown status `busy`"),
+        ("id,status\nu1,online\nu1,away\n", "`u1` appears twice"),
+        ("id,status,open_contacts\nu1,online,-1\n", "open_contacts must be a whole number"),
+        ("id\nu1\n", "missing column `status`"),
+    ],
+)
 def test_bad_users_are_one_line_naming_the_file(tmp_path, users_csv, problem):
     write(tmp_path, "users.csv", users_csv)
     with pytest.raises(StorageError) as raised:
@@ -93,7 +100,7 @@ def load_back(path):
 
     from rota.storage.files import relation_sql
 
-    return duckdb.sql(f"SELECT contact, \"user\" FROM {relation_sql(path)}").fetchall()
+    return duckdb.sql(f'SELECT contact, "user" FROM {relation_sql(path)}').fetchall()
 
 
 def test_a_failed_write_leaves_nothing(tmp_path):

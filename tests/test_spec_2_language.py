@@ -36,7 +36,12 @@ def test_the_spec_example_parses_with_its_defaults():
     assert diagnostics == []
     vip, general = policy.routes
     assert (vip.logic, vip.priority, vip.timeout_seconds, vip.branch) == ("least_open", 10, 1800, "general")
-    assert (general.logic, general.priority, general.timeout_seconds, general.branch) == ("round_robin", 0, 604800, None)
+    assert (general.logic, general.priority, general.timeout_seconds, general.branch) == (
+        "round_robin",
+        0,
+        604800,
+        None,
+    )
 
 
 @pytest.mark.parametrize("text, seconds", [("90s", 90), ("15m", 900), ("1d12h", 129600), ("7d", 604800)])
@@ -46,8 +51,10 @@ def test_durations(text, seconds):
 
 
 def test_bare_fields_take_their_context_scope():
-    policy = parse('route r when tier > 1 { assign to space only online only tier == contact.tier }\n'
-                   'route s { assign to user last_agent }').policy
+    policy = parse(
+        "route r when tier > 1 { assign to space only online only tier == contact.tier }\n"
+        "route s { assign to user last_agent }"
+    ).policy
     assert policy.routes[0].when.left == Field("contact", "tier")
     assert policy.routes[0].filters[0] == Field("user", "online")
     assert policy.routes[0].filters[1] == Compare("==", Field("user", "tier"), Field("contact", "tier"))
@@ -56,9 +63,15 @@ def test_bare_fields_take_their_context_scope():
 
 def test_precedence_or_and_not_comparison():
     when = parse("route r when not a == 1 or b in [1] and c != null { unassign }").policy.routes[0].when
-    assert when == BoolOp("or", Not(Compare("==", Field("contact", "a"), Literal(1))),
-                          BoolOp("and", Compare("in", Field("contact", "b"), when.right.left.right),
-                                 Compare("!=", Field("contact", "c"), Literal(None))))
+    assert when == BoolOp(
+        "or",
+        Not(Compare("==", Field("contact", "a"), Literal(1))),
+        BoolOp(
+            "and",
+            Compare("in", Field("contact", "b"), when.right.left.right),
+            Compare("!=", Field("contact", "c"), Literal(None)),
+        ),
+    )
 
 
 def test_strings_escape_and_keywords_are_reserved():
@@ -68,27 +81,30 @@ def test_strings_escape_and_keywords_are_reserved():
     assert not errors_of("route r when contact.priority == 1 { unassign }")  # a keyword after the dot is a name
 
 
-@pytest.mark.parametrize("text, message", [
-    ("route r { assign to user contact.x using round_robin }", "`using` has no meaning with `assign to user`"),
-    ("route r { unassign only online }", "`only` has no meaning with `unassign`"),
-    ("route r { unassign timeout 1h }", "`timeout` has no meaning with `unassign`"),
-    ("route r { assign to space priority 1 priority 2 }", "`priority` is given twice"),
-    ("route r { assign to space timeout 1h timeout 2h }", "`timeout` is given twice"),
-    ("route r { assign to space timeout 7d1s }", "longer than 7 days"),
-    ("route r { assign to space timeout 0m }", "timeout of zero"),
-    ("route r { unassign } route r { unassign }", "route `r` is defined twice"),
-    ("route r { assign to space timeout 1h -> s }", "timeout branch `s` names no route"),
-    ("route r { assign to space timeout 1h -> r }", "timeout branches form a cycle: r -> r"),
-    ("route r when user.open > 1 { unassign }", "`user.open` is not known here"),
-    ("route r { assign to user user.id }", "`user.id` is not known here"),
-    ('route r when "x" { unassign }', "`when` needs a condition"),
-    ("route r { assign to space only online < true }", "true/false values have no order"),
-    ("route r { assign to space only teams == teams }", "lists cannot be compared"),
-    ('route r { assign to space only 5 in teams }', "a number is never in a list of strings"),
-    ('route r when contact.x in [1, "a"] { unassign }', "a list mixes values of different kinds"),
-    ("route r { assign to user 1.5 }", "`assign to user` needs a user id"),
-    ('timezone "Mars/Base" route r { unassign }', "unknown timezone"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("route r { assign to user contact.x using round_robin }", "`using` has no meaning with `assign to user`"),
+        ("route r { unassign only online }", "`only` has no meaning with `unassign`"),
+        ("route r { unassign timeout 1h }", "`timeout` has no meaning with `unassign`"),
+        ("route r { assign to space priority 1 priority 2 }", "`priority` is given twice"),
+        ("route r { assign to space timeout 1h timeout 2h }", "`timeout` is given twice"),
+        ("route r { assign to space timeout 7d1s }", "longer than 7 days"),
+        ("route r { assign to space timeout 0m }", "timeout of zero"),
+        ("route r { unassign } route r { unassign }", "route `r` is defined twice"),
+        ("route r { assign to space timeout 1h -> s }", "timeout branch `s` names no route"),
+        ("route r { assign to space timeout 1h -> r }", "timeout branches form a cycle: r -> r"),
+        ("route r when user.open > 1 { unassign }", "`user.open` is not known here"),
+        ("route r { assign to user user.id }", "`user.id` is not known here"),
+        ('route r when "x" { unassign }', "`when` needs a condition"),
+        ("route r { assign to space only online < true }", "true/false values have no order"),
+        ("route r { assign to space only teams == teams }", "lists cannot be compared"),
+        ("route r { assign to space only 5 in teams }", "a number is never in a list of strings"),
+        ('route r when contact.x in [1, "a"] { unassign }', "a list mixes values of different kinds"),
+        ("route r { assign to user 1.5 }", "`assign to user` needs a user id"),
+        ('timezone "Mars/Base" route r { unassign }', "unknown timezone"),
+    ],
+)
 def test_static_rules(text, message):
     assert any(message in found for found in errors_of(text)), errors_of(text)
 
@@ -112,8 +128,10 @@ def test_limits_keep_hostile_input_harmless():
 
 
 def test_format_keeps_comments_and_canonical_layout():
-    text = ('timezone "UTC" # zone\n# first\nroute r when "vip" in tags { assign to space\n'
-            '  only online and (open < 3 or level > 2) # cap\n  timeout 1d12h -> unassign using least_open }\n')
+    text = (
+        'timezone "UTC" # zone\n# first\nroute r when "vip" in tags { assign to space\n'
+        "  only online and (open < 3 or level > 2) # cap\n  timeout 1d12h -> unassign using least_open }\n"
+    )
     assert format_policy(parse(text).policy) == (
         'timezone "UTC"  # zone\n\n'
         "# first\n"
@@ -122,7 +140,8 @@ def test_format_keeps_comments_and_canonical_layout():
         "  using least_open\n"
         "  only online and (open < 3 or level > 2)  # cap\n"
         "  timeout 1d12h -> unassign\n"
-        "}\n")
+        "}\n"
+    )
 
 
 def test_lines_are_counted_at_newlines_only():

@@ -30,12 +30,18 @@ def test_unassign_takes_the_contact_from_its_assignee():
 
 
 def test_assign_to_user_failures_and_success_whatever_status_or_load():
-    routing = router("route r { assign to user contact.agent }",
-                     {"u1": {"status": "offline", "open": 99}, "u2": {"deleted": True}})
-    outcomes = [routing.route(contact(f"c{i}", agent=agent), at()) for i, agent in enumerate([None, "ghost", "u2", "u1"])]
+    routing = router(
+        "route r { assign to user contact.agent }", {"u1": {"status": "offline", "open": 99}, "u2": {"deleted": True}}
+    )
+    outcomes = [
+        routing.route(contact(f"c{i}", agent=agent), at()) for i, agent in enumerate([None, "ghost", "u2", "u1"])
+    ]
     assert [(d.outcome, d.reason, d.user) for d in outcomes] == [
-        ("failed", "user_not_found", None), ("failed", "user_not_found", None), ("failed", "user_deleted", None),
-        ("assigned", "user", "u1")]
+        ("failed", "user_not_found", None),
+        ("failed", "user_not_found", None),
+        ("failed", "user_deleted", None),
+        ("assigned", "user", "u1"),
+    ]
     assert routing.roster.users["u1"].open == 100
 
 
@@ -43,8 +49,9 @@ def test_empty_team_and_space_fail_but_a_team_of_ineligible_users_queues():
     routing = router('route t { assign to team "Ghosts" }', {"u1": {"deleted": True}}, {"Ghosts": ["u1"]})
     assert (routing.route(contact(), at()).reason) == "team_empty"
     assert router(SPACE_RR, {"u1": {"deleted": True}}).route(contact(), at()).reason == "space_empty"
-    queued = router('route t { assign to team "A" only online timeout 30m }', {"u1": {"status": "away"}},
-                    {"A": ["u1"]}).route(contact(), at())
+    queued = router(
+        'route t { assign to team "A" only online timeout 30m }', {"u1": {"status": "away"}}, {"A": ["u1"]}
+    ).route(contact(), at())
     assert (queued.outcome, queued.deadline, queued.reason) == ("queued", at(30), None)
 
 
@@ -64,8 +71,7 @@ def test_a_cursor_naming_a_user_not_in_the_pool_still_marks_its_place():
 
 
 def test_round_robin_skips_ineligible_users_and_pools_share_a_cursor():
-    policy = ('route one when n == 1 { assign to team "T" only online }\n'
-              'route two { assign to team "T" }')
+    policy = 'route one when n == 1 { assign to team "T" only online }\nroute two { assign to team "T" }'
     routing = router(policy, {"u1": {}, "u2": {"status": "away"}, "u3": {}}, {"T": ["u1", "u2", "u3"]})
     assert routing.route(contact("c1", n=1), at()).user == "u1"
     assert routing.route(contact("c2", n=2), at()).user == "u2"  # the shared cursor was at u1
@@ -73,8 +79,13 @@ def test_round_robin_skips_ineligible_users_and_pools_share_a_cursor():
 
 
 def test_least_open_ties_go_to_never_assigned_then_least_recent_then_smallest_id():
-    users = {"u1": {"open": 1}, "u2": {"open": 2}, "u3": {"open": 1, "last_assigned_at": at(-60)},
-             "u4": {"open": 1, "last_assigned_at": at(-30)}, "u0": {"open": 1}}
+    users = {
+        "u1": {"open": 1},
+        "u2": {"open": 2},
+        "u3": {"open": 1, "last_assigned_at": at(-60)},
+        "u4": {"open": 1, "last_assigned_at": at(-30)},
+        "u0": {"open": 1},
+    }
     routing = router("route r { assign to space using least_open }", users)
     picks = [routing.route(contact(f"c{i}"), at()).user for i in range(4)]
     # u0 and u1 never assigned (smallest id first), then u3 (earlier) and u4.
@@ -111,8 +122,9 @@ def test_null_fields_and_lists_in_eligibility():
 
 
 def test_null_literal_comparisons_test_for_null():
-    routing = router("route sticky when last_agent != null { unassign }\nroute rest when last_agent == null { unassign }",
-                     {"u1": {}})
+    routing = router(
+        "route sticky when last_agent != null { unassign }\nroute rest when last_agent == null { unassign }", {"u1": {}}
+    )
     assert routing.route(contact(last_agent="u1"), at()).route == "sticky"
     assert routing.route(contact("c2"), at()).route == "rest"
 
@@ -121,5 +133,7 @@ def test_now_fields_use_the_policy_timezone():
     policy = 'timezone "Asia/Kuala_Lumpur"\nroute day when now.hour >= 9 and now.weekday == "wed" { unassign }'
     routing = router(policy, {"u1": {}})
     assert routing.route(contact(), at()).route == "day"  # 09:00 UTC is 17:00 in Kuala Lumpur
-    assert router(policy.replace("Asia/Kuala_Lumpur", "America/New_York"), {"u1": {}}).route(
-        contact(), at()).outcome == "no_route"  # 04:00 in New York
+    assert (
+        router(policy.replace("Asia/Kuala_Lumpur", "America/New_York"), {"u1": {}}).route(contact(), at()).outcome
+        == "no_route"
+    )  # 04:00 in New York

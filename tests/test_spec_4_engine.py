@@ -24,9 +24,11 @@ def test_a_status_change_drains_in_queue_order_priority_first():
         assert rows(live.handle(event(minute, "route", contact=contact_id, attrs={"tags": tags})))[0][3] == "queued"
     # v is in the VIP team and the space: the VIP contact (priority 10) goes first, then c1 (earlier).
     drained = rows(live.handle(event(5, "status", user="v", status="online")))
-    assert drained == [(5, "c2", "vip", "assigned", "v", "round_robin"),
-                       (5, "c1", "general", "assigned", "v", "round_robin"),
-                       (5, "c3", "general", "assigned", "v", "round_robin")]
+    assert drained == [
+        (5, "c2", "vip", "assigned", "v", "round_robin"),
+        (5, "c1", "general", "assigned", "v", "round_robin"),
+        (5, "c3", "general", "assigned", "v", "round_robin"),
+    ]
 
 
 def test_timeout_branches_to_a_route_and_requeues_at_the_deadline():
@@ -42,21 +44,27 @@ def test_timeout_branches_to_a_route_and_requeues_at_the_deadline():
 def test_timeout_without_branch_fails_and_keeps_the_assignee():
     live = engine(QUEUEING, {"g": {"status": "offline", "open": 1}})
     live.handle(event(0, "route", contact="c1", attrs={"tags": [], "assignee": "g"}))
-    assert rows(live.advance(at(60))) == [(60, "c1", "general", "timed_out", None, None),
-                                          (60, "c1", "general", "failed", None, "timeout")]
+    assert rows(live.advance(at(60))) == [
+        (60, "c1", "general", "timed_out", None, None),
+        (60, "c1", "general", "failed", None, "timeout"),
+    ]
     assert live.contacts["c1"].contact.assignee == "g" and "c1" not in live.queue
 
 
 def test_timeout_to_unassign_carries_the_route_that_timed_out():
-    live = engine('route r { assign to space only online timeout 10m -> unassign }', {"u": {"status": "away", "open": 1}})
+    live = engine(
+        "route r { assign to space only online timeout 10m -> unassign }", {"u": {"status": "away", "open": 1}}
+    )
     live.handle(event(0, "route", contact="c1", attrs={"assignee": "u"}))
-    assert rows(live.advance(at(10))) == [(10, "c1", "r", "timed_out", None, None),
-                                          (10, "c1", "r", "unassigned", None, None)]
+    assert rows(live.advance(at(10))) == [
+        (10, "c1", "r", "timed_out", None, None),
+        (10, "c1", "r", "unassigned", None, None),
+    ]
     assert live.roster.users["u"].open == 0
 
 
 def test_a_deadline_before_an_event_fires_first_and_one_at_it_fires_after():
-    policy = 'route r { assign to space only online timeout 10m }'
+    policy = "route r { assign to space only online timeout 10m }"
     live = engine(policy, {"u": {"status": "offline"}})
     live.handle(event(0, "route", contact="early", attrs={}))
     live.handle(event(1, "route", contact="on_time", attrs={}))
@@ -65,7 +73,8 @@ def test_a_deadline_before_an_event_fires_first_and_one_at_it_fires_after():
     before = rows(live.handle(event(10.5, "status", user="u", status="away")))
     assert before[:2] == [(10, "early", "r", "timed_out", None, None), (10, "early", "r", "failed", None, "timeout")]
     assert rows(live.handle(event(11, "status", user="u", status="online"))) == [
-        (11, "on_time", "r", "assigned", "u", "round_robin")]
+        (11, "on_time", "r", "assigned", "u", "round_robin")
+    ]
 
 
 def test_a_queued_contact_routed_again_keeps_its_place_and_writes_nothing():
@@ -89,15 +98,20 @@ def test_close_takes_a_contact_out_of_the_queue_or_from_its_assignee():
 
 
 def test_timeouts_due_together_fire_in_queue_order_each_followed_by_its_drain():
-    policy = ('route hi when urgent == true { assign to team "T" only open < 1 priority 5 timeout 10m -> spill }\n'
-              'route lo { assign to team "T" only open < 1 timeout 10m -> spill }\n'
-              'route spill { assign to space only open < 1 }')
+    policy = (
+        'route hi when urgent == true { assign to team "T" only open < 1 priority 5 timeout 10m -> spill }\n'
+        'route lo { assign to team "T" only open < 1 timeout 10m -> spill }\n'
+        "route spill { assign to space only open < 1 }"
+    )
     live = engine(policy, {"t": {"open": 1}, "s": {}}, {"T": ["t"]})
     live.handle(event(0, "route", contact="low", attrs={"urgent": False}))
     live.handle(event(0, "route", contact="high", attrs={"urgent": True}))
     assert rows(live.advance(at(10))) == [
-        (10, "high", "hi", "timed_out", None, None), (10, "high", "spill", "assigned", "s", "round_robin"),
-        (10, "low", "lo", "timed_out", None, None), (10, "low", "spill", "queued", None, None)]
+        (10, "high", "hi", "timed_out", None, None),
+        (10, "high", "spill", "assigned", "s", "round_robin"),
+        (10, "low", "lo", "timed_out", None, None),
+        (10, "low", "spill", "queued", None, None),
+    ]
 
 
 def test_joining_a_team_drains_and_deleted_users_are_never_candidates():
@@ -113,7 +127,8 @@ def test_a_user_event_creates_the_user_and_drains():
     live = engine("route r { assign to space only online }", {"x": {"status": "offline"}})
     live.handle(event(0, "route", contact="c1", attrs={}))
     assert rows(live.handle(event(1, "user", user="new", attrs={"status": "online", "skills": ["x"]}))) == [
-        (1, "c1", "r", "assigned", "new", "round_robin")]
+        (1, "c1", "r", "assigned", "new", "round_robin")
+    ]
     assert live.roster.users["new"].attributes == {"skills": ["x"]}
 
 
@@ -122,4 +137,6 @@ def test_an_empty_pool_fails_when_routed_but_never_in_a_drain():
     live.handle(event(0, "route", contact="c1", attrs={}))
     live.handle(event(1, "leave", user="x", team="T"))  # the pool is now empty: c1 stays queued
     assert "c1" in live.queue
-    assert rows(live.handle(event(2, "route", contact="c2", attrs={}))) == [(2, "c2", "r", "failed", None, "team_empty")]
+    assert rows(live.handle(event(2, "route", contact="c2", attrs={}))) == [
+        (2, "c2", "r", "failed", None, "team_empty")
+    ]

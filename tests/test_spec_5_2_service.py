@@ -12,7 +12,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from test_durability import check_invariants
 
 TOKEN = "test-token-0123456789"
@@ -55,9 +54,21 @@ class Server:
     def start(self) -> "Server":
         self.port = free_port()
         self.process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "rota"), "serve", "--db", str(self.directory / "engine.duckdb"),
-             "--policy", str(self.directory / "policy.rota"), "--port", str(self.port),
-             "--token-file", str(self.directory / "token")], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            [
+                str(Path(sys.executable).parent / "rota"),
+                "serve",
+                "--db",
+                str(self.directory / "engine.duckdb"),
+                "--policy",
+                str(self.directory / "policy.rota"),
+                "--port",
+                str(self.port),
+                "--token-file",
+                str(self.directory / "token"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
@@ -92,8 +103,13 @@ def server(tmp_path):
 
 def test_every_endpoint_but_healthz_needs_the_token(server):
     assert httpx.get(f"{server.url}/healthz").json() == {"status": "ok"}
-    for method, path in (("GET", "/v1/queue"), ("GET", "/v1/policy"), ("GET", "/metrics"),
-                         ("POST", "/v1/contacts/c1/route"), ("GET", "/v1/decisions")):
+    for method, path in (
+        ("GET", "/v1/queue"),
+        ("GET", "/v1/policy"),
+        ("GET", "/metrics"),
+        ("POST", "/v1/contacts/c1/route"),
+        ("GET", "/v1/decisions"),
+    ):
         assert httpx.request(method, f"{server.url}{path}").status_code == 401
         response = httpx.request(method, f"{server.url}{path}", headers={"Authorization": "Bearer wrong"})
         assert response.status_code == 403 and response.json()["error"]["code"] == "forbidden"
@@ -168,6 +184,7 @@ def test_timeouts_fire_on_the_wall_clock(server):
 
 def test_a_concurrent_burst_holds_caps_gives_each_contact_once_and_stays_even(server):
     with server.client() as client:
+
         def route(index: int, tag: str):
             return client.post(f"/v1/contacts/{tag}{index}/route", json={"attrs": {"tags": [tag]}}).json()
 
@@ -188,6 +205,7 @@ def test_a_concurrent_burst_holds_caps_gives_each_contact_once_and_stays_even(se
 def test_a_restart_after_sigkill_mid_load_keeps_every_answer(server):
     acknowledged = []
     with server.client() as client:
+
         def route(index: int):
             try:
                 response = client.post(f"/v1/contacts/k{index}/route", json={"attrs": {"tags": ["capped"]}})
@@ -230,8 +248,9 @@ def test_a_failed_commit_answers_503_and_takes_nothing_more(tmp_path, monkeypatc
 
     async def requests() -> None:
         transport = httpx.ASGITransport(app=create_app(service))
-        async with httpx.AsyncClient(transport=transport, base_url="http://rota",
-                                     headers={"Authorization": f"Bearer {TOKEN}"}) as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://rota", headers={"Authorization": f"Bearer {TOKEN}"}
+        ) as client:
             assert (await client.post("/v1/contacts/c1/route", json={})).json()["outcome"] == "assigned"
             monkeypatch.setattr(engine.store, "commit", disk_full)
             failed = await client.post("/v1/contacts/c2/route", json={})

@@ -26,7 +26,10 @@ def test_check_prints_file_line_column_source_and_caret(tmp_path, capsys):
     code, out, _ = run(capsys, "check", policy)
     assert code == 1
     lines = out.splitlines()
-    assert lines[0] == f"{policy}:3:3: error: unexpected name `usng`; expected `using`, `only`, `priority`, `timeout` or `}}`"
+    assert (
+        lines[0]
+        == f"{policy}:3:3: error: unexpected name `usng`; expected `using`, `only`, `priority`, `timeout` or `}}` [E101]"
+    )
     assert lines[1:4] == ["    usng least_open", "    ^", "  hint: did you mean `using`?"]
 
 
@@ -60,8 +63,19 @@ def test_fmt_rewrites_and_check_mode_reports(tmp_path, capsys):
 
 def test_batch_writes_one_row_per_contact_in_input_order(tmp_path, capsys):
     out = tmp_path / "out.parquet"
-    code, _, err = run(capsys, "batch", DEMO / "desk.rota", "--snapshot", DEMO / "snapshot",
-                       "--contacts", DEMO / "contacts.jsonl", "--out", out, "--now", "2026-11-25T10:00:00Z")
+    code, _, err = run(
+        capsys,
+        "batch",
+        DEMO / "desk.rota",
+        "--snapshot",
+        DEMO / "snapshot",
+        "--contacts",
+        DEMO / "contacts.jsonl",
+        "--out",
+        out,
+        "--now",
+        "2026-11-25T10:00:00Z",
+    )
     assert code == 0 and "routed 60 contacts" in err
     table = pq.read_table(out)
     assert table.column_names == ["contact", "route", "outcome", "user", "reason", "deadline"]
@@ -69,15 +83,53 @@ def test_batch_writes_one_row_per_contact_in_input_order(tmp_path, capsys):
     assert table.column("contact").to_pylist() == ids
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["batch", DEMO / "desk.rota", "--snapshot", "nowhere", "--contacts", DEMO / "contacts.jsonl", "--out", "x.csv"],
-     "no such snapshot directory"),
-    (["batch", DEMO / "desk.rota", "--snapshot", DEMO / "snapshot", "--contacts", "missing.jsonl", "--out", "x.csv"],
-     "no such contacts file"),
-    (["batch", DEMO / "desk.rota", "--snapshot", DEMO / "snapshot", "--contacts", DEMO / "contacts.jsonl",
-      "--out", "x.csv", "--now", "yesterday"], "not an ISO 8601 time"),
-    (["check", "missing.rota"], "cannot read"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (
+            [
+                "batch",
+                DEMO / "desk.rota",
+                "--snapshot",
+                "nowhere",
+                "--contacts",
+                DEMO / "contacts.jsonl",
+                "--out",
+                "x.csv",
+            ],
+            "no such snapshot directory",
+        ),
+        (
+            [
+                "batch",
+                DEMO / "desk.rota",
+                "--snapshot",
+                DEMO / "snapshot",
+                "--contacts",
+                "missing.jsonl",
+                "--out",
+                "x.csv",
+            ],
+            "no such contacts file",
+        ),
+        (
+            [
+                "batch",
+                DEMO / "desk.rota",
+                "--snapshot",
+                DEMO / "snapshot",
+                "--contacts",
+                DEMO / "contacts.jsonl",
+                "--out",
+                "x.csv",
+                "--now",
+                "yesterday",
+            ],
+            "not an ISO 8601 time",
+        ),
+        (["check", "missing.rota"], "cannot read"),
+    ],
+)
 def test_input_errors_exit_2_with_one_line(capsys, argv, message, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     code, _, err = run(capsys, *argv)
@@ -93,8 +145,17 @@ def test_usage_errors_exit_2(capsys):
 
 def test_replay_writes_decisions_as_json_lines(tmp_path, capsys):
     out = tmp_path / "replay.jsonl"
-    code, _, _ = run(capsys, "replay", DEMO / "desk.rota", "--snapshot", DEMO / "snapshot",
-                     "--events", DEMO / "events.jsonl", "--out", out)
+    code, _, _ = run(
+        capsys,
+        "replay",
+        DEMO / "desk.rota",
+        "--snapshot",
+        DEMO / "snapshot",
+        "--events",
+        DEMO / "events.jsonl",
+        "--out",
+        out,
+    )
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert code == 0 and rows
     assert all(list(row) == ["at", "contact", "route", "outcome", "user", "reason", "deadline"] for row in rows)
@@ -102,6 +163,7 @@ def test_replay_writes_decisions_as_json_lines(tmp_path, capsys):
 
 
 def test_the_console_script_runs():
-    result = subprocess.run([Path(sys.executable).parent / "rota", "check", DEMO / "desk.rota"],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [Path(sys.executable).parent / "rota", "check", DEMO / "desk.rota"], capture_output=True, text=True
+    )
     assert result.returncode == 0 and "no problems" in result.stderr

@@ -9,22 +9,39 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
+from engine_variants import TurnSkippingEngine
 from hypothesis import HealthCheck, given, settings
 
 from rota.dsl import load_policy
 from rota.engine import Engine, Event, compile_policy
 from rota.testing import (
-    PROPERTIES, ConservationViolation, DeadlinesViolation, EligibilityViolation, LeastOpenViolation,
-    QueueOrderViolation, RoundRobinBalanceViolation, RoundRobinTurnsViolation, Snapshot, UserRecord,
-    check_conservation, check_deadlines, check_eligibility, check_least_open, check_queue_order,
-    check_round_robin_balance, check_round_robin_turns, check_run, run_engine, runs, vocabulary,
+    PROPERTIES,
+    ConservationViolation,
+    DeadlinesViolation,
+    EligibilityViolation,
+    LeastOpenViolation,
+    QueueOrderViolation,
+    RoundRobinBalanceViolation,
+    RoundRobinTurnsViolation,
+    Snapshot,
+    UserRecord,
+    check_conservation,
+    check_deadlines,
+    check_eligibility,
+    check_least_open,
+    check_queue_order,
+    check_round_robin_balance,
+    check_round_robin_turns,
+    check_run,
+    run_engine,
+    runs,
+    vocabulary,
 )
-
-from engine_variants import TurnSkippingEngine
 
 T0 = datetime(2026, 11, 25, 9, 0)
 
-POLICY = compile_policy(load_policy("""
+POLICY = compile_policy(
+    load_policy("""
 route vip when "vip" in contact.tags {
   assign to team "VIP"
   using least_open
@@ -39,11 +56,16 @@ route general {
   only open < 10
   timeout 30m
 }
-"""))
+""")
+)
 
 SNAPSHOT = Snapshot(
-    users=(UserRecord("ann", "online"), UserRecord("bob", "online", open=2), UserRecord("cyd", "online"),
-           UserRecord("dee", "offline")),
+    users=(
+        UserRecord("ann", "online"),
+        UserRecord("bob", "online", open=2),
+        UserRecord("cyd", "online"),
+        UserRecord("dee", "offline"),
+    ),
     memberships=(("VIP", "ann"), ("VIP", "bob"), ("VIP", "dee")),
 )
 
@@ -62,10 +84,22 @@ def status(minutes: float, user: str, new_status: str) -> Event:
 
 # A morning: round-robin turns, least-open picks, a VIP that times out, a drain in priority order.
 EVENTS = (
-    route(0, "c1", "vip"), route(0, "c2"), route(1, "c3"), route(2, "c4"), route(3, "c5"), route(4, "c6", "vip"),
-    status(5, "ann", "offline"), status(5, "bob", "offline"), status(5, "cyd", "offline"),
-    route(6, "c7", "vip"), route(7, "c8"), Event(at(8), "close", contact="c2"),
-    route(9, "c9"), route(18, "c11", "vip"), status(20, "bob", "online"), route(60, "c10"),
+    route(0, "c1", "vip"),
+    route(0, "c2"),
+    route(1, "c3"),
+    route(2, "c4"),
+    route(3, "c5"),
+    route(4, "c6", "vip"),
+    status(5, "ann", "offline"),
+    status(5, "bob", "offline"),
+    status(5, "cyd", "offline"),
+    route(6, "c7", "vip"),
+    route(7, "c8"),
+    Event(at(8), "close", contact="c2"),
+    route(9, "c9"),
+    route(18, "c11", "vip"),
+    status(20, "bob", "online"),
+    route(60, "c10"),
 )
 
 
@@ -219,12 +253,16 @@ class LateTimeoutsEngine(Engine):
         return super().advance(until - timedelta(minutes=5), inclusive)
 
 
-@pytest.mark.parametrize("engine_factory, violation", [
-    (TurnSkippingEngine, RoundRobinTurnsViolation),
-    (StatusDeafEngine, EligibilityViolation),
-    (ForgetfulCountsEngine, ConservationViolation),
-    (LateTimeoutsEngine, DeadlinesViolation),
-], ids=lambda value: getattr(value, "__name__", ""))
+@pytest.mark.parametrize(
+    "engine_factory, violation",
+    [
+        (TurnSkippingEngine, RoundRobinTurnsViolation),
+        (StatusDeafEngine, EligibilityViolation),
+        (ForgetfulCountsEngine, ConservationViolation),
+        (LateTimeoutsEngine, DeadlinesViolation),
+    ],
+    ids=lambda value: getattr(value, "__name__", ""),
+)
 def test_an_engine_variant_is_caught(engine_factory, violation):
     run = morning(engine_factory)
     prop = next(prop for prop in PROPERTIES if prop.violation is violation)
@@ -271,6 +309,6 @@ def test_deadlines_fail_when_timeouts_of_one_instant_fire_out_of_queue_order():
     check_deadlines(run)
     rows = list(run.decisions)
     first, second = timed_out
-    rows[first:first + 2], rows[second:second + 2] = rows[second:second + 2], rows[first:first + 2]
+    rows[first : first + 2], rows[second : second + 2] = rows[second : second + 2], rows[first : first + 2]
     with pytest.raises(DeadlinesViolation, match="contact c1, due at the same instant, is ahead in queue order"):
         check_deadlines(replace(run, decisions=tuple(rows), final=None))

@@ -4,14 +4,13 @@ import json
 from pathlib import Path
 
 import pytest
+from engine_variants import TurnSkippingEngine
 
 from rota.cli import main
 from rota.dsl import load_policy
 from rota.engine import compile_policy
 from rota.testing import PROPERTIES, Snapshot, UserRecord, run_engine
 from rota.verify import verify
-
-from engine_variants import TurnSkippingEngine
 
 POLICIES = Path(__file__).parent.parent / "policies"
 
@@ -39,8 +38,10 @@ def flawed(tmp_path):
     policy = tmp_path / "flawed.rota"
     policy.write_text(FLAWED_POLICY)
     snapshot = Snapshot(
-        users=(UserRecord("ann", "online", attributes={"skills": ["sales"]}),
-               UserRecord("bob", "online", attributes={"skills": ["sales"]})),
+        users=(
+            UserRecord("ann", "online", attributes={"skills": ["sales"]}),
+            UserRecord("bob", "online", attributes={"skills": ["sales"]}),
+        ),
         memberships=(("Desk", "ann"), ("Spanish", "bob")),
         attribute_types={"skills": Snapshot.from_directory(POLICIES / "demo" / "snapshot").attribute_types["skills"]},
     )
@@ -64,23 +65,37 @@ def test_verify_finds_a_shadowed_route_and_a_starved_user(flawed, capsys, tmp_pa
 
 
 def test_verify_finds_a_filter_nobody_passes(tmp_path, capsys):
-    (tmp_path / "billing.rota").write_text(FLAWED_POLICY.split("route spanish")[0].replace(
-        "route general {", 'route billing when "billing" in contact.tags {\n  assign to space\n  only "billing" in skills\n}\n\nroute general {'))
-    snapshot = Snapshot(users=(UserRecord("ann", attributes={"skills": ["sales"]}),), memberships=(("Desk", "ann"),),
-                        attribute_types=Snapshot.from_directory(POLICIES / "demo" / "snapshot").attribute_types)
+    (tmp_path / "billing.rota").write_text(
+        FLAWED_POLICY.split("route spanish")[0].replace(
+            "route general {",
+            'route billing when "billing" in contact.tags {\n  assign to space\n  only "billing" in skills\n}\n\nroute general {',
+        )
+    )
+    snapshot = Snapshot(
+        users=(UserRecord("ann", attributes={"skills": ["sales"]}),),
+        memberships=(("Desk", "ann"),),
+        attribute_types=Snapshot.from_directory(POLICIES / "demo" / "snapshot").attribute_types,
+    )
     snapshot.write(tmp_path / "snapshot")
-    code, out = verify_cli(capsys, tmp_path / "billing.rota", "--snapshot", tmp_path / "snapshot",
-                           "--failures", tmp_path / "failures")
+    code, out = verify_cli(
+        capsys, tmp_path / "billing.rota", "--snapshot", tmp_path / "snapshot", "--failures", tmp_path / "failures"
+    )
     assert code == 1
-    assert "route `billing`: none of the 1 users in its pool can pass `only \"billing\" in skills`" in out
+    assert 'route `billing`: none of the 1 users in its pool can pass `only "billing" in skills`' in out
 
 
 def test_a_sound_policy_passes_every_line(capsys, tmp_path):
-    code, out = verify_cli(capsys, POLICIES / "vip_desk.rota", "--snapshot", POLICIES / "demo" / "snapshot",
-                           "--failures", tmp_path / "failures")
+    code, out = verify_cli(
+        capsys,
+        POLICIES / "vip_desk.rota",
+        "--snapshot",
+        POLICIES / "demo" / "snapshot",
+        "--failures",
+        tmp_path / "failures",
+    )
     assert code == 0, out
     titles = [prop.title for prop in PROPERTIES]
-    assert [line[2:] for line in out.splitlines() if line[:1] == "✓"][:len(titles)] == titles
+    assert [line[2:] for line in out.splitlines() if line[:1] == "✓"][: len(titles)] == titles
     assert "all passed" in out.splitlines()[-1]
 
 
@@ -88,16 +103,22 @@ def test_max_wait_gates_escalation_chains(capsys, tmp_path):
     escalation = POLICIES / "escalation.rota"
     code, out = verify_cli(capsys, escalation, "--max-wait", "2h", "--failures", tmp_path / "failures")
     assert code == 1
-    assert f"{escalation}:3:1: tier1 15m -> tier2 1h -> supervisors 2h -> unassign adds up to 3h15m, over the 2h limit" in out
+    assert (
+        f"{escalation}:3:1: tier1 15m -> tier2 1h -> supervisors 2h -> unassign adds up to 3h15m, over the 2h limit"
+        in out
+    )
     code, out = verify_cli(capsys, escalation, "--max-wait", "3h15m", "--failures", tmp_path / "failures")
     assert code == 0, out
 
 
-@pytest.mark.parametrize("arguments, message", [
-    (["missing.rota"], "missing.rota: no such policy"),
-    ([str(POLICIES / "vip_desk.rota"), "--max-wait", "soon"], "--max-wait 'soon' is not a duration"),
-    ([str(POLICIES / "vip_desk.rota"), "--snapshot", "nowhere"], "nowhere: no such snapshot directory"),
-])
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["missing.rota"], "missing.rota: no such policy"),
+        ([str(POLICIES / "vip_desk.rota"), "--max-wait", "soon"], "--max-wait 'soon' is not a duration"),
+        ([str(POLICIES / "vip_desk.rota"), "--snapshot", "nowhere"], "nowhere: no such snapshot directory"),
+    ],
+)
 def test_input_errors_exit_2_with_one_line(arguments, message, capsys):
     assert main(["verify", *arguments]) == 2
     err = capsys.readouterr().err
@@ -107,8 +128,9 @@ def test_input_errors_exit_2_with_one_line(arguments, message, capsys):
 def test_a_failure_is_shrunk_and_saved_as_files_rota_replay_runs(tmp_path, capsys):
     path = POLICIES / "vip_desk.rota"
     policy = compile_policy(load_policy(path.read_text()))
-    report = verify(policy, str(path), path.read_text(), examples=25, failures_dir=tmp_path,
-                    engine_factory=TurnSkippingEngine)
+    report = verify(
+        policy, str(path), path.read_text(), examples=25, failures_dir=tmp_path, engine_factory=TurnSkippingEngine
+    )
     failed = {result.property.name: result for result in report.properties if not result.passed}
     assert "round_robin_turns" in failed
     result = failed["round_robin_turns"]
@@ -121,22 +143,26 @@ def test_a_failure_is_shrunk_and_saved_as_files_rota_replay_runs(tmp_path, capsy
     assert replayed == [decision.row() for decision in real.decisions]
     # Shrunk: without any one of its events the variant no longer breaks the property.
     for index in range(len(counterexample.events)):
-        fewer = counterexample.events[:index] + counterexample.events[index + 1:]
-        result.property.check(run_engine(policy, counterexample.snapshot, fewer, counterexample.until,
-                                         TurnSkippingEngine))
-
+        fewer = counterexample.events[:index] + counterexample.events[index + 1 :]
+        result.property.check(
+            run_engine(policy, counterexample.snapshot, fewer, counterexample.until, TurnSkippingEngine)
+        )
 
 
 def test_a_route_whose_when_implies_an_earlier_one_is_shadowed():
     from rota.testing import vocabulary
     from rota.verify import review_policy
 
-    policy = compile_policy(load_policy("""
+    policy = compile_policy(
+        load_policy("""
 route spanish when contact.language == "es" { assign to space }
 route spanish_vip when contact.language == "es" and "vip" in contact.tags { assign to space }
 route rest { assign to space }
-"""))
+""")
+    )
     shadowed = review_policy(policy, vocabulary(policy), None, "p.rota", None)[0]
-    assert [finding.message.split(":")[0] for finding in shadowed.findings] == ["route `spanish_vip` can never be chosen"]
+    assert [finding.message.split(":")[0] for finding in shadowed.findings] == [
+        "route `spanish_vip` can never be chosen"
+    ]
     assert "all taken first by `spanish`" in shadowed.findings[0].message
     assert shadowed.findings[0].location == "p.rota:3:1"

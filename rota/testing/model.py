@@ -108,7 +108,7 @@ class Walk:
 
     # ------------------------------------------------------------------ walk
 
-    def walk(self) -> "Walk":
+    def walk(self) -> Walk:
         events = self.run.ordered_events()
         for number, event in enumerate(events):
             self.next_event_at = event.at  # timeouts fire before it
@@ -140,16 +140,24 @@ class Walk:
     # -------------------------------------------------------------- timeouts
 
     def _fire_timeouts(self, moment: datetime, inclusive: bool, overdue_is_late: bool = True) -> None:
-        while (row := self._peek()) is not None and row.outcome == "timed_out" and row.at is not None and (
-                row.at < moment or inclusive and row.at <= moment):
+        while (
+            (row := self._peek()) is not None
+            and row.outcome == "timed_out"
+            and row.at is not None
+            and (row.at < moment or inclusive and row.at <= moment)
+        ):
             self._time_out(*self._take())
         for contact_id, waiting in self._in_queue_order() if overdue_is_late else ():
             due = waiting.deadline < moment or inclusive and waiting.deadline <= moment
             if due and contact_id not in self.overdue_reported:
                 self.overdue_reported.add(contact_id)
-                self._note(DEADLINES, None, f"contact {contact_id} (queued under `{waiting.route}` at "
-                           f"{format_instant(waiting.enqueued_at)}) was still queued at {format_instant(moment)}, "
-                           f"past its deadline {format_instant(waiting.deadline)}")
+                self._note(
+                    DEADLINES,
+                    None,
+                    f"contact {contact_id} (queued under `{waiting.route}` at "
+                    f"{format_instant(waiting.enqueued_at)}) was still queued at {format_instant(moment)}, "
+                    f"past its deadline {format_instant(waiting.deadline)}",
+                )
 
     def _time_out(self, index: int, row: Decision) -> None:
         waiting = self.queue.pop(row.contact, None)
@@ -158,13 +166,25 @@ class Walk:
             return
         if row.at != waiting.deadline:
             self.overdue_reported.add(row.contact)
-            self._note(DEADLINES, index, f"timed out at {format_instant(row.at)}; its deadline was "
-                       f"{format_instant(waiting.deadline)}")
-        first_due = next((other for other, entry in self._in_queue_order()
-                          if entry.deadline == waiting.deadline and entry.order < waiting.order), None)
+            self._note(
+                DEADLINES,
+                index,
+                f"timed out at {format_instant(row.at)}; its deadline was {format_instant(waiting.deadline)}",
+            )
+        first_due = next(
+            (
+                other
+                for other, entry in self._in_queue_order()
+                if entry.deadline == waiting.deadline and entry.order < waiting.order
+            ),
+            None,
+        )
         if first_due is not None:
-            self._note(DEADLINES, index, f"contact {first_due}, due at the same instant, is ahead in queue order "
-                       "and should time out first")
+            self._note(
+                DEADLINES,
+                index,
+                f"contact {first_due}, due at the same instant, is ahead in queue order and should time out first",
+            )
         branch_row = self._peek()
         if branch_row is None or branch_row.contact != row.contact or branch_row.outcome == "timed_out":
             self._note(CONSERVATION, index, f"no decision followed the timeout of {row.contact}: the contact was lost")
@@ -208,8 +228,13 @@ class Walk:
         contact.closed = False
         row = self._peek()
         if row is None or row.contact != event.contact or row.outcome == "timed_out":
-            self.findings.append(Finding(CONSERVATION, f"the route event for {event.contact} at "
-                                         f"{format_instant(event.at)} got no decision: the contact was lost"))
+            self.findings.append(
+                Finding(
+                    CONSERVATION,
+                    f"the route event for {event.contact} at "
+                    f"{format_instant(event.at)} got no decision: the contact was lost",
+                )
+            )
             return
         index, row = self._take()
         selected = self.policy.select(contact.fields(event.contact), now_fields(event.at, self.policy.zone))
@@ -265,8 +290,9 @@ class Walk:
             self._check_queueing(index, row, route, contact, now)
             self.sequence += 1
             deadline = row.deadline or now
-            self.queue[row.contact] = Waiting(row.route, now, deadline, route.route.priority if route else 0,
-                                              self.sequence)
+            self.queue[row.contact] = Waiting(
+                row.route, now, deadline, route.route.priority if route else 0, self.sequence
+            )
         elif row.outcome == "unassigned":
             self._take_away(contact.assignee)
             contact.assignee = None
@@ -277,8 +303,9 @@ class Walk:
         elif row.outcome == "timed_out":
             self._note(CONSERVATION, index, f"contact {row.contact} timed out but was not queued")
 
-    def _check_assignment(self, index: int, row: Decision, route: CompiledRoute | None, contact: ModelContact,
-                          now: datetime) -> None:
+    def _check_assignment(
+        self, index: int, row: Decision, route: CompiledRoute | None, contact: ModelContact, now: datetime
+    ) -> None:
         if row.reason == "user":
             user = self.users.get(row.user)
             if user is None or user.deleted:
@@ -290,26 +317,39 @@ class Walk:
         candidates = self.candidates(route, contact, row.contact, now)
         ids = [candidate.id for candidate in candidates]
         if row.user not in ids:
-            self._note(ELIGIBILITY, index, f"{row.user} was not eligible ({self.why_not(route, row.user, contact, row.contact, now)}); "
-                       f"candidates: {format_candidates(candidates)}")
+            self._note(
+                ELIGIBILITY,
+                index,
+                f"{row.user} was not eligible ({self.why_not(route, row.user, contact, row.contact, now)}); "
+                f"candidates: {format_candidates(candidates)}",
+            )
             return
         if route.route.logic == "least_open":
             best = min(candidates, key=lambda candidate: candidate.least_open_key)
             if best.id != row.user:
-                self._note(LEAST_OPEN, index, f"expected {best.id}, the candidate with the fewest open contacts "
-                           f"(ties: least recently assigned, then smallest id); candidates: {format_candidates(candidates)}")
+                self._note(
+                    LEAST_OPEN,
+                    index,
+                    f"expected {best.id}, the candidate with the fewest open contacts "
+                    f"(ties: least recently assigned, then smallest id); candidates: {format_candidates(candidates)}",
+                )
         else:
             pool = route.pool_key
             cursor = self.cursors.get(pool)
             expected = next((user_id for user_id in ids if cursor is None or user_id > cursor), ids[0])
             if expected != row.user:
-                self._note(ROUND_ROBIN_TURNS, index, f"it was {expected}'s turn (first candidate after the cursor "
-                           f"{cursor!r} of pool {pool!r}); candidates: {format_candidates(candidates)}")
+                self._note(
+                    ROUND_ROBIN_TURNS,
+                    index,
+                    f"it was {expected}'s turn (first candidate after the cursor "
+                    f"{cursor!r} of pool {pool!r}); candidates: {format_candidates(candidates)}",
+                )
             self.round_robin_picks.append(RoundRobinPick(index, pool, row.user, tuple(ids)))
             self.cursors[pool] = row.user
 
-    def _check_queueing(self, index: int, row: Decision, route: CompiledRoute | None, contact: ModelContact,
-                        now: datetime) -> None:
+    def _check_queueing(
+        self, index: int, row: Decision, route: CompiledRoute | None, contact: ModelContact, now: datetime
+    ) -> None:
         if route is None or route.kind not in ("team", "space"):
             self._note(ELIGIBILITY, index, f"route `{row.route}` never queues")
             return
@@ -318,8 +358,12 @@ class Walk:
             self._note(ELIGIBILITY, index, f"queued although {format_candidates(candidates)} were eligible")
         expected = now + timedelta(seconds=route.route.timeout_seconds)
         if row.deadline != expected:
-            self._note(DEADLINES, index, f"deadline should be {format_instant(expected)} "
-                       f"(now + the route's timeout), not {format_instant(row.deadline)}")
+            self._note(
+                DEADLINES,
+                index,
+                f"deadline should be {format_instant(expected)} "
+                f"(now + the route's timeout), not {format_instant(row.deadline)}",
+            )
 
     def _give(self, user_id: str | None, contact: ModelContact, now: datetime) -> None:
         user = self.users.get(user_id)
@@ -355,8 +399,13 @@ class Walk:
             route = self.policy.route_named(waiting.route)
             candidates = self.candidates(route, self.contacts[contact_id], contact_id, now) if route else []
             if candidates:
-                self.findings.append(Finding(QUEUE_ORDER, f"after {cause}, contact {contact_id} stayed queued under "
-                                             f"`{waiting.route}` although {format_candidates(candidates)} could take it"))
+                self.findings.append(
+                    Finding(
+                        QUEUE_ORDER,
+                        f"after {cause}, contact {contact_id} stayed queued under "
+                        f"`{waiting.route}` although {format_candidates(candidates)} could take it",
+                    )
+                )
                 return
 
     def _belongs_to_a_later_step(self, row: Decision, waiting: Waiting, now: datetime) -> bool:
@@ -372,9 +421,13 @@ class Walk:
             route = self.policy.route_named(waiting.route)
             candidates = self.candidates(route, self.contacts[other_id], other_id, now) if route else []
             if candidates:
-                self._note(QUEUE_ORDER, index, f"contact {other_id} (priority {waiting.priority}, queued "
-                           f"{format_instant(waiting.enqueued_at)}) was ahead in the queue and could go to "
-                           f"{format_candidates(candidates)}")
+                self._note(
+                    QUEUE_ORDER,
+                    index,
+                    f"contact {other_id} (priority {waiting.priority}, queued "
+                    f"{format_instant(waiting.enqueued_at)}) was ahead in the queue and could go to "
+                    f"{format_candidates(candidates)}",
+                )
                 return
 
     def _in_queue_order(self) -> list[tuple[str, Waiting]]:
@@ -382,17 +435,24 @@ class Walk:
 
     # ----------------------------------------------------------- eligibility
 
-    def candidates(self, route: CompiledRoute, contact: ModelContact, contact_id: str, now: datetime) -> list[Candidate]:
+    def candidates(
+        self, route: CompiledRoute, contact: ModelContact, contact_id: str, now: datetime
+    ) -> list[Candidate]:
         """SPEC 3.2-3.3 on the model's state: the pool's users for whom every `only` holds, by id."""
         fields, moment = contact.fields(contact_id), now_fields(now, self.policy.zone)
-        return [Candidate(user.id, user.open, self.order[user.id]) for user in sorted(self._pool(route), key=lambda u: u.id)
-                if route.eligible(user, fields, moment)]
+        return [
+            Candidate(user.id, user.open, self.order[user.id])
+            for user in sorted(self._pool(route), key=lambda u: u.id)
+            if route.eligible(user, fields, moment)
+        ]
 
     def _pool(self, route: CompiledRoute) -> list[User]:
         if route.kind == "space":
             return [user for user in self.users.values() if not user.deleted]
         if route.kind == "team":
-            return [self.users[user_id] for user_id in self.members.get(route.team, ()) if not self.users[user_id].deleted]
+            return [
+                self.users[user_id] for user_id in self.members.get(route.team, ()) if not self.users[user_id].deleted
+            ]
         return []
 
     def why_not(self, route: CompiledRoute, user_id: str, contact: ModelContact, contact_id: str, now: datetime) -> str:
@@ -404,8 +464,11 @@ class Walk:
         if route.kind == "team" and user_id not in self.members.get(route.team, ()):
             return f"not in team {route.team!r}"
         fields, moment = contact.fields(contact_id), now_fields(now, self.policy.zone)
-        failing = [format_expression(conjunct, "user") for conjunct, condition in zip(route.conjuncts, route.filters)
-                   if not condition(user, fields, moment)]
+        failing = [
+            format_expression(conjunct, "user")
+            for conjunct, condition in zip(route.conjuncts, route.filters)
+            if not condition(user, fields, moment)
+        ]
         return f"status {user.status}, open {user.open}; fails `only {' and '.join(failing)}`"
 
     # ------------------------------------------------------------ final state
@@ -415,24 +478,41 @@ class Walk:
         if final is None:
             return
         for contact_id, contact in sorted(self.contacts.items()):
-            states = [name for name, holds in (("closed", contact_id in final.closed),
-                                               ("queued", contact_id in final.queued)) if holds]
+            states = [
+                name
+                for name, holds in (("closed", contact_id in final.closed), ("queued", contact_id in final.queued))
+                if holds
+            ]
             if len(states) > 1:
                 self.findings.append(Finding(CONSERVATION, f"contact {contact_id} is both {' and '.join(states)}"))
             if (contact_id in final.queued) != (contact_id in self.queue):
                 where = "is" if contact_id in final.queued else "is not"
-                self.findings.append(Finding(CONSERVATION, f"contact {contact_id} {where} in the engine's queue, "
-                                             f"but the decisions say otherwise"))
+                self.findings.append(
+                    Finding(
+                        CONSERVATION,
+                        f"contact {contact_id} {where} in the engine's queue, but the decisions say otherwise",
+                    )
+                )
             if final.assignees.get(contact_id) != contact.assignee:
-                self.findings.append(Finding(CONSERVATION, f"contact {contact_id} is held by "
-                                             f"{final.assignees.get(contact_id)} in the engine; the decisions give it "
-                                             f"to {contact.assignee}"))
+                self.findings.append(
+                    Finding(
+                        CONSERVATION,
+                        f"contact {contact_id} is held by "
+                        f"{final.assignees.get(contact_id)} in the engine; the decisions give it "
+                        f"to {contact.assignee}",
+                    )
+                )
         for contact_id in sorted(set(final.assignees) - set(self.contacts)):
             self.findings.append(Finding(CONSERVATION, f"the engine holds contact {contact_id}, never routed"))
         for user_id, user in sorted(self.users.items()):
             if final.open_counts.get(user_id, 0) != user.open:
-                self.findings.append(Finding(CONSERVATION, f"user {user_id} has {final.open_counts.get(user_id, 0)} "
-                                             f"open contacts in the engine; the decisions give {user.open}"))
+                self.findings.append(
+                    Finding(
+                        CONSERVATION,
+                        f"user {user_id} has {final.open_counts.get(user_id, 0)} "
+                        f"open contacts in the engine; the decisions give {user.open}",
+                    )
+                )
 
 
 def describe(row: Decision) -> str:
@@ -449,8 +529,9 @@ def describe(row: Decision) -> str:
 def format_candidates(candidates: list[Candidate]) -> str:
     if not candidates:
         return "nobody"
-    return ", ".join(f"{c.id} (open {c.open}, {'never assigned' if c.order < 0 else f'assigned #{c.order}'})"
-                     for c in candidates)
+    return ", ".join(
+        f"{c.id} (open {c.open}, {'never assigned' if c.order < 0 else f'assigned #{c.order}'})" for c in candidates
+    )
 
 
 def walk(run: Run) -> Walk:

@@ -7,8 +7,8 @@ internals, so a doctored run or an engine variant fails them just the same.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from . import model
 from .model import Finding, RoundRobinPick, Walk
@@ -89,10 +89,14 @@ def _imbalance_in(window: list[RoundRobinPick]) -> list[Finding]:
     if most[1] - least[1] <= 1:
         return []
     spread = ", ".join(f"{user_id}: {count}" for user_id, count in sorted(counts.items()))
-    return [Finding(model.ROUND_ROBIN_BALANCE,
-                    f"decisions #{window[0].index}..#{window[-1].index} on pool {window[0].pool!r} had the same "
-                    f"candidates throughout, yet {most[0]} got {most[1]} and {least[0]} got {least[1]} ({spread})",
-                    window[-1].index)]
+    return [
+        Finding(
+            model.ROUND_ROBIN_BALANCE,
+            f"decisions #{window[0].index}..#{window[-1].index} on pool {window[0].pool!r} had the same "
+            f"candidates throughout, yet {most[0]} got {most[1]} and {least[0]} got {least[1]} ({spread})",
+            window[-1].index,
+        )
+    ]
 
 
 RoundRobinBalanceViolation = _violation_type(model.ROUND_ROBIN_BALANCE)
@@ -105,38 +109,68 @@ def check_round_robin_balance(run: Run) -> None:
 
 
 check_eligibility, EligibilityViolation = _findings_check(model.ELIGIBILITY, "eligibility respected")
-check_round_robin_turns, RoundRobinTurnsViolation = _findings_check(model.ROUND_ROBIN_TURNS,
-                                                                    "round-robin takes turns")
+check_round_robin_turns, RoundRobinTurnsViolation = _findings_check(model.ROUND_ROBIN_TURNS, "round-robin takes turns")
 check_least_open, LeastOpenViolation = _findings_check(model.LEAST_OPEN, "least-open picks a minimal candidate")
-check_conservation, ConservationViolation = _findings_check(model.CONSERVATION,
-                                                            "every contact in exactly one state")
+check_conservation, ConservationViolation = _findings_check(model.CONSERVATION, "every contact in exactly one state")
 check_deadlines, DeadlinesViolation = _findings_check(model.DEADLINES, "no queued contact waits past its deadline")
 check_queue_order, QueueOrderViolation = _findings_check(model.QUEUE_ORDER, "queue order respected")
 
 PROPERTIES: tuple[Property, ...] = (
-    Property(model.ELIGIBILITY, "eligibility respected",
-             "every decision takes the first route whose `when` holds; every assignment goes to a user in the "
-             "route's pool who passes every `only` at that moment; a contact is queued only when nobody does",
-             check_eligibility, EligibilityViolation),
-    Property(model.ROUND_ROBIN_TURNS, "round-robin takes turns",
-             "round-robin gives the contact to the first candidate after the pool's cursor, wrapping around",
-             check_round_robin_turns, RoundRobinTurnsViolation),
-    Property(model.ROUND_ROBIN_BALANCE, "round-robin counts stay within one",
-             "over any run of round-robin picks on a pool whose candidates do not change, every candidate's "
-             "count is within one of every other's", check_round_robin_balance, RoundRobinBalanceViolation),
-    Property(model.LEAST_OPEN, "least-open picks a minimal candidate",
-             "least-open picks the candidate with the fewest open contacts (ties: least recently assigned, "
-             "then smallest id)", check_least_open, LeastOpenViolation),
-    Property(model.CONSERVATION, "every contact in exactly one state",
-             "every routed contact gets its decision, every timeout its branch; at the end each contact is "
-             "queued, held by one user, or neither, as the decisions say, and open counts add up",
-             check_conservation, ConservationViolation),
-    Property(model.DEADLINES, "no queued contact waits past its deadline",
-             "deadlines are the enqueue time plus the route's timeout, and each queued contact times out "
-             "exactly at its deadline", check_deadlines, DeadlinesViolation),
-    Property(model.QUEUE_ORDER, "queue order respected",
-             "a drain places the first contact in queue order (priority, then enqueue time) that has a "
-             "candidate, and stops only when no queued contact has one", check_queue_order, QueueOrderViolation),
+    Property(
+        model.ELIGIBILITY,
+        "eligibility respected",
+        "every decision takes the first route whose `when` holds; every assignment goes to a user in the "
+        "route's pool who passes every `only` at that moment; a contact is queued only when nobody does",
+        check_eligibility,
+        EligibilityViolation,
+    ),
+    Property(
+        model.ROUND_ROBIN_TURNS,
+        "round-robin takes turns",
+        "round-robin gives the contact to the first candidate after the pool's cursor, wrapping around",
+        check_round_robin_turns,
+        RoundRobinTurnsViolation,
+    ),
+    Property(
+        model.ROUND_ROBIN_BALANCE,
+        "round-robin counts stay within one",
+        "over any run of round-robin picks on a pool whose candidates do not change, every candidate's "
+        "count is within one of every other's",
+        check_round_robin_balance,
+        RoundRobinBalanceViolation,
+    ),
+    Property(
+        model.LEAST_OPEN,
+        "least-open picks a minimal candidate",
+        "least-open picks the candidate with the fewest open contacts (ties: least recently assigned, "
+        "then smallest id)",
+        check_least_open,
+        LeastOpenViolation,
+    ),
+    Property(
+        model.CONSERVATION,
+        "every contact in exactly one state",
+        "every routed contact gets its decision, every timeout its branch; at the end each contact is "
+        "queued, held by one user, or neither, as the decisions say, and open counts add up",
+        check_conservation,
+        ConservationViolation,
+    ),
+    Property(
+        model.DEADLINES,
+        "no queued contact waits past its deadline",
+        "deadlines are the enqueue time plus the route's timeout, and each queued contact times out "
+        "exactly at its deadline",
+        check_deadlines,
+        DeadlinesViolation,
+    ),
+    Property(
+        model.QUEUE_ORDER,
+        "queue order respected",
+        "a drain places the first contact in queue order (priority, then enqueue time) that has a "
+        "candidate, and stops only when no queued contact has one",
+        check_queue_order,
+        QueueOrderViolation,
+    ),
 )
 
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -36,8 +37,15 @@ class UserRecord:
 
     def to_user(self) -> User:
         """A fresh engine user: every run and every model gets its own copy."""
-        return User(id=self.id, status=self.status, name=self.name, deleted=self.deleted, open=self.open,
-                    last_assigned_at=self.last_assigned_at, attributes=dict(self.attributes))
+        return User(
+            id=self.id,
+            status=self.status,
+            name=self.name,
+            deleted=self.deleted,
+            open=self.open,
+            last_assigned_at=self.last_assigned_at,
+            attributes=dict(self.attributes),
+        )
 
 
 @dataclass(frozen=True)
@@ -56,20 +64,27 @@ class Snapshot:
         return Roster.build([user.to_user() for user in self.users], self.memberships, dict(self.cursors))
 
     @classmethod
-    def from_directory(cls, directory: str | Path) -> "Snapshot":
+    def from_directory(cls, directory: str | Path) -> Snapshot:
         """Read a snapshot directory the way `rota replay` does (rota.storage)."""
         connection = load_snapshot(directory).connection
         roster = load_roster(connection)
         schema = connection.sql("SELECT * FROM users LIMIT 0").to_arrow_table().schema
         standard = {"id", "name", "status", "deleted", "open_contacts", "last_assigned_at", "teams"}
         users = tuple(
-            UserRecord(user.id, user.status, user.deleted, user.open, user.last_assigned_at, user.name,
-                       dict(user.attributes))
-            for user in sorted(roster.users.values(), key=lambda user: user.id))
-        memberships = tuple((team, user_id) for team, members in sorted(roster.members.items())
-                            for user_id in sorted(members))
-        return cls(users, memberships, tuple(sorted(roster.cursors.items())),
-                   {item.name: item.type for item in schema if item.name not in standard})
+            UserRecord(
+                user.id, user.status, user.deleted, user.open, user.last_assigned_at, user.name, dict(user.attributes)
+            )
+            for user in sorted(roster.users.values(), key=lambda user: user.id)
+        )
+        memberships = tuple(
+            (team, user_id) for team, members in sorted(roster.members.items()) for user_id in sorted(members)
+        )
+        return cls(
+            users,
+            memberships,
+            tuple(sorted(roster.cursors.items())),
+            {item.name: item.type for item in schema if item.name not in standard},
+        )
 
     def write(self, directory: str | Path) -> None:
         """users.csv (users.parquet when a column holds only nulls: CSV cannot type it),
@@ -134,7 +149,7 @@ class EngineState:
     open_counts: Mapping[str, int]
 
     @classmethod
-    def of(cls, engine: Engine) -> "EngineState":
+    def of(cls, engine: Engine) -> EngineState:
         return cls(
             assignees={contact_id: state.contact.assignee for contact_id, state in engine.contacts.items()},
             closed=frozenset(contact_id for contact_id, state in engine.contacts.items() if state.closed),
@@ -157,12 +172,17 @@ class Run:
         ordered = sorted(self.events, key=lambda event: event.at)
         return [event for event in ordered if self.until is None or event.at <= self.until]
 
-    def write(self, directory: str | Path, policy_text: str) -> "ReplayFiles":
+    def write(self, directory: str | Path, policy_text: str) -> ReplayFiles:
         """The run as files `rota replay` reads: policy.rota, snapshot/, events.jsonl."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        files = ReplayFiles(directory / "policy.rota", directory / "snapshot", directory / "events.jsonl",
-                            directory / "decisions.jsonl", self.until)
+        files = ReplayFiles(
+            directory / "policy.rota",
+            directory / "snapshot",
+            directory / "events.jsonl",
+            directory / "decisions.jsonl",
+            self.until,
+        )
         files.policy.write_text(policy_text, encoding="utf-8")
         self.snapshot.write(files.snapshot)
         write_events(self.events, files.events)
@@ -178,8 +198,16 @@ class ReplayFiles:
     until: datetime | None
 
     def replay_arguments(self) -> list[str]:
-        arguments = ["replay", str(self.policy), "--snapshot", str(self.snapshot), "--events", str(self.events),
-                     "--out", str(self.out)]
+        arguments = [
+            "replay",
+            str(self.policy),
+            "--snapshot",
+            str(self.snapshot),
+            "--events",
+            str(self.events),
+            "--out",
+            str(self.out),
+        ]
         return arguments + (["--until", format_instant(self.until)] if self.until is not None else [])
 
     def replay_command(self) -> str:
@@ -203,8 +231,13 @@ def write_events(events: Iterable[Event], path: str | Path) -> None:
             out.write(json.dumps(event_record(event), ensure_ascii=False, default=format_instant) + "\n")
 
 
-def run_engine(policy: CompiledPolicy, snapshot: Snapshot, events: Iterable[Event], until: datetime | None = None,
-               engine_factory: EngineFactory = Engine) -> Run:
+def run_engine(
+    policy: CompiledPolicy,
+    snapshot: Snapshot,
+    events: Iterable[Event],
+    until: datetime | None = None,
+    engine_factory: EngineFactory = Engine,
+) -> Run:
     """Run the events through a fresh engine as `rota replay` does; `until` defaults to the last event's time.
 
     `engine_factory` builds the engine: pass a variant to see the checks catch it."""

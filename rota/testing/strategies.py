@@ -8,9 +8,10 @@ columns and values of a real snapshot when there is one.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Mapping
+from typing import Any
 
 import pyarrow as pa
 from hypothesis import strategies as st
@@ -43,8 +44,15 @@ class Attribute:
 
     def arrow_type(self) -> pa.DataType:
         kinds = {type(value) for value in self.values}
-        scalar = (pa.bool_() if kinds == {bool} else pa.int64() if kinds == {int}
-                  else pa.float64() if kinds and kinds <= {int, float} else pa.string())
+        scalar = (
+            pa.bool_()
+            if kinds == {bool}
+            else pa.int64()
+            if kinds == {int}
+            else pa.float64()
+            if kinds and kinds <= {int, float}
+            else pa.string()
+        )
         return pa.list_(scalar) if self.is_list else scalar
 
     def strategy(self) -> st.SearchStrategy:
@@ -143,8 +151,11 @@ class _Collector:
             shared = self.values.setdefault(left, set()) | self.values.setdefault(right, set())
             self.values[left] = self.values[right] = shared
         # A handful of the snapshot's ids: runs draw users from them, and contacts name them.
-        user_ids = (tuple(user.id for user in snapshot.users)[:len(DEFAULT_USER_IDS)]
-                    if snapshot is not None and snapshot.users else DEFAULT_USER_IDS)
+        user_ids = (
+            tuple(user.id for user in snapshot.users)[: len(DEFAULT_USER_IDS)]
+            if snapshot is not None and snapshot.users
+            else DEFAULT_USER_IDS
+        )
         contact_attributes = self._attributes("contact", BUILT_IN_CONTACT_FIELDS)
         for target in self.user_targets:
             if isinstance(target, Field) and target.scope == "contact" and target.name not in BUILT_IN_CONTACT_FIELDS:
@@ -156,9 +167,11 @@ class _Collector:
         return Vocabulary(tuple(sorted(self.teams)), user_ids, user_attributes, contact_attributes)
 
     def _attributes(self, scope: str, built_in: frozenset) -> dict[str, Attribute]:
-        return {name: Attribute((scope, name) in self.lists, tuple(sorted(values, key=repr)))
-                for (field_scope, name), values in sorted(self.values.items())
-                if field_scope == scope and name not in built_in}
+        return {
+            name: Attribute((scope, name) in self.lists, tuple(sorted(values, key=repr)))
+            for (field_scope, name), values in sorted(self.values.items())
+            if field_scope == scope and name not in built_in
+        }
 
 
 # ------------------------------------------------------------------ snapshots
@@ -178,18 +191,32 @@ def snapshots(words: Vocabulary = Vocabulary(), min_users: int = 1, max_users: i
         deleted=st.sampled_from((False, False, False, True)),
         open=st.integers(0, 6),
         last_assigned_at=st.sampled_from((None,) + MOMENTS),
-        attributes=st.fixed_dictionaries({name: attribute.strategy() for name, attribute in words.user_attributes.items()}),
+        attributes=st.fixed_dictionaries(
+            {name: attribute.strategy() for name, attribute in words.user_attributes.items()}
+        ),
     )
     teams = st.lists(st.sampled_from(words.teams), unique=True) if words.teams else st.just([])
-    members = st.lists(st.tuples(user, teams), unique_by=lambda member: member[0].id,
-                       min_size=min(min_users, len(words.user_ids)), max_size=min(max_users, len(words.user_ids)))
-    cursors = st.lists(st.tuples(st.sampled_from(words.teams + ("*",)), st.sampled_from(words.user_ids)),
-                       unique_by=lambda cursor: cursor[0])
+    members = st.lists(
+        st.tuples(user, teams),
+        unique_by=lambda member: member[0].id,
+        min_size=min(min_users, len(words.user_ids)),
+        max_size=min(max_users, len(words.user_ids)),
+    )
+    cursors = st.lists(
+        st.tuples(st.sampled_from(words.teams + ("*",)), st.sampled_from(words.user_ids)),
+        unique_by=lambda cursor: cursor[0],
+    )
     types = {name: attribute.arrow_type() for name, attribute in words.user_attributes.items()}
-    return st.builds(lambda people, pools: Snapshot(
-        tuple(person for person, _ in people),
-        tuple((team, person.id) for person, person_teams in people for team in person_teams),
-        tuple(pools), types), members, cursors)
+    return st.builds(
+        lambda people, pools: Snapshot(
+            tuple(person for person, _ in people),
+            tuple((team, person.id) for person, person_teams in people for team in person_teams),
+            tuple(pools),
+            types,
+        ),
+        members,
+        cursors,
+    )
 
 
 def contacts_for(words: Vocabulary | Policy | CompiledPolicy) -> st.SearchStrategy[dict[str, Any]]:
@@ -222,10 +249,15 @@ def event_logs(words: Vocabulary = Vocabulary(), max_events: int = 25) -> st.Sea
         "route": st.builds(_routed, contacts, contacts_for(words), assignees),
         "status": st.builds(lambda user, status: {"type": "status", "user": user, "status": status}, users, statuses),
         "close": st.builds(lambda contact: {"type": "close", "contact": contact}, contacts),
-        "user": st.builds(lambda user, status: {"type": "user", "user": user, "attrs": {"status": status}},
-                          users, statuses),
-        "membership": st.builds(lambda kind, user, team: {"type": kind, "user": user, "team": team},
-                                st.sampled_from(("join", "leave")), users, teams),
+        "user": st.builds(
+            lambda user, status: {"type": "user", "user": user, "attrs": {"status": status}}, users, statuses
+        ),
+        "membership": st.builds(
+            lambda kind, user, team: {"type": kind, "user": user, "team": team},
+            st.sampled_from(("join", "leave")),
+            users,
+            teams,
+        ),
         "delete": st.builds(lambda user: {"type": "delete", "user": user}, users),
     }
     kinds = st.sampled_from(EVENT_MIX).flatmap(by_kind.__getitem__)
@@ -248,9 +280,16 @@ def _timed_log(steps: list[tuple[int, dict[str, Any]]], tail_seconds: int) -> Ev
     return EventLog(tuple(events), moment + timedelta(seconds=tail_seconds))
 
 
-def runs(policy: CompiledPolicy, words: Vocabulary | None = None, engine_factory: EngineFactory = Engine,
-         max_events: int = 25) -> st.SearchStrategy[Run]:
+def runs(
+    policy: CompiledPolicy,
+    words: Vocabulary | None = None,
+    engine_factory: EngineFactory = Engine,
+    max_events: int = 25,
+) -> st.SearchStrategy[Run]:
     """A snapshot and an event log for `policy`, run through the engine."""
     words = words or vocabulary(policy)
-    return st.builds(lambda snapshot, log: run_engine(policy, snapshot, log.events, log.until, engine_factory),
-                     snapshots(words), event_logs(words, max_events))
+    return st.builds(
+        lambda snapshot, log: run_engine(policy, snapshot, log.events, log.until, engine_factory),
+        snapshots(words),
+        event_logs(words, max_events),
+    )

@@ -1,0 +1,146 @@
+"""Every finding rota reports, as one kind of value with a stable code and a place.
+
+Syntax errors, type checks, the policy checks of `rota verify`, problems in
+data files and the service's 422 answers are all `Diagnostic`s: a `Code` (a
+stable id such as `E104` with a short name and the help text the docs list),
+the file, the start and end of the place, a message in the user's words and,
+when one helps, a hint. Warnings are the same value with another severity.
+
+This module is a leaf: the language, the engine, storage and the service all
+import it, and it imports none of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+
+class Severity(str, Enum):
+    ERROR = "error"
+    WARNING = "warning"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+ERROR = Severity.ERROR
+WARNING = Severity.WARNING
+# A source line longer than this is shown cut around the caret.
+SHOWN_LINE_WIDTH = 100
+
+
+@dataclass(frozen=True)
+class Code:
+    """One kind of problem: `id` is stable across releases, `name` reads in a sentence."""
+
+    id: str
+    name: str
+    summary: str
+    severity: Severity = ERROR
+
+    def __str__(self) -> str:
+        return f"{self.id} {self.name}"
+
+
+CODES: dict[str, Code] = {}
+
+
+def code(id: str, name: str, summary: str, severity: Severity = ERROR) -> Code:
+    """Register a code; ids and names are unique (the docs list every one, `tests/test_diagnostic_codes.py`)."""
+    if id in CODES or any(known.name == name for known in CODES.values()):
+        raise ValueError(f"diagnostic code {id} {name} registered twice")
+    CODES[id] = Code(id, name, summary, severity)
+    return CODES[id]
+
+
+# E1xx: the text cannot be read as a policy.
+SYNTAX = code("E101", "syntax", "the text does not follow the grammar of SPEC 2.2")
+UNCLOSED = code("E102", "unclosed", "a `{`, `(`, `[` or string is opened and never closed")
+TOO_LARGE = code("E103", "too-large", "the file, a list, the nesting or the number of routes is over a limit")
+
+# D4xx: a data file (snapshot, contacts, events) cannot be used as it is.
+DATA_UNREADABLE = code("D401", "data-unreadable", "the file is missing, unreadable, not UTF-8 or not in its format")
+DATA_MISSING_COLUMN = code("D402", "data-missing-column", "a required column is absent")
+DATA_BAD_VALUE = code("D403", "data-bad-value", "a value is not of the kind its column needs")
+DATA_MIXED_KINDS = code("D404", "data-mixed-kinds", "a column mixes values of different kinds")
+DATA_DUPLICATE = code("D405", "data-duplicate", "an id that must be unique appears twice")
+DATA_DROPPED = code("D406", "data-dropped", "rows were left out (a membership of an unknown user)", WARNING)
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    file: str
+    line: int
+    column: int
+    message: str
+    hint: str | None = None
+    severity: Severity = ERROR
+    code: Code = SYNTAX
+    end_line: int | None = None
+    end_column: int | None = None
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == ERROR
+
+    def sort_key(self) -> tuple:
+        return (self.file, self.line, self.column, self.message)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "line": self.line,
+            "column": self.column,
+            "end_line": self.end_line or self.line,
+            "end_column": self.end_column or self.column,
+            "severity": self.severity.value,
+            "code": self.code.id,
+            "name": self.code.name,
+            "message": self.message,
+            "hint": self.hint,
+        }
+
+    def headline(self) -> str:
+        """`FILE:LINE:COL: error: MESSAGE [CODE]`; a place of line 0 is the whole file."""
+        place = f"{self.file}:{self.line}:{self.column}" if self.line > 0 else self.file
+        return f"{place}: {self.severity.value}: {self.message} [{self.code.id}]"
+
+    def render(self, source: str | None = None) -> str:
+        """The headline, then the source line with a caret (cut around it when long), then the hint."""
+        lines = [self.headline()]
+        source_line = _line_of(source, self.line)
+        if source_line is not None:
+            shown, caret = _cut_around(source_line, max(self.column, 1) - 1)
+            lines.append(f"  {shown}".rstrip())
+            lines.append("  " + " " * caret + "^")
+        if self.hint:
+            lines.append(f"  hint: {self.hint}")
+        return "\n".join(lines)
+
+
+def _line_of(source: str | None, line: int) -> str | None:
+    if source is None or line < 1:
+        return None
+    lines = source.split("\n")  # lines as the parser counts them
+    if line > len(lines):
+        return None
+    return lines[line - 1].rstrip("\r").expandtabs(1)
+
+
+def _cut_around(text: str, caret: int) -> tuple[str, int]:
+    """At most SHOWN_LINE_WIDTH characters of `text` around `caret`, `...` marking each cut."""
+    if len(text) <= SHOWN_LINE_WIDTH:
+        return text, caret
+    half = SHOWN_LINE_WIDTH // 2
+    start = max(0, min(caret - half, len(text) - SHOWN_LINE_WIDTH))
+    end = start + SHOWN_LINE_WIDTH
+    prefix = "..." if start > 0 else ""
+    suffix = "..." if end < len(text) else ""
+    return prefix + text[start:end] + suffix, caret - start + len(prefix)
+
+
+def sorted_diagnostics(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
+    return sorted(set(diagnostics), key=Diagnostic.sort_key)

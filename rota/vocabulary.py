@@ -1,0 +1,152 @@
+"""The built-in names of rota, each defined once (SPEC 1-5).
+
+Statuses, weekdays, outcomes, reasons, route kinds, logics, scopes, the
+built-in fields of users, contacts and `now` with the kind of value each
+holds, and the snapshot's optional columns with their defaults. The
+language, the engine, storage, rota.testing, simulate and the service read
+them from here; none of them writes one of these names out as a string.
+
+The enums are `str` enums: a member equals its text (`Status.ONLINE ==
+"online"`), so values read from files and JSON compare with them directly.
+What is stored or sent (DuckDB rows, journal bodies, JSON) is always the
+plain text, `member.value`.
+
+This module is a leaf: it imports nothing of rota.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import Enum
+from types import MappingProxyType
+
+
+class Name(str, Enum):
+    """A built-in name: prints and formats as its text."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self.value), spec)
+
+    @classmethod
+    def texts(cls) -> tuple[str, ...]:
+        return tuple(member.value for member in cls)
+
+
+class Status(Name):
+    ONLINE = "online"
+    AWAY = "away"
+    OFFLINE = "offline"
+
+
+class Weekday(Name):
+    MON = "mon"
+    TUE = "tue"
+    WED = "wed"
+    THU = "thu"
+    FRI = "fri"
+    SAT = "sat"
+    SUN = "sun"
+
+
+class Outcome(Name):
+    ASSIGNED = "assigned"
+    QUEUED = "queued"
+    UNASSIGNED = "unassigned"
+    FAILED = "failed"
+    NO_ROUTE = "no_route"
+    TIMED_OUT = "timed_out"
+
+
+class Reason(Name):
+    # on `assigned`: what chose the user
+    USER = "user"
+    ROUND_ROBIN = "round_robin"
+    LEAST_OPEN = "least_open"
+    # on `failed`: what went wrong
+    USER_NOT_FOUND = "user_not_found"
+    USER_DELETED = "user_deleted"
+    TEAM_EMPTY = "team_empty"
+    SPACE_EMPTY = "space_empty"
+    TIMEOUT = "timeout"
+
+
+class Logic(Name):
+    ROUND_ROBIN = "round_robin"
+    LEAST_OPEN = "least_open"
+
+
+DEFAULT_LOGIC = Logic.ROUND_ROBIN
+
+
+class RouteKind(Name):
+    USER = "user"
+    TEAM = "team"
+    SPACE = "space"
+    UNASSIGN = "unassign"
+
+
+class Scope(Name):
+    USER = "user"
+    CONTACT = "contact"
+    NOW = "now"
+
+
+class Kind(Name):
+    """The kind of value a field or column holds."""
+
+    STRING = "string"
+    INT = "int"
+    DECIMAL = "decimal"
+    BOOL = "bool"
+    TIMESTAMP = "timestamp"
+    LIST = "list"  # of strings
+    NULL = "null"
+    UNKNOWN = "unknown"
+
+
+# The pool key of `assign to space` in the rotation table (SPEC 3.4).
+SPACE_POOL = "*"
+# The branch word that ends a timeout chain (SPEC 2.2).
+UNASSIGN_BRANCH = "unassign"
+
+USER_FIELDS: Mapping[str, Kind] = MappingProxyType(
+    {
+        "id": Kind.STRING,
+        "name": Kind.STRING,
+        "status": Kind.STRING,
+        "online": Kind.BOOL,
+        "open": Kind.INT,
+        "teams": Kind.LIST,
+        "last_assigned_at": Kind.TIMESTAMP,
+    }
+)
+CONTACT_FIELDS: Mapping[str, Kind] = MappingProxyType({"id": Kind.STRING, "assignee": Kind.STRING})
+NOW_FIELDS: Mapping[str, Kind] = MappingProxyType({"hour": Kind.INT, "minute": Kind.INT, "weekday": Kind.STRING})
+# User fields that routing itself changes: a filter reading one can change during a pass.
+CHANGING_USER_FIELDS = frozenset({"open", "last_assigned_at"})
+# Fields whose every value is known: a comparison with another literal can never hold.
+CLOSED_VALUES: Mapping[tuple[str, str], tuple[str, ...]] = MappingProxyType(
+    {
+        (Scope.USER.value, "status"): Status.texts(),
+        (Scope.NOW.value, "weekday"): Weekday.texts(),
+    }
+)
+
+# The snapshot's users table (SPEC 1): required columns, then optional ones with the value an absent one has.
+USER_ID_COLUMN = "id"
+USER_STATUS_COLUMN = "status"
+OPTIONAL_USER_COLUMNS: Mapping[str, object] = MappingProxyType(
+    {
+        "name": None,
+        "deleted": False,
+        "open_contacts": 0,
+        "last_assigned_at": None,
+    }
+)
+STANDARD_USER_COLUMNS = (USER_ID_COLUMN, USER_STATUS_COLUMN, *OPTIONAL_USER_COLUMNS)
+# A contact's optional built-in column (SPEC 5.1): absent, the contact has no assignee.
+CONTACT_ID_COLUMN = "id"
+CONTACT_ASSIGNEE_COLUMN = "assignee"
