@@ -19,9 +19,10 @@ Progress = Callable[[int, int], None]
 
 
 def read_policy_text(path: str | Path) -> str:
-    """The policy's text; a missing, unreadable or non-UTF-8 file is a StorageError naming it."""
+    """The policy's text (a byte-order mark, as some editors write, is dropped); a missing,
+    unreadable or non-UTF-8 file is a StorageError naming it."""
     try:
-        return Path(path).read_text(encoding="utf-8")
+        return Path(path).read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as error:
         raise StorageError(f"{path}: not UTF-8 text (byte {error.start + 1}); save it as UTF-8") from None
     except OSError as error:

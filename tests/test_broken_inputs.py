@@ -16,6 +16,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rota.cli import main
 from rota.engine import DurableEngine, Roster, User, load_roster
@@ -159,6 +161,12 @@ CASES = {
         2,
     ),
     "serve, policy not UTF-8": (written("bad.rota", NOT_UTF8), serve(policy="bad.rota"), "bad.rota: not UTF-8", 2),
+    "check, a byte-order mark": (
+        written("bom.rota", b"\xef\xbb\xbf" + POLICY.encode()),
+        ["check", "bom.rota"],
+        "no problems",
+        0,
+    ),
     "check, mixed line endings": (written("mixed.rota", MIXED_ENDINGS), ["check", "mixed.rota"], "no problems", 0),
     "replay, mixed line endings": (written("mixed.rota", MIXED_ENDINGS), replay(policy="mixed.rota"), "replayed", 0),
     "check, a folder as the policy": (folder_named("desk"), ["check", "desk"], "desk: cannot read: is a directory", 2),
@@ -497,14 +505,19 @@ def test_serve_restarts_on_its_own_file_with_its_snapshot_and_refuses_another(fo
     reopened.close()
 
 
-def test_the_events_digest_does_not_depend_on_how_the_prefix_was_cut(folder):
-    events = load_events(read_events(folder / "events.jsonl"), "events.jsonl")
-    whole = EventLog("events.jsonl", events).digest(len(events))
-    pieces = EventLog("events.jsonl", events)
-    for count in (1, 7, 8, 50, len(events)):
-        cut = pieces.digest(count)
-    assert cut == whole
-    assert EventLog("events.jsonl", events).digest(len(events) - 1) != whole
+DEMO_EVENTS = load_events(read_events(DEMO / "events.jsonl"), "events.jsonl")
+
+
+@given(st.lists(st.integers(0, len(DEMO_EVENTS)), max_size=6))
+@settings(max_examples=50, deadline=None)
+def test_the_events_digest_does_not_depend_on_how_the_prefix_was_cut(cuts):
+    """Commits take the digest at different counts in a first run and in a resumed one."""
+    whole = EventLog("events.jsonl", DEMO_EVENTS).digest(len(DEMO_EVENTS))
+    pieces = EventLog("events.jsonl", DEMO_EVENTS)
+    for count in sorted(cuts):
+        pieces.digest(count)
+    assert pieces.digest(len(DEMO_EVENTS)) == whole
+    assert EventLog("events.jsonl", DEMO_EVENTS).digest(len(DEMO_EVENTS) - 1) != whole
 
 
 # -------------------------------------------- another process holds the file or the port
