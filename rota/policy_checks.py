@@ -50,7 +50,7 @@ class PolicyCheck:
     name: str
     title: str
     meaning: str
-    needs_snapshot: bool = False
+    needs: str | None = None  # the option it cannot run without: skipped when it is not given
 
 
 SHADOWED_ROUTES = PolicyCheck(
@@ -63,19 +63,20 @@ IMPOSSIBLE_FILTERS = PolicyCheck(
     "every filter can be passed",
     "for each reachable team or space route, some user of the snapshot passes every "
     "`only` (online or not, with no open contacts at best)",
-    needs_snapshot=True,
+    needs="--snapshot",
 )
 STARVED_USERS = PolicyCheck(
     "starved_users",
     "no starved users",
     "every user of the snapshot (not deleted) is in the pool of a reachable route whose "
     "filters it can pass, or can be named by an `assign to user`",
-    needs_snapshot=True,
+    needs="--snapshot",
 )
 ESCALATION = PolicyCheck(
     "escalation",
     "escalation chains within --max-wait",
     "following timeout branches from any route, a contact leaves the queue within the limit",
+    needs="--max-wait",
 )
 POLICY_CHECKS = (SHADOWED_ROUTES, IMPOSSIBLE_FILTERS, STARVED_USERS, ESCALATION)
 
@@ -275,7 +276,7 @@ class PolicyReview:
     # ---------------------------------------------------------- escalation
 
     def escalation(self, max_wait_seconds: int | None) -> tuple[list[PolicyFinding], str]:
-        """Chains over the limit, and a line on the longest chain."""
+        """Chains over the limit (none without one), and a line on the longest chain."""
         chains = [
             self._chain(route)
             for route in self.policy.routes
@@ -286,7 +287,7 @@ class PolicyReview:
         longest = max(chains, key=lambda chain: chain[2])
         summary = f"longest {format_duration(longest[2])}: {longest[1]}"
         if max_wait_seconds is None:
-            return [], f"no --max-wait set; {summary}"
+            return [], summary
         findings = [
             PolicyFinding(
                 ESCALATION.name,
