@@ -180,30 +180,30 @@ def test_batch_and_replay_outputs_get_the_umask_not_owner_only(suffix, umask, tm
     assert [path.name for path in tmp_path.iterdir() if path.name.startswith(".")] == []  # no temporary file left
 
 
-def test_simulate_outputs_get_the_umask(tmp_path, capsys):
+def test_simulate_outputs_get_the_umask_and_a_rewritten_policy_keeps_its_mode(tmp_path, capsys):
+    policy = tmp_path / "policy" / "desk.rota"
+    policy.parent.mkdir()
+    policy.write_text("route   general { assign to space }\n")
+    policy.chmod(0o640)
+    link = policy.parent / "link.rota"
+    link.symlink_to(policy)
+    out = tmp_path / "out"
+    out.mkdir()
     previous = os.umask(0o022)
     try:
-        code, _, err = run(capsys, *simulate(tmp_path / "report.html", "--out", tmp_path / "decisions.jsonl"))
+        code, _, err = run(capsys, *simulate(out / "report.html", "--out", out / "decisions.jsonl"))
+        assert run(capsys, "fmt", link)[0] == 0
     finally:
         os.umask(previous)
     assert code == 0, err
-    assert {path.name: mode(path) for path in tmp_path.iterdir()} == {
+    assert {path.name: mode(path) for path in out.iterdir()} == {
         "report.html": 0o644,
         "report.png": 0o644,
         "decisions.jsonl": 0o644,
     }
-
-
-def test_fmt_keeps_the_file_mode_and_a_symlink(tmp_path, capsys):
-    policy = tmp_path / "desk.rota"
-    policy.write_text("route   general { assign to space }\n")
-    policy.chmod(0o640)
-    link = tmp_path / "link.rota"
-    link.symlink_to(policy)
-    assert run(capsys, "fmt", link)[0] == 0
     assert link.is_symlink() and policy.read_text().startswith("route general {")
     assert mode(policy) == 0o640
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["desk.rota", "link.rota"]
+    assert sorted(path.name for path in policy.parent.iterdir()) == ["desk.rota", "link.rota"]
 
 
 # ----------------------------------------------------------- version, help
@@ -227,7 +227,7 @@ def test_every_option_has_a_help_line_that_says_its_default():
     for name, parser in _subcommands(_parser()).items():
         formatter = parser._get_formatter()
         for action in parser._actions:
-            if isinstance(action, (argparse._HelpAction, argparse._SubParsersAction)):
+            if isinstance(action, argparse._HelpAction):
                 continue
             where = f"{name} {'/'.join(action.option_strings) or action.metavar}"
             if not action.help:
