@@ -30,6 +30,7 @@ from rota.engine.clock import now_fields
 
 from .testing.run import Snapshot
 from .testing.strategies import Vocabulary
+from .wording import plural
 
 MAX_CONTACT_SAMPLES = 4000
 MONDAY = datetime(2026, 11, 23)
@@ -156,16 +157,18 @@ class PolicyReview:
             return f"route `{same.name}` above it has the same `when`"
         holding = [sample for sample in self.samples if route.holds(sample.contact, sample.moment)]
         if not holding:
-            return f"its `when` held for none of {len(self.samples)} sampled contacts"
+            return f"its `when` held for none of {plural(len(self.samples), 'sampled contact')}"
         takers: dict[str, int] = {}
         for sample in holding:
             taker = self.policy.select(sample.contact, sample.moment)
             takers[taker.name] = takers.get(taker.name, 0) + 1
         taken = ", ".join(f"`{name}` ({count})" for name, count in takers.items())
-        return (
-            f"of {len(self.samples)} sampled contacts, the {len(holding)} its `when` holds for are all taken "
-            f"first by {taken}"
+        held_for = (
+            "the one its `when` holds for is"
+            if len(holding) == 1
+            else f"the {len(holding):,} its `when` holds for are all"
         )
+        return f"of {plural(len(self.samples), 'sampled contact')}, {held_for} taken first by {taken}"
 
     # --------------------------------------------------------------- users
 
@@ -186,9 +189,9 @@ class PolicyReview:
                 findings.append(
                     PolicyFinding(
                         IMPOSSIBLE_FILTERS.name,
-                        f"route `{route.name}`: none of the "
-                        f"{len(pool)} users in its pool can pass "
-                        f"{self._blocking_filters(route, pool)}",
+                        f"route `{route.name}`: "
+                        f"{'the one user' if len(pool) == 1 else f'none of the {len(pool):,} users'} in its pool "
+                        f"{'cannot' if len(pool) == 1 else 'can'} pass {self._blocking_filters(route, pool)}",
                         self.location(route),
                     )
                 )
