@@ -160,7 +160,7 @@ def test_a_count_of_one_is_singular(tmp_path, capsys):
 # ------------------------------------------------------------- permissions
 
 
-@pytest.fixture(params=[0o022, 0o002])
+@pytest.fixture
 def umask(request):
     previous = os.umask(request.param)
     yield request.param
@@ -171,8 +171,8 @@ def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
-@pytest.mark.parametrize("suffix", [".csv", ".parquet", ".jsonl"])
-def test_batch_and_replay_outputs_get_the_umask_not_owner_only(suffix, umask, tmp_path, capsys):
+@pytest.mark.parametrize("umask, suffix", [(0o022, ".csv"), (0o002, ".parquet"), (0o022, ".jsonl")], indirect=["umask"])
+def test_batch_and_replay_outputs_get_the_umask_not_owner_only(umask, suffix, tmp_path, capsys):
     assert run(capsys, *batch(tmp_path / f"decisions{suffix}"))[0] == 0
     assert run(capsys, *replay(tmp_path / "replay.jsonl"))[0] == 0
     assert mode(tmp_path / f"decisions{suffix}") == 0o666 & ~umask
