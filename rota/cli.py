@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import stat
 import sys
+import textwrap
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -19,8 +21,9 @@ from rich.console import Console
 from rota.dsl import PolicyError, analyze, format_policy
 from rota.engine.replay import EventError
 from rota.storage import StorageError, load_snapshot
+from rota.storage.files import replaced_atomically
 
-from . import report
+from . import __version__, report
 from .jobs import batch_file, read_policy_text, replay_file
 from .tokens import TokenError
 
@@ -37,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(arguments, "command", None):
         parser.print_help(sys.stderr)
         return INPUT_ERRORS
-    errors = Console(stderr=True, highlight=False)
+    errors = report.console_for(sys.stderr)
     try:
         return arguments.run(arguments, errors)
     except PolicyError as error:
@@ -54,98 +57,123 @@ def main(argv: list[str] | None = None) -> int:
         return INPUT_ERRORS
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rota", description="Routing policies, checked and run like code.")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+class _HelpWithDefaults(argparse.HelpFormatter):
+    """Each option's help ends with its default, unless it has none or says it in words.
 
-    check = commands.add_parser("check", help="compile policies and report every problem")
-    check.add_argument("files", nargs="+", metavar="FILE")
+    Wrapped to a terminal's width, without breaking a word at its hyphens (paths,
+    times); not wrapped at all anywhere else, like the rest of rota's output."""
+
+    def __init__(self, prog: str, **options):
+        if not sys.stdout.isatty():
+            options.setdefault("width", report.UNWRAPPED_WIDTH)
+        super().__init__(prog, **options)
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False, break_long_words=False)
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if not action.option_strings or "(default" in text:
+            return text
+        if default is None or default is argparse.SUPPRESS or isinstance(default, bool):
+            return text
+        return f"{text} (default: {'%(default)g' if isinstance(default, float) else '%(default)s'})"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rota", description="Routing policies, checked and run like code.", formatter_class=_HelpWithDefaults
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", help="`rota COMMAND -h` tells its options")
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=help_text, description=help_text, formatter_class=_HelpWithDefaults)
+
+    check = command("check", "compile policies and report every problem")
+    check.add_argument("files", nargs="+", metavar="FILE", help="policy files")
     check.add_argument("--snapshot", metavar="DIR", help="check fields, teams and users against a snapshot")
-    check.add_argument("--format", choices=("text", "json"), default="text")
+    check.add_argument("--format", choices=("text", "json"), default="text", help="how problems are printed")
     check.set_defaults(run=run_check)
 
-    fmt = commands.add_parser("fmt", help="rewrite policies in canonical form")
+    fmt = command("fmt", "rewrite policies in canonical form")
     fmt.add_argument("files", nargs="+", metavar="FILE", help="policy files; `-` reads stdin, writes stdout")
     fmt.add_argument("--check", action="store_true", help="change nothing; exit 1 if a file is not canonical")
     fmt.set_defaults(run=run_fmt)
 
-    batch = commands.add_parser("batch", help="route every contact against a snapshot in one pass")
-    batch.add_argument("policy", metavar="POLICY")
-    batch.add_argument("--snapshot", metavar="DIR", required=True)
-    batch.add_argument("--contacts", metavar="FILE", required=True)
-    batch.add_argument("--out", metavar="FILE", required=True, help="output; format by extension")
-    batch.add_argument("--now", metavar="T", help="ISO 8601 instant (UTC without a zone); default: now")
+    batch = command("batch", "route every contact against a snapshot in one pass")
+    batch.add_argument("policy", metavar="POLICY", help="the policy file")
+    batch.add_argument("--snapshot", metavar="DIR", required=True, help="the users, teams and rotation to route to")
+    batch.add_argument("--contacts", metavar="FILE", required=True, help="the contacts; format by extension")
+    batch.add_argument("--out", metavar="FILE", required=True, help="one row per contact; format by extension")
+    batch.add_argument("--now", metavar="T", help="ISO 8601 instant, UTC without a zone (default: now)")
     batch.set_defaults(run=run_batch)
 
-    replay = commands.add_parser("replay", help="run an event log through the engine")
-    replay.add_argument("policy", metavar="POLICY")
-    replay.add_argument("--snapshot", metavar="DIR", required=True)
+    replay = command("replay", "run an event log through the engine")
+    replay.add_argument("policy", metavar="POLICY", help="the policy file")
+    replay.add_argument("--snapshot", metavar="DIR", required=True, help="the users, teams and rotation to start from")
     replay.add_argument("--events", metavar="FILE", required=True, help="JSON lines, each with `at` and `type`")
     replay.add_argument("--out", metavar="FILE", required=True, help="decisions as JSON lines")
     replay.add_argument("--until", metavar="T", help="fire timeouts up to T (default: the last event's time)")
-    replay.add_argument("--db", metavar="FILE", help="keep the engine in this DuckDB file: durable, resumable")
+    replay.add_argument(
+        "--db", metavar="FILE", help="keep the engine in this DuckDB file: durable, resumable (default: in memory)"
+    )
     replay.set_defaults(run=run_replay)
 
-    simulate = commands.add_parser("simulate", help="simulate a day of the desk through the engine; HTML report")
-    simulate.add_argument("policy", metavar="POLICY")
-    simulate.add_argument("--snapshot", metavar="DIR", required=True)
-    simulate.add_argument("--hours", type=float, default=8.0, metavar="H", help="simulated time (default 8)")
+    simulate = command("simulate", "simulate a day of the desk through the engine; HTML report")
+    simulate.add_argument("policy", metavar="POLICY", help="the policy file")
+    simulate.add_argument("--snapshot", metavar="DIR", required=True, help="the desk: users, teams and rotation")
+    simulate.add_argument("--hours", type=float, default=8.0, metavar="H", help="simulated time")
     simulate.add_argument(
-        "--arrivals",
-        type=float,
-        default=60.0,
-        metavar="PER_HOUR",
-        help="contacts arriving per hour, on average (default 60)",
+        "--arrivals", type=float, default=60.0, metavar="PER_HOUR", help="contacts arriving per hour, on average"
     )
     simulate.add_argument(
-        "--handle-minutes",
-        type=float,
-        default=20.0,
-        metavar="M",
-        help="mean handling time of an assigned contact (default 20)",
+        "--handle-minutes", type=float, default=20.0, metavar="M", help="mean handling time of an assigned contact"
     )
     simulate.add_argument("--seed", type=int, default=1, metavar="S", help="the same seed gives the same report")
     simulate.add_argument(
         "--start",
         metavar="T",
         default="2026-11-25T08:00:00Z",
-        help="simulated start, ISO 8601 (default 2026-11-25T08:00:00Z, a Wednesday)",
+        help="simulated start, ISO 8601 (the default is a Wednesday)",
     )
     simulate.add_argument("--report", metavar="FILE.html", required=True, help="the self-contained HTML report")
     simulate.add_argument("--png", metavar="FILE", help="the summary picture (default: the report's name, .png)")
-    simulate.add_argument("--out", metavar="FILE", help="also write every decision, as `rota replay` does (JSON lines)")
+    simulate.add_argument(
+        "--out", metavar="FILE", help="also write every decision, as `rota replay` does (default: not written)"
+    )
     simulate.set_defaults(run=run_simulate)
 
-    log = commands.add_parser("log", help="query the decision log of an engine file")
-    log.add_argument("--db", metavar="FILE", required=True)
+    log = command("log", "query the decision log of an engine file")
+    log.add_argument("--db", metavar="FILE", required=True, help="the engine's DuckDB file")
     for name in ("contact", "user", "route", "outcome"):
         log.add_argument(f"--{name}", help=f"only decisions with this {name}")
-    log.add_argument("--since", metavar="T", help="only decisions at or after T")
-    log.add_argument("--limit", type=int, default=0, help="only the newest N")
-    log.add_argument("--format", choices=("text", "json"), default="text")
+    log.add_argument("--since", metavar="T", help="only decisions at or after T, ISO 8601")
+    log.add_argument("--limit", type=int, default=0, metavar="N", help="only the newest N; 0 shows all")
+    log.add_argument("--format", choices=("text", "json"), default="text", help="aligned columns, or JSON lines")
     log.set_defaults(run=run_log)
 
-    verify = commands.add_parser("verify", help="check the engine's properties and the policy itself on generated runs")
-    verify.add_argument("policy", metavar="POLICY")
+    verify = command("verify", "check the engine's properties and the policy itself on generated runs")
+    verify.add_argument("policy", metavar="POLICY", help="the policy file")
     verify.add_argument(
         "--snapshot",
         metavar="DIR",
         help="generate from this snapshot's schema and values; also look for starved users and filters nobody passes",
     )
-    verify.add_argument("--examples", type=int, default=200, metavar="N", help="generated runs (default 200)")
+    verify.add_argument("--examples", type=int, default=200, metavar="N", help="generated runs")
     verify.add_argument("--seed", type=int, default=0, metavar="S", help="the same seed gives the same verdict")
     verify.add_argument(
-        "--max-wait", metavar="DURATION", help="longest total wait an escalation chain may add up to, e.g. 2h or 1d12h"
+        "--max-wait",
+        metavar="DURATION",
+        help="longest total wait an escalation chain may add up to, e.g. 2h or 1d12h (default: none, not checked)",
     )
     verify.add_argument(
-        "--failures",
-        metavar="DIR",
-        default="verify-failures",
-        help="where counterexamples are written (default verify-failures/)",
+        "--failures", metavar="DIR", default="verify-failures", help="where counterexamples are written"
     )
     verify.set_defaults(run=run_verify)
 
-    serve = commands.add_parser("serve", help="the routing engine as an HTTP service")
+    serve = command("serve", "the routing engine as an HTTP service")
     serve.add_argument("--db", metavar="FILE", required=True, help="the engine's DuckDB file (created when new)")
     serve.add_argument(
         "--policy",
@@ -153,8 +181,8 @@ def _parser() -> argparse.ArgumentParser:
         required=True,
         help="a policy file, or a folder whose .rota files are read in name order",
     )
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--host", default="127.0.0.1", help="the address to listen on")
+    serve.add_argument("--port", type=int, default=8080, help="the port to listen on")
     serve.add_argument("--token-file", metavar="FILE", help="the bearer token (default: generated beside the db)")
     serve.add_argument("--snapshot", metavar="DIR", help="users and teams to start a new engine file with")
     serve.set_defaults(run=run_serve)
@@ -211,11 +239,18 @@ def run_fmt(arguments, errors: Console) -> int:
         elif formatted != source:
             not_canonical.append(path)
             if not arguments.check:
-                Path(path).write_text(formatted, encoding="utf-8")
+                _rewrite(Path(path), formatted)
     verb = "would reformat" if arguments.check else "reformatted"
     for path in not_canonical:
         errors.print(f"{verb} {path}", markup=False)
     return POLICY_ERRORS if arguments.check and not_canonical else OK
+
+
+def _rewrite(path: Path, text: str) -> None:
+    """Atomically, keeping the file's permissions; a symlink's target is rewritten, the link kept."""
+    target = path.resolve()
+    with replaced_atomically(target, stat.S_IMODE(target.stat().st_mode)) as temporary:
+        Path(temporary).write_text(text, encoding="utf-8")
 
 
 # ---------------------------------------------------------------------- batch

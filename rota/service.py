@@ -29,6 +29,8 @@ from rota.dsl import analyze
 from rota.engine import DurableEngine, Event, format_instant, parse_instant
 from rota.engine.decisions import Decision
 
+from .wording import plural
+
 MAX_BODY_BYTES = 256 * 1024
 STATUSES = ("online", "away", "offline")
 TIMEOUT_TICK_SECONDS = 0.25
@@ -265,7 +267,7 @@ def _policy_routes(app: FastAPI, service: RotaService, authorized) -> None:
             raise ApiError(
                 422,
                 "policy_invalid",
-                f"the policy has {len(errors)} error(s)",
+                f"the policy has {plural(len(errors), 'error')}",
                 diagnostics=[
                     {"line": d.line, "column": d.column, "message": d.message, "hint": d.hint} for d in errors
                 ],
