@@ -119,7 +119,7 @@ def test_mutated_policies_only_ever_give_diagnostics(edits):
     assert policy is not None or any(d.is_error for d in diagnostics)
 
 
-@SETTINGS
+@settings(SETTINGS, max_examples=60)
 @given(policies(), st.data())
 def test_a_mistake_in_each_of_k_routes_gives_exactly_k_syntax_errors_on_their_lines(policy, data):
     """Recovery: the parser resumes at the next option, `}` or route, so no mistake hides or repeats another."""

@@ -88,7 +88,7 @@ def test_a_second_timezone_in_a_folder_names_both_places_and_the_checks_go_on():
     assert "timeout branch `general` names no route" in [d.message for d in analyze(without_general)[1]]
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(policies(), st.data())
 def test_splitting_a_policy_into_files_keeps_its_meaning_and_version(policy, data):
     text = format_policy(policy)
@@ -181,6 +181,14 @@ def test_batch_reports_errors_at_the_real_file(tmp_path, capsys):
     common = ["--snapshot", DEMO / "snapshot", "--contacts", DEMO / "contacts.jsonl", "--out", tmp_path / "o.csv"]
     code, out, _ = run(capsys, "batch", desk, *common)
     assert code == 1 and out.startswith(f"{desk}/b.rota:4:3: error: unexpected name `usng`")
+
+
+def test_simulate_takes_a_folder(tmp_path, capsys):
+    desk = demo_split_in_two(tmp_path / "desk")
+    report = tmp_path / "desk.html"
+    argv = ["simulate", desk, "--snapshot", DEMO / "snapshot", "--hours", "1", "--arrivals", "10", "--report", report]
+    code, _, err = run(capsys, *argv)
+    assert code == 0 and report.is_file() and "rota simulate: desk" in report.read_text()
 
 
 def test_verify_names_the_route_s_own_file(tmp_path, capsys):
