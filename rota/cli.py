@@ -18,13 +18,13 @@ from pathlib import Path
 import duckdb
 from rich.console import Console
 
-from rota.dsl import PolicyError, analyze, format_policy
+from rota.dsl import PolicyError, PolicySource, analyze, format_policy, parse
 from rota.engine.replay import EventError
 from rota.storage import StorageError, load_snapshot
 from rota.storage.files import replaced_atomically
 
 from . import __version__, report
-from .jobs import batch_file, read_policy_text, replay_file
+from .jobs import PolicyNotReadable, batch_file, read_policy_source, replay_file
 from .tokens import TokenError
 
 OK, POLICY_ERRORS, INPUT_ERRORS = 0, 1, 2
@@ -192,11 +192,18 @@ def _parser() -> argparse.ArgumentParser:
 # ---------------------------------------------------------------------- check
 
 
-def _read(path: str) -> str:
+def _policy_source(location: str) -> PolicySource:
+    """A policy file, a folder of `.rota` files, or `-` (stdin); a problem reading it is an input error."""
     try:
-        return sys.stdin.read() if path == "-" else read_policy_text(path)
-    except (OSError, UnicodeDecodeError) as error:
-        raise InputError(f"{path}: cannot read: {getattr(error, 'strerror', None) or error}") from None
+        return PolicySource.of_text(sys.stdin.read(), "-") if location == "-" else read_policy_source(location)
+    except PolicyNotReadable as error:
+        raise InputError(str(error)) from None
+
+
+def _existing_policy(location: str) -> PolicySource:
+    if not Path(location).exists():
+        raise InputError(f"{location}: no such policy")
+    return _policy_source(location)
 
 
 def _schema(snapshot_dir: str | None):
@@ -211,15 +218,16 @@ def run_check(arguments, errors: Console) -> int:
     schema = _schema(arguments.snapshot)
     found = []
     sources = {}
-    for path in arguments.files:
-        sources[path] = _read(path)
-        found.extend(analyze(sources[path], path, schema)[1])
+    for location in arguments.files:  # a folder is one policy: its files are checked together
+        source = _policy_source(location)
+        sources.update(source.texts)
+        found.extend(analyze(source, schema=schema)[1])
     if arguments.format == "json":
         print(json.dumps([diagnostic.to_json() for diagnostic in found], indent=2))
     else:
         for diagnostic in found:
             print(diagnostic.render(sources.get(diagnostic.file)))
-        errors.print(report.check_summary(len(arguments.files), found), markup=False)
+        errors.print(report.check_summary(len(sources), found), markup=False)
     return POLICY_ERRORS if any(diagnostic.is_error for diagnostic in found) else OK
 
 
@@ -228,18 +236,19 @@ def run_check(arguments, errors: Console) -> int:
 
 def run_fmt(arguments, errors: Console) -> int:
     not_canonical = []
-    for path in arguments.files:
-        source = _read(path)
-        policy, diagnostics = analyze(source, path)
+    for location in arguments.files:
+        source = _policy_source(location)
+        policy, diagnostics = analyze(source)  # a folder is checked as one policy, then each file formatted
         if policy is None:
-            raise PolicyError([d for d in diagnostics if d.is_error], {path: source})
-        formatted = format_policy(policy)
-        if path == "-":
-            sys.stdout.write(formatted)
-        elif formatted != source:
-            not_canonical.append(path)
-            if not arguments.check:
-                _rewrite(Path(path), formatted)
+            raise PolicyError([d for d in diagnostics if d.is_error], source.texts)
+        for path, text in source.files:
+            formatted = format_policy(policy if source.is_one_file else parse(text, path).policy)
+            if path == "-":
+                sys.stdout.write(formatted)
+            elif formatted != text:
+                not_canonical.append(path)
+                if not arguments.check:
+                    _rewrite(Path(path), formatted)
     verb = "would reformat" if arguments.check else "reformatted"
     for path in not_canonical:
         errors.print(f"{verb} {path}", markup=False)
@@ -269,23 +278,23 @@ def parse_time(text: str | None, option: str) -> datetime:
 
 def run_batch(arguments, errors: Console) -> int:
     now = parse_time(arguments.now, "--now")
-    for path, what in ((arguments.policy, "policy"), (arguments.contacts, "contacts file")):
-        if not Path(path).is_file():
-            raise InputError(f"{path}: no such {what}")
+    policy = _existing_policy(arguments.policy)
+    if not Path(arguments.contacts).is_file():
+        raise InputError(f"{arguments.contacts}: no such contacts file")
     with report.progress_bar(errors, "routing contacts") as progress:
-        summary = batch_file(arguments.policy, arguments.snapshot, arguments.contacts, arguments.out, now, progress)
+        summary = batch_file(policy, arguments.snapshot, arguments.contacts, arguments.out, now, progress)
     report.print_batch_summary(errors, summary, arguments.out)
     return OK
 
 
 def run_replay(arguments, errors: Console) -> int:
     until = parse_time(arguments.until, "--until") if arguments.until else None
-    for path, what in ((arguments.policy, "policy"), (arguments.events, "event log")):
-        if not Path(path).is_file():
-            raise InputError(f"{path}: no such {what}")
+    policy = _existing_policy(arguments.policy)
+    if not Path(arguments.events).is_file():
+        raise InputError(f"{arguments.events}: no such event log")
     with report.progress_bar(errors, "replaying events") as progress:
         summary = replay_file(
-            arguments.policy, arguments.snapshot, arguments.events, arguments.out, until, progress, arguments.db
+            policy, arguments.snapshot, arguments.events, arguments.out, until, progress, arguments.db
         )
     report.print_replay_summary(errors, summary, arguments.out)
     return OK
@@ -316,8 +325,7 @@ def run_simulate(arguments, errors: Console) -> int:
             f"--arrivals times --hours is {arguments.arrivals * arguments.hours:,.0f} contacts; "
             f"at most {SIMULATED_CONTACTS_AT_MOST:,} (simulate fewer hours)"
         )
-    if not Path(arguments.policy).is_file():
-        raise InputError(f"{arguments.policy}: no such policy")
+    policy = _existing_policy(arguments.policy)
     report_path = Path(arguments.report)
     png_path = Path(arguments.png) if arguments.png else report_path.with_suffix(".png")
     out_path = Path(arguments.out) if arguments.out else None
@@ -331,7 +339,7 @@ def run_simulate(arguments, errors: Console) -> int:
         seed=arguments.seed,
         start=parse_time(arguments.start, "--start"),
     )
-    run, measures = simulate_file(arguments.policy, arguments.snapshot, settings, report_path, png_path)
+    run, measures = simulate_file(policy, arguments.snapshot, settings, report_path, png_path)
     if out_path is not None:
         write_rows(run.decisions, out_path)
     print_simulation_summary(errors, run, measures, str(report_path), str(png_path))
@@ -339,24 +347,25 @@ def run_simulate(arguments, errors: Console) -> int:
 
 
 def run_verify(arguments, errors: Console) -> int:
+    from rota.dsl.sources import as_one_file
+
     from .jobs import compile_policy_file
     from .testing import Snapshot
     from .verify import clear_failures, report_lines, verify
 
-    if not Path(arguments.policy).is_file():
-        raise InputError(f"{arguments.policy}: no such policy")
+    source = _existing_policy(arguments.policy)
     if arguments.examples < 1:
         raise InputError(f"--examples must be at least 1, got {arguments.examples}")
     max_wait = _duration(arguments.max_wait, "--max-wait") if arguments.max_wait else None
     schema = _schema(arguments.snapshot)
     snapshot = Snapshot.from_directory(arguments.snapshot) if arguments.snapshot else None
-    policy = compile_policy_file(arguments.policy, schema)
+    policy = compile_policy_file(source, schema)
     clear_failures(arguments.failures)
     with errors.status("verifying", spinner="dots"):
         outcome = verify(
             policy,
-            arguments.policy,
-            _read(arguments.policy),
+            source.name,
+            as_one_file(source, policy.policy),
             snapshot,
             arguments.examples,
             arguments.seed,
@@ -404,14 +413,14 @@ def run_serve(arguments, errors: Console) -> int:
     from .service import RotaService, create_app, utc_now
     from .tokens import load_or_create_token
 
-    policy_path, text = _policy_source(arguments.policy)
-    policy, diagnostics = analyze(text, policy_path)
+    source = _policy_source(arguments.policy)
+    policy, diagnostics = analyze(source)
     if policy is None:
-        raise PolicyError([d for d in diagnostics if d.is_error], {policy_path: text})
+        raise PolicyError([d for d in diagnostics if d.is_error], source.texts)
     token, token_path = load_or_create_token(arguments.token_file, arguments.db)
     new_file = not Path(arguments.db).exists()
     roster = load_roster(load_snapshot(arguments.snapshot).connection) if arguments.snapshot and new_file else Roster()
-    engine = DurableEngine.open(arguments.db, text, roster, policy_path, utc_now())
+    engine = DurableEngine.open(arguments.db, source, roster, source.name, utc_now())
     app = create_app(RotaService(engine, token))
     url = f"http://{arguments.host}:{arguments.port}"
     errors.print(
@@ -421,16 +430,6 @@ def run_serve(arguments, errors: Console) -> int:
     )
     uvicorn.run(app, host=arguments.host, port=arguments.port, log_level="warning")
     return OK
-
-
-def _policy_source(location: str) -> tuple[str, str]:
-    path = Path(location)
-    if path.is_dir():
-        files = sorted(path.glob("*.rota"))
-        if not files:
-            raise InputError(f"{path}: no .rota files in this folder")
-        return str(path), "\n".join(_read(str(file)) for file in files)
-    return str(path), _read(str(path))
 
 
 if __name__ == "__main__":

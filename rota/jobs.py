@@ -11,11 +11,20 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from rota.dsl import PolicyError, SnapshotSchema, analyze
+from rota.dsl import PolicyError, PolicySource, SnapshotSchema, analyze
 from rota.engine import CompiledPolicy, compile_policy, load_roster, run_batch, snapshot_schema
 from rota.storage import load_snapshot, read_contacts, read_events, write_table
 
 Progress = Callable[[int, int], None]
+
+
+# A policy as the jobs take it: a file, a folder of `.rota` files, or texts already read.
+PolicyLocation = str | Path | PolicySource
+
+
+class PolicyNotReadable(OSError):
+    """A policy that cannot be read: missing, unreadable, not UTF-8, or a folder without `.rota` files.
+    The message is one line naming the real file."""
 
 
 def read_policy_text(path: str | Path) -> str:
@@ -23,13 +32,50 @@ def read_policy_text(path: str | Path) -> str:
     return Path(path).read_text(encoding="utf-8")
 
 
-def compile_policy_file(path: str | Path, schema: SnapshotSchema | None = None) -> CompiledPolicy:
-    """Parse, check and compile; PolicyError carries every diagnostic."""
-    text = read_policy_text(path)
-    policy, diagnostics = analyze(text, str(path), schema)
-    if policy is None:
-        raise PolicyError([d for d in diagnostics if d.is_error], {str(path): text})
-    return compile_policy(policy)
+def read_policy_source(location: str | Path) -> PolicySource:
+    """A policy file, or a folder's `.rota` files in name order (its subfolders and hidden files are
+    not read); PolicyNotReadable says what is wrong."""
+    path = Path(location)
+    if not path.is_dir():
+        return PolicySource.of_text(_read(path), str(location))
+    files = sorted(
+        (
+            file
+            for file in path.iterdir()
+            if file.suffix == ".rota" and not file.name.startswith(".") and file.is_file()
+        ),
+        key=lambda file: file.name,
+    )
+    if not files:
+        raise PolicyNotReadable(f"{location}: no .rota files in this folder")
+    return PolicySource.of_files(str(location), {str(file): _read(file) for file in files})
+
+
+def _read(path: Path) -> str:
+    try:
+        return read_policy_text(path)
+    except UnicodeDecodeError:
+        raise PolicyNotReadable(f"{path}: cannot read: not UTF-8 text") from None
+    except OSError as error:
+        raise PolicyNotReadable(f"{path}: cannot read: {error.strerror or error}") from None
+
+
+def policy_source(policy: PolicyLocation) -> PolicySource:
+    return policy if isinstance(policy, PolicySource) else read_policy_source(policy)
+
+
+def policy_name(policy: PolicyLocation) -> str:
+    """How the user named the policy: its file or folder."""
+    return policy.name if isinstance(policy, PolicySource) else str(policy)
+
+
+def compile_policy_file(policy: PolicyLocation, schema: SnapshotSchema | None = None) -> CompiledPolicy:
+    """Parse, check and compile a policy file or folder; PolicyError carries every diagnostic."""
+    source = policy_source(policy)
+    checked, diagnostics = analyze(source, schema=schema)
+    if checked is None:
+        raise PolicyError([d for d in diagnostics if d.is_error], source.texts)
+    return compile_policy(checked)
 
 
 @dataclass
@@ -54,7 +100,7 @@ def _value_counts(column: pa.ChunkedArray) -> list[tuple[str, int]]:
 
 
 def batch_file(
-    policy_path: str | Path,
+    policy_path: PolicyLocation,
     snapshot_dir: str | Path,
     contacts_path: str | Path,
     out_path: str | Path,
@@ -83,7 +129,7 @@ class ReplaySummary:
 
 
 def replay_file(
-    policy_path: str | Path,
+    policy_path: PolicyLocation,
     snapshot_dir: str | Path,
     events_path: str | Path,
     out_path: str | Path,
@@ -100,15 +146,14 @@ def replay_file(
 
     started = time.perf_counter()
     snapshot = load_snapshot(snapshot_dir)
-    policy = compile_policy_file(policy_path, snapshot_schema(snapshot.connection))
+    source = policy_source(policy_path)
+    policy = compile_policy_file(source, snapshot_schema(snapshot.connection))
     records = read_events(events_path)
     if database is None:
         engine = Engine(policy, load_roster(snapshot.connection))
         decisions, event_count = replay_events(engine, records, events_path, out_path, until, progress)
     else:
-        durable = DurableEngine.open(
-            database, read_policy_text(policy_path), load_roster(snapshot.connection), str(policy_path)
-        )
+        durable = DurableEngine.open(database, source, load_roster(snapshot.connection), source.name)
         try:
             decisions, event_count = replay_durable(durable, records, events_path, out_path, until, progress=progress)
         finally:

@@ -104,7 +104,9 @@ class PolicyReview:
         self.users = snapshot.roster().users if snapshot is not None else {}
 
     def location(self, route: CompiledRoute) -> str:
-        return f"{self.file}:{route.route.position.line}:{route.route.position.column}"
+        position = route.route.position
+        in_folder = position.file and position.file != self.policy.policy.file  # a route of a folder: its own file
+        return f"{position.file if in_folder else self.file}:{position.line}:{position.column}"
 
     def _reachable(self) -> set[str]:
         reached = {name for name, samples in self.chosen_for.items() if samples}

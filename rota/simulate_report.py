@@ -25,7 +25,7 @@ from rota.engine import load_roster, snapshot_schema
 from rota.storage import load_snapshot
 from rota.storage.files import replaced_atomically
 
-from .jobs import compile_policy_file
+from .jobs import PolicyLocation, compile_policy_file, policy_name
 from .simulate import SimulationRun, SimulationSettings, simulate
 from .simulate_measures import (
     ASSIGNED_AFTER_WAITING,
@@ -504,18 +504,23 @@ def settings_text(run: SimulationRun, policy_path: str, snapshot_dir: str) -> st
 
 
 def simulate_file(
-    policy_path: str, snapshot_dir: str, settings: SimulationSettings, html_path: str | Path, png_path: str | Path
+    policy_path: PolicyLocation,
+    snapshot_dir: str,
+    settings: SimulationSettings,
+    html_path: str | Path,
+    png_path: str | Path,
 ) -> tuple[SimulationRun, SimulationMeasures]:
-    """`rota simulate`: check the policy against the snapshot, run the desk, write the report."""
+    """`rota simulate`: check the policy (a file or a folder) against the snapshot, run the desk, write the report."""
     snapshot = load_snapshot(snapshot_dir)
     policy = compile_policy_file(policy_path, snapshot_schema(snapshot.connection))
+    name = policy_name(policy_path)
     run = simulate(policy, load_roster(snapshot.connection), settings)
     measures = measure(run)
     write_report(
         run,
         measures,
-        f"rota simulate: {Path(policy_path).name}",
-        settings_text(run, str(policy_path), str(snapshot_dir)),
+        f"rota simulate: {Path(name).name}",
+        settings_text(run, name, str(snapshot_dir)),
         html_path,
         png_path,
     )
