@@ -1,7 +1,7 @@
 """The policy language (SPEC 2): grammar, parser, diagnostics, type checks: rota.dsl.
 
-Knows nothing of DuckDB or of routing: text in, a checked syntax tree or
-diagnostics out.
+Knows nothing of DuckDB or of routing: text in (one file's, or a folder's
+files as a PolicySource), a checked syntax tree or diagnostics out.
 """
 
 from .ast import (
@@ -26,29 +26,32 @@ from .ast import (
     Using,
 )
 from .checker import check
-from .diagnostics import Diagnostic, PolicyError
+from .diagnostics import Diagnostic, PolicyError, sorted_diagnostics
 from .formatter import format_policy
 from .parser import ParseResult, parse
+from .sources import PolicySource, as_source, parse_source
 from .types import SnapshotSchema, ValueType
 
 
 def analyze(
-    text: str, file: str = "<policy>", schema: SnapshotSchema | None = None
+    policy: str | PolicySource, file: str = "<policy>", schema: SnapshotSchema | None = None
 ) -> tuple[Policy | None, list[Diagnostic]]:
-    """Parse and check; the policy is None when there is any error (warnings do not count)."""
-    parsed = parse(text, file)
+    """Parse and check a text (one file named `file`) or the files of a PolicySource; the policy is None
+    when there is any error (warnings do not count)."""
+    parsed = parse_source(as_source(policy, file))
     if parsed.policy is None:
         return None, parsed.diagnostics
-    diagnostics = check(parsed.policy, schema)
+    diagnostics = sorted_diagnostics([*parsed.diagnostics, *check(parsed.policy, schema)])
     return (None if any(d.is_error for d in diagnostics) else parsed.policy), diagnostics
 
 
-def load_policy(text: str, file: str = "<policy>", schema: SnapshotSchema | None = None) -> Policy:
+def load_policy(policy: str | PolicySource, file: str = "<policy>", schema: SnapshotSchema | None = None) -> Policy:
     """A checked policy, or PolicyError carrying every error."""
-    policy, diagnostics = analyze(text, file, schema)
-    if policy is None:
-        raise PolicyError([d for d in diagnostics if d.is_error], {file: text})
-    return policy
+    source = as_source(policy, file)
+    checked, diagnostics = analyze(source, schema=schema)
+    if checked is None:
+        raise PolicyError([d for d in diagnostics if d.is_error], source.texts)
+    return checked
 
 
 __all__ = [
@@ -68,6 +71,7 @@ __all__ = [
     "ParseResult",
     "Policy",
     "PolicyError",
+    "PolicySource",
     "Position",
     "Priority",
     "Route",
@@ -77,8 +81,10 @@ __all__ = [
     "Using",
     "ValueType",
     "analyze",
+    "as_source",
     "check",
     "format_policy",
     "load_policy",
     "parse",
+    "parse_source",
 ]

@@ -19,10 +19,13 @@ UNASSIGN_BRANCH = "unassign"
 
 @dataclass(frozen=True)
 class Position:
+    """Where a node is written; `file` names its file, which matters in a policy of several files."""
+
     line: int
     column: int
     end_line: int = 0
     end_column: int = 0
+    file: str = ""
 
 
 NOWHERE = Position(0, 0)
@@ -228,6 +231,8 @@ class Comment:
 
 @dataclass(frozen=True)
 class Policy:
+    """A policy; `file` names where it was read from (a file, or the folder of a policy of several files)."""
+
     routes: tuple[Route, ...]
     timezone: str | None = None
     timezone_position: Position = _position()

@@ -5,8 +5,10 @@ from __future__ import annotations
 import zoneinfo
 from functools import lru_cache
 
+from rota.diagnostics import DUPLICATE_ROUTE, SYNTAX
+
 from . import ast
-from .diagnostics import ERROR, WARNING, Diagnostic, Severity, did_you_mean, sorted_diagnostics
+from .diagnostics import ERROR, WARNING, Code, Diagnostic, Severity, did_you_mean, sorted_diagnostics
 from .type_check import TypeChecker
 from .types import SnapshotSchema
 
@@ -18,8 +20,14 @@ ACTION_WORDS = {ast.AssignToUser: "assign to user", ast.Unassign: "unassign"}
 def check(policy: ast.Policy, schema: SnapshotSchema | None = None) -> list[Diagnostic]:
     found: list[Diagnostic] = []
 
-    def report(position: ast.Position, message: str, hint: str | None = None, severity: Severity = ERROR) -> None:
-        found.append(Diagnostic(policy.file, position.line, position.column, message, hint, severity))
+    def report(
+        position: ast.Position, message: str, hint: str | None = None, severity: Severity = ERROR, code: Code = SYNTAX
+    ) -> None:
+        file = position.file or policy.file  # routes of a folder each name their own file
+        end_line, end_column = position.end_line or None, position.end_column or None
+        found.append(
+            Diagnostic(file, position.line, position.column, message, hint, severity, code, end_line, end_column)
+        )
 
     _check_timezone(policy, report)
     _check_names_and_branches(policy, report)
@@ -53,10 +61,15 @@ def _check_names_and_branches(policy: ast.Policy, report) -> None:
     first_seen: dict[str, ast.Route] = {}
     for route in policy.routes:
         if route.name in first_seen:
+            first = first_seen[route.name].name_position
+            where = (
+                f"on line {first.line}" if first.file == route.name_position.file else f"at {first.file}:{first.line}"
+            )
             report(
                 route.name_position,
-                f"route `{route.name}` is defined twice (first on line {first_seen[route.name].name_position.line})",
+                f"route `{route.name}` is defined twice (first {where})",
                 "give each route its own name",
+                code=DUPLICATE_ROUTE,
             )
         else:
             first_seen[route.name] = route

@@ -11,11 +11,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from lark import Lark, Token, Transformer, Tree, v_args
-from lark.exceptions import UnexpectedInput, VisitError
+
+from rota.diagnostics import SYNTAX, TOO_LARGE
 
 from . import ast
 from .diagnostics import Diagnostic
-from .syntax_errors import describe_unexpected
+from .recovery import parse_tokens, read_tokens
 
 MAX_FILE_BYTES = 1024 * 1024
 MAX_NESTING = 64
@@ -43,44 +44,45 @@ class _Problem(Exception):
 def parse(text: str, file: str = "<policy>") -> ParseResult:
     if len(text.encode("utf-8", errors="replace")) > MAX_FILE_BYTES:
         return _failed(file, 1, 1, f"the file is larger than {MAX_FILE_BYTES // 1024} KiB; split the policy")
-    comments: list[ast.Comment] = []
+    tokens, unreadable = read_tokens(_PARSER, text)
+    tree, diagnostics = parse_tokens(_PARSER, tokens, unreadable, file)
+    if tree is None:
+        return ParseResult(None, diagnostics)
     try:
-        tree = _parse_collecting(text, comments)
+        _check_parentheses(tokens)
         _check_limits(tree)
-        policy = _ToAst().transform(tree)
-    except UnexpectedInput as error:
-        message, hint = describe_unexpected(error, text)
-        return _failed(file, max(error.line, 1), max(error.column, 1), message, hint)
     except _Problem as error:
         return _failed(file, error.line, error.column, error.message)
-    except VisitError as error:
-        if isinstance(error.orig_exc, _Problem):
-            return _failed(file, error.orig_exc.line, error.orig_exc.column, error.orig_exc.message)
-        raise
-    return ParseResult(replace(policy, file=file, comments=tuple(comments)))
+    builder = _ToAst(file)
+    policy = builder.transform(tree)
+    if builder.problems:
+        return ParseResult(None, builder.problems)
+    return ParseResult(replace(policy, file=file, comments=_comments(text, tokens)))
 
 
-def _failed(file: str, line: int, column: int, message: str, hint: str | None = None) -> ParseResult:
-    return ParseResult(None, [Diagnostic(file, line, column, message, hint)])
+def _failed(file: str, line: int, column: int, message: str) -> ParseResult:
+    return ParseResult(None, [Diagnostic(file, line, column, message, code=TOO_LARGE)])
 
 
-def _parse_collecting(text: str, comments: list[ast.Comment]) -> Tree:
-    """Parse, keeping comments (the grammar ignores them) for `rota fmt`."""
-    tree = _PARSER.parse(text)
-    code_lines = set()
+def _check_parentheses(tokens: list[Token]) -> None:
     depth = 0
-    for token in _PARSER.lex(text):
-        code_lines.add(token.line)
+    for token in tokens:
         depth += {"_LPAR": 1, "_RPAR": -1}.get(token.type, 0)
         if depth > MAX_NESTING:
             raise _Problem(token.line, token.column, f"parentheses nested more than {MAX_NESTING} deep; simplify it")
+
+
+def _comments(text: str, tokens: list[Token]) -> tuple[ast.Comment, ...]:
+    """The comments (the grammar ignores them), kept for `rota fmt`."""
+    code_lines = {token.line for token in tokens}
+    comments = []
     for line_number, line in enumerate(text.split("\n"), 1):  # lines as Lark counts them
         position = _comment_start(line)
         if position is not None:
             comments.append(
                 ast.Comment(line[position:].rstrip(), line_number, position + 1, trailing=line_number in code_lines)
             )
-    return tree
+    return tuple(comments)
 
 
 def _comment_start(line: str) -> int | None:
@@ -116,14 +118,6 @@ def _check_limits(tree: Tree) -> None:
         raise _Problem(1, 1, f"more than {MAX_ROUTES} routes; split the policy")
 
 
-def _position(meta) -> ast.Position:
-    return ast.Position(meta.line, meta.column, meta.end_line, meta.end_column)
-
-
-def _token_position(token: Token) -> ast.Position:
-    return ast.Position(token.line, token.column, token.end_line, token.end_column)
-
-
 def duration_seconds(text: str) -> int:
     total, number = 0, ""
     for character in text:
@@ -152,7 +146,20 @@ def _string_value(token: Token) -> str:
 
 @v_args(meta=True)
 class _ToAst(Transformer):
-    """Builds the AST; bare field names stay scope-less until their route says where they live."""
+    """Builds the AST; bare field names stay scope-less until their route says where they live.
+
+    Every position names the file; problems only seen here (a priority of `1.5`) are collected."""
+
+    def __init__(self, file: str):
+        super().__init__()
+        self.file = file
+        self.problems: list[Diagnostic] = []
+
+    def _at(self, meta) -> ast.Position:
+        return ast.Position(meta.line, meta.column, meta.end_line, meta.end_column, self.file)
+
+    def _at_token(self, token: Token) -> ast.Position:
+        return ast.Position(token.line, token.column, token.end_line, token.end_column, self.file)
 
     def start(self, meta, children):
         timezone = next((child for child in children if isinstance(child, tuple)), None)
@@ -162,7 +169,7 @@ class _ToAst(Transformer):
         return ast.Policy(routes=routes, timezone=timezone[0], timezone_position=timezone[1])
 
     def timezone(self, meta, children):
-        return (_string_value(children[0]), _token_position(children[0]))
+        return (_string_value(children[0]), self._at_token(children[0]))
 
     def route(self, meta, children):
         name, when, action, *options = children
@@ -175,40 +182,53 @@ class _ToAst(Transformer):
         ]
         order = {ast.Using: 0, ast.Only: 1, ast.Priority: 2, ast.Timeout: 3}
         options.sort(key=lambda option: order[type(option)])
-        return ast.Route(str(name), when, action, tuple(options), _position(meta), _token_position(name))
+        return ast.Route(str(name), when, action, tuple(options), self._at(meta), self._at_token(name))
 
     def when(self, meta, children):
         return children[0]
 
     def assign_user(self, meta, children):
-        return ast.AssignToUser(children[0], _position(meta))
+        return ast.AssignToUser(children[0], self._at(meta))
 
     def assign_team(self, meta, children):
-        return ast.AssignToTeam(_string_value(children[0]), _position(meta))
+        return ast.AssignToTeam(_string_value(children[0]), self._at(meta))
 
     def assign_space(self, meta, children):
-        return ast.AssignToSpace(_position(meta))
+        return ast.AssignToSpace(self._at(meta))
 
     def unassign(self, meta, children):
-        return ast.Unassign(_position(meta))
+        return ast.Unassign(self._at(meta))
 
     def using(self, meta, children):
-        return ast.Using(str(children[1]), _position(meta))
+        return ast.Using(str(children[1]), self._at(meta))
 
     def only(self, meta, children):
-        return ast.Only(children[1], _position(meta))
+        return ast.Only(children[1], self._at(meta))
 
     def priority(self, meta, children):
         value = children[1]
         if "." in value:
-            raise _Problem(value.line, value.column, f"priority must be a whole number, not `{value}`")
-        return ast.Priority(int(value), _position(meta))
+            place = self._at_token(value)
+            message = f"priority must be a whole number, not `{value}`"
+            self.problems.append(
+                Diagnostic(
+                    self.file,
+                    place.line,
+                    place.column,
+                    message,
+                    code=SYNTAX,
+                    end_line=place.end_line,
+                    end_column=place.end_column,
+                )
+            )
+            return ast.Priority(0, self._at(meta))
+        return ast.Priority(int(value), self._at(meta))
 
     def timeout(self, meta, children):
         branch = children[2]
-        branch_position = _token_position(branch) if branch is not None else ast.NOWHERE
+        branch_position = self._at_token(branch) if branch is not None else ast.NOWHERE
         return ast.Timeout(
-            duration_seconds(children[1]), str(branch) if branch is not None else None, _position(meta), branch_position
+            duration_seconds(children[1]), str(branch) if branch is not None else None, self._at(meta), branch_position
         )
 
     def branch(self, meta, children):
@@ -217,47 +237,47 @@ class _ToAst(Transformer):
     # ------------------------------------------------------------ expressions
 
     def or_(self, meta, children):
-        return ast.BoolOp("or", children[0], children[1], _position(meta))
+        return ast.BoolOp("or", children[0], children[1], self._at(meta))
 
     def and_(self, meta, children):
-        return ast.BoolOp("and", children[0], children[1], _position(meta))
+        return ast.BoolOp("and", children[0], children[1], self._at(meta))
 
     def not_(self, meta, children):
-        return ast.Not(children[1], _position(meta))
+        return ast.Not(children[1], self._at(meta))
 
     def compare(self, meta, children):
-        return ast.Compare(str(children[1]), children[0], children[2], _position(meta))
+        return ast.Compare(str(children[1]), children[0], children[2], self._at(meta))
 
     def in_(self, meta, children):
-        return ast.Compare("in", children[0], children[1], _position(meta))
+        return ast.Compare("in", children[0], children[1], self._at(meta))
 
     def not_in(self, meta, children):
-        return ast.Compare("not in", children[0], children[2], _position(meta))
+        return ast.Compare("not in", children[0], children[2], self._at(meta))
 
     def string(self, meta, children):
-        return ast.Literal(_string_value(children[0]), _position(meta))
+        return ast.Literal(_string_value(children[0]), self._at(meta))
 
     def number(self, meta, children):
-        return ast.Literal(_number(children[0]), _position(meta))
+        return ast.Literal(_number(children[0]), self._at(meta))
 
     def true(self, meta, children):
-        return ast.Literal(True, _position(meta))
+        return ast.Literal(True, self._at(meta))
 
     def false(self, meta, children):
-        return ast.Literal(False, _position(meta))
+        return ast.Literal(False, self._at(meta))
 
     def null(self, meta, children):
-        return ast.Literal(None, _position(meta))
+        return ast.Literal(None, self._at(meta))
 
     def list(self, meta, children):
-        return ast.ListLiteral(tuple(child for child in children if child is not None), _position(meta))
+        return ast.ListLiteral(tuple(child for child in children if child is not None), self._at(meta))
 
     def bare_field(self, meta, children):
-        return ast.Field("", str(children[0]), _position(meta))
+        return ast.Field("", str(children[0]), self._at(meta))
 
     def scoped_field(self, meta, children):
         scope = str(children[0]) if len(children) == 2 else "user"
-        return ast.Field(scope, str(children[-1]), _position(meta))
+        return ast.Field(scope, str(children[-1]), self._at(meta))
 
     def attribute(self, meta, children):
         return children[0]

@@ -14,6 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
+from rota.dsl.sources import PolicySource, as_source
 from rota.storage.engine_store import Changes, EngineStore, decode_attributes, encode_attributes
 
 from .compiler import CompiledPolicy, compile_policy
@@ -31,7 +32,7 @@ class DurableEngine:
     ):
         self.store = store
         self.engine = engine
-        self.policy_text = policy_text
+        self.policy_text = policy_text  # as stored: `PolicySource.encode`
         self.events_applied = events_applied
         self._pending: list[Decision] = []
         self._touched_contacts: set[str] = set()
@@ -50,13 +51,14 @@ class DurableEngine:
     def open(
         cls,
         path: str | Path,
-        policy_text: str | None = None,
+        policy: str | PolicySource | None = None,
         roster: Roster | None = None,
         file: str = "<policy>",
         now: datetime | None = None,
         run: Run | None = None,
     ) -> DurableEngine:
-        """Open (or create, from `roster`) an engine file; a given policy replaces the stored one.
+        """Open (or create, from `roster`) an engine file; a given policy (one file's text, named `file`, or a
+        PolicySource) replaces the stored one.
 
         With `run`, a used file must hold that run (RunMismatch says what it holds
         instead, and the file is left as it was), and the run's fingerprint is kept in it."""
@@ -65,28 +67,30 @@ class DurableEngine:
         store = EngineStore(path)
         try:
             meta = store.meta()
-            text = policy_text if policy_text is not None else meta.get("policy_text")
-            if text is None:
+            stored = meta.get("policy_text")
+            if policy is None and stored is None:
                 raise RunMismatch(f"{path}: holds no policy yet; give one")
-            policy = compile_policy(load_policy(text, file))
+            source = as_source(policy, file) if policy is not None else PolicySource.decode(stored, file)
+            text = source.encode()
+            compiled = compile_policy(load_policy(source))
             held = None if store.is_empty() else Held(meta, store.count("users"), store.count("decisions"))
-            refusal = None if run is None or held is None else run.refusal(str(path), held, policy.version)
+            refusal = None if run is None or held is None else run.refusal(str(path), held, compiled.version)
             if refusal is not None:
                 raise RunMismatch(refusal)
         except BaseException:
             store.close()
             raise
         if held is None:
-            durable = cls(store, Engine(policy, roster or Roster()), text, now=now)
+            durable = cls(store, Engine(compiled, roster or Roster()), text, now=now)
             durable._follow(run, held)
             durable._write_everything()
             return durable
-        engine = Engine(policy, _load_roster(store, meta))
+        engine = Engine(compiled, _load_roster(store, meta))
         _load_contacts(store, engine)
         engine.queue.next_sequence = int(meta.get("next_sequence", 0))
         durable = cls(store, engine, text, held.events_applied, now)
         durable._follow(run, held)
-        if (policy_text is not None and policy_text != meta.get("policy_text")) or durable._fingerprint:
+        if (policy is not None and text != stored) or durable._fingerprint:
             durable.commit()
         return durable
 
@@ -203,15 +207,21 @@ class DurableEngine:
             del self._attribute_texts[contact.id]
         return known[1]
 
-    def use_policy(self, text: str, now: datetime, file: str = "<policy>") -> CompiledPolicy:
-        """A new version takes effect between two decisions (and is kept at the next commit);
-        PolicyError when it does not compile."""
+    @property
+    def policy_source(self) -> PolicySource:
+        """The active policy's files and texts."""
+        return PolicySource.decode(self.policy_text)
+
+    def use_policy(self, policy: str | PolicySource, now: datetime, file: str = "<policy>") -> CompiledPolicy:
+        """A new version (one file's text, named `file`, or a PolicySource) takes effect between two decisions
+        (and is kept at the next commit); PolicyError when it does not compile."""
         from rota.dsl import load_policy
 
-        compiled = compile_policy(load_policy(text, file))
+        source = as_source(policy, file)
+        compiled = compile_policy(load_policy(source))
         self.engine.use_policy(compiled)
-        self.policy_text = text
-        self._new_policy = (compiled.version, text, now)
+        self.policy_text = source.encode()
+        self._new_policy = (compiled.version, self.policy_text, now)
         return compiled
 
     def logged(self) -> list[Decision]:

@@ -8,12 +8,12 @@ policy give the same rows byte for byte.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from json.encoder import encode_basestring  # the string escaper of JSONEncoder(ensure_ascii=False)
 from pathlib import Path
+
+from rota.storage.files import replaced_atomically
 
 from .decisions import REPLAY_COLUMNS, Decision
 from .scheduler import Engine, Event, event_from_record
@@ -119,13 +119,6 @@ def replay_durable(
 
 
 def write_rows(decisions: list[Decision], out_path: str | Path) -> None:
-    target = Path(out_path)
-    handle, temporary = tempfile.mkstemp(dir=target.parent or ".", prefix=f".{target.name}.")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            for decision in decisions:
-                out.write(json_line(decision))
-        os.replace(temporary, target)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+    with replaced_atomically(out_path) as temporary, open(temporary, "w", encoding="utf-8") as out:
+        for decision in decisions:
+            out.write(json_line(decision))

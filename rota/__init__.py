@@ -4,6 +4,8 @@ The language lives in rota.dsl, routing in rota.engine, snapshots and files
 in rota.storage; the names most users need are re-exported here.
 """
 
+import importlib.metadata
+
 from rota.dsl import Diagnostic, PolicyError, analyze, check, format_policy, load_policy, parse
 from rota.engine import (
     CompiledPolicy,
@@ -23,7 +25,7 @@ from rota.storage import StorageError, load_snapshot, read_contacts, write_table
 
 from .jobs import BatchSummary, ReplaySummary, batch_file, compile_policy_file, replay_file
 
-__version__ = "0.1.0"
+__version__ = importlib.metadata.version("rota")  # the installed distribution's, from pyproject.toml
 
 __all__ = [
     "BatchSummary",

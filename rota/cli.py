@@ -11,21 +11,24 @@ import errno
 import json
 import re
 import socket
+import stat
 import sys
+import textwrap
 from datetime import datetime, timezone
 from pathlib import Path
 
 import duckdb
 from rich.console import Console
 
-from rota.dsl import PolicyError, analyze, format_policy
+from rota.dsl import PolicyError, PolicySource, analyze, format_policy, parse
 from rota.engine.provenance import RunMismatch
 from rota.engine.replay import EventError
 from rota.storage import StorageError, load_snapshot
 from rota.storage.engine_store import EngineFileError
+from rota.storage.files import replaced_atomically
 
-from . import report
-from .jobs import batch_file, read_policy_text, replay_file
+from . import __version__, report
+from .jobs import PolicyNotReadable, batch_file, read_policy_source, replay_file
 from .tokens import TokenError
 
 OK, POLICY_ERRORS, INPUT_ERRORS = 0, 1, 2
@@ -41,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(arguments, "command", None):
         parser.print_help(sys.stderr)
         return INPUT_ERRORS
-    errors = Console(stderr=True, highlight=False)
+    errors = report.console_for(sys.stderr)
     try:
         return arguments.run(arguments, errors)
     except PolicyError as error:
@@ -69,102 +72,129 @@ def _say(errors: Console, line: str) -> None:
 
 
 def _os_problem(error: OSError) -> str:
-    reason = (error.strerror or "the operating system refused").lower()
+    if error.strerror is None:  # raised with rota's own message
+        return str(error) or "the operating system refused"
+    reason = error.strerror.lower()
     return f"{error.filename}: {reason}" if error.filename else reason
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rota", description="Routing policies, checked and run like code.")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+class _HelpWithDefaults(argparse.HelpFormatter):
+    """Each option's help ends with its default, unless it has none or says it in words.
 
-    check = commands.add_parser("check", help="compile policies and report every problem")
-    check.add_argument("files", nargs="+", metavar="FILE")
+    Wrapped to a terminal's width, without breaking a word at its hyphens (paths,
+    times); not wrapped at all anywhere else, like the rest of rota's output."""
+
+    def __init__(self, prog: str, **options):
+        if not sys.stdout.isatty():
+            options.setdefault("width", report.UNWRAPPED_WIDTH)
+        super().__init__(prog, **options)
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False, break_long_words=False)
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if not action.option_strings or "(default" in text:
+            return text
+        if default is None or default is argparse.SUPPRESS or isinstance(default, bool):
+            return text
+        return f"{text} (default: {'%(default)g' if isinstance(default, float) else '%(default)s'})"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rota", description="Routing policies, checked and run like code.", formatter_class=_HelpWithDefaults
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", help="`rota COMMAND -h` tells its options")
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=help_text, description=help_text, formatter_class=_HelpWithDefaults)
+
+    check = command("check", "compile policies and report every problem")
+    check.add_argument("files", nargs="+", metavar="FILE", help="policy files")
     check.add_argument("--snapshot", metavar="DIR", help="check fields, teams and users against a snapshot")
-    check.add_argument("--format", choices=("text", "json"), default="text")
+    check.add_argument("--format", choices=("text", "json"), default="text", help="how problems are printed")
     check.set_defaults(run=run_check)
 
-    fmt = commands.add_parser("fmt", help="rewrite policies in canonical form")
+    fmt = command("fmt", "rewrite policies in canonical form")
     fmt.add_argument("files", nargs="+", metavar="FILE", help="policy files; `-` reads stdin, writes stdout")
     fmt.add_argument("--check", action="store_true", help="change nothing; exit 1 if a file is not canonical")
     fmt.set_defaults(run=run_fmt)
 
-    batch = commands.add_parser("batch", help="route every contact against a snapshot in one pass")
-    batch.add_argument("policy", metavar="POLICY")
-    batch.add_argument("--snapshot", metavar="DIR", required=True)
-    batch.add_argument("--contacts", metavar="FILE", required=True)
-    batch.add_argument("--out", metavar="FILE", required=True, help="output; format by extension")
-    batch.add_argument("--now", metavar="T", help="ISO 8601 instant (UTC without a zone); default: now")
+    batch = command("batch", "route every contact against a snapshot in one pass")
+    batch.add_argument("policy", metavar="POLICY", help="the policy file")
+    batch.add_argument("--snapshot", metavar="DIR", required=True, help="the users, teams and rotation to route to")
+    batch.add_argument("--contacts", metavar="FILE", required=True, help="the contacts; format by extension")
+    batch.add_argument("--out", metavar="FILE", required=True, help="one row per contact; format by extension")
+    batch.add_argument("--now", metavar="T", help="ISO 8601 instant, UTC without a zone (default: now)")
     batch.set_defaults(run=run_batch)
 
-    replay = commands.add_parser("replay", help="run an event log through the engine")
-    replay.add_argument("policy", metavar="POLICY")
-    replay.add_argument("--snapshot", metavar="DIR", required=True)
+    replay = command("replay", "run an event log through the engine")
+    replay.add_argument("policy", metavar="POLICY", help="the policy file")
+    replay.add_argument("--snapshot", metavar="DIR", required=True, help="the users, teams and rotation to start from")
     replay.add_argument("--events", metavar="FILE", required=True, help="JSON lines, each with `at` and `type`")
     replay.add_argument("--out", metavar="FILE", required=True, help="decisions as JSON lines")
     replay.add_argument("--until", metavar="T", help="fire timeouts up to T (default: the last event's time)")
-    replay.add_argument("--db", metavar="FILE", help="keep the engine in this DuckDB file: durable, resumable")
+    replay.add_argument(
+        "--db", metavar="FILE", help="keep the engine in this DuckDB file: durable, resumable (default: in memory)"
+    )
     replay.set_defaults(run=run_replay)
 
-    simulate = commands.add_parser("simulate", help="simulate a day of the desk through the engine; HTML report")
-    simulate.add_argument("policy", metavar="POLICY")
-    simulate.add_argument("--snapshot", metavar="DIR", required=True)
-    simulate.add_argument("--hours", type=float, default=8.0, metavar="H", help="simulated time (default 8)")
+    simulate = command("simulate", "simulate a day of the desk through the engine; HTML report")
+    simulate.add_argument("policy", metavar="POLICY", help="the policy file")
+    simulate.add_argument("--snapshot", metavar="DIR", required=True, help="the desk: users, teams and rotation")
+    simulate.add_argument("--hours", type=float, default=8.0, metavar="H", help="simulated time")
     simulate.add_argument(
-        "--arrivals",
-        type=float,
-        default=60.0,
-        metavar="PER_HOUR",
-        help="contacts arriving per hour, on average (default 60)",
+        "--arrivals", type=float, default=60.0, metavar="PER_HOUR", help="contacts arriving per hour, on average"
     )
     simulate.add_argument(
-        "--handle-minutes",
-        type=float,
-        default=20.0,
-        metavar="M",
-        help="mean handling time of an assigned contact (default 20)",
+        "--handle-minutes", type=float, default=20.0, metavar="M", help="mean handling time of an assigned contact"
     )
     simulate.add_argument("--seed", type=int, default=1, metavar="S", help="the same seed gives the same report")
     simulate.add_argument(
         "--start",
         metavar="T",
         default="2026-11-25T08:00:00Z",
-        help="simulated start, ISO 8601 (default 2026-11-25T08:00:00Z, a Wednesday)",
+        help="simulated start, ISO 8601 (the default is a Wednesday)",
     )
     simulate.add_argument("--report", metavar="FILE.html", required=True, help="the self-contained HTML report")
     simulate.add_argument("--png", metavar="FILE", help="the summary picture (default: the report's name, .png)")
-    simulate.add_argument("--out", metavar="FILE", help="also write every decision, as `rota replay` does (JSON lines)")
+    simulate.add_argument(
+        "--out", metavar="FILE", help="also write every decision, as `rota replay` does (default: not written)"
+    )
     simulate.set_defaults(run=run_simulate)
 
-    log = commands.add_parser("log", help="query the decision log of an engine file")
-    log.add_argument("--db", metavar="FILE", required=True)
+    log = command("log", "query the decision log of an engine file")
+    log.add_argument("--db", metavar="FILE", required=True, help="the engine's DuckDB file")
     for name in ("contact", "user", "route", "outcome"):
         log.add_argument(f"--{name}", help=f"only decisions with this {name}")
-    log.add_argument("--since", metavar="T", help="only decisions at or after T")
-    log.add_argument("--limit", type=int, default=0, help="only the newest N")
-    log.add_argument("--format", choices=("text", "json"), default="text")
+    log.add_argument("--since", metavar="T", help="only decisions at or after T, ISO 8601")
+    log.add_argument("--limit", type=int, default=0, metavar="N", help="only the newest N; 0 shows all")
+    log.add_argument("--format", choices=("text", "json"), default="text", help="aligned columns, or JSON lines")
     log.set_defaults(run=run_log)
 
-    verify = commands.add_parser("verify", help="check the engine's properties and the policy itself on generated runs")
-    verify.add_argument("policy", metavar="POLICY")
+    verify = command("verify", "check the engine's properties and the policy itself on generated runs")
+    verify.add_argument("policy", metavar="POLICY", help="the policy file")
     verify.add_argument(
         "--snapshot",
         metavar="DIR",
         help="generate from this snapshot's schema and values; also look for starved users and filters nobody passes",
     )
-    verify.add_argument("--examples", type=int, default=200, metavar="N", help="generated runs (default 200)")
+    verify.add_argument("--examples", type=int, default=200, metavar="N", help="generated runs")
     verify.add_argument("--seed", type=int, default=0, metavar="S", help="the same seed gives the same verdict")
     verify.add_argument(
-        "--max-wait", metavar="DURATION", help="longest total wait an escalation chain may add up to, e.g. 2h or 1d12h"
+        "--max-wait",
+        metavar="DURATION",
+        help="longest total wait an escalation chain may add up to, e.g. 2h or 1d12h (default: none, not checked)",
     )
     verify.add_argument(
-        "--failures",
-        metavar="DIR",
-        default="verify-failures",
-        help="where counterexamples are written (default verify-failures/)",
+        "--failures", metavar="DIR", default="verify-failures", help="where counterexamples are written"
     )
     verify.set_defaults(run=run_verify)
 
-    serve = commands.add_parser("serve", help="the routing engine as an HTTP service")
+    serve = command("serve", "the routing engine as an HTTP service")
     serve.add_argument("--db", metavar="FILE", required=True, help="the engine's DuckDB file (created when new)")
     serve.add_argument(
         "--policy",
@@ -172,8 +202,8 @@ def _parser() -> argparse.ArgumentParser:
         required=True,
         help="a policy file, or a folder whose .rota files are read in name order",
     )
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--host", default="127.0.0.1", help="the address to listen on")
+    serve.add_argument("--port", type=int, default=8080, help="the port to listen on")
     serve.add_argument("--token-file", metavar="FILE", help="the bearer token (default: generated beside the db)")
     serve.add_argument("--snapshot", metavar="DIR", help="users and teams to start a new engine file with")
     serve.set_defaults(run=run_serve)
@@ -183,11 +213,18 @@ def _parser() -> argparse.ArgumentParser:
 # ---------------------------------------------------------------------- check
 
 
-def _read(path: str) -> str:
+def _policy_source(location: str) -> PolicySource:
+    """A policy file, a folder of `.rota` files, or `-` (stdin); a problem reading it is an input error."""
     try:
-        return sys.stdin.read() if path == "-" else read_policy_text(path)
-    except (OSError, UnicodeDecodeError) as error:
-        raise InputError(f"{path}: cannot read: {getattr(error, 'strerror', None) or error}") from None
+        return PolicySource.of_text(sys.stdin.read(), "-") if location == "-" else read_policy_source(location)
+    except PolicyNotReadable as error:
+        raise InputError(str(error)) from None
+
+
+def _existing_policy(location: str) -> PolicySource:
+    if not Path(location).exists():
+        raise InputError(f"{location}: no such policy")
+    return _policy_source(location)
 
 
 def _schema(snapshot_dir: str | None):
@@ -202,15 +239,16 @@ def run_check(arguments, errors: Console) -> int:
     schema = _schema(arguments.snapshot)
     found = []
     sources = {}
-    for path in arguments.files:
-        sources[path] = _read(path)
-        found.extend(analyze(sources[path], path, schema)[1])
+    for location in arguments.files:  # a folder is one policy: its files are checked together
+        source = _policy_source(location)
+        sources.update(source.texts)
+        found.extend(analyze(source, schema=schema)[1])
     if arguments.format == "json":
         print(json.dumps([diagnostic.to_json() for diagnostic in found], indent=2))
     else:
         for diagnostic in found:
             print(diagnostic.render(sources.get(diagnostic.file)))
-        errors.print(report.check_summary(len(arguments.files), found), markup=False)
+        errors.print(report.check_summary(len(sources), found), markup=False)
     return POLICY_ERRORS if any(diagnostic.is_error for diagnostic in found) else OK
 
 
@@ -219,22 +257,30 @@ def run_check(arguments, errors: Console) -> int:
 
 def run_fmt(arguments, errors: Console) -> int:
     not_canonical = []
-    for path in arguments.files:
-        source = _read(path)
-        policy, diagnostics = analyze(source, path)
+    for location in arguments.files:
+        source = _policy_source(location)
+        policy, diagnostics = analyze(source)  # a folder is checked as one policy, then each file formatted
         if policy is None:
-            raise PolicyError([d for d in diagnostics if d.is_error], {path: source})
-        formatted = format_policy(policy)
-        if path == "-":
-            sys.stdout.write(formatted)
-        elif formatted != source:
-            not_canonical.append(path)
-            if not arguments.check:
-                Path(path).write_text(formatted, encoding="utf-8")
+            raise PolicyError([d for d in diagnostics if d.is_error], source.texts)
+        for path, text in source.files:
+            formatted = format_policy(policy if source.is_one_file else parse(text, path).policy)
+            if path == "-":
+                sys.stdout.write(formatted)
+            elif formatted != text:
+                not_canonical.append(path)
+                if not arguments.check:
+                    _rewrite(Path(path), formatted)
     verb = "would reformat" if arguments.check else "reformatted"
     for path in not_canonical:
         errors.print(f"{verb} {path}", markup=False)
     return POLICY_ERRORS if arguments.check and not_canonical else OK
+
+
+def _rewrite(path: Path, text: str) -> None:
+    """Atomically, keeping the file's permissions; a symlink's target is rewritten, the link kept."""
+    target = path.resolve()
+    with replaced_atomically(target, stat.S_IMODE(target.stat().st_mode)) as temporary:
+        Path(temporary).write_text(text, encoding="utf-8")
 
 
 # ---------------------------------------------------------------------- batch
@@ -253,22 +299,22 @@ def parse_time(text: str | None, option: str) -> datetime:
 
 def run_batch(arguments, errors: Console) -> int:
     now = parse_time(arguments.now, "--now")
-    for path, what in ((arguments.policy, "policy"), (arguments.contacts, "contacts file")):
-        if not Path(path).is_file():
-            raise InputError(f"{path}: no such {what}")
+    policy = _existing_policy(arguments.policy)
+    if not Path(arguments.contacts).is_file():
+        raise InputError(f"{arguments.contacts}: no such contacts file")
     with report.progress_bar(errors, "routing contacts") as progress:
-        summary = batch_file(arguments.policy, arguments.snapshot, arguments.contacts, arguments.out, now, progress)
+        summary = batch_file(policy, arguments.snapshot, arguments.contacts, arguments.out, now, progress)
     report.print_batch_summary(errors, summary, arguments.out)
     return OK
 
 
 def run_replay(arguments, errors: Console) -> int:
     until = parse_time(arguments.until, "--until") if arguments.until else None
-    for path, what in ((arguments.policy, "policy"), (arguments.events, "event log")):
-        _input_file(path, what)
+    policy = _existing_policy(arguments.policy)
+    _input_file(arguments.events, "event log")
     with report.progress_bar(errors, "replaying events") as progress:
         summary = replay_file(
-            arguments.policy, arguments.snapshot, arguments.events, arguments.out, until, progress, arguments.db
+            policy, arguments.snapshot, arguments.events, arguments.out, until, progress, arguments.db
         )
     if summary.resumed_after:
         _say(errors, f"resumed {arguments.db}: an earlier run had applied {summary.resumed_after:,} of these events")
@@ -308,8 +354,7 @@ def run_simulate(arguments, errors: Console) -> int:
             f"--arrivals times --hours is {arguments.arrivals * arguments.hours:,.0f} contacts; "
             f"at most {SIMULATED_CONTACTS_AT_MOST:,} (simulate fewer hours)"
         )
-    if not Path(arguments.policy).is_file():
-        raise InputError(f"{arguments.policy}: no such policy")
+    policy = _existing_policy(arguments.policy)
     report_path = Path(arguments.report)
     png_path = Path(arguments.png) if arguments.png else report_path.with_suffix(".png")
     out_path = Path(arguments.out) if arguments.out else None
@@ -323,7 +368,7 @@ def run_simulate(arguments, errors: Console) -> int:
         seed=arguments.seed,
         start=parse_time(arguments.start, "--start"),
     )
-    run, measures = simulate_file(arguments.policy, arguments.snapshot, settings, report_path, png_path)
+    run, measures = simulate_file(policy, arguments.snapshot, settings, report_path, png_path)
     if out_path is not None:
         write_rows(run.decisions, out_path)
     print_simulation_summary(errors, run, measures, str(report_path), str(png_path))
@@ -331,24 +376,25 @@ def run_simulate(arguments, errors: Console) -> int:
 
 
 def run_verify(arguments, errors: Console) -> int:
+    from rota.dsl.sources import as_one_file
+
     from .jobs import compile_policy_file
     from .testing import Snapshot
     from .verify import clear_failures, report_lines, verify
 
-    if not Path(arguments.policy).is_file():
-        raise InputError(f"{arguments.policy}: no such policy")
+    source = _existing_policy(arguments.policy)
     if arguments.examples < 1:
         raise InputError(f"--examples must be at least 1, got {arguments.examples}")
     max_wait = _duration(arguments.max_wait, "--max-wait") if arguments.max_wait else None
     schema = _schema(arguments.snapshot)
     snapshot = Snapshot.from_directory(arguments.snapshot) if arguments.snapshot else None
-    policy = compile_policy_file(arguments.policy, schema)
+    policy = compile_policy_file(source, schema)
     clear_failures(arguments.failures)
     with errors.status("verifying", spinner="dots"):
         outcome = verify(
             policy,
-            arguments.policy,
-            _read(arguments.policy),
+            source.name,
+            as_one_file(source, policy.policy),
             snapshot,
             arguments.examples,
             arguments.seed,
@@ -404,19 +450,19 @@ def run_serve(arguments, errors: Console) -> int:
 
     if not 0 < arguments.port < 65536:
         raise InputError(f"--port {arguments.port} is not a port; give one from 1 to 65535")
-    policy_path, text = _policy_source(arguments.policy)
-    policy, diagnostics = analyze(text, policy_path)
+    source = _policy_source(arguments.policy)
+    policy, diagnostics = analyze(source)
     if policy is None:
-        raise PolicyError([d for d in diagnostics if d.is_error], {policy_path: text})
+        raise PolicyError([d for d in diagnostics if d.is_error], source.texts)
     token = existing_token(arguments.token_file, arguments.db)
     token_file = token_path(arguments.token_file, arguments.db)
     roster = load_roster(load_snapshot(arguments.snapshot).connection) if arguments.snapshot else None
-    run = Run.serve(policy_path, roster)
+    run = Run.serve(source.name, roster)
     with _listening_socket(arguments.host, arguments.port) as listener:
         new_engine_file, made_token = not Path(arguments.db).exists(), False
         engine = server = None
         try:
-            engine = DurableEngine.open(arguments.db, text, roster or Roster(), policy_path, utc_now(), run=run)
+            engine = DurableEngine.open(arguments.db, source, roster or Roster(), source.name, utc_now(), run=run)
             if token is None:
                 token, made_token = create_token(token_file), True
             server = uvicorn.Server(uvicorn.Config(create_app(RotaService(engine, token)), log_level="warning"))
@@ -461,16 +507,6 @@ def _listening_socket(host: str, port: int) -> socket.socket:
         raise InputError(
             f"cannot listen on port {port} of {host}: {_os_problem(error)}; pass another --host or --port"
         ) from None
-
-
-def _policy_source(location: str) -> tuple[str, str]:
-    path = Path(location)
-    if path.is_dir():
-        files = sorted(path.glob("*.rota"))
-        if not files:
-            raise InputError(f"{path}: no .rota files in this folder")
-        return str(path), "\n".join(_read(str(file)) for file in files)
-    return str(path), _read(str(path))
 
 
 if __name__ == "__main__":

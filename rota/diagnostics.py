@@ -60,6 +60,10 @@ def code(id: str, name: str, summary: str, severity: Severity = ERROR) -> Code:
 SYNTAX = code("E101", "syntax", "the text does not follow the grammar of SPEC 2.2")
 UNCLOSED = code("E102", "unclosed", "a `{`, `(`, `[` or string is opened and never closed")
 TOO_LARGE = code("E103", "too-large", "the file, a list, the nesting or the number of routes is over a limit")
+DUPLICATE_TIMEZONE = code("E104", "duplicate-timezone", "two files of a policy folder both give `timezone`")
+
+# E3xx: the policy's structure.
+DUPLICATE_ROUTE = code("E301", "duplicate-route", "two routes have the same name, in one file or across a folder")
 
 # D4xx: a data file (snapshot, contacts, events) cannot be used as it is.
 DATA_UNREADABLE = code("D401", "data-unreadable", "the file is missing, unreadable, not UTF-8 or not in its format")

@@ -11,31 +11,72 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from rota.dsl import PolicyError, SnapshotSchema, analyze
+from rota.dsl import PolicyError, PolicySource, SnapshotSchema, analyze
 from rota.engine import CompiledPolicy, compile_policy, load_roster, run_batch, snapshot_schema
 from rota.storage import StorageError, load_snapshot, read_contacts, read_events, write_table
 
 Progress = Callable[[int, int], None]
 
 
+# A policy as the jobs take it: a file, a folder of `.rota` files, or texts already read.
+PolicyLocation = str | Path | PolicySource
+
+
+class PolicyNotReadable(OSError):
+    """A policy that cannot be read: missing, unreadable, not UTF-8, or a folder without `.rota` files.
+    The message is one line naming the real file."""
+
+
 def read_policy_text(path: str | Path) -> str:
-    """The policy's text (a byte-order mark, as some editors write, is dropped); a missing,
-    unreadable or non-UTF-8 file is a StorageError naming it."""
+    """The policy's text (a byte-order mark, as some editors write, is dropped); an unreadable file is
+    an input error (OSError, UnicodeDecodeError)."""
+    return Path(path).read_text(encoding="utf-8-sig")
+
+
+def read_policy_source(location: str | Path) -> PolicySource:
+    """A policy file, or a folder's `.rota` files in name order (its subfolders and hidden files are
+    not read); PolicyNotReadable says what is wrong."""
+    path = Path(location)
+    if not path.is_dir():
+        return PolicySource.of_text(_read(path), str(location))
+    files = sorted(
+        (
+            file
+            for file in path.iterdir()
+            if file.suffix == ".rota" and not file.name.startswith(".") and file.is_file()
+        ),
+        key=lambda file: file.name,
+    )
+    if not files:
+        raise PolicyNotReadable(f"{location}: no .rota files in this folder")
+    return PolicySource.of_files(str(location), {str(file): _read(file) for file in files})
+
+
+def _read(path: Path) -> str:
     try:
-        return Path(path).read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise StorageError(f"{path}: not UTF-8 text (byte {error.start + 1}); save it as UTF-8") from None
+        return read_policy_text(path)
+    except UnicodeDecodeError:
+        raise PolicyNotReadable(f"{path}: cannot read: not UTF-8 text") from None
     except OSError as error:
-        raise StorageError(f"{path}: cannot read: {(error.strerror or 'unreadable').lower()}") from None
+        raise PolicyNotReadable(f"{path}: cannot read: {error.strerror or error}") from None
 
 
-def compile_policy_file(path: str | Path, schema: SnapshotSchema | None = None) -> CompiledPolicy:
-    """Parse, check and compile; PolicyError carries every diagnostic."""
-    text = read_policy_text(path)
-    policy, diagnostics = analyze(text, str(path), schema)
-    if policy is None:
-        raise PolicyError([d for d in diagnostics if d.is_error], {str(path): text})
-    return compile_policy(policy)
+def policy_source(policy: PolicyLocation) -> PolicySource:
+    return policy if isinstance(policy, PolicySource) else read_policy_source(policy)
+
+
+def policy_name(policy: PolicyLocation) -> str:
+    """How the user named the policy: its file or folder."""
+    return policy.name if isinstance(policy, PolicySource) else str(policy)
+
+
+def compile_policy_file(policy: PolicyLocation, schema: SnapshotSchema | None = None) -> CompiledPolicy:
+    """Parse, check and compile a policy file or folder; PolicyError carries every diagnostic."""
+    source = policy_source(policy)
+    checked, diagnostics = analyze(source, schema=schema)
+    if checked is None:
+        raise PolicyError([d for d in diagnostics if d.is_error], source.texts)
+    return compile_policy(checked)
 
 
 @dataclass
@@ -60,7 +101,7 @@ def _value_counts(column: pa.ChunkedArray) -> list[tuple[str, int]]:
 
 
 def batch_file(
-    policy_path: str | Path,
+    policy_path: PolicyLocation,
     snapshot_dir: str | Path,
     contacts_path: str | Path,
     out_path: str | Path,
@@ -90,7 +131,7 @@ class ReplaySummary:
 
 
 def replay_file(
-    policy_path: str | Path,
+    policy_path: PolicyLocation,
     snapshot_dir: str | Path,
     events_path: str | Path,
     out_path: str | Path,
@@ -110,7 +151,8 @@ def replay_file(
     started = time.perf_counter()
     _check_output(Path(out_path))
     snapshot = load_snapshot(snapshot_dir)
-    policy = compile_policy_file(policy_path, snapshot_schema(snapshot.connection))
+    source = policy_source(policy_path)
+    policy = compile_policy_file(source, snapshot_schema(snapshot.connection))
     records = read_events(events_path)
     if database is None:
         engine = Engine(policy, load_roster(snapshot.connection))
@@ -119,15 +161,7 @@ def replay_file(
     events, until = replay_window(load_events(records, str(events_path)), until)
     roster = load_roster(snapshot.connection)
     decisions, resumed_after = _replay_into(
-        database,
-        read_policy_text(policy_path),
-        roster,
-        str(policy_path),
-        str(events_path),
-        events,
-        out_path,
-        until,
-        progress,
+        database, source, roster, str(events_path), events, out_path, until, progress
     )
     summary = _replay_summary(decisions, len(events), time.perf_counter() - started)
     summary.resumed_after = resumed_after
@@ -141,7 +175,7 @@ def _check_output(path: Path) -> None:
         raise StorageError(f"{path}: folder {path.parent} does not exist")
 
 
-def _replay_into(database, policy_text, roster, policy_file, events_source, events, out_path, until, progress):
+def _replay_into(database, source, roster, events_source, events, out_path, until, progress):
     """The durable replay: (every decision written, events the file had applied before)."""
     from rota.engine import DurableEngine
     from rota.engine.provenance import EventLog, Run
@@ -149,9 +183,9 @@ def _replay_into(database, policy_text, roster, policy_file, events_source, even
     from rota.storage.engine_store import remove_engine_file
 
     new_file = not Path(database).exists()
-    run = Run.replay(policy_file, roster, EventLog(events_source, events))
+    run = Run.replay(source.name, roster, EventLog(events_source, events))
     try:
-        durable = DurableEngine.open(database, policy_text, roster, policy_file, run=run)
+        durable = DurableEngine.open(database, source, roster, source.name, run=run)
     except BaseException:
         if new_file:  # a file this command made and could not use
             remove_engine_file(database)

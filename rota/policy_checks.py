@@ -30,6 +30,7 @@ from rota.engine.clock import now_fields
 
 from .testing.run import Snapshot
 from .testing.strategies import Vocabulary
+from .wording import plural
 
 MAX_CONTACT_SAMPLES = 4000
 MONDAY = datetime(2026, 11, 23)
@@ -50,7 +51,7 @@ class PolicyCheck:
     name: str
     title: str
     meaning: str
-    needs_snapshot: bool = False
+    needs: str | None = None  # the option it cannot run without: skipped when it is not given
 
 
 SHADOWED_ROUTES = PolicyCheck(
@@ -63,19 +64,20 @@ IMPOSSIBLE_FILTERS = PolicyCheck(
     "every filter can be passed",
     "for each reachable team or space route, some user of the snapshot passes every "
     "`only` (online or not, with no open contacts at best)",
-    needs_snapshot=True,
+    needs="--snapshot",
 )
 STARVED_USERS = PolicyCheck(
     "starved_users",
     "no starved users",
     "every user of the snapshot (not deleted) is in the pool of a reachable route whose "
     "filters it can pass, or can be named by an `assign to user`",
-    needs_snapshot=True,
+    needs="--snapshot",
 )
 ESCALATION = PolicyCheck(
     "escalation",
     "escalation chains within --max-wait",
     "following timeout branches from any route, a contact leaves the queue within the limit",
+    needs="--max-wait",
 )
 POLICY_CHECKS = (SHADOWED_ROUTES, IMPOSSIBLE_FILTERS, STARVED_USERS, ESCALATION)
 
@@ -102,7 +104,9 @@ class PolicyReview:
         self.users = snapshot.roster().users if snapshot is not None else {}
 
     def location(self, route: CompiledRoute) -> str:
-        return f"{self.file}:{route.route.position.line}:{route.route.position.column}"
+        position = route.route.position
+        in_folder = position.file and position.file != self.policy.policy.file  # a route of a folder: its own file
+        return f"{position.file if in_folder else self.file}:{position.line}:{position.column}"
 
     def _reachable(self) -> set[str]:
         reached = {name for name, samples in self.chosen_for.items() if samples}
@@ -155,16 +159,18 @@ class PolicyReview:
             return f"route `{same.name}` above it has the same `when`"
         holding = [sample for sample in self.samples if route.holds(sample.contact, sample.moment)]
         if not holding:
-            return f"its `when` held for none of {len(self.samples)} sampled contacts"
+            return f"its `when` held for none of {plural(len(self.samples), 'sampled contact')}"
         takers: dict[str, int] = {}
         for sample in holding:
             taker = self.policy.select(sample.contact, sample.moment)
             takers[taker.name] = takers.get(taker.name, 0) + 1
         taken = ", ".join(f"`{name}` ({count})" for name, count in takers.items())
-        return (
-            f"of {len(self.samples)} sampled contacts, the {len(holding)} its `when` holds for are all taken "
-            f"first by {taken}"
+        held_for = (
+            "the one its `when` holds for is"
+            if len(holding) == 1
+            else f"the {len(holding):,} its `when` holds for are all"
         )
+        return f"of {plural(len(self.samples), 'sampled contact')}, {held_for} taken first by {taken}"
 
     # --------------------------------------------------------------- users
 
@@ -185,9 +191,9 @@ class PolicyReview:
                 findings.append(
                     PolicyFinding(
                         IMPOSSIBLE_FILTERS.name,
-                        f"route `{route.name}`: none of the "
-                        f"{len(pool)} users in its pool can pass "
-                        f"{self._blocking_filters(route, pool)}",
+                        f"route `{route.name}`: "
+                        f"{'the one user' if len(pool) == 1 else f'none of the {len(pool):,} users'} in its pool "
+                        f"{'cannot' if len(pool) == 1 else 'can'} pass {self._blocking_filters(route, pool)}",
                         self.location(route),
                     )
                 )
@@ -275,7 +281,7 @@ class PolicyReview:
     # ---------------------------------------------------------- escalation
 
     def escalation(self, max_wait_seconds: int | None) -> tuple[list[PolicyFinding], str]:
-        """Chains over the limit, and a line on the longest chain."""
+        """Chains over the limit (none without one), and a line on the longest chain."""
         chains = [
             self._chain(route)
             for route in self.policy.routes
@@ -286,7 +292,7 @@ class PolicyReview:
         longest = max(chains, key=lambda chain: chain[2])
         summary = f"longest {format_duration(longest[2])}: {longest[1]}"
         if max_wait_seconds is None:
-            return [], f"no --max-wait set; {summary}"
+            return [], summary
         findings = [
             PolicyFinding(
                 ESCALATION.name,

@@ -1,10 +1,17 @@
-"""What the command line shows a person: progress and summaries, on stderr."""
+"""What the command line shows a person: progress and summaries, on stderr.
+
+On a terminal, rich draws as it likes (colour, bars, spinners, the terminal's
+width). Anywhere else (a pipe, a file, `make`, CI) the output is plain lines:
+never wrapped, no colour or control codes, no trailing spaces.
+"""
 
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TextIO
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -14,17 +21,61 @@ from rota.dsl import Diagnostic
 
 from .jobs import BatchSummary, ReplaySummary
 from .jobs import Progress as ProgressCallback
+from .waits import WaitSummary, duration
+from .wording import plural
+
+# Wide enough that nothing a command prints is ever wrapped when not on a terminal.
+UNWRAPPED_WIDTH = 100_000
+
+
+def console_for(stream: TextIO) -> Console:
+    """The console the command line prints through on `stream` (sys.stdout or sys.stderr)."""
+    terminal = Console(file=stream, highlight=False)
+    if terminal.is_terminal:
+        return terminal
+    return Console(
+        file=_PlainLines(stream),
+        width=UNWRAPPED_WIDTH,
+        soft_wrap=True,
+        force_terminal=False,
+        color_system=None,
+        highlight=False,
+        emoji=False,
+    )
+
+
+class _PlainLines:
+    """A text stream that drops the spaces rich pads lines with (tables, justified text)."""
+
+    def __init__(self, stream: TextIO):
+        self.stream = stream
+        self.pending = ""  # the start of a line not yet ended
+
+    @property
+    def encoding(self) -> str:
+        return getattr(self.stream, "encoding", None) or "utf-8"
+
+    def write(self, text: str) -> int:
+        *lines, self.pending = (self.pending + text).split("\n")
+        self.stream.write("".join(line.rstrip(" ") + "\n" for line in lines))
+        return len(text)
+
+    def flush(self) -> None:
+        self.stream.write(self.pending)
+        self.pending = ""
+        self.stream.flush()
+
+    def isatty(self) -> bool:
+        return False
 
 
 def check_summary(file_count: int, diagnostics: list[Diagnostic]) -> str:
     errors = sum(1 for d in diagnostics if d.is_error)
     warnings = len(diagnostics) - errors
-    files = f"{file_count} file{'s' if file_count != 1 else ''}"
+    files = plural(file_count, "file")
     if not diagnostics:
         return f"checked {files}: no problems"
-    return (
-        f"checked {files}: {errors} error{'s' if errors != 1 else ''}, {warnings} warning{'s' if warnings != 1 else ''}"
-    )
+    return f"checked {files}: {plural(errors, 'error')}, {plural(warnings, 'warning')}"
 
 
 @contextmanager
@@ -47,7 +98,7 @@ def progress_bar(console: Console, description: str) -> Iterator[ProgressCallbac
 def print_batch_summary(console: Console, summary: BatchSummary, out_path: str) -> None:
     rate = summary.contacts / summary.seconds if summary.seconds else 0.0
     console.print(
-        f"routed {summary.contacts:,} contacts in {summary.seconds:.2f}s ({rate:,.0f}/s); wrote {out_path}",
+        f"routed {plural(summary.contacts, 'contact')} in {summary.seconds:.2f}s ({rate:,.0f}/s); wrote {out_path}",
         markup=False,
         highlight=False,
     )
@@ -69,33 +120,22 @@ def _counts_table(title: str, counts) -> Table:
 def print_replay_summary(console: Console, summary: ReplaySummary, out_path: str) -> None:
     rate = summary.events / summary.seconds if summary.seconds else 0.0
     console.print(
-        f"replayed {summary.events:,} events into {summary.decisions:,} decisions in "
+        f"replayed {plural(summary.events, 'event')} into {plural(summary.decisions, 'decision')} in "
         f"{summary.seconds:.2f}s ({rate:,.0f} events/s); wrote {out_path}",
         markup=False,
         highlight=False,
     )
     console.print(_counts_table("outcome", summary.outcomes))
     if summary.waits:
-        waits = summary.waits
+        waits = WaitSummary.of(summary.waits)
         console.print(
-            f"queue waits of {len(waits):,} assigned contacts: p50 {_percentile(waits, 50)}, "
-            f"p90 {_percentile(waits, 90)}, max {_duration(waits[-1])}",
+            f"queue waits of {plural(waits.count, 'assigned contact')}: p50 {duration(waits.p50)}, "
+            f"p90 {duration(waits.p90)}, max {duration(waits.maximum)}",
             markup=False,
             highlight=False,
         )
     if summary.busiest_users:
         console.print(_counts_table("busiest users", dict(summary.busiest_users)))
-
-
-def _percentile(sorted_values: list[float], percent: int) -> str:
-    index = min(len(sorted_values) - 1, max(0, round(percent / 100 * len(sorted_values)) - 1))
-    return _duration(sorted_values[index])
-
-
-def _duration(seconds: float) -> str:
-    minutes, seconds = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m{seconds:02d}s" if hours else f"{minutes}m{seconds:02d}s"
 
 
 def print_decisions(rows: list[dict], output_format: str) -> None:
@@ -118,7 +158,4 @@ def print_decisions(rows: list[dict], output_format: str) -> None:
                 for c in ("at", "contact", "route", "outcome", "user", "reason", "deadline", "candidates")
             )
         )
-    console = Console(highlight=False)
-    if not console.is_terminal:
-        console.width = 200
-    console.print(table)
+    console_for(sys.stdout).print(table)

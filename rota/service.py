@@ -25,9 +25,11 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.exceptions import HTTPException
 
-from rota.dsl import analyze
+from rota.dsl import PolicySource, analyze
 from rota.engine import DurableEngine, Event, format_instant, parse_instant
 from rota.engine.decisions import Decision
+
+from .wording import plural
 
 MAX_BODY_BYTES = 256 * 1024
 STATUSES = ("online", "away", "offline")
@@ -265,7 +267,7 @@ def _policy_routes(app: FastAPI, service: RotaService, authorized) -> None:
             raise ApiError(
                 422,
                 "policy_invalid",
-                f"the policy has {len(errors)} error(s)",
+                f"the policy has {plural(len(errors), 'error')}",
                 diagnostics=[
                     {"line": d.line, "column": d.column, "message": d.message, "hint": d.hint} for d in errors
                 ],
@@ -275,7 +277,11 @@ def _policy_routes(app: FastAPI, service: RotaService, authorized) -> None:
 
     @app.get("/v1/policy", dependencies=authorized)
     def get_policy():
-        return {"version": service.engine.policy.version, "text": service.engine.policy_text}
+        source = service.engine.policy_source
+        answer = {"version": service.engine.policy.version, "text": source.joined()}
+        if not source.is_one_file:  # a folder: its files apart, each with its text
+            answer["files"] = [{"file": file, "text": text} for file, text in source.files]
+        return answer
 
     @app.get("/v1/policies", dependencies=authorized)
     def list_policies():
@@ -292,7 +298,7 @@ def _policy_routes(app: FastAPI, service: RotaService, authorized) -> None:
         kept = {v["version"]: v["text"] for v in service.engine.store.policies()}
         if version not in kept:
             raise ApiError(404, "unknown_policy", f"no policy version `{version}`")
-        compiled = await service.change(service.engine.use_policy, kept[version], utc_now())
+        compiled = await service.change(service.engine.use_policy, PolicySource.decode(kept[version]), utc_now())
         return {"version": compiled.version, "routes": [route.name for route in compiled.routes]}
 
 

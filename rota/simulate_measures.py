@@ -1,7 +1,8 @@
 """What a simulation's decisions say about a policy: fairness, waits, timeouts.
 
 Pure functions over a `SimulationRun`; the definitions here are the ones the
-README gives ops teams ("Simulating a policy: the measures").
+README gives ops teams ("Simulating a policy: the measures"). Waits are summed
+up by `rota.waits`, as every command does.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from .simulate import SimulationRun
+from .waits import WaitSummary
 
 ASSIGNED_AT_ONCE = "assigned at once"
 ASSIGNED_AFTER_WAITING = "assigned after waiting"
@@ -53,27 +55,6 @@ def max_min_ratio(counts: list[int]) -> float:
     if min(counts) == 0:
         return math.inf
     return max(counts) / min(counts)
-
-
-def percentile(sorted_values: list[float], percent: float) -> float:
-    """Nearest rank: the smallest value with at least `percent`% of the values at or below it."""
-    if not sorted_values:
-        return math.nan
-    rank = max(1, math.ceil(percent / 100 * len(sorted_values)))
-    return sorted_values[rank - 1]
-
-
-@dataclass(frozen=True)
-class WaitSummary:
-    count: int
-    p50: float
-    p90: float
-    maximum: float
-
-    @classmethod
-    def of(cls, seconds: list[float]) -> WaitSummary:
-        ordered = sorted(seconds)
-        return cls(len(ordered), percentile(ordered, 50), percentile(ordered, 90), ordered[-1] if ordered else math.nan)
 
 
 @dataclass

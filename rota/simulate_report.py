@@ -23,8 +23,9 @@ from rich.table import Table
 
 from rota.engine import load_roster, snapshot_schema
 from rota.storage import load_snapshot
+from rota.storage.files import replaced_atomically
 
-from .jobs import compile_policy_file
+from .jobs import PolicyLocation, compile_policy_file, policy_name
 from .simulate import SimulationRun, SimulationSettings, simulate
 from .simulate_measures import (
     ASSIGNED_AFTER_WAITING,
@@ -36,9 +37,10 @@ from .simulate_measures import (
     UNASSIGNED,
     WAITING_AT_END,
     SimulationMeasures,
-    WaitSummary,
     measure,
 )
+from .waits import WaitSummary, duration, percentile
+from .wording import plural
 
 FATE_COLOURS = {
     ASSIGNED_AT_ONCE: "#4c9a6a",
@@ -55,15 +57,6 @@ SVG_METADATA = {"Date": None, "Creator": None, "Format": None, "Type": None}
 
 
 # ------------------------------------------------------------------ numbers
-
-
-def duration(seconds: float) -> str:
-    """`4m05s`, `1h02m00s`; a dash when there is nothing to show."""
-    if seconds is None or math.isnan(seconds):
-        return "–"
-    minutes, seconds = divmod(int(round(seconds)), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m{seconds:02d}s" if hours else f"{minutes}m{seconds:02d}s"
 
 
 def ratio_text(value: float) -> str:
@@ -110,7 +103,7 @@ def headline(run: SimulationRun, measures: SimulationMeasures) -> list[tuple[str
         rows.append(
             (
                 "fairness",
-                f"Gini {measures.gini:.3f} · max/min {ratio_text(measures.max_min_ratio)} over {len(counts)} agents",
+                f"Gini {measures.gini:.3f} · max/min {ratio_text(measures.max_min_ratio)} over {plural(len(counts), 'agent')}",
             )
         )
         rows.append(("busiest / least busy", f"{busiest} {counts[busiest]} · {quietest} {counts[quietest]}"))
@@ -267,7 +260,7 @@ def draw_assigned(axes, measures: SimulationMeasures) -> None:
 
 
 def draw_waits(axes, run: SimulationRun, measures: SimulationMeasures) -> None:
-    """Per route: the spread of queue waits (box: quartiles, whiskers: 0 to max), p90 marked, timeout as a tick."""
+    """Per route: the spread of queue waits (box: quartiles, whiskers: the extremes), p90 marked."""
     routes = [name for name in route_names(run, measures) if measures.queue_waits.get(name)]
     if not routes:
         axes.text(0.5, 0.5, "no assignments", ha="center", va="center", transform=axes.transAxes)
@@ -275,11 +268,10 @@ def draw_waits(axes, run: SimulationRun, measures: SimulationMeasures) -> None:
         return
     data = [[seconds / 60 for seconds in measures.queue_waits[name]] for name in routes]
     positions = list(range(len(routes), 0, -1))  # first route on top
-    axes.boxplot(
-        data,
+    axes.bxp(
+        [_box(minutes) for minutes in data],
         positions=positions,
         orientation="horizontal",
-        whis=(0, 100),
         widths=0.5,
         showfliers=False,
         medianprops={"color": "#222222"},
@@ -301,6 +293,13 @@ def draw_waits(axes, run: SimulationRun, measures: SimulationMeasures) -> None:
     axes.set_ylim(0.4, len(routes) + 0.8)
     axes.set_xlabel("minutes in the route's queue (0 = assigned at once)")
     axes.set_title("Queue waits per route (◆ = p90)")
+
+
+def _box(values: list[float]) -> dict[str, object]:
+    """A box of the waits plot, by the percentiles every number of the report uses; whiskers at the extremes."""
+    ordered = sorted(values)
+    quartiles = {name: percentile(ordered, percent) for name, percent in (("q1", 25), ("med", 50), ("q3", 75))}
+    return {**quartiles, "whislo": ordered[0], "whishi": ordered[-1], "fliers": []}
 
 
 def draw_route_fates(axes, run: SimulationRun, measures: SimulationMeasures) -> None:
@@ -452,8 +451,12 @@ def write_report(
     html_path: str | Path,
     png_path: str | Path,
 ) -> None:
-    Path(html_path).write_text(render_html(run, measures, title, settings_line), encoding="utf-8")
-    summary_figure(run, measures, f"{title}\n{settings_line}").savefig(png_path, dpi=80, metadata={"Software": None})
+    page = render_html(run, measures, title, settings_line)
+    with replaced_atomically(html_path) as temporary:
+        Path(temporary).write_text(page, encoding="utf-8")
+    picture = summary_figure(run, measures, f"{title}\n{settings_line}")
+    with replaced_atomically(png_path) as temporary:
+        picture.savefig(temporary, format="png", dpi=80, metadata={"Software": None})
 
 
 # ------------------------------------------------------------------- stderr
@@ -463,8 +466,8 @@ def print_simulation_summary(
     console: Console, run: SimulationRun, measures: SimulationMeasures, html_path: str, png_path: str
 ) -> None:
     console.print(
-        f"simulated {run.settings.hours:g} h, {measures.arrived:,} contacts, "
-        f"{len(run.decisions):,} decisions in {run.seconds:.2f}s",
+        f"simulated {run.settings.hours:g} h, {plural(measures.arrived, 'contact')}, "
+        f"{plural(len(run.decisions), 'decision')} in {run.seconds:.2f}s",
         markup=False,
         highlight=False,
     )
@@ -501,18 +504,23 @@ def settings_text(run: SimulationRun, policy_path: str, snapshot_dir: str) -> st
 
 
 def simulate_file(
-    policy_path: str, snapshot_dir: str, settings: SimulationSettings, html_path: str | Path, png_path: str | Path
+    policy_path: PolicyLocation,
+    snapshot_dir: str,
+    settings: SimulationSettings,
+    html_path: str | Path,
+    png_path: str | Path,
 ) -> tuple[SimulationRun, SimulationMeasures]:
-    """`rota simulate`: check the policy against the snapshot, run the desk, write the report."""
+    """`rota simulate`: check the policy (a file or a folder) against the snapshot, run the desk, write the report."""
     snapshot = load_snapshot(snapshot_dir)
     policy = compile_policy_file(policy_path, snapshot_schema(snapshot.connection))
+    name = policy_name(policy_path)
     run = simulate(policy, load_roster(snapshot.connection), settings)
     measures = measure(run)
     write_report(
         run,
         measures,
-        f"rota simulate: {Path(policy_path).name}",
-        settings_text(run, str(policy_path), str(snapshot_dir)),
+        f"rota simulate: {Path(name).name}",
+        settings_text(run, name, str(snapshot_dir)),
         html_path,
         png_path,
     )

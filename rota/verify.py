@@ -18,10 +18,19 @@ from hypothesis import seed as hypothesis_seed
 
 from rota.engine import CompiledPolicy, Engine, format_instant
 
-from .policy_checks import ESCALATION, IMPOSSIBLE_FILTERS, SHADOWED_ROUTES, STARVED_USERS, PolicyFinding, PolicyReview
+from .policy_checks import (
+    ESCALATION,
+    IMPOSSIBLE_FILTERS,
+    POLICY_CHECKS,
+    SHADOWED_ROUTES,
+    STARVED_USERS,
+    PolicyFinding,
+    PolicyReview,
+)
 from .testing.properties import PROPERTIES, Property, PropertyViolation
 from .testing.run import EngineFactory, ReplayFiles, Run, Snapshot
 from .testing.strategies import Vocabulary, runs, vocabulary
+from .wording import plural
 
 DEFAULT_EXAMPLES = 200
 
@@ -43,11 +52,16 @@ class CheckResult:
     name: str
     title: str
     findings: tuple[PolicyFinding, ...] = ()
-    note: str | None = None  # why it was skipped, or a summary when it passed
+    note: str | None = None  # what it saw, when it ran
+    skipped: str | None = None  # why it did not run
 
     @property
     def passed(self) -> bool:
-        return not self.findings
+        return self.skipped is None and not self.findings
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.findings)
 
 
 @dataclass(frozen=True)
@@ -58,8 +72,17 @@ class VerifyReport:
     seconds: float
 
     @property
+    def failed(self) -> int:
+        return sum(not result.passed for result in self.properties) + sum(check.failed for check in self.checks)
+
+    @property
+    def skipped(self) -> int:
+        return sum(check.skipped is not None for check in self.checks)
+
+    @property
     def passed(self) -> bool:
-        return all(result.passed for result in self.properties) and all(check.passed for check in self.checks)
+        """Nothing failed: a skipped check does not fail a verify (nor pass it: the summary counts it)."""
+        return not self.failed
 
 
 def verify(
@@ -155,15 +178,25 @@ def review_policy(
     max_wait_seconds: int | None,
     seed: int = 0,
 ) -> tuple[CheckResult, ...]:
+    """Every policy check, in POLICY_CHECKS order; one whose option was not given is skipped."""
     review = PolicyReview(policy, words, snapshot, policy_file, seed)
+    given = {"--snapshot": snapshot is not None, "--max-wait": max_wait_seconds is not None}
     escalation, longest = review.escalation(max_wait_seconds)
-    results = [CheckResult(SHADOWED_ROUTES.name, SHADOWED_ROUTES.title, tuple(review.shadowed_routes()))]
-    for check, find in ((IMPOSSIBLE_FILTERS, review.impossible_filters), (STARVED_USERS, review.starved_users)):
-        if snapshot is None:
-            results.append(CheckResult(check.name, check.title, note="skipped: needs --snapshot"))
+    finders = {
+        SHADOWED_ROUTES.name: review.shadowed_routes,
+        IMPOSSIBLE_FILTERS.name: review.impossible_filters,
+        STARVED_USERS.name: review.starved_users,
+        ESCALATION.name: lambda: escalation,
+    }
+    notes = {ESCALATION.name: longest}  # the longest chain helps choose a --max-wait
+    results = []
+    for check in POLICY_CHECKS:
+        note = notes.get(check.name)
+        if check.needs is not None and not given[check.needs]:
+            why = f"needs {check.needs}" + (f"; {note}" if note else "")
+            results.append(CheckResult(check.name, check.title, skipped=why))
         else:
-            results.append(CheckResult(check.name, check.title, tuple(find())))
-    results.append(CheckResult(ESCALATION.name, ESCALATION.title, tuple(escalation), longest))
+            results.append(CheckResult(check.name, check.title, tuple(finders[check.name]()), note))
     return tuple(results)
 
 
@@ -171,19 +204,30 @@ def review_policy(
 
 
 def report_lines(report: VerifyReport, examples_source: str) -> list[str]:
-    lines = [f"{report.runs} generated runs ({examples_source})"]
+    """One line per property and check (✓ passed, ✗ failed, - skipped), then the counts."""
+    lines = [f"{plural(report.runs, 'generated run')} ({examples_source})"]
     for result in report.properties:
         lines.append(f"{'✓' if result.passed else '✗'} {result.property.title}")
         if not result.passed:
             lines += _failure_lines(result)
     for check in report.checks:
+        if check.skipped is not None:
+            lines.append(f"- {check.title}: skipped ({check.skipped})")
+            continue
         note = f" ({check.note})" if check.note else ""
-        lines.append(f"{'✓' if check.passed else '✗'} {check.title}{note}")
+        lines.append(f"{'✗' if check.failed else '✓'} {check.title}{note}")
         lines += [f"    {finding.render()}" for finding in check.findings]
-    failed = sum(not r.passed for r in report.properties) + sum(not c.passed for c in report.checks)
-    verdict = "all passed" if not failed else f"{failed} failed"
-    lines.append(f"{verdict} in {report.seconds:.1f} s")
+    lines.append(f"{_counts(report)} in {report.seconds:.1f} s")
     return lines
+
+
+def _counts(report: VerifyReport) -> str:
+    """`all 11 passed`, `9 passed, 2 skipped`, `1 failed, 10 passed`."""
+    passed = len(report.properties) + len(report.checks) - report.failed - report.skipped
+    if not report.failed and not report.skipped:
+        return f"all {passed} passed"
+    counts = [(report.failed, "failed"), (passed, "passed"), (report.skipped, "skipped")]
+    return ", ".join(f"{count} {what}" for count, what in counts if count)
 
 
 def _failure_lines(result: PropertyResult) -> list[str]:
@@ -191,7 +235,9 @@ def _failure_lines(result: PropertyResult) -> list[str]:
     run = result.counterexample
     if run is None:
         return lines + ["    (the failure did not recur when searched again)"]
-    lines.append(f"    smallest counterexample: {len(run.snapshot.users)} user(s), {len(run.events)} event(s)")
+    lines.append(
+        f"    smallest counterexample: {plural(len(run.snapshot.users), 'user')}, {plural(len(run.events), 'event')}"
+    )
     lines += ["      " + _user_line(run, user) for user in run.snapshot.users]
     lines += [f"      {format_instant(event.at)} {event.type} {_event_fields(event)}" for event in run.ordered_events()]
     if run.until is not None:

@@ -2,14 +2,17 @@
 
 Every reader goes through DuckDB (csv, parquet, json, jsonl/ndjson); every
 writer is atomic: it writes a temporary file beside the target and renames
-it, so a failure leaves nothing half-written.
+it, so a failure leaves nothing half-written (`replaced_atomically`, which
+every output file of rota goes through).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import duckdb
@@ -109,14 +112,36 @@ def write_table(table: pa.Table, path: str | Path) -> None:
         raise StorageError(f"{path}: unknown output type `{path.suffix}`; use {', '.join(FORMATS)}")
     if not path.parent.exists():
         raise StorageError(f"{path}: folder {path.parent} does not exist")
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
-    os.close(handle)
-    try:
+    with replaced_atomically(path) as temporary:
         writer(_timestamps_as_text(table) if path.suffix.lower() != ".parquet" else table, temporary)
+
+
+@contextmanager
+def replaced_atomically(path: str | Path, mode: int | None = None) -> Iterator[str]:
+    """The name of a new file beside `path` to write; renamed over `path` when the block ends, removed if it fails.
+
+    The file is made as `open()` makes one, 0666 less the umask (tempfile.mkstemp's
+    would be owner-only), or given `mode`, so a rewrite keeps its file's."""
+    temporary = _new_file_beside(Path(path))
+    try:
+        if mode is not None:
+            os.chmod(temporary, mode)
+        yield temporary
         os.replace(temporary, path)
     except BaseException:
-        os.unlink(temporary)
+        with suppress(FileNotFoundError):
+            os.unlink(temporary)
         raise
+
+
+def _new_file_beside(path: Path) -> str:
+    while True:  # a name already taken (by chance, or by another run) is drawn again
+        candidate = path.with_name(f".{path.name}.{secrets.token_hex(4)}{path.suffix}")
+        try:
+            os.close(os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            continue
+        return str(candidate)
 
 
 def _timestamps_as_text(table: pa.Table) -> pa.Table:

@@ -117,3 +117,20 @@ def test_mutated_policies_only_ever_give_diagnostics(edits):
         text = text[:position] + inserted + text[position + deleted :]
     policy, diagnostics = analyze(text, "mutated.rota")
     assert policy is not None or any(d.is_error for d in diagnostics)
+
+
+@settings(SETTINGS, max_examples=60)
+@given(policies(), st.data())
+def test_a_mistake_in_each_of_k_routes_gives_exactly_k_syntax_errors_on_their_lines(policy, data):
+    """Recovery: the parser resumes at the next option, `}` or route, so no mistake hides or repeats another."""
+    lines = format_policy(policy).split("\n")
+    actions = [index + 1 for index, line in enumerate(lines) if line.startswith("route ")]  # 0-based
+    broken = sorted(data.draw(st.lists(st.sampled_from(actions), unique=True) if actions else st.just([])))
+    mistakes = data.draw(st.lists(st.sampled_from(MISTAKES), min_size=len(broken), max_size=len(broken)))
+    for offset, (action, mistake) in enumerate(zip(broken, mistakes)):  # a bad line after each chosen action
+        lines.insert(action + 1 + offset, "  " + mistake)
+    diagnostics = parse("\n".join(lines), "broken.rota").diagnostics
+    assert [d.line for d in diagnostics] == [action + 2 + offset for offset, action in enumerate(broken)]
+
+
+MISTAKES = ["usng least_open", "only = 3", "priority x", "timeout 30", 'assign to team "again"', "only (online"]

@@ -24,9 +24,9 @@ from rota.simulate_measures import (
     gini,
     max_min_ratio,
     measure,
-    percentile,
 )
 from rota.simulate_report import render_html, settings_text
+from rota.waits import percentile
 
 POLICIES = Path(__file__).parent.parent / "policies"
 SNAPSHOT = POLICIES / "demo" / "snapshot"

@@ -120,11 +120,75 @@ def test_every_problem_is_reported_in_one_run_sorted_by_place():
     assert [(d.line, d.column) for d in diagnostics] == sorted((d.line, d.column) for d in diagnostics)
 
 
+def test_every_syntax_error_of_a_file_is_reported_once_at_its_place():
+    text = (GOLDEN / "three_mistakes.rota").read_text()
+    diagnostics = analyze(text, "p.rota")[1]
+    assert [(d.line, d.column, d.code.id) for d in diagnostics] == [(4, 3, "E101"), (8, 41, "E101"), (13, 18, "E101")]
+    assert [(d.end_line, d.end_column) for d in diagnostics] == [(4, 7), (8, 42), (13, 23)]  # each token's end
+
+
+def test_the_parser_resumes_at_the_next_option_or_route_without_follow_on_errors():
+    text = (
+        "route a when contact.x = 1 { assign to space only only online priority 1.5 }\n"
+        "route b { assign to team Sales timeout 30 -> unassign }\n"
+        "route c { unassign } }\n"
+        'route d { assign to user "x" @ }\n'
+    )
+    assert errors_of(text) == [
+        "unexpected `=`",
+        "unexpected `only`; expected an expression",
+        "unexpected name `Sales`; expected a string",
+        "unexpected number `30`; expected a duration like `30m`",
+        "unexpected `}`; expected `route` or the end of the file",
+        "unexpected character `@`",
+    ]
+
+
+@pytest.mark.parametrize(
+    "text, place, hint",
+    [
+        ('route vip {\n  assign to team "VIP"\n\nroute general {\n  unassign\n}\n', (1, 11), "before the next route"),
+        ('route vip {\n  assign to team "VIP"\n  only online\n', (1, 11), "at the end of the route"),
+    ],
+)
+def test_an_unclosed_brace_is_reported_at_the_route_that_opens_it(text, place, hint):
+    (diagnostic,) = analyze(text, "p.rota")[1]
+    assert diagnostic.message == "route `vip` opens `{` here and it is never closed"
+    assert ((diagnostic.line, diagnostic.column), diagnostic.code.id) == (place, "E102")
+    assert diagnostic.hint == f"close it with `}}` {hint}"
+
+
+def test_a_route_left_unfinished_says_its_brace_is_open():
+    (diagnostic,) = analyze("route vip {\n  assign to space\n  only online and\nroute b { unassign }\n", "p.rota")[1]
+    assert (diagnostic.line, diagnostic.message) == (4, "unexpected `route`; expected an expression")
+    assert diagnostic.hint == "route `vip` is still open here: its `{` on line 1 is never closed"
+
+
+def test_unclosed_strings_and_brackets_are_reported_where_they_open():
+    diagnostics = analyze('route a when ("x" in tags {\n  assign to space\n  only y in ["a"\n  priority 1\n}\n', "p")[1]
+    assert [(d.line, d.column, d.message, d.code.id) for d in diagnostics] == [
+        (1, 14, "this `(` is never closed", "E102"),
+        (3, 13, "this `[` is never closed", "E102"),
+    ]
+    (string,) = analyze('route a when "x in tags {\n  unassign\n}\n', "p")[1]
+    assert (string.column, string.code.id, string.end_column) == (14, "E102", 26)
+
+
+def test_a_file_of_many_mistakes_stops_after_a_hundred():
+    diagnostics = analyze("route a { assign to space " + "only " * 500 + "}", "p.rota")[1]
+    assert len(diagnostics) == 101
+    assert diagnostics[-1].message == "more than 100 syntax errors; stopped here" and diagnostics[-1].code.id == "E103"
+
+
 def test_limits_keep_hostile_input_harmless():
     assert "nested more than" in errors_of("route r when " + "(" * 500 + "x" + ")" * 500 + " { unassign }")[0]
     assert "nested more than" in errors_of("route r when " + "not " * 5000 + "x { unassign }")[0]
     assert "list longer than" in errors_of("route r when x in [" + "1," * 5000 + "1] { unassign }")[0]
     assert "larger than" in errors_of("#" * (2 * 1024 * 1024))[0]
+    assert errors_of("route a { assign to space priority 1.5 }\nroute b { assign to space priority 2.5 }") == [
+        "priority must be a whole number, not `1.5`",
+        "priority must be a whole number, not `2.5`",
+    ]
 
 
 def test_format_keeps_comments_and_canonical_layout():

@@ -148,6 +148,7 @@ def test_bad_input_is_a_4xx_naming_the_problem_and_changes_nothing(server):
         before = client.get("/v1/policy").json()
         bad = client.put("/v1/policy", content="route r { usng least_open }")
         assert bad.status_code == 422 and bad.json()["error"]["diagnostics"][0]["line"] == 1
+        assert bad.json()["error"]["message"] == "the policy has 1 error"
         assert client.get("/v1/policy").json() == before
         assert client.put("/v1/users/u1", content="{oops").status_code == 400
         assert client.put("/v1/users/u1", json={"status": "busy"}).status_code == 422

@@ -9,6 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from rota.cli import main
+from rota.diagnostics import SHOWN_LINE_WIDTH
 
 DEMO = Path(__file__).parent.parent / "policies" / "demo"
 BAD_POLICY = 'route vip when "vip" in contact.tags {\n  assign to team "VIP"\n  usng least_open\n}\n'
@@ -31,6 +32,28 @@ def test_check_prints_file_line_column_source_and_caret(tmp_path, capsys):
         == f"{policy}:3:3: error: unexpected name `usng`; expected `using`, `only`, `priority`, `timeout` or `}}` [E101]"
     )
     assert lines[1:4] == ["    usng least_open", "    ^", "  hint: did you mean `using`?"]
+
+
+GOLDEN = Path(__file__).parent / "golden" / "diagnostics"
+
+
+@pytest.mark.parametrize(
+    "case", ["three_mistakes", "unclosed_brace", "unclosed_parenthesis", "long_line", "static_rules"]
+)
+def test_check_prints_every_diagnostic_as_the_golden_file_says(case, capsys, monkeypatch):
+    """Every syntax error in one run; an unclosed `{` at its route; a long line cut around the caret."""
+    monkeypatch.chdir(GOLDEN)
+    code, out, err = run(capsys, "check", f"{case}.rota")
+    assert code == 1 and out == (GOLDEN / f"{case}.expected").read_text()
+
+
+def test_a_long_source_line_is_shown_cut_around_the_caret(capsys, monkeypatch):
+    monkeypatch.chdir(GOLDEN)
+    _, out, _ = run(capsys, "check", "long_line.rota")
+    headline, shown, caret, _ = out.splitlines()
+    assert headline.startswith("long_line.rota:1:288: error: unexpected `=`")
+    assert shown.startswith("  ...") and shown.endswith("...") and len(shown) == 2 + 3 + SHOWN_LINE_WIDTH + 3
+    assert shown[caret.index("^")] == "="
 
 
 def test_check_json_and_a_clean_file(tmp_path, capsys):
