@@ -20,7 +20,7 @@ from pathlib import Path
 from rota.dsl import load_policy
 from rota.engine import DurableEngine, Engine, Event, Roster, User, compile_policy
 from rota.engine.provenance import EventLog, Run
-from rota.engine.replay import load_events, replay_durable, replay_window
+from rota.engine.replay import load_events, replay_durable_events, replay_window
 
 POLICY = """\
 route vip when "vip" in contact.tags {
@@ -105,7 +105,7 @@ def replay_figures(records: list[dict], users: int) -> None:
         people = roster(users, 0.3)  # as `rota replay --db` runs it: with its fingerprint, the events' digest
         run = Run.replay("bench.rota", people, EventLog("bench", events))
         durable = DurableEngine.open(Path(directory) / "engine.duckdb", POLICY, people, run=run)
-        decisions, count = replay_durable(durable, events, Path(directory) / "out.jsonl", until)
+        decisions, count = replay_durable_events(durable, events, Path(directory) / "out.jsonl", until)
         seconds = time.perf_counter() - started
         durable.close()
     print(

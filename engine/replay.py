@@ -86,15 +86,30 @@ def replay_window(events: list[Event], until: datetime | None) -> tuple[list[Eve
 
 def replay_durable(
     durable,
+    records: Iterable[dict],
+    source: str | Path,
+    out_path: str | Path,
+    until: datetime | None,
+    group_size: int = 1024,
+    progress: Progress | None = None,
+) -> tuple[list[Decision], int]:
+    """Like `replay_events`, on a DurableEngine: the log's records read and checked, then
+    `replay_durable_events`."""
+    events, until = replay_window(load_events(records, str(source)), until)
+    return replay_durable_events(durable, events, out_path, until, group_size, progress)
+
+
+def replay_durable_events(
+    durable,
     events: Sequence[Event],
     out_path: str | Path,
     until: datetime | None,
     group_size: int = 1024,
     progress: Progress | None = None,
 ) -> tuple[list[Decision], int]:
-    """Like `replay_events`, on a DurableEngine, for the events and time of a `replay_window`:
-    commits every `group_size` events and appends to `out_path` only decisions already on
-    disk. Reopened after a crash, it skips the events the file has applied and carries on.
+    """The events and time of a `replay_window` through a DurableEngine: commits every
+    `group_size` events and appends to `out_path` only decisions already on disk.
+    Reopened after a crash, it skips the events the file has applied and carries on.
     Returns every decision written (an earlier run's included) and the count of events."""
     written: list[Decision] = []
     with open(out_path, "w", encoding="utf-8") as out:

@@ -179,7 +179,7 @@ def _replay_into(database, source, roster, events_source, events, out_path, unti
     """The durable replay: (every decision written, events the file had applied before)."""
     from rota.engine import DurableEngine
     from rota.engine.provenance import EventLog, Run
-    from rota.engine.replay import replay_durable
+    from rota.engine.replay import replay_durable_events
     from rota.storage.engine_store import remove_engine_file
 
     new_file = not Path(database).exists()
@@ -192,7 +192,7 @@ def _replay_into(database, source, roster, events_source, events, out_path, unti
         raise
     resumed_after = durable.events_applied
     try:
-        decisions, _ = replay_durable(durable, events, out_path, until, progress=progress)
+        decisions, _ = replay_durable_events(durable, events, out_path, until, progress=progress)
     except BaseException:
         if new_file and durable.events_applied == 0:  # stopped before it did anything: leave nothing behind
             durable.store.close()
