@@ -5,21 +5,26 @@ from __future__ import annotations
 import zoneinfo
 from functools import lru_cache
 
+from rota import diagnostics as codes
+from rota.vocabulary import Reason, RouteKind
+
 from . import ast
-from .diagnostics import ERROR, WARNING, Diagnostic, Severity, did_you_mean, sorted_diagnostics
+from .diagnostics import Code, Diagnostic, did_you_mean, sorted_diagnostics
 from .type_check import TypeChecker
 from .types import SnapshotSchema
 
 ONCE_PER_ROUTE = {ast.Using: "using", ast.Priority: "priority", ast.Timeout: "timeout"}
 QUEUE_ONLY = {ast.Using: "using", ast.Only: "only", ast.Timeout: "timeout"}
-ACTION_WORDS = {ast.AssignToUser: "assign to user", ast.Unassign: "unassign"}
+ACTION_WORDS = {ast.AssignToUser: "assign to user", ast.Unassign: RouteKind.UNASSIGN.value}
 
 
 def check(policy: ast.Policy, schema: SnapshotSchema | None = None) -> list[Diagnostic]:
     found: list[Diagnostic] = []
 
-    def report(position: ast.Position, message: str, hint: str | None = None, severity: Severity = ERROR) -> None:
-        found.append(Diagnostic(policy.file, position.line, position.column, message, hint, severity))
+    def report(position: ast.Position, message: str, hint: str | None = None, code: Code = codes.SYNTAX) -> None:
+        """A finding at a node's place (its end too, when the parser gave one), as severe as its code."""
+        end = (position.end_line, position.end_column) if position.end_line else (None, None)
+        found.append(Diagnostic(policy.file, position.line, position.column, message, hint, code.severity, code, *end))
 
     _check_timezone(policy, report)
     _check_names_and_branches(policy, report)
@@ -46,6 +51,7 @@ def _check_timezone(policy: ast.Policy, report) -> None:
             policy.timezone_position,
             f"unknown timezone `{policy.timezone}`",
             did_you_mean(policy.timezone, _zones()) or 'use an IANA name like "Europe/Berlin"',
+            codes.UNKNOWN_TIMEZONE,
         )
 
 
@@ -67,6 +73,7 @@ def _check_names_and_branches(policy: ast.Policy, report) -> None:
                     option.branch_position,
                     f"timeout branch `{option.branch}` names no route",
                     did_you_mean(option.branch, first_seen) or "name a route of this policy, or `unassign`",
+                    codes.UNKNOWN_BRANCH,
                 )
     _check_cycles(policy, first_seen, report)
 
@@ -89,6 +96,7 @@ def _check_cycles(policy: ast.Policy, routes: dict[str, ast.Route], report) -> N
                         timeout.branch_position,
                         "timeout branches form a cycle: " + " -> ".join(cycle),
                         "end the chain with a route that has no timeout branch, or with `-> unassign`",
+                        codes.BRANCH_CYCLE,
                     )
                 break
             path.append(current.name)
@@ -99,7 +107,12 @@ def _check_options(route: ast.Route, report) -> None:
     for option in route.options:
         kind = type(option)
         if kind in ONCE_PER_ROUTE and kind in seen:
-            report(option.position, f"`{ONCE_PER_ROUTE[kind]}` is given twice in route `{route.name}`", "keep one")
+            report(
+                option.position,
+                f"`{ONCE_PER_ROUTE[kind]}` is given twice in route `{route.name}`",
+                "keep one",
+                codes.OPTION_TWICE,
+            )
         seen.add(kind)
         if kind in QUEUE_ONLY and not route.queues:
             action = ACTION_WORDS[type(route.action)]
@@ -107,10 +120,13 @@ def _check_options(route: ast.Route, report) -> None:
                 option.position,
                 f"`{QUEUE_ONLY[kind]}` has no meaning with `{action}`: it never queues and never chooses among users",
                 "use it with `assign to team` or `assign to space`",
+                codes.OPTION_WITHOUT_QUEUE,
             )
         if isinstance(option, ast.Timeout) and not 0 < option.seconds <= ast.MAX_TIMEOUT_SECONDS:
             what = "of zero" if option.seconds == 0 else "longer than 7 days"
-            report(option.position, f"a timeout {what} is not allowed", "give a timeout from 1s to 7d")
+            report(
+                option.position, f"a timeout {what} is not allowed", "give a timeout from 1s to 7d", codes.TIMEOUT_RANGE
+            )
 
 
 def _check_against_snapshot(route: ast.Route, schema: SnapshotSchema, report) -> None:
@@ -118,9 +134,9 @@ def _check_against_snapshot(route: ast.Route, schema: SnapshotSchema, report) ->
     if isinstance(action, ast.AssignToTeam) and schema.teams is not None and action.team not in schema.teams:
         report(
             action.position,
-            f"the snapshot has no team `{action.team}`: this route will fail with team_empty",
+            f"the snapshot has no team `{action.team}`: this route will fail with {Reason.TEAM_EMPTY}",
             did_you_mean(action.team, schema.teams),
-            WARNING,
+            codes.UNKNOWN_TEAM,
         )
     if (
         isinstance(action, ast.AssignToUser)
@@ -133,5 +149,5 @@ def _check_against_snapshot(route: ast.Route, schema: SnapshotSchema, report) ->
             action.position,
             f"the snapshot has no user `{action.user.value}`",
             did_you_mean(action.user.value, schema.user_ids),
-            WARNING,
+            codes.UNKNOWN_USER,
         )

@@ -16,9 +16,10 @@ from pathlib import Path
 from hypothesis import HealthCheck, Verbosity, given, settings
 from hypothesis import seed as hypothesis_seed
 
+from rota.diagnostics import Diagnostic
 from rota.engine import CompiledPolicy, Engine, format_instant
 
-from .policy_checks import ESCALATION, IMPOSSIBLE_FILTERS, SHADOWED_ROUTES, STARVED_USERS, PolicyFinding, PolicyReview
+from .policy_checks import ESCALATION, IMPOSSIBLE_FILTERS, SHADOWED_ROUTES, STARVED_USERS, PolicyReview, finding_line
 from .testing.properties import PROPERTIES, Property, PropertyViolation
 from .testing.run import EngineFactory, ReplayFiles, Run, Snapshot
 from .testing.strategies import Vocabulary, runs, vocabulary
@@ -42,7 +43,7 @@ class PropertyResult:
 class CheckResult:
     name: str
     title: str
-    findings: tuple[PolicyFinding, ...] = ()
+    findings: tuple[Diagnostic, ...] = ()
     note: str | None = None  # why it was skipped, or a summary when it passed
 
     @property
@@ -179,7 +180,7 @@ def report_lines(report: VerifyReport, examples_source: str) -> list[str]:
     for check in report.checks:
         note = f" ({check.note})" if check.note else ""
         lines.append(f"{'✓' if check.passed else '✗'} {check.title}{note}")
-        lines += [f"    {finding.render()}" for finding in check.findings]
+        lines += [f"    {finding_line(finding)}" for finding in check.findings]
     failed = sum(not r.passed for r in report.properties) + sum(not c.passed for c in report.checks)
     verdict = "all passed" if not failed else f"{failed} failed"
     lines.append(f"{verdict} in {report.seconds:.1f} s")
