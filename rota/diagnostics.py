@@ -107,12 +107,13 @@ STARVED_USERS = code("V504", "starved-users", "users that no reachable route can
 ESCALATION_TOO_LONG = code("V505", "escalation-too-long", "a chain of timeouts that adds up to more than --max-wait")
 
 # S6xx: a request the service refuses (rota/service.py), beside the policy's own codes in a 422.
-BODY_NOT_OBJECT = code("S601", "body-not-object", "the body is not a JSON object")
-FIELD_NOT_OBJECT = code("S602", "field-not-object", "`attrs` is not a JSON object")
-FIELD_NOT_TEXT = code("S603", "field-not-text", "`name` is not a string (or null)")
-UNKNOWN_STATUS = code("S604", "unknown-status", "`status` is not one of the statuses of SPEC 1")
-PARAMETER_NOT_TIME = code("S605", "parameter-not-time", "a time parameter (`since`) that is not ISO 8601")
-INVALID_PARAMETER = code("S606", "invalid-parameter", "a path or query parameter of the wrong kind (`limit=ten`)")
+BODY_NOT_JSON = code("S601", "body-not-json", "the body does not parse as JSON (answered 400)")
+BODY_NOT_OBJECT = code("S602", "body-not-object", "the body is JSON, but not an object")
+ATTRS_NOT_OBJECT = code("S603", "attrs-not-object", "`attrs` is not a JSON object")
+NAME_NOT_TEXT = code("S604", "name-not-text", "`name` is not a string (or null)")
+UNKNOWN_STATUS = code("S605", "unknown-status", "`status` is not one of the statuses of SPEC 1")
+PARAMETER_NOT_TIME = code("S606", "parameter-not-time", "a time parameter (`since`) that is not ISO 8601")
+INVALID_PARAMETER = code("S607", "invalid-parameter", "a path or query parameter of the wrong kind (`limit=ten`)")
 
 
 @dataclass(frozen=True)
