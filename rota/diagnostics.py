@@ -118,6 +118,10 @@ INVALID_PARAMETER = code("S607", "invalid-parameter", "a path or query parameter
 
 @dataclass(frozen=True)
 class Diagnostic:
+    """One finding. `line` 0 is the whole file (or, in the service, the whole part of a request
+    `file` names); `end_line`/`end_column` are where the place ends, the column just past it,
+    when known (JSON gives the start again when not)."""
+
     file: str
     line: int
     column: int
