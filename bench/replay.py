@@ -19,7 +19,8 @@ from pathlib import Path
 
 from rota.dsl import load_policy
 from rota.engine import DurableEngine, Engine, Event, Roster, User, compile_policy
-from rota.engine.replay import replay_durable
+from rota.engine.provenance import EventLog, Run
+from rota.engine.replay import load_events, replay_durable, replay_window
 
 POLICY = """\
 route vip when "vip" in contact.tags {
@@ -99,9 +100,12 @@ def events(count: int, users: int, seed: int = 5) -> list[dict]:
 
 def replay_figures(records: list[dict], users: int) -> None:
     with tempfile.TemporaryDirectory() as directory:
-        durable = DurableEngine.open(Path(directory) / "engine.duckdb", POLICY, roster(users, 0.3))
         started = time.perf_counter()
-        decisions, count = replay_durable(durable, records, "bench", Path(directory) / "out.jsonl", None)
+        events, until = replay_window(load_events(records, "bench"), None)
+        people = roster(users, 0.3)  # as `rota replay --db` runs it: with its fingerprint, the events' digest
+        run = Run.replay("bench.rota", people, EventLog("bench", events))
+        durable = DurableEngine.open(Path(directory) / "engine.duckdb", POLICY, people, run=run)
+        decisions, count = replay_durable(durable, events, Path(directory) / "out.jsonl", until)
         seconds = time.perf_counter() - started
         durable.close()
     print(

@@ -5,6 +5,8 @@ transaction per group of events (group commit); callers report decisions
 only from what `commit` returns. Reopening the file restores users, counts,
 cursors, contacts, the queue with its deadlines, and the count of events
 applied, so a replay killed at any moment carries on where it stopped.
+Given the run at hand (`provenance.Run`), opening a used file first checks
+that it holds that run, and refuses another one before writing anything.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from rota.storage.engine_store import Changes, EngineStore, decode_attributes, e
 
 from .compiler import CompiledPolicy, compile_policy
 from .decisions import Decision
+from .provenance import EVENTS_DIGEST, Held, Run, RunMismatch
 from .queue import QueueEntry
 from .roster import Roster, User
 from .router import Contact
@@ -38,7 +41,9 @@ class DurableEngine:
         self._attribute_texts: dict[str, tuple[dict, str]] = {}
         # Versions are kept with the time they were first seen (the epoch when no clock was given).
         self._new_policy: tuple | None = (engine.policy.version, policy_text, now or datetime(1970, 1, 1))
-        self._decision_count = store.connection.execute("SELECT count(*) FROM decisions").fetchall()[0][0]
+        self._decision_count = store.count("decisions")
+        self.log = None  # a replay's EventLog: its digest is written with every commit
+        self._fingerprint: dict[str, str] = {}  # written with the next commit
 
     # ------------------------------------------------------------- opening
 
@@ -50,31 +55,52 @@ class DurableEngine:
         roster: Roster | None = None,
         file: str = "<policy>",
         now: datetime | None = None,
+        run: Run | None = None,
     ) -> DurableEngine:
         """Open (or create, from `roster`) an engine file; a given policy (one file's text, named `file`, or a
-        PolicySource) replaces the stored one."""
+        PolicySource) replaces the stored one.
+
+        With `run`, a used file must hold that run (RunMismatch says what it holds
+        instead, and the file is left as it was), and the run's fingerprint is kept in it."""
         from rota.dsl import load_policy
 
         store = EngineStore(path)
-        meta = store.meta()
-        stored = meta.get("policy_text")
-        if policy is None and stored is None:
-            raise ValueError(f"{path}: holds no policy yet; give one")
-        source = as_source(policy, file) if policy is not None else PolicySource.decode(stored, file)
-        text = source.encode()
-        compiled = compile_policy(load_policy(source))
-        if store.is_empty():
-            engine = Engine(compiled, roster or Roster())
-            durable = cls(store, engine, text, now=now)
+        try:
+            meta = store.meta()
+            stored = meta.get("policy_text")
+            if policy is None and stored is None:
+                raise RunMismatch(f"{path}: holds no policy yet; give one")
+            source = as_source(policy, file) if policy is not None else PolicySource.decode(stored, file)
+            text = source.encode()
+            compiled = compile_policy(load_policy(source))
+            held = None if store.is_empty() else Held(meta, store.count("users"), store.count("decisions"))
+            refusal = None if run is None or held is None else run.refusal(str(path), held, compiled.version)
+            if refusal is not None:
+                raise RunMismatch(refusal)
+        except BaseException:
+            store.close()
+            raise
+        if held is None:
+            durable = cls(store, Engine(compiled, roster or Roster()), text, now=now)
+            durable._follow(run, held)
             durable._write_everything()
             return durable
         engine = Engine(compiled, _load_roster(store, meta))
         _load_contacts(store, engine)
         engine.queue.next_sequence = int(meta.get("next_sequence", 0))
-        durable = cls(store, engine, text, int(meta.get("events_applied", 0)), now)
-        if policy is not None and text != stored:
+        durable = cls(store, engine, text, held.events_applied, now)
+        durable._follow(run, held)
+        if (policy is not None and text != stored) or durable._fingerprint:
             durable.commit()
         return durable
+
+    def _follow(self, run: Run | None, held: Held | None) -> None:
+        """Keep `run`'s fingerprint in the file from the next commit on."""
+        if run is not None:
+            self.log = run.log
+            self._fingerprint = {
+                key: value for key, value in run.meta(held).items() if held is None or held.meta.get(key) != value
+            }
 
     def _write_everything(self) -> None:
         self.engine.roster.changed.update(self.engine.roster.users)
@@ -125,8 +151,12 @@ class DurableEngine:
                 "next_order": str(roster.next_order),
                 "next_sequence": str(engine.queue.next_sequence),
                 "events_applied": str(self.events_applied),
+                **self._fingerprint,
             },
         )
+        if self.log is not None:
+            changes.meta[EVENTS_DIGEST] = self.log.digest(self.events_applied)
+        self._fingerprint = {}
         if self._new_policy is not None:
             changes.policies.append(self._new_policy)
         contacts, queued = engine.contacts, engine.queue.entries

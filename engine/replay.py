@@ -8,7 +8,7 @@ policy give the same rows byte for byte.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from json.encoder import encode_basestring  # the string escaper of JSONEncoder(ensure_ascii=False)
 from pathlib import Path
@@ -76,31 +76,36 @@ def replay_events(
     return decisions, handled
 
 
+def replay_window(events: list[Event], until: datetime | None) -> tuple[list[Event], datetime | None]:
+    """The events a replay applies, those at or before `until`, and the time it fires
+    timeouts up to: `until`, or by default the last event's time."""
+    if until is None:
+        return events, events[-1].at if events else None
+    return [event for event in events if event.at <= until], until
+
+
 def replay_durable(
     durable,
-    records: Iterable[dict],
-    source: str | Path,
+    events: Sequence[Event],
     out_path: str | Path,
     until: datetime | None,
     group_size: int = 1024,
     progress: Progress | None = None,
 ) -> tuple[list[Decision], int]:
-    """Like `replay_events`, on a DurableEngine: commits every `group_size` events and
-    appends to `out_path` only decisions already on disk. Reopened after a crash,
-    it skips the events the file has applied and carries on."""
-    events = [e for e in load_events(records, str(source)) if until is None or e.at <= until]
-    if until is None and events:
-        until = events[-1].at
-    reported: list[Decision] = []
+    """Like `replay_events`, on a DurableEngine, for the events and time of a `replay_window`:
+    commits every `group_size` events and appends to `out_path` only decisions already on
+    disk. Reopened after a crash, it skips the events the file has applied and carries on.
+    Returns every decision written (an earlier run's included) and the count of events."""
+    written: list[Decision] = []
     with open(out_path, "w", encoding="utf-8") as out:
-        # What a killed run reported may end in a torn line: start from the log on disk.
-        out.writelines(json_line(decision) for decision in durable.logged())
 
         def report(decisions: list[Decision]) -> None:
             out.writelines(json_line(decision) for decision in decisions)
             out.flush()
-            reported.extend(decisions)
+            written.extend(decisions)
 
+        # What a killed run reported may end in a torn line: start from the log on disk.
+        report(durable.logged())
         for index in range(durable.events_applied, len(events)):
             durable.handle(events[index])
             if (index + 1) % group_size == 0:
@@ -110,7 +115,7 @@ def replay_durable(
         if until is not None:
             durable.advance(until, inclusive=True)
         report(durable.commit())
-    return reported, len(events)
+    return written, len(events)
 
 
 def write_rows(decisions: list[Decision], out_path: str | Path) -> None:

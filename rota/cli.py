@@ -7,8 +7,10 @@ stderr. No command ever shows a traceback: every failure is one clear line.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import re
+import socket
 import stat
 import sys
 import textwrap
@@ -19,8 +21,10 @@ import duckdb
 from rich.console import Console
 
 from rota.dsl import PolicyError, PolicySource, analyze, format_policy, parse
+from rota.engine.provenance import RunMismatch
 from rota.engine.replay import EventError
 from rota.storage import StorageError, load_snapshot
+from rota.storage.engine_store import EngineFileError
 from rota.storage.files import replaced_atomically
 
 from . import __version__, report
@@ -46,15 +50,32 @@ def main(argv: list[str] | None = None) -> int:
     except PolicyError as error:
         print(str(error))
         return POLICY_ERRORS
-    except (InputError, StorageError, EventError, TokenError) as error:
-        errors.print(f"rota: error: {error}", markup=False)
+    except (InputError, StorageError, EventError, TokenError, EngineFileError, RunMismatch) as error:
+        _say(errors, f"rota: error: {error}")
         return INPUT_ERRORS
     except KeyboardInterrupt:
-        errors.print("rota: interrupted", markup=False)
+        _say(errors, "rota: interrupted")
         return 130
-    except (OSError, duckdb.Error) as error:
-        errors.print(f"rota: error: {str(error).strip().splitlines()[0]}", markup=False)
+    except OSError as error:
+        _say(errors, f"rota: error: {_os_problem(error)}")
         return INPUT_ERRORS
+    except duckdb.Error:  # data rota did not recognise as bad: never DuckDB's own words
+        _say(errors, f"rota: error: rota {arguments.command} could not read or write its data; please report it")
+        return INPUT_ERRORS
+    except Exception:  # a bug: one line, no traceback
+        _say(errors, f"rota: error: rota {arguments.command} stopped on an unexpected problem; please report it")
+        return INPUT_ERRORS
+
+
+def _say(errors: Console, line: str) -> None:
+    errors.print(line, markup=False, soft_wrap=True)
+
+
+def _os_problem(error: OSError) -> str:
+    if error.strerror is None:  # raised with rota's own message
+        return str(error) or "the operating system refused"
+    reason = error.strerror.lower()
+    return f"{error.filename}: {reason}" if error.filename else reason
 
 
 class _HelpWithDefaults(argparse.HelpFormatter):
@@ -290,14 +311,22 @@ def run_batch(arguments, errors: Console) -> int:
 def run_replay(arguments, errors: Console) -> int:
     until = parse_time(arguments.until, "--until") if arguments.until else None
     policy = _existing_policy(arguments.policy)
-    if not Path(arguments.events).is_file():
-        raise InputError(f"{arguments.events}: no such event log")
+    _input_file(arguments.events, "event log")
     with report.progress_bar(errors, "replaying events") as progress:
         summary = replay_file(
             policy, arguments.snapshot, arguments.events, arguments.out, until, progress, arguments.db
         )
+    if summary.resumed_after:
+        _say(errors, f"resumed {arguments.db}: an earlier run had applied {summary.resumed_after:,} of these events")
     report.print_replay_summary(errors, summary, arguments.out)
     return OK
+
+
+def _input_file(path: str, what: str) -> None:
+    if Path(path).is_dir():
+        raise InputError(f"{path}: is a folder; give the {what} file")
+    if not Path(path).is_file():
+        raise InputError(f"{path}: no such {what}")
 
 
 # Bounds that keep a simulation to seconds, not hours.
@@ -388,48 +417,96 @@ def _duration(text: str, option: str) -> int:
 def run_log(arguments, errors: Console) -> int:
     from rota.storage.engine_store import EngineStore
 
-    if not Path(arguments.db).is_file():
-        raise InputError(f"{arguments.db}: no such engine file")
+    if arguments.limit < 0:
+        raise InputError(f"--limit must be 0 (every decision) or more, got {arguments.limit}")
     since = parse_time(arguments.since, "--since") if arguments.since else None
-    store = EngineStore(arguments.db)
-    rows = store.decisions(
-        contact=arguments.contact,
-        user=arguments.user,
-        route=arguments.route,
-        outcome=arguments.outcome,
-        since=since,
-        limit=arguments.limit,
-    )
-    store.close()
+    store = EngineStore(arguments.db, create=False)
+    try:
+        rows = store.decisions(
+            contact=arguments.contact,
+            user=arguments.user,
+            route=arguments.route,
+            outcome=arguments.outcome,
+            since=since,
+            limit=arguments.limit,
+        )
+    finally:
+        store.close()
     report.print_decisions(rows, arguments.format)
     return OK
 
 
 def run_serve(arguments, errors: Console) -> int:
+    """Every input is checked and the port bound before the engine file or the token is made;
+    if the service cannot start, what this command made is removed again."""
     import uvicorn
 
     from rota.engine import DurableEngine, Roster, load_roster
+    from rota.engine.provenance import Run
+    from rota.storage.engine_store import remove_engine_file
 
     from .service import RotaService, create_app, utc_now
-    from .tokens import load_or_create_token
+    from .tokens import create_token, existing_token, token_path
 
+    if not 0 < arguments.port < 65536:
+        raise InputError(f"--port {arguments.port} is not a port; give one from 1 to 65535")
     source = _policy_source(arguments.policy)
     policy, diagnostics = analyze(source)
     if policy is None:
         raise PolicyError([d for d in diagnostics if d.is_error], source.texts)
-    token, token_path = load_or_create_token(arguments.token_file, arguments.db)
-    new_file = not Path(arguments.db).exists()
-    roster = load_roster(load_snapshot(arguments.snapshot).connection) if arguments.snapshot and new_file else Roster()
-    engine = DurableEngine.open(arguments.db, source, roster, source.name, utc_now())
-    app = create_app(RotaService(engine, token))
-    url = f"http://{arguments.host}:{arguments.port}"
-    errors.print(
-        f"rota serving {url} (API docs: {url}/docs); engine file {arguments.db}; bearer token in {token_path}",
-        markup=False,
-        highlight=False,
-    )
-    uvicorn.run(app, host=arguments.host, port=arguments.port, log_level="warning")
+    token = existing_token(arguments.token_file, arguments.db)
+    token_file = token_path(arguments.token_file, arguments.db)
+    roster = load_roster(load_snapshot(arguments.snapshot).connection) if arguments.snapshot else None
+    run = Run.serve(source.name, roster)
+    with _listening_socket(arguments.host, arguments.port) as listener:
+        new_engine_file, made_token = not Path(arguments.db).exists(), False
+        engine = server = None
+        try:
+            engine = DurableEngine.open(arguments.db, source, roster or Roster(), source.name, utc_now(), run=run)
+            if token is None:
+                token, made_token = create_token(token_file), True
+            server = uvicorn.Server(uvicorn.Config(create_app(RotaService(engine, token)), log_level="warning"))
+            url = f"http://{arguments.host}:{arguments.port}"
+            _say(
+                errors,
+                f"rota serving {url} (API docs: {url}/docs); engine file {arguments.db}; bearer token in {token_file}",
+            )
+            server.run(sockets=[listener])
+        except BaseException as error:
+            if server is not None and server.started:  # it served: the file is the service's now
+                raise
+            if engine is not None:
+                engine.store.close()
+            if new_engine_file:
+                remove_engine_file(arguments.db)
+            if made_token:
+                token_file.unlink(missing_ok=True)
+            if isinstance(error, SystemExit):  # uvicorn's word that the application did not start
+                raise InputError(f"{arguments.db}: the service did not start; see the lines above") from None
+            raise
     return OK
+
+
+def _listening_socket(host: str, port: int) -> socket.socket:
+    """The service's socket, bound first, so a busy port or a bad host stops before anything is made."""
+    try:
+        family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    except (socket.gaierror, UnicodeError):
+        raise InputError(
+            f"--host {host}: no such host or address; pass --host 127.0.0.1 or another of this machine's"
+        ) from None
+    try:
+        return socket.create_server(address, family=family, backlog=2048)
+    except OSError as error:
+        if error.errno == errno.EADDRINUSE:
+            raise InputError(f"port {port} on {host} is in use; stop the other program or pass --port") from None
+        if error.errno == errno.EADDRNOTAVAIL:
+            raise InputError(f"--host {host} is not an address of this machine; pass --host 127.0.0.1") from None
+        if error.errno == errno.EACCES:
+            raise InputError(f"port {port} on {host} needs privileges; pass --port above 1023") from None
+        raise InputError(
+            f"cannot listen on port {port} of {host}: {_os_problem(error)}; pass another --host or --port"
+        ) from None
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from rota.dsl import PolicyError, PolicySource, SnapshotSchema, analyze
 from rota.engine import CompiledPolicy, compile_policy, load_roster, run_batch, snapshot_schema
-from rota.storage import load_snapshot, read_contacts, read_events, write_table
+from rota.storage import StorageError, load_snapshot, read_contacts, read_events, write_table
 from rota.vocabulary import Outcome
 
 Progress = Callable[[int, int], None]
@@ -29,8 +29,9 @@ class PolicyNotReadable(OSError):
 
 
 def read_policy_text(path: str | Path) -> str:
-    """The policy's text; an unreadable file is an input error (OSError)."""
-    return Path(path).read_text(encoding="utf-8")
+    """The policy's text (a byte-order mark, as some editors write, is dropped); an unreadable file is
+    an input error (OSError, UnicodeDecodeError)."""
+    return Path(path).read_text(encoding="utf-8-sig")
 
 
 def read_policy_source(location: str | Path) -> PolicySource:
@@ -127,6 +128,7 @@ class ReplaySummary:
     outcomes: Counter = field(default_factory=Counter)
     waits: list[float] = field(default_factory=list)  # seconds from queued to assigned
     busiest_users: list[tuple[str, int]] = field(default_factory=list)
+    resumed_after: int = 0  # events an earlier run had applied to the --db file
 
 
 def replay_file(
@@ -141,11 +143,14 @@ def replay_file(
     """`rota replay`: run an event log through the engine; JSON lines out, in decision order.
 
     With `database`, the engine lives in that DuckDB file: decisions are written
-    out only once committed, and a run stopped at any point resumes where it was."""
-    from rota.engine import DurableEngine, Engine
-    from rota.engine.replay import replay_durable, replay_events
+    out only once committed, and a run stopped at any point resumes where it was.
+    A file that holds another run (policy, snapshot or events) is refused
+    (RunMismatch). Every input is read and checked before the file is touched."""
+    from rota.engine import Engine
+    from rota.engine.replay import load_events, replay_events, replay_window
 
     started = time.perf_counter()
+    _check_output(Path(out_path))
     snapshot = load_snapshot(snapshot_dir)
     source = policy_source(policy_path)
     policy = compile_policy_file(source, snapshot_schema(snapshot.connection))
@@ -153,13 +158,51 @@ def replay_file(
     if database is None:
         engine = Engine(policy, load_roster(snapshot.connection))
         decisions, event_count = replay_events(engine, records, events_path, out_path, until, progress)
-    else:
-        durable = DurableEngine.open(database, source, load_roster(snapshot.connection), source.name)
-        try:
-            decisions, event_count = replay_durable(durable, records, events_path, out_path, until, progress=progress)
-        finally:
+        return _replay_summary(decisions, event_count, time.perf_counter() - started)
+    events, until = replay_window(load_events(records, str(events_path)), until)
+    roster = load_roster(snapshot.connection)
+    decisions, resumed_after = _replay_into(
+        database, source, roster, str(events_path), events, out_path, until, progress
+    )
+    summary = _replay_summary(decisions, len(events), time.perf_counter() - started)
+    summary.resumed_after = resumed_after
+    return summary
+
+
+def _check_output(path: Path) -> None:
+    if path.is_dir():
+        raise StorageError(f"{path}: is a folder; give the output file's name")
+    if not path.parent.is_dir():
+        raise StorageError(f"{path}: folder {path.parent} does not exist")
+
+
+def _replay_into(database, source, roster, events_source, events, out_path, until, progress):
+    """The durable replay: (every decision written, events the file had applied before)."""
+    from rota.engine import DurableEngine
+    from rota.engine.provenance import EventLog, Run
+    from rota.engine.replay import replay_durable
+    from rota.storage.engine_store import remove_engine_file
+
+    new_file = not Path(database).exists()
+    run = Run.replay(source.name, roster, EventLog(events_source, events))
+    try:
+        durable = DurableEngine.open(database, source, roster, source.name, run=run)
+    except BaseException:
+        if new_file:  # a file this command made and could not use
+            remove_engine_file(database)
+        raise
+    resumed_after = durable.events_applied
+    try:
+        decisions, _ = replay_durable(durable, events, out_path, until, progress=progress)
+    except BaseException:
+        if new_file and durable.events_applied == 0:  # stopped before it did anything: leave nothing behind
+            durable.store.close()
+            remove_engine_file(database)
+        else:
             durable.close()
-    return _replay_summary(decisions, event_count, time.perf_counter() - started)
+        raise
+    durable.close()
+    return decisions, resumed_after
 
 
 def _replay_summary(decisions, event_count: int, seconds: float) -> ReplaySummary:

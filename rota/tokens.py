@@ -11,18 +11,36 @@ class TokenError(ValueError):
     pass
 
 
-def load_or_create_token(token_file: str | None, database: str) -> tuple[str, Path]:
-    """The token and where it lives; a new one is written beside the database, mode 0600."""
-    path = Path(token_file) if token_file else Path(f"{database}.token")
-    if path.exists():
+def token_path(token_file: str | None, database: str) -> Path:
+    """Where the token lives: the given file, or beside the database."""
+    return Path(token_file) if token_file else Path(f"{database}.token")
+
+
+def existing_token(token_file: str | None, database: str) -> str | None:
+    """The token already kept, None when a new one is to be made; TokenError when the file is unusable."""
+    path = token_path(token_file, database)
+    if not path.exists():
+        if token_file:
+            raise TokenError(f"{path}: no such token file")
+        return None
+    try:
         token = path.read_text(encoding="utf-8").strip()
-        if not token:
-            raise TokenError(f"{path}: the token file is empty")
-        return token, path
-    if token_file:
-        raise TokenError(f"{path}: no such token file")
+    except UnicodeDecodeError:
+        raise TokenError(f"{path}: the token file is not UTF-8 text") from None
+    except OSError as error:
+        raise TokenError(f"{path}: cannot read the token file: {(error.strerror or 'unreadable').lower()}") from None
+    if not token:
+        raise TokenError(f"{path}: the token file is empty")
+    return token
+
+
+def create_token(path: Path) -> str:
+    """A new token, written to `path` with mode 0600."""
     token = secrets.token_urlsafe(32)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as error:
+        raise TokenError(f"{path}: cannot write the token file: {(error.strerror or 'unwritable').lower()}") from None
     with os.fdopen(descriptor, "w", encoding="utf-8") as out:
         out.write(token + "\n")
-    return token, path
+    return token

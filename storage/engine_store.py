@@ -11,7 +11,9 @@ from __future__ import annotations
 import datetime as datetime_module
 import io
 import json
+import os
 import pickle
+import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,10 +82,16 @@ class Changes:
     policies: list[tuple] = field(default_factory=list)  # (version, text, created_at), kept forever
 
 
+class EngineFileError(ValueError):
+    """An engine file that cannot be opened, said in one line naming it and what to do."""
+
+
 class EngineStore:
-    def __init__(self, path: str | Path = ":memory:"):
+    def __init__(self, path: str | Path = ":memory:", create: bool = True):
+        """Open the engine file at `path`, or create it (unless `create` is false);
+        EngineFileError when it is not a file this store can use."""
         self.path = str(path)
-        self.connection = duckdb.connect(self.path)
+        self.connection = _connect(self.path, create)
         self.connection.execute(SCHEMA)
         # One DuckDB connection is not for two threads at once: a writer and readers share this lock.
         self.lock = threading.RLock()
@@ -100,7 +108,11 @@ class EngineStore:
             self._column_types.setdefault(table, {})[column] = type_name
 
     def is_empty(self) -> bool:
-        return not self.meta() and self.connection.execute("SELECT count(*) FROM users").fetchall()[0][0] == 0
+        return not self.meta() and self.count("users") == 0
+
+    def count(self, table: str) -> int:
+        self.checkpoint()
+        return self.connection.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
 
     def meta(self) -> dict[str, str]:
         self.checkpoint()
@@ -223,6 +235,67 @@ class EngineStore:
         with self.lock:
             self.checkpoint()
             self.connection.close()
+
+
+def remove_engine_file(path: str | Path) -> None:
+    """Delete an engine file and DuckDB's write-ahead log beside it (a command that made it and then stopped)."""
+    for name in (Path(path), Path(f"{path}.wal")):
+        name.unlink(missing_ok=True)
+
+
+# What DuckDB says when it cannot open a file, and what the user reads instead.
+_LOCKED = re.compile(r"Could not set lock|Conflicting lock", re.IGNORECASE)
+_HOLDER = re.compile(r"\(PID (\d+)\)")
+_NEEDS_ACCESS = "permission denied; the engine file needs to be readable and writable"
+_OPEN_FAILURES = (
+    (
+        re.compile(r"not a valid DuckDB database", re.IGNORECASE),
+        "not a DuckDB file; give an engine file that rota wrote",
+    ),
+    (
+        re.compile(r"version", re.IGNORECASE),
+        "written by another version of DuckDB; open it with the rota that wrote it, or use a new file",
+    ),
+    (re.compile(r"Permission denied|Read-only file system", re.IGNORECASE), _NEEDS_ACCESS),
+)
+
+
+def _connect(path: str, create: bool) -> duckdb.DuckDBPyConnection:
+    """A connection to the engine file, checked first by what the file system says."""
+    if path == ":memory:":
+        return duckdb.connect(path)
+    file = Path(path)
+    if file.is_dir():
+        raise EngineFileError(f"{file}: is a folder, not an engine file; give the name of a file")
+    if not file.exists():
+        if not create:
+            raise EngineFileError(f"{file}: no such engine file")
+        if not file.parent.is_dir():
+            raise EngineFileError(f"{file}: folder {file.parent} does not exist; create it first")
+    elif not os.access(file, os.R_OK | os.W_OK):
+        raise EngineFileError(f"{file}: {_NEEDS_ACCESS}")
+    elif file.stat().st_size == 0:
+        raise EngineFileError(f"{file}: is empty, not an engine file; delete it or give another name")
+    try:
+        connection = duckdb.connect(path)
+    except duckdb.Error as error:
+        raise EngineFileError(_open_failure(file, str(error))) from None
+    tables = {row[0] for row in connection.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    if tables and "meta" not in tables:
+        connection.close()
+        raise EngineFileError(f"{file}: a DuckDB database, but not a rota engine file; give another --db file")
+    return connection
+
+
+def _open_failure(file: Path, said: str) -> str:
+    if _LOCKED.search(said):
+        holder = _HOLDER.search(said)
+        process = f"another process (PID {holder.group(1)})" if holder else "another process"
+        return f"{file}: in use by {process}, such as a running rota serve; stop it first, or use another file"
+    for pattern, reason in _OPEN_FAILURES:
+        if pattern.search(said):
+            return f"{file}: {reason}"
+    return f"{file}: cannot be opened as an engine file; check that rota wrote it and that no other program holds it"
 
 
 # One encoder for every row: `json.dumps` with options builds a new one per call.
