@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-SCOPES = ("user", "contact", "now")
-DEFAULT_LOGIC = "round_robin"
+from rota import vocabulary
+
+SCOPES = vocabulary.Scope.texts()
+# Plain text, as the parser gives a written `using`: the logic travels into decisions and the journal.
+DEFAULT_LOGIC = vocabulary.DEFAULT_LOGIC.value
 DEFAULT_PRIORITY = 0
 MAX_TIMEOUT_SECONDS = 7 * 24 * 3600
 DEFAULT_TIMEOUT_SECONDS = MAX_TIMEOUT_SECONDS
-UNASSIGN_BRANCH = "unassign"
+UNASSIGN_BRANCH = vocabulary.UNASSIGN_BRANCH
 
 
 @dataclass(frozen=True)
@@ -160,7 +163,7 @@ class Priority:
 
 @dataclass(frozen=True)
 class Timeout:
-    """`timeout 30m -> general`; branch is a route name, "unassign" or None."""
+    """`timeout 30m -> general`; branch is a route name, UNASSIGN_BRANCH or None."""
 
     seconds: int
     branch: str | None = None

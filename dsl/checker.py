@@ -5,29 +5,27 @@ from __future__ import annotations
 import zoneinfo
 from functools import lru_cache
 
-from rota.diagnostics import DUPLICATE_ROUTE, SYNTAX
+from rota import diagnostics as codes
+from rota.vocabulary import Reason, RouteKind
 
 from . import ast
-from .diagnostics import ERROR, WARNING, Code, Diagnostic, Severity, did_you_mean, sorted_diagnostics
+from .diagnostics import Code, Diagnostic, did_you_mean, sorted_diagnostics
 from .type_check import TypeChecker
 from .types import SnapshotSchema
 
 ONCE_PER_ROUTE = {ast.Using: "using", ast.Priority: "priority", ast.Timeout: "timeout"}
 QUEUE_ONLY = {ast.Using: "using", ast.Only: "only", ast.Timeout: "timeout"}
-ACTION_WORDS = {ast.AssignToUser: "assign to user", ast.Unassign: "unassign"}
+ACTION_WORDS = {ast.AssignToUser: "assign to user", ast.Unassign: RouteKind.UNASSIGN.value}
 
 
 def check(policy: ast.Policy, schema: SnapshotSchema | None = None) -> list[Diagnostic]:
     found: list[Diagnostic] = []
 
-    def report(
-        position: ast.Position, message: str, hint: str | None = None, severity: Severity = ERROR, code: Code = SYNTAX
-    ) -> None:
+    def report(position: ast.Position, message: str, hint: str | None = None, code: Code = codes.SYNTAX) -> None:
+        """A finding at a node's place (its end too, when the parser gave one), as severe as its code."""
         file = position.file or policy.file  # routes of a folder each name their own file
-        end_line, end_column = position.end_line or None, position.end_column or None
-        found.append(
-            Diagnostic(file, position.line, position.column, message, hint, severity, code, end_line, end_column)
-        )
+        end = (position.end_line, position.end_column) if position.end_line else (None, None)
+        found.append(Diagnostic(file, position.line, position.column, message, hint, code.severity, code, *end))
 
     _check_timezone(policy, report)
     _check_names_and_branches(policy, report)
@@ -54,6 +52,7 @@ def _check_timezone(policy: ast.Policy, report) -> None:
             policy.timezone_position,
             f"unknown timezone `{policy.timezone}`",
             did_you_mean(policy.timezone, _zones()) or 'use an IANA name like "Europe/Berlin"',
+            codes.UNKNOWN_TIMEZONE,
         )
 
 
@@ -69,7 +68,7 @@ def _check_names_and_branches(policy: ast.Policy, report) -> None:
                 route.name_position,
                 f"route `{route.name}` is defined twice (first {where})",
                 "give each route its own name",
-                code=DUPLICATE_ROUTE,
+                code=codes.DUPLICATE_ROUTE,
             )
         else:
             first_seen[route.name] = route
@@ -80,6 +79,7 @@ def _check_names_and_branches(policy: ast.Policy, report) -> None:
                     option.branch_position,
                     f"timeout branch `{option.branch}` names no route",
                     did_you_mean(option.branch, first_seen) or "name a route of this policy, or `unassign`",
+                    codes.UNKNOWN_BRANCH,
                 )
     _check_cycles(policy, first_seen, report)
 
@@ -102,6 +102,7 @@ def _check_cycles(policy: ast.Policy, routes: dict[str, ast.Route], report) -> N
                         timeout.branch_position,
                         "timeout branches form a cycle: " + " -> ".join(cycle),
                         "end the chain with a route that has no timeout branch, or with `-> unassign`",
+                        codes.BRANCH_CYCLE,
                     )
                 break
             path.append(current.name)
@@ -112,7 +113,12 @@ def _check_options(route: ast.Route, report) -> None:
     for option in route.options:
         kind = type(option)
         if kind in ONCE_PER_ROUTE and kind in seen:
-            report(option.position, f"`{ONCE_PER_ROUTE[kind]}` is given twice in route `{route.name}`", "keep one")
+            report(
+                option.position,
+                f"`{ONCE_PER_ROUTE[kind]}` is given twice in route `{route.name}`",
+                "keep one",
+                codes.OPTION_TWICE,
+            )
         seen.add(kind)
         if kind in QUEUE_ONLY and not route.queues:
             action = ACTION_WORDS[type(route.action)]
@@ -120,10 +126,13 @@ def _check_options(route: ast.Route, report) -> None:
                 option.position,
                 f"`{QUEUE_ONLY[kind]}` has no meaning with `{action}`: it never queues and never chooses among users",
                 "use it with `assign to team` or `assign to space`",
+                codes.OPTION_WITHOUT_QUEUE,
             )
         if isinstance(option, ast.Timeout) and not 0 < option.seconds <= ast.MAX_TIMEOUT_SECONDS:
             what = "of zero" if option.seconds == 0 else "longer than 7 days"
-            report(option.position, f"a timeout {what} is not allowed", "give a timeout from 1s to 7d")
+            report(
+                option.position, f"a timeout {what} is not allowed", "give a timeout from 1s to 7d", codes.TIMEOUT_RANGE
+            )
 
 
 def _check_against_snapshot(route: ast.Route, schema: SnapshotSchema, report) -> None:
@@ -131,9 +140,9 @@ def _check_against_snapshot(route: ast.Route, schema: SnapshotSchema, report) ->
     if isinstance(action, ast.AssignToTeam) and schema.teams is not None and action.team not in schema.teams:
         report(
             action.position,
-            f"the snapshot has no team `{action.team}`: this route will fail with team_empty",
+            f"the snapshot has no team `{action.team}`: this route will fail with {Reason.TEAM_EMPTY}",
             did_you_mean(action.team, schema.teams),
-            WARNING,
+            codes.UNKNOWN_TEAM,
         )
     if (
         isinstance(action, ast.AssignToUser)
@@ -146,5 +155,5 @@ def _check_against_snapshot(route: ast.Route, schema: SnapshotSchema, report) ->
             action.position,
             f"the snapshot has no user `{action.user.value}`",
             did_you_mean(action.user.value, schema.user_ids),
-            WARNING,
+            codes.UNKNOWN_USER,
         )

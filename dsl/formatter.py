@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from rota.vocabulary import Scope
+
 from . import ast
 from .syntax_errors import KEYWORDS
 
@@ -66,7 +68,7 @@ def _option(option: ast.Option) -> str:
     if isinstance(option, ast.Using):
         return f"using {option.logic}"
     if isinstance(option, ast.Only):
-        return "only " + format_expression(option.condition, bare_scope="user")
+        return "only " + format_expression(option.condition, bare_scope=Scope.USER.value)
     if isinstance(option, ast.Priority):
         return f"priority {option.value}"
     branch = f" -> {option.branch}" if option.branch is not None else ""

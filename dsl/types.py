@@ -4,24 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import Enum
 
+from rota.vocabulary import Kind
 
-class ValueType(str, Enum):
-    STRING = "string"
-    INT = "int"
-    DECIMAL = "decimal"
-    BOOL = "bool"
-    TIMESTAMP = "timestamp"
-    LIST = "list"
-    NULL = "null"
-    UNKNOWN = "unknown"
+# The language's name for the kinds of rota.vocabulary: one enum, two names.
+ValueType = Kind
 
 
 @dataclass(frozen=True)
 class SnapshotSchema:
     """What a snapshot tells the checker: user columns and their types, teams, user ids."""
 
-    user_columns: Mapping[str, ValueType]
+    user_columns: Mapping[str, Kind]
     teams: frozenset[str] | None = None
     user_ids: frozenset[str] | None = None

@@ -21,11 +21,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from rota.dsl.ast import fields_of
+from rota.vocabulary import CONTACT_FIELDS, ContactField
 
 from . import decisions as d
 from .batch_plan import CONTACTS_TABLE, RoutePlan, RoutePlanner, shrink_listener
 from .clock import now_fields
-from .compiler import CompiledPolicy, CompiledRoute
+from .compiler import ROUND_ROBIN, SPACE_ROUTE, TEAM_ROUTE, UNASSIGN_ROUTE, USER_ROUTE, CompiledPolicy, CompiledRoute
 from .roster import Roster
 from .router import as_user_id
 from .snapshot import contact_kinds, create_users_view, user_kinds
@@ -35,6 +36,8 @@ PROGRESS_STEP = 65_536
 BULK_CHECK_STEP = 4_096  # how often, once no count can fall, closed candidate sets are looked for
 
 Progress = Callable[[int, int], None]
+BUILT_IN_CONTACT_FIELDS = set(CONTACT_FIELDS)  # every contact's, read with the fields a policy names
+CONTACT_ID, CONTACT_ASSIGNEE = ContactField.ID.value, ContactField.ASSIGNEE.value
 
 
 def run_batch(
@@ -89,9 +92,9 @@ class _Batch:
         targets: dict[int, Any] = {}
         for route in routes:
             positions = np.flatnonzero(route_index == route.index)
-            if route.kind in ("team", "space"):
+            if route.kind in (TEAM_ROUTE, SPACE_ROUTE):
                 plans[route.index] = planner.plan(route, positions)
-            elif route.kind == "user":
+            elif route.kind == USER_ROUTE:
                 targets.update(self.target_users(route, positions))
         listener = shrink_listener(plan for plan in plans if plan is not None)
         self.roster.shrink_listeners.append(listener)
@@ -130,7 +133,8 @@ class _Batch:
 
     def _select_routes_in_python(self) -> np.ndarray:
         names = tuple(
-            {f.name for r in self.policy.routes if r.route.when for f in fields_of(r.route.when)} | {"id", "assignee"}
+            {f.name for r in self.policy.routes if r.route.when for f in fields_of(r.route.when)}
+            | BUILT_IN_CONTACT_FIELDS
         )
         chosen = np.full(self.count, -1, dtype=np.int64)
         for position in range(self.count):
@@ -140,7 +144,7 @@ class _Batch:
         return chosen
 
     def target_users(self, route: CompiledRoute, positions: np.ndarray) -> dict[int, Any]:
-        names = tuple({f.name for f in fields_of(route.route.action.user)} | {"id", "assignee"})
+        names = tuple({f.name for f in fields_of(route.route.action.user)} | BUILT_IN_CONTACT_FIELDS)
         evaluate = route.target_user
         return {p: evaluate(None, self.contact_fields(p, names), self.now_fields) for p in positions.tolist()}
 
@@ -185,19 +189,20 @@ class _Batch:
         return outcome_array, chosen, reason
 
     def _assign_in_order(self, positions, route_index, set_of, sets, plans, targets, outcome, chosen, reason):
-        assignees = self.column("assignee")
+        assignees = self.column(CONTACT_ASSIGNEE)
         roster, users, cursors, now = self.roster, self.roster.users, self.roster.cursors, self.now
         kinds = [route.kind for route in self.policy.routes]
         assigned, queued = d.ASSIGNED, d.QUEUED  # module lookups hoisted out of the loop
+        unassign_route, user_route, round_robin = UNASSIGN_ROUTE, USER_ROUTE, ROUND_ROBIN
         for position in positions:
             index = route_index[position]
             kind = kinds[index]
             previous = assignees[position]
-            if kind == "unassign":
+            if kind == unassign_route:
                 outcome[position] = d.UNASSIGNED
                 roster.take_away(previous)
                 continue
-            if kind == "user":
+            if kind == user_route:
                 target = as_user_id(targets[position])
                 user = users.get(target) if target is not None else None
                 if user is None or user.deleted:
@@ -221,7 +226,7 @@ class _Batch:
                     outcome[position] = queued
                     continue
                 logic = plan.logic
-                if logic == "round_robin":
+                if logic == round_robin:
                     cursors[plan.pool_key] = user.id
             roster.give(user, previous, now)
             outcome[position] = assigned
@@ -245,8 +250,8 @@ class _Batch:
 
     def _last_possible_shrink(self, order: np.ndarray, route_index: np.ndarray) -> int:
         """The last step of the pass that could make a count fall (-1: none)."""
-        kinds = np.array([route.kind == "unassign" for route in self.policy.routes] + [False])
-        held = np.array([assignee is not None for assignee in self.column("assignee")], dtype=bool)
+        kinds = np.array([route.kind == UNASSIGN_ROUTE for route in self.policy.routes] + [False])
+        held = np.array([assignee is not None for assignee in self.column(CONTACT_ASSIGNEE)], dtype=bool)
         shrinks = kinds[route_index[order]] | held[order]
         steps = np.flatnonzero(shrinks)
         return int(steps[-1]) if len(steps) else -1
@@ -263,7 +268,7 @@ class _Batch:
         queued = pc.equal(outcome_array, d.QUEUED)
         return pa.table(
             {
-                "contact": self.contacts.column("id").cast(pa.string()),
+                "contact": self.contacts.column(CONTACT_ID).cast(pa.string()),
                 "route": names.take(pa.array(by_route)),
                 "outcome": outcome_array,
                 "user": pa.array(user, pa.string()),

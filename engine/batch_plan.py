@@ -22,11 +22,12 @@ import numpy as np
 import pyarrow as pa
 
 from rota.dsl.ast import Expr, fields_of
+from rota.vocabulary import CHANGING_USER_FIELDS, CONTACT_FIELDS, Scope
 
 from . import decisions as d
 from .candidates import LeastOpenSet, RoundRobinSet
-from .compiler import CompiledRoute, cap_of
-from .evaluate import CHANGING_USER_FIELDS, compile_condition
+from .compiler import LEAST_OPEN, TEAM_ROUTE, CompiledRoute, cap_of
+from .evaluate import compile_condition
 from .roster import Roster, User
 from .snapshot import USERS_VIEW
 from .sql import NotCompilable, SqlCompiler, SqlScope, quote_identifier
@@ -91,20 +92,20 @@ class RoutePlanner:
         plan = RoutePlan(route, deadline_after(self.now, route.route.timeout_seconds))
         pool_size = len(self.roster.pool(route.team))
         if pool_size == 0:
-            plan.failure = d.TEAM_EMPTY if route.kind == "team" else d.SPACE_EMPTY
+            plan.failure = d.TEAM_EMPTY if route.kind == TEAM_ROUTE else d.SPACE_EMPTY
             return plan
         if len(positions) == 0:
             return plan
         static, grouped, dynamic = self._classify(route.conjuncts)
-        group_fields = sorted({f.name for c in grouped for f in fields_of(c) if f.scope == "contact"})
+        group_fields = sorted({f.name for c in grouped for f in fields_of(c) if f.scope == Scope.CONTACT})
         if grouped and self._distinct_groups(group_fields) * pool_size > GROUP_PAIR_LIMIT:
             dynamic, grouped, group_fields = dynamic + grouped, [], []
         plan.caps = tuple(cap for cap in map(cap_of, dynamic) if cap is not None)
         generic = [c for c in dynamic if cap_of(c) is None]
         plan.dynamic = tuple(compile_condition(c) for c in generic)
-        reads_contact = any(f.scope == "contact" for c in generic for f in fields_of(c))
+        reads_contact = any(f.scope == Scope.CONTACT for c in generic for f in fields_of(c))
         if reads_contact:
-            plan.contact_fields = tuple({f.name for c in generic for f in fields_of(c)} | {"id", "assignee"})
+            plan.contact_fields = tuple({f.name for c in generic for f in fields_of(c)} | set(CONTACT_FIELDS))
         else:
             plan.accept = _acceptor(plan.caps, plan.dynamic, {}, self.scope.now)
         sets_of_ids, plan.group_of_contact = self._candidate_ids(route, static + grouped, group_fields, positions)
@@ -113,7 +114,7 @@ class RoutePlanner:
 
     def _candidate_set(self, route: CompiledRoute, ids: list[str], monotone: bool):
         members = [self.roster.users[user_id] for user_id in ids]
-        if route.route.logic == "least_open":
+        if route.route.logic == LEAST_OPEN:
             return LeastOpenSet(members, monotone)
         return RoundRobinSet(members, self.roster.cursors, route.pool_key, monotone)
 
@@ -121,10 +122,10 @@ class RoutePlanner:
         static, grouped, dynamic = [], [], []
         for conjunct in conjuncts:
             fields = fields_of(conjunct)
-            changing = any(f.scope == "user" and f.name in CHANGING_USER_FIELDS for f in fields)
+            changing = any(f.scope == Scope.USER and f.name in CHANGING_USER_FIELDS for f in fields)
             if changing or not self._compiles(conjunct):
                 dynamic.append(conjunct)
-            elif any(f.scope == "contact" for f in fields):
+            elif any(f.scope == Scope.CONTACT for f in fields):
                 grouped.append(conjunct)
             else:
                 static.append(conjunct)
@@ -147,7 +148,7 @@ class RoutePlanner:
         """Sorted user ids per group, and each contact's group (None: one group)."""
         compiler = SqlCompiler(self.scope)
         pool = "NOT u.deleted"
-        if route.kind == "team":
+        if route.kind == TEAM_ROUTE:
             pool += f" AND u.id IN (SELECT user_id FROM memberships WHERE team = {compiler.bind(route.team)})"
         where = " AND ".join([pool] + [compiler.condition(c) for c in conjuncts])
         if not group_fields:

@@ -8,7 +8,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+from rota.vocabulary import NowField, Weekday
+
+WEEKDAYS = Weekday.texts()  # Monday first, as datetime.weekday() counts
+HOUR, MINUTE, WEEKDAY = NowField.HOUR.value, NowField.MINUTE.value, NowField.WEEKDAY.value
 
 
 def to_utc(moment: datetime) -> datetime:
@@ -42,7 +45,7 @@ def now_fields(moment: datetime, zone: ZoneInfo | None) -> dict[str, object]:
     local = moment.replace(tzinfo=timezone.utc)
     if zone is not None:
         local = local.astimezone(zone)
-    return {"hour": local.hour, "minute": local.minute, "weekday": WEEKDAYS[local.weekday()]}
+    return {HOUR: local.hour, MINUTE: local.minute, WEEKDAY: WEEKDAYS[local.weekday()]}
 
 
 def deadline_after(moment: datetime, seconds: int) -> datetime:

@@ -28,13 +28,19 @@ from rota.dsl.ast import (
     Unassign,
     fields_of,
 )
+from rota.vocabulary import CHANGING_USER_FIELDS, SPACE_POOL, Logic, RouteKind, Scope, Status, UserField
 
-from .evaluate import CHANGING_USER_FIELDS, Evaluator, compile_condition, compile_expression
-from .roster import SPACE_POOL
+from .evaluate import Evaluator, compile_condition, compile_expression
 
 Condition = Callable[[Any, Any, Any], bool]
 
 NO_FIELDS: dict[str, Any] = {}  # the contact and `now` given to filters that read neither
+
+# Route kinds and logics as plain text, bound once: routing compares them for every decision.
+USER_ROUTE, TEAM_ROUTE = RouteKind.USER.value, RouteKind.TEAM.value
+SPACE_ROUTE, UNASSIGN_ROUTE = RouteKind.SPACE.value, RouteKind.UNASSIGN.value
+ROUND_ROBIN, LEAST_OPEN = Logic.ROUND_ROBIN.value, Logic.LEAST_OPEN.value
+ONLINE = Status.ONLINE.value
 
 
 @dataclass(frozen=True)
@@ -60,7 +66,7 @@ class CompiledRoute:
 
     @cached_property
     def kind(self) -> str:
-        """`user`, `team`, `space` or `unassign`."""
+        """A RouteKind's text: USER_ROUTE, TEAM_ROUTE, SPACE_ROUTE or UNASSIGN_ROUTE."""
         return ACTION_KINDS[type(self.route.action)]
 
     @cached_property
@@ -71,9 +77,9 @@ class CompiledRoute:
     @cached_property
     def pool_key(self) -> str | None:
         """Key of the shared round-robin cursor: the team's name, or `*` for the space."""
-        if self.kind == "team":
+        if self.kind == TEAM_ROUTE:
             return self.team
-        return SPACE_POOL if self.kind == "space" else None
+        return SPACE_POOL if self.kind == SPACE_ROUTE else None
 
     @cached_property
     def logic(self) -> str:
@@ -94,7 +100,12 @@ class CompiledRoute:
         return all(condition(user, contact, now) for condition in self.filters)
 
 
-ACTION_KINDS = {AssignToUser: "user", AssignToTeam: "team", AssignToSpace: "space", Unassign: "unassign"}
+ACTION_KINDS = {
+    AssignToUser: USER_ROUTE,
+    AssignToTeam: TEAM_ROUTE,
+    AssignToSpace: SPACE_ROUTE,
+    Unassign: UNASSIGN_ROUTE,
+}
 
 
 @dataclass(frozen=True)
@@ -123,7 +134,7 @@ def conjuncts_of(expr: Expr) -> list[Expr]:
 
 
 def reads_only_static_user_fields(conjunct: Expr) -> bool:
-    return all(f.scope == "user" and f.name not in CHANGING_USER_FIELDS for f in fields_of(conjunct))
+    return all(f.scope == Scope.USER and f.name not in CHANGING_USER_FIELDS for f in fields_of(conjunct))
 
 
 def cap_of(conjunct: Expr) -> tuple[bool, float] | None:
@@ -134,7 +145,7 @@ def cap_of(conjunct: Expr) -> tuple[bool, float] | None:
     if isinstance(left, Literal) and isinstance(right, Field):
         left, right = right, left
         symbol = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}.get(symbol, symbol)
-    is_open = isinstance(left, Field) and left.scope == "user" and left.name == "open"
+    is_open = isinstance(left, Field) and left.scope == Scope.USER and left.name == UserField.OPEN
     value = right.value if isinstance(right, Literal) else None
     is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
     if is_open and is_number and symbol in ("<", "<="):
@@ -144,8 +155,8 @@ def cap_of(conjunct: Expr) -> tuple[bool, float] | None:
 
 def compile_filter(conjunct: Expr) -> Condition:
     """A cap and `only online` compile to one comparison; anything else to the general evaluator."""
-    if isinstance(conjunct, Field) and conjunct.scope == "user" and conjunct.name == "online":
-        return lambda user, contact, now: user.status == "online"  # a null status is not online either
+    if isinstance(conjunct, Field) and conjunct.scope == Scope.USER and conjunct.name == UserField.ONLINE:
+        return lambda user, contact, now: user.status == ONLINE  # a null status is not online either
     cap = cap_of(conjunct)
     if cap is None:
         return compile_condition(conjunct)

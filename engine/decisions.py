@@ -6,23 +6,26 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from rota.vocabulary import Outcome, Reason
+
 from .clock import format_instant
 
-ASSIGNED = "assigned"
-QUEUED = "queued"
-UNASSIGNED = "unassigned"
-FAILED = "failed"
-NO_ROUTE = "no_route"
-TIMED_OUT = "timed_out"
-OUTCOMES = (ASSIGNED, QUEUED, UNASSIGNED, FAILED, NO_ROUTE, TIMED_OUT)
+# Plain text (what the journal, DuckDB and JSON hold), bound once: routing compares and stores these.
+ASSIGNED = Outcome.ASSIGNED.value
+QUEUED = Outcome.QUEUED.value
+UNASSIGNED = Outcome.UNASSIGNED.value
+FAILED = Outcome.FAILED.value
+NO_ROUTE = Outcome.NO_ROUTE.value
+TIMED_OUT = Outcome.TIMED_OUT.value
+OUTCOMES = Outcome.texts()
 
-# Reasons: on `assigned` the logic that chose, on `failed` what went wrong.
-BY_USER = "user"
-USER_NOT_FOUND = "user_not_found"
-USER_DELETED = "user_deleted"
-TEAM_EMPTY = "team_empty"
-SPACE_EMPTY = "space_empty"
-TIMEOUT = "timeout"
+# Reasons: on `assigned` the logic that chose (a route's `using`), on `failed` what went wrong.
+BY_USER = Reason.USER.value
+USER_NOT_FOUND = Reason.USER_NOT_FOUND.value
+USER_DELETED = Reason.USER_DELETED.value
+TEAM_EMPTY = Reason.TEAM_EMPTY.value
+SPACE_EMPTY = Reason.SPACE_EMPTY.value
+TIMEOUT = Reason.TIMEOUT.value
 
 BATCH_COLUMNS = ("contact", "route", "outcome", "user", "reason", "deadline")
 REPLAY_COLUMNS = ("at",) + BATCH_COLUMNS

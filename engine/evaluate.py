@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from rota.dsl.ast import BoolOp, Compare, Expr, Field, ListLiteral, Literal, Not
+from rota.vocabulary import Scope, Status, UserField
 
 Evaluator = Callable[[Any, Any, Any], Any]
 
@@ -131,9 +132,9 @@ def compile_condition(expr: Expr) -> Callable[[Any, Any, Any], bool]:
 
 def compile_field(field: Field) -> Evaluator:
     name = field.name
-    if field.scope == "contact":
+    if field.scope == Scope.CONTACT:
         return lambda user, contact, now: contact.get(name)
-    if field.scope == "now":
+    if field.scope == Scope.NOW:
         return lambda user, contact, now: now.get(name)
     reader = USER_FIELDS.get(name)
     if reader is not None:
@@ -141,22 +142,23 @@ def compile_field(field: Field) -> Evaluator:
     return lambda user, contact, now: user.attributes.get(name)
 
 
+ONLINE = Status.ONLINE.value
+
+
 def _online(user) -> bool | None:
-    return None if user.status is None else user.status == "online"
+    return None if user.status is None else user.status == ONLINE
 
 
+# How each built-in user field (rota.vocabulary.USER_FIELDS) is read from a `User`.
 USER_FIELDS: dict[str, Callable[[Any], Any]] = {
-    "id": lambda user: user.id,
-    "name": lambda user: user.name,
-    "status": lambda user: user.status,
-    "online": _online,
-    "open": lambda user: user.open,
-    "teams": lambda user: user.teams,
-    "last_assigned_at": lambda user: user.last_assigned_at,
+    UserField.ID.value: lambda user: user.id,
+    UserField.NAME.value: lambda user: user.name,
+    UserField.STATUS.value: lambda user: user.status,
+    UserField.ONLINE.value: _online,
+    UserField.OPEN.value: lambda user: user.open,
+    UserField.TEAMS.value: lambda user: user.teams,
+    UserField.LAST_ASSIGNED_AT.value: lambda user: user.last_assigned_at,
 }
-
-# Fields whose value changes as contacts are assigned within one pass.
-CHANGING_USER_FIELDS = frozenset({"open", "last_assigned_at"})
 
 
 def _compile_bool_op(expr: BoolOp) -> Evaluator:

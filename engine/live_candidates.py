@@ -22,7 +22,7 @@ from bisect import bisect_left, bisect_right
 from heapq import heapify, heappop, heappush
 from itertools import count
 
-from .compiler import NO_FIELDS, CompiledRoute
+from .compiler import LEAST_OPEN, NO_FIELDS, CompiledRoute
 from .roster import Roster, User
 
 
@@ -32,7 +32,7 @@ class LiveCandidates:
     def __init__(self, route: CompiledRoute, roster: Roster):
         self.route = route
         self.roster = roster
-        self.least_open = route.logic == "least_open"
+        self.least_open = route.logic == LEAST_OPEN
         self._serial = count()  # orders heap entries of equal keys without comparing users
         self._rebuild()
 

@@ -13,7 +13,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-SPACE_POOL = "*"
+from rota.vocabulary import Status
+
 NEVER_ASSIGNED = -1
 KEPT_CHANGES = 65_536  # a change log drops its older half past twice this many ids
 
@@ -21,7 +22,7 @@ KEPT_CHANGES = 65_536  # a change log drops its older half past twice this many 
 @dataclass(slots=True, eq=False)
 class User:
     id: str
-    status: str | None = "online"
+    status: str | None = Status.ONLINE.value
     name: str | None = None
     deleted: bool = False
     open: int = 0

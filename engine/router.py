@@ -14,12 +14,25 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from rota.vocabulary import ContactField
+
 from . import decisions as d
 from .clock import deadline_after, now_fields
-from .compiler import NO_FIELDS, CompiledPolicy, CompiledRoute
+from .compiler import (
+    LEAST_OPEN,
+    NO_FIELDS,
+    ROUND_ROBIN,
+    TEAM_ROUTE,
+    UNASSIGN_ROUTE,
+    USER_ROUTE,
+    CompiledPolicy,
+    CompiledRoute,
+)
 from .decisions import Decision
 from .live_candidates import LiveCandidates
 from .roster import Roster, User
+
+CONTACT_ID, CONTACT_ASSIGNEE = ContactField.ID.value, ContactField.ASSIGNEE.value
 
 
 @dataclass(eq=False)
@@ -31,7 +44,7 @@ class Contact:
     @property
     def fields(self) -> dict[str, Any]:
         """What `contact.F` reads: the attributes, with `id` and `assignee` built in."""
-        return {**self.attributes, "id": self.id, "assignee": self.assignee}
+        return {**self.attributes, CONTACT_ID: self.id, CONTACT_ASSIGNEE: self.assignee}
 
 
 def as_user_id(value: Any) -> str | None:
@@ -102,12 +115,12 @@ class Router:
 
     def apply(self, route: CompiledRoute, contact: Contact, now: datetime) -> Decision:
         """SPEC 3.2-3.5 for a chosen route (also a timeout branch's route)."""
-        if route.kind == "unassign":
+        if route.kind == UNASSIGN_ROUTE:
             return self.unassign(route.name, contact, now)
-        if route.kind == "user":
+        if route.kind == USER_ROUTE:
             return self._assign_to_user(route, contact, now)
         if self.roster.pool_is_empty(route.team):
-            reason = d.TEAM_EMPTY if route.kind == "team" else d.SPACE_EMPTY
+            reason = d.TEAM_EMPTY if route.kind == TEAM_ROUTE else d.SPACE_EMPTY
             return Decision(contact.id, route.name, d.FAILED, reason=reason, at=now)
         placed = self.place(route, contact, now)
         if placed is not None:
@@ -179,7 +192,7 @@ class Router:
 
     def choose(self, route: CompiledRoute, candidates: list[User]) -> User:
         """SPEC 3.4 over candidates sorted by id."""
-        if route.logic == "least_open":
+        if route.logic == LEAST_OPEN:
             return min(candidates, key=User.least_open_key)
         cursor = self.roster.cursors.get(route.pool_key)
         if cursor is None:
@@ -206,7 +219,7 @@ class Router:
         eligible: int | None = None,
     ) -> Decision:
         self.roster.give(user, contact.assignee, now)
-        if reason == "round_robin":
+        if reason == ROUND_ROBIN:
             self.roster.cursors[route.pool_key] = user.id
         contact.assignee = user.id
         return Decision(contact.id, route.name, d.ASSIGNED, user=user.id, reason=reason, at=now, candidates=eligible)

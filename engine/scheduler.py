@@ -14,17 +14,35 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from rota.dsl.ast import UNASSIGN_BRANCH, fields_of
+from rota.dsl.ast import fields_of
+from rota.vocabulary import (
+    CONTACT_FIELDS,
+    NEW_USER_STATUS,
+    NOT_USER_ATTRIBUTES,
+    UNASSIGN_BRANCH,
+    USER_DELETED_COLUMN,
+    ContactField,
+    EventType,
+    Scope,
+    UserField,
+)
 
 from . import decisions as d
 from .clock import deadline_after, parse_instant
-from .compiler import NO_FIELDS, CompiledPolicy, CompiledRoute
+from .compiler import NO_FIELDS, TEAM_ROUTE, CompiledPolicy, CompiledRoute
 from .decisions import Decision
 from .queue import Queue, QueueEntry
 from .roster import Roster, User
 from .router import Contact, Router
 
-EVENT_TYPES = ("route", "status", "close", "user", "delete", "join", "leave")
+EVENT_TYPES = EventType.texts()
+# Event types as plain text, bound once: every event is dispatched on one.
+ROUTE, STATUS, CLOSE, USER = EventType.ROUTE.value, EventType.STATUS.value, EventType.CLOSE.value, EventType.USER.value
+DELETE, JOIN, LEAVE = EventType.DELETE.value, EventType.JOIN.value, EventType.LEAVE.value
+CONTACT_ASSIGNEE = ContactField.ASSIGNEE.value
+BUILT_IN_CONTACT_FIELDS = frozenset(CONTACT_FIELDS)  # the engine's own: a `route` event's attrs cannot set them
+# A `user` event's attrs that set a User's own attribute, not one of its `attributes`.
+USER_TEXT_FIELDS = (UserField.STATUS.value, UserField.NAME.value)
 
 
 @dataclass(frozen=True)
@@ -59,13 +77,15 @@ class Engine:
         self.policy = policy
         self.router = Router(policy, self.roster)
         self._class_fields = {
-            route.name: tuple(sorted({f.name for c in route.conjuncts for f in fields_of(c) if f.scope == "contact"}))
+            route.name: tuple(
+                sorted({f.name for c in route.conjuncts for f in fields_of(c) if f.scope == Scope.CONTACT})
+            )
             for route in policy.routes
         }
         self._reads_now = {
             route.name
             for route in policy.routes
-            if any(f.scope == "now" for c in route.conjuncts for f in fields_of(c))
+            if any(f.scope == Scope.NOW for c in route.conjuncts for f in fields_of(c))
         }
         self._last_moment: dict | None = None
         for contact_id in list(self.queue.entries):  # the classes depend on the routes' filters
@@ -120,7 +140,7 @@ class Engine:
         route = self.policy.route_named(klass.key[0])
         if route is None:
             return False
-        members = self.roster.members.get(route.team, set()) if route.kind == "team" else None
+        members = self.roster.members.get(route.team, set()) if route.kind == TEAM_ROUTE else None
         fields = None  # the class's contact fields, built only once a user in the pool is found
         for user in users:
             if user.deleted or (members is not None and user.id not in members):
@@ -134,27 +154,29 @@ class Engine:
     # ---------------------------------------------------------------- events
 
     def _apply(self, event: Event) -> list[Decision]:
-        if event.type == "route":
+        if event.type == ROUTE:
             return self._route(event.contact, event.attrs, event.at)
-        if event.type == "close":
+        if event.type == CLOSE:
             self._close(event.contact)
-        elif event.type in ("status", "user"):
+        elif event.type in (STATUS, USER):
             self._update_user(event)
-        elif event.type == "delete":
+        elif event.type == DELETE:
             if event.user in self.roster.users:
                 self.roster.users[event.user].deleted = True
                 self.roster.profile_changed(event.user)
-        elif event.type == "join":
+        elif event.type == JOIN:
             self.roster.join(event.user, event.team)
-        elif event.type == "leave":
+        elif event.type == LEAVE:
             self.roster.leave(event.user, event.team)
         return []
 
     def _route(self, contact_id: str, attrs: dict[str, Any], now: datetime) -> list[Decision]:
-        attributes = {key: value for key, value in attrs.items() if key not in ("id", "assignee")}
+        attributes = {key: value for key, value in attrs.items() if key not in BUILT_IN_CONTACT_FIELDS}
         state = self.contacts.get(contact_id)
         if state is None:
-            state = self.contacts[contact_id] = ContactState(Contact(contact_id, attrs.get("assignee"), attributes))
+            state = self.contacts[contact_id] = ContactState(
+                Contact(contact_id, attrs.get(CONTACT_ASSIGNEE), attributes)
+            )
         else:
             state.contact.attributes = attributes
         if contact_id in self.queue:
@@ -177,20 +199,20 @@ class Engine:
 
     def _update_user(self, event: Event) -> None:
         user = self.roster.users.get(event.user)
-        if event.type == "status":
+        if event.type == STATUS:
             if user is not None:
                 user.status = event.status
                 self.roster.profile_changed(user.id)
             return
         if user is None:
-            user = self.roster.users[event.user] = User(id=event.user, status="offline")
+            user = self.roster.users[event.user] = User(id=event.user, status=NEW_USER_STATUS.value)
         self.roster.profile_changed(user.id)
         for key, value in event.attrs.items():
-            if key in ("status", "name"):
+            if key in USER_TEXT_FIELDS:
                 setattr(user, key, value)
-            elif key == "deleted":
+            elif key == USER_DELETED_COLUMN:
                 user.deleted = bool(value)
-            elif key not in ("id", "open", "open_contacts", "teams", "last_assigned_at"):
+            elif key not in NOT_USER_ATTRIBUTES:
                 user.attributes[key] = value
 
     # ----------------------------------------------------------------- queue
@@ -253,13 +275,13 @@ def _hashable(value: Any) -> Hashable:
 
 # The fields each event type must carry.
 NEEDED_FIELDS = {
-    "route": ("contact",),
-    "close": ("contact",),
-    "status": ("user", "status"),
-    "user": ("user",),
-    "delete": ("user",),
-    "join": ("user", "team"),
-    "leave": ("user", "team"),
+    ROUTE: ("contact",),
+    CLOSE: ("contact",),
+    STATUS: ("user", "status"),
+    USER: ("user",),
+    DELETE: ("user",),
+    JOIN: ("user", "team"),
+    LEAVE: ("user", "team"),
 }
 
 

@@ -10,13 +10,23 @@ from __future__ import annotations
 import duckdb
 import pyarrow as pa
 
-from rota.dsl.types import SnapshotSchema, ValueType
+from rota.dsl.types import SnapshotSchema
+from rota.vocabulary import (
+    STANDARD_USER_COLUMNS,
+    USER_DELETED_COLUMN,
+    USER_ID_COLUMN,
+    USER_LAST_ASSIGNED_COLUMN,
+    USER_NAME_COLUMN,
+    USER_OPEN_COLUMN,
+    USER_STATUS_COLUMN,
+    USER_TEAMS_COLUMN,
+    Kind,
+)
 
 from .roster import Roster, User
-from .sql import kind_of_duckdb_type
+from .sql import kind_of_duckdb_type, quote_identifier
 
 USERS_VIEW = "rota_users"
-STANDARD_USER_COLUMNS = ("id", "name", "status", "deleted", "open_contacts", "last_assigned_at")
 
 
 def user_columns(connection: duckdb.DuckDBPyConnection) -> dict[str, str]:
@@ -53,10 +63,11 @@ def _kind_of_arrow_type(arrow_type: pa.DataType) -> str:
 
 def create_users_view(connection: duckdb.DuckDBPyConnection) -> None:
     """`rota_users`: the users with their sorted team names, as `user.teams` reads them."""
-    exclude = " EXCLUDE (teams)" if "teams" in user_columns(connection) else ""
+    teams = quote_identifier(USER_TEAMS_COLUMN)
+    exclude = f" EXCLUDE ({teams})" if USER_TEAMS_COLUMN in user_columns(connection) else ""
     connection.execute(
         f"CREATE OR REPLACE TEMP VIEW {USERS_VIEW} AS SELECT u.*{exclude}, "
-        "coalesce(m.teams, CAST([] AS VARCHAR[])) AS teams FROM users u LEFT JOIN "
+        f"coalesce(m.teams, CAST([] AS VARCHAR[])) AS {teams} FROM users u LEFT JOIN "
         "(SELECT user_id, list(team ORDER BY team) AS teams FROM memberships GROUP BY user_id) m "
         "ON m.user_id = u.id"
     )
@@ -66,16 +77,16 @@ def load_roster(connection: duckdb.DuckDBPyConnection) -> Roster:
     """Users, memberships and cursors as the routing state."""
     users_table = connection.sql("SELECT * FROM users ORDER BY id").to_arrow_table()
     attribute_names = [
-        name for name in users_table.column_names if name not in STANDARD_USER_COLUMNS and name != "teams"
+        name for name in users_table.column_names if name not in STANDARD_USER_COLUMNS and name != USER_TEAMS_COLUMN
     ]
     users = [
         User(
-            id=row["id"],
-            name=row["name"],
-            status=row["status"],
-            deleted=bool(row["deleted"]),
-            open=int(row["open_contacts"]),
-            last_assigned_at=row["last_assigned_at"],
+            id=row[USER_ID_COLUMN],
+            name=row[USER_NAME_COLUMN],
+            status=row[USER_STATUS_COLUMN],
+            deleted=bool(row[USER_DELETED_COLUMN]),
+            open=int(row[USER_OPEN_COLUMN]),
+            last_assigned_at=row[USER_LAST_ASSIGNED_COLUMN],
             attributes={name: row[name] for name in attribute_names},
         )
         for row in users_table.to_pylist()
@@ -86,10 +97,10 @@ def load_roster(connection: duckdb.DuckDBPyConnection) -> Roster:
 
 
 SCHEMA_TYPES = {
-    "string": ValueType.STRING,
-    "number": ValueType.DECIMAL,
-    "bool": ValueType.BOOL,
-    "timestamp": ValueType.TIMESTAMP,
+    "string": Kind.STRING,
+    "number": Kind.DECIMAL,
+    "bool": Kind.BOOL,
+    "timestamp": Kind.TIMESTAMP,
 }
 
 
@@ -99,11 +110,11 @@ def snapshot_schema(connection: duckdb.DuckDBPyConnection) -> SnapshotSchema:
     for name, type_name in user_columns(connection).items():
         kind = kind_of_duckdb_type(type_name)
         if kind.startswith("list:"):
-            columns[name] = ValueType.LIST
+            columns[name] = Kind.LIST
         elif kind == "number":
-            columns[name] = ValueType.INT if "INT" in type_name.upper() else ValueType.DECIMAL
+            columns[name] = Kind.INT if "INT" in type_name.upper() else Kind.DECIMAL
         else:
-            columns[name] = SCHEMA_TYPES.get(kind, ValueType.UNKNOWN)
+            columns[name] = SCHEMA_TYPES.get(kind, Kind.UNKNOWN)
     teams = frozenset(row[0] for row in connection.execute("SELECT DISTINCT team FROM memberships").fetchall())
     user_ids = frozenset(row[0] for row in connection.execute("SELECT id FROM users").fetchall())
     return SnapshotSchema(user_columns=columns, teams=teams, user_ids=user_ids)

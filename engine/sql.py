@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from rota.dsl.ast import BoolOp, Compare, Expr, Field, ListLiteral, Literal, Not
+from rota.vocabulary import USER_FIELD_COLUMNS, USER_FIELDS, USER_TEAMS_COLUMN, Kind, Scope, Status, UserField
 
 from .evaluate import parse_timestamp, value_kind
 
@@ -41,13 +42,19 @@ class SqlScope:
     now: Mapping[str, Any] = field(default_factory=dict)
 
 
+# The comparison family SQL gives each kind of built-in field (numbers compare with numbers of any kind).
+SQL_KINDS = {
+    Kind.STRING: "string",
+    Kind.INT: "number",
+    Kind.DECIMAL: "number",
+    Kind.BOOL: "bool",
+    Kind.TIMESTAMP: "timestamp",
+    Kind.LIST: "list:string",
+}
+# The column of the users view behind each built-in user field, and its family (`online` is read from status).
 BUILT_IN_USER_COLUMNS = {
-    "id": ("id", "string"),
-    "name": ("name", "string"),
-    "status": ("status", "string"),
-    "open": ("open_contacts", "number"),
-    "teams": ("teams", "list:string"),
-    "last_assigned_at": ("last_assigned_at", "timestamp"),
+    name: (column, SQL_KINDS[USER_FIELDS[name]])
+    for name, column in {**USER_FIELD_COLUMNS, UserField.TEAMS.value: USER_TEAMS_COLUMN}.items()
 }
 
 
@@ -147,9 +154,9 @@ class SqlCompiler:
 
     def _field(self, expr: Field) -> tuple[str, str]:
         scope = self.scope
-        if expr.scope == "now":
+        if expr.scope == Scope.NOW:
             return self._literal(scope.now.get(expr.name))
-        if expr.scope == "contact":
+        if expr.scope == Scope.CONTACT:
             kind = scope.contact_kinds.get(expr.name)
             if scope.contact_alias is None:
                 raise NotCompilable(f"contact.{expr.name} has no column here")
@@ -158,9 +165,10 @@ class SqlCompiler:
             return self._column(scope.contact_alias, expr.name, kind)
         if scope.user_alias is None:
             raise NotCompilable(f"user.{expr.name} has no column here")
-        if expr.name == "online":
-            status = f"{scope.user_alias}.status"
-            return f"(CASE WHEN {status} IS NULL THEN NULL ELSE {status} = 'online' END)", "bool"
+        if expr.name == UserField.ONLINE:
+            status = f"{scope.user_alias}.{quote_identifier(BUILT_IN_USER_COLUMNS[UserField.STATUS.value][0])}"
+            online = self.bind(Status.ONLINE.value)
+            return f"(CASE WHEN {status} IS NULL THEN NULL ELSE {status} = {online} END)", "bool"
         column, kind = BUILT_IN_USER_COLUMNS.get(expr.name, (expr.name, scope.user_kinds.get(expr.name)))
         if kind is None:
             return NULL, "null"

@@ -65,6 +65,33 @@ DUPLICATE_TIMEZONE = code("E104", "duplicate-timezone", "two files of a policy f
 # E3xx: the policy's structure.
 DUPLICATE_ROUTE = code("E301", "duplicate-route", "two routes have the same name, in one file or across a folder")
 
+# E2xx: a name or a type the policy uses is not one there is (SPEC 2.3); checked by dsl/type_check.py and dsl/checker.py.
+UNKNOWN_FIELD = code("E201", "unknown-field", "a field that `now` or the snapshot's users do not have")
+UNKNOWN_SCOPE = code("E202", "unknown-scope", "a field scope other than `user`, `contact` and `now`")
+USER_IN_WHEN = code("E203", "user-in-when", "a user field read where no user is known yet (`when`, `assign to user`)")
+TYPE_MISMATCH = code("E204", "type-mismatch", "two values of kinds that never compare (a number with a string)")
+NOT_A_CONDITION = code("E205", "not-a-condition", "`when`, `only`, `and`, `or` or `not` given a value, not a condition")
+NEVER_TRUE = code("E206", "never-true", "an ordering against `null` (`< null`), which is never true")
+UNKNOWN_VALUE = code("E207", "unknown-value", "a comparison with a status or weekday there is not")
+MIXED_LIST = code("E208", "mixed-list", "a list whose items are of different kinds")
+NOT_A_TIME = code("E209", "not-a-time", "a text compared with a time that does not read as ISO 8601")
+NOT_A_LIST = code("E210", "not-a-list", "`in` with something on its right that is not a list")
+LIST_COMPARED = code("E211", "list-compared", "a list compared whole, or looked for in a list")
+UNORDERED = code("E212", "unordered", "true/false values ordered with `<`, `<=`, `>` or `>=`")
+NOT_A_USER_ID = code("E213", "not-a-user-id", "`assign to user` given a value that cannot be a user id")
+UNKNOWN_TIMEZONE = code("E220", "unknown-timezone", "a timezone that is not an IANA name")
+UNKNOWN_TEAM = code(
+    "E221", "unknown-team", "a team the snapshot does not have: the route fails with team_empty", WARNING
+)
+UNKNOWN_USER = code("E222", "unknown-user", "a user the snapshot does not have: the route fails", WARNING)
+
+# E3xx: the routes do not fit together (SPEC 2.2); checked by dsl/checker.py.
+UNKNOWN_BRANCH = code("E310", "unknown-branch", "a timeout branch that names no route")
+BRANCH_CYCLE = code("E311", "branch-cycle", "timeout branches that lead back where they started")
+OPTION_TWICE = code("E312", "option-twice", "`using`, `priority` or `timeout` given twice in one route")
+OPTION_WITHOUT_QUEUE = code("E313", "option-without-queue", "`using`, `only` or `timeout` on a route that never queues")
+TIMEOUT_RANGE = code("E314", "timeout-range", "a timeout of zero, or longer than 7 days")
+
 # D4xx: a data file (snapshot, contacts, events) cannot be used as it is.
 DATA_UNREADABLE = code("D401", "data-unreadable", "the file is missing, unreadable, not UTF-8 or not in its format")
 DATA_MISSING_COLUMN = code("D402", "data-missing-column", "a required column is absent")
@@ -74,8 +101,31 @@ DATA_DUPLICATE = code("D405", "data-duplicate", "an id that must be unique appea
 DATA_DROPPED = code("D406", "data-dropped", "rows were left out (a membership of an unknown user)", WARNING)
 
 
+# V5xx: `rota verify`'s policy checks (rota/policy_checks.py).
+UNREACHABLE_ROUTE = code("V501", "unreachable-route", "a route no contact can reach")
+EMPTY_POOL = code("V502", "empty-pool", "a reachable route whose team (or space) has no users in the snapshot")
+FILTER_NEVER_PASSES = code(
+    "V503", "filter-never-passes", "a reachable route's filters that no user of the snapshot passes"
+)
+STARVED_USERS = code("V504", "starved-users", "users that no reachable route can ever choose")
+ESCALATION_TOO_LONG = code("V505", "escalation-too-long", "a chain of timeouts that adds up to more than --max-wait")
+
+# S6xx: a request the service refuses (rota/service.py), beside the policy's own codes in a 422.
+BODY_NOT_JSON = code("S601", "body-not-json", "the body does not parse as JSON (answered 400)")
+BODY_NOT_OBJECT = code("S602", "body-not-object", "the body is JSON, but not an object")
+ATTRS_NOT_OBJECT = code("S603", "attrs-not-object", "`attrs` is not a JSON object")
+NAME_NOT_TEXT = code("S604", "name-not-text", "`name` is not a string (or null)")
+UNKNOWN_STATUS = code("S605", "unknown-status", "`status` is not one of the statuses of SPEC 1")
+PARAMETER_NOT_TIME = code("S606", "parameter-not-time", "a time parameter (`since`) that is not ISO 8601")
+INVALID_PARAMETER = code("S607", "invalid-parameter", "a path or query parameter of the wrong kind (`limit=ten`)")
+
+
 @dataclass(frozen=True)
 class Diagnostic:
+    """One finding. `line` 0 is the whole file (or, in the service, the whole part of a request
+    `file` names); `end_line`/`end_column` are where the place ends, the column just past it,
+    when known (JSON gives the start again when not)."""
+
     file: str
     line: int
     column: int

@@ -14,6 +14,7 @@ import pyarrow as pa
 from rota.dsl import PolicyError, PolicySource, SnapshotSchema, analyze
 from rota.engine import CompiledPolicy, compile_policy, load_roster, run_batch, snapshot_schema
 from rota.storage import StorageError, load_snapshot, read_contacts, read_events, write_table
+from rota.vocabulary import Outcome
 
 Progress = Callable[[int, int], None]
 
@@ -209,13 +210,13 @@ def _replay_summary(decisions, event_count: int, seconds: float) -> ReplaySummar
     waits = []
     assigned = Counter()
     for decision in decisions:
-        if decision.outcome == "queued":
+        if decision.outcome == Outcome.QUEUED:
             queued_at.setdefault(decision.contact, decision.at)
-        elif decision.outcome == "assigned":
+        elif decision.outcome == Outcome.ASSIGNED:
             assigned[decision.user] += 1
             if decision.contact in queued_at:
                 waits.append((decision.at - queued_at.pop(decision.contact)).total_seconds())
-        elif decision.outcome != "timed_out":
+        elif decision.outcome != Outcome.TIMED_OUT:
             queued_at.pop(decision.contact, None)
     outcomes = Counter(decision.outcome for decision in decisions)
     return ReplaySummary(event_count, len(decisions), seconds, outcomes, sorted(waits), assigned.most_common(5))

@@ -23,10 +23,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from rota import diagnostics as codes
+from rota.diagnostics import Code, Diagnostic
 from rota.dsl.ast import fields_of
 from rota.dsl.formatter import format_duration, format_expression
 from rota.engine import CompiledPolicy, CompiledRoute, User
 from rota.engine.clock import now_fields
+from rota.vocabulary import UNASSIGN_BRANCH, ContactField, RouteKind, Scope, Status
 
 from .testing.run import Snapshot
 from .testing.strategies import Vocabulary
@@ -37,21 +40,17 @@ MONDAY = datetime(2026, 11, 23)
 
 
 @dataclass(frozen=True)
-class PolicyFinding:
-    check: str
-    message: str
-    location: str | None = None  # FILE:LINE:COL of the route it is about
-
-    def render(self) -> str:
-        return f"{self.location}: {self.message}" if self.location else self.message
-
-
-@dataclass(frozen=True)
 class PolicyCheck:
     name: str
     title: str
     meaning: str
     needs: str | None = None  # the option it cannot run without: skipped when it is not given
+
+
+def finding_line(finding: Diagnostic) -> str:
+    """`FILE:LINE:COL: MESSAGE [CODE]`, as `rota verify` lists a finding (one about no route has no place)."""
+    text = f"{finding.message} [{finding.code.id}]"
+    return f"{finding.file}:{finding.line}:{finding.column}: {text}" if finding.line > 0 else text
 
 
 SHADOWED_ROUTES = PolicyCheck(
@@ -103,10 +102,15 @@ class PolicyReview:
         self.seen_by = self._seen_by()
         self.users = snapshot.roster().users if snapshot is not None else {}
 
-    def location(self, route: CompiledRoute) -> str:
-        position = route.route.position
-        in_folder = position.file and position.file != self.policy.policy.file  # a route of a folder: its own file
-        return f"{position.file if in_folder else self.file}:{position.line}:{position.column}"
+    def finding(self, code: Code, message: str, route: CompiledRoute | None = None) -> Diagnostic:
+        """A finding about a route, placed from its `route` keyword to the end of its name; or about no route."""
+        if route is None:
+            return Diagnostic(self.file, 0, 0, message, severity=code.severity, code=code)
+        start, name = route.route.position, route.route.name_position
+        in_folder = start.file and start.file != self.policy.policy.file  # a route of a folder: its own file
+        end = (name.end_line, name.end_column) if name.end_line else (None, None)
+        file = start.file if in_folder else self.file
+        return Diagnostic(file, start.line, start.column, message, None, code.severity, code, *end)
 
     def _reachable(self) -> set[str]:
         reached = {name for name, samples in self.chosen_for.items() if samples}
@@ -114,7 +118,7 @@ class PolicyReview:
         while frontier:  # a timeout branch runs its route whatever that route's `when` says
             route = self.policy.route_named(frontier.pop())
             branch = route.route.branch
-            if branch not in (None, "unassign") and branch not in reached:
+            if branch not in (None, UNASSIGN_BRANCH) and branch not in reached:
                 reached.add(branch)
                 frontier.append(branch)
         return reached
@@ -129,25 +133,23 @@ class PolicyReview:
         }
         for route in self.policy.routes:
             samples, branch = self.chosen_for[route.name], route.route.branch
-            while samples and branch not in (None, "unassign"):
+            while samples and branch not in (None, UNASSIGN_BRANCH):
                 seen[branch].extend(samples)
                 branch = self.policy.route_named(branch).route.branch
         return seen
 
     # ------------------------------------------------------------- routes
 
-    def shadowed_routes(self) -> list[PolicyFinding]:
-        findings = []
-        for route in self.policy.routes:
-            if route.name not in self.reachable:
-                findings.append(
-                    PolicyFinding(
-                        SHADOWED_ROUTES.name,
-                        f"route `{route.name}` can never be chosen: {self._why_unreachable(route)}",
-                        self.location(route),
-                    )
-                )
-        return findings
+    def shadowed_routes(self) -> list[Diagnostic]:
+        return [
+            self.finding(
+                codes.UNREACHABLE_ROUTE,
+                f"route `{route.name}` can never be chosen: {self._why_unreachable(route)}",
+                route,
+            )
+            for route in self.policy.routes
+            if route.name not in self.reachable
+        ]
 
     def _why_unreachable(self, route: CompiledRoute) -> str:
         earlier = self.policy.routes[: route.index]
@@ -174,34 +176,26 @@ class PolicyReview:
 
     # --------------------------------------------------------------- users
 
-    def impossible_filters(self) -> list[PolicyFinding]:
+    def impossible_filters(self) -> list[Diagnostic]:
         findings = []
         for route in self._reachable_pool_routes():
             pool = self._pool(route)
             if not pool:
-                where = f"team {route.team!r} has" if route.kind == "team" else "the space has"
-                findings.append(
-                    PolicyFinding(
-                        IMPOSSIBLE_FILTERS.name,
-                        f"route `{route.name}`: {where} no users (not deleted) in the snapshot",
-                        self.location(route),
-                    )
-                )
+                where = f"team {route.team!r} has" if route.kind == RouteKind.TEAM else "the space has"
+                message = f"route `{route.name}`: {where} no users (not deleted) in the snapshot"
+                findings.append(self.finding(codes.EMPTY_POOL, message, route))
             elif route.filters and not any(self._can_pass(route, user) for user in pool):
-                findings.append(
-                    PolicyFinding(
-                        IMPOSSIBLE_FILTERS.name,
-                        f"route `{route.name}`: "
-                        f"{'the one user' if len(pool) == 1 else f'none of the {len(pool):,} users'} in its pool "
-                        f"{'cannot' if len(pool) == 1 else 'can'} pass {self._blocking_filters(route, pool)}",
-                        self.location(route),
-                    )
+                message = (
+                    f"route `{route.name}`: "
+                    f"{'the one user' if len(pool) == 1 else f'none of the {len(pool):,} users'} in its pool "
+                    f"{'cannot' if len(pool) == 1 else 'can'} pass {self._blocking_filters(route, pool)}"
                 )
+                findings.append(self.finding(codes.FILTER_NEVER_PASSES, message, route))
         return findings
 
     def _blocking_filters(self, route: CompiledRoute, pool: list[User]) -> str:
         blocking = [
-            format_expression(conjunct, "user")
+            format_expression(conjunct, Scope.USER.value)
             for conjunct, condition in zip(route.conjuncts, route.filters)
             if not any(
                 self._passes(user, sample, lambda u, c, n, f=condition: f(u, c, n))
@@ -212,14 +206,14 @@ class PolicyReview:
         if blocking:
             return " and ".join(f"`only {text}`" for text in blocking)
         return "its filters together: " + " and ".join(
-            f"`only {format_expression(c, 'user')}`" for c in route.conjuncts
+            f"`only {format_expression(c, Scope.USER.value)}`" for c in route.conjuncts
         )
 
-    def starved_users(self) -> list[PolicyFinding]:
+    def starved_users(self) -> list[Diagnostic]:
         """Starved users, grouped by why, so a whole team left out reads as one line."""
-        if any(self._names_any_user(route) for route in self._reachable_routes("user")):
+        if any(self._names_any_user(route) for route in self._reachable_routes(RouteKind.USER)):
             return []
-        named = {target for route in self._reachable_routes("user") if (target := self._named_user(route))}
+        named = {target for route in self._reachable_routes(RouteKind.USER) if (target := self._named_user(route))}
         starved: dict[str, list[str]] = {}
         for record in self.snapshot.users:
             if not record.deleted and record.id not in named:
@@ -227,8 +221,8 @@ class PolicyReview:
                 if reason is not None:
                     starved.setdefault(reason, []).append(record.id)
         return [
-            PolicyFinding(
-                STARVED_USERS.name,
+            self.finding(
+                codes.STARVED_USERS,
                 f"{'user' if len(ids) == 1 else 'users'} {', '.join(ids)} can never be chosen: {reason}",
             )
             for reason, ids in starved.items()
@@ -239,8 +233,8 @@ class PolicyReview:
         if any(self._can_pass(route, user) for route in in_pools):
             return None
         if not in_pools:
-            teams = sorted({route.team for route in self._reachable_routes("team")})
-            if self._reachable_routes("space"):
+            teams = sorted({route.team for route in self._reachable_routes(RouteKind.TEAM)})
+            if self._reachable_routes(RouteKind.SPACE):
                 return "no reachable route assigns to the space or to their teams"
             return f"in none of the teams a reachable route assigns to ({', '.join(teams) or 'none'})"
         return "they fail the filters of " + ", ".join(
@@ -256,14 +250,14 @@ class PolicyReview:
     def _samples_for(self, route: CompiledRoute) -> list[Sample]:
         return self.seen_by[route.name]
 
-    def _reachable_routes(self, kind: str) -> list[CompiledRoute]:
+    def _reachable_routes(self, kind: RouteKind) -> list[CompiledRoute]:
         return [route for route in self.policy.routes if route.name in self.reachable and route.kind == kind]
 
     def _reachable_pool_routes(self) -> list[CompiledRoute]:
-        return self._reachable_routes("team") + self._reachable_routes("space")
+        return self._reachable_routes(RouteKind.TEAM) + self._reachable_routes(RouteKind.SPACE)
 
     def _names_any_user(self, route: CompiledRoute) -> bool:
-        return any(field.scope == "contact" for field in fields_of(route.route.action.user))
+        return any(field.scope == Scope.CONTACT for field in fields_of(route.route.action.user))
 
     def _named_user(self, route: CompiledRoute) -> str | None:
         value = route.target_user(None, {}, {})
@@ -271,7 +265,7 @@ class PolicyReview:
 
     def _pool(self, route: CompiledRoute) -> list[User]:
         users = [self._user(record.id) for record in self.snapshot.users if not record.deleted]
-        if route.kind == "team":
+        if route.kind == RouteKind.TEAM:
             users = [user for user in users if route.team in user.teams]
         return users
 
@@ -280,7 +274,7 @@ class PolicyReview:
 
     # ---------------------------------------------------------- escalation
 
-    def escalation(self, max_wait_seconds: int | None) -> tuple[list[PolicyFinding], str]:
+    def escalation(self, max_wait_seconds: int | None) -> tuple[list[Diagnostic], str]:
         """Chains over the limit (none without one), and a line on the longest chain."""
         chains = [
             self._chain(route)
@@ -294,10 +288,10 @@ class PolicyReview:
         if max_wait_seconds is None:
             return [], summary
         findings = [
-            PolicyFinding(
-                ESCALATION.name,
+            self.finding(
+                codes.ESCALATION_TOO_LONG,
                 f"{path} adds up to {format_duration(total)}, over the {format_duration(max_wait_seconds)} limit",
-                self.location(start),
+                start,
             )
             for start, path, total in chains
             if total > max_wait_seconds
@@ -312,9 +306,9 @@ class PolicyReview:
             branch = route.route.branch
             if branch is None:
                 steps.append("fails")
-            elif branch == "unassign":
-                steps.append("unassign")
-            route = self.policy.route_named(branch) if branch not in (None, "unassign") else None
+            elif branch == UNASSIGN_BRANCH:
+                steps.append(UNASSIGN_BRANCH)
+            route = self.policy.route_named(branch) if branch not in (None, UNASSIGN_BRANCH) else None
             if route is not None and not route.route.queues:
                 steps.append(route.name)
         return start, " -> ".join(steps), total
@@ -322,7 +316,7 @@ class PolicyReview:
 
 def _best_states(user: User) -> Iterator[User]:
     """The user as it could be later: any status, no open contacts or its own count, assigned never or as now."""
-    for status in ("online", "away", "offline"):
+    for status in Status.texts():
         for open_count in sorted({0, user.open}):
             for last in {None, user.last_assigned_at}:
                 yield replace(user, status=status, open=open_count, last_assigned_at=last)
@@ -345,7 +339,7 @@ def _samples(policy: CompiledPolicy, words: Vocabulary, seed: int) -> Iterator[S
         contacts = [dict(generator.choice(values) for values in choices) for _ in range(MAX_CONTACT_SAMPLES)]
     per_contact = min(len(moments), max(8, MAX_CONTACT_SAMPLES // len(contacts)))
     for contact in contacts:
-        fields = {**contact, "id": "c", "assignee": None}
+        fields = {**contact, ContactField.ID.value: "c", ContactField.ASSIGNEE.value: None}
         for moment in moments if per_contact == len(moments) else generator.sample(moments, per_contact):
             yield Sample(fields, moment)
 
@@ -362,7 +356,7 @@ def _contact_values(attribute) -> list[Any]:
 
 def _moments(policy: CompiledPolicy) -> list[dict[str, Any]]:
     reads_now = any(
-        field.scope == "now"
+        field.scope == Scope.NOW
         for route in policy.routes
         for expr in ((route.route.when,) if route.route.when is not None else ()) + route.conjuncts
         for field in fields_of(expr)

@@ -25,14 +25,19 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.exceptions import HTTPException
 
+from rota import diagnostics as codes
+from rota.diagnostics import Code, Diagnostic
 from rota.dsl import PolicySource, analyze
 from rota.engine import DurableEngine, Event, format_instant, parse_instant
 from rota.engine.decisions import Decision
+from rota.vocabulary import EventType, Outcome, Status, UserField
 
 from .wording import plural
 
 MAX_BODY_BYTES = 256 * 1024
-STATUSES = ("online", "away", "offline")
+STATUSES = Status.texts()
+# The fields of PUT /v1/users/{id} a User has itself; the rest of the body is refused, `attrs` holds the others.
+USER_BODY_FIELDS = (UserField.STATUS.value, UserField.NAME.value)
 TIMEOUT_TICK_SECONDS = 0.25
 
 
@@ -44,6 +49,13 @@ class ApiError(HTTPException):
     def __init__(self, status: int, code: str, message: str, **details: Any):
         super().__init__(status, message)
         self.code, self.details = code, details
+
+
+def refused(code: Code, where: str, message: str, status: int = 422, error: str = "invalid_request") -> ApiError:
+    """A request refused for one of its parts (`body`, `body.status`, `query.since`): the answer's
+    `diagnostics` name the part as their `file`, with the code (docs/diagnostics.md)."""
+    diagnostic = Diagnostic(where, 0, 0, message, code=code)
+    return ApiError(status, error, message, diagnostics=[diagnostic.to_json()])
 
 
 class RotaService:
@@ -268,9 +280,7 @@ def _policy_routes(app: FastAPI, service: RotaService, authorized) -> None:
                 422,
                 "policy_invalid",
                 f"the policy has {plural(len(errors), 'error')}",
-                diagnostics=[
-                    {"line": d.line, "column": d.column, "message": d.message, "hint": d.hint} for d in errors
-                ],
+                diagnostics=[diagnostic.to_json() for diagnostic in errors],
             )
         compiled = await service.change(service.engine.use_policy, text, utc_now())
         return {"version": compiled.version, "routes": [route.name for route in compiled.routes]}
@@ -308,31 +318,32 @@ def _user_routes(app: FastAPI, service: RotaService, authorized) -> None:
         body = await _json_object(request)
         attrs = body.get("attrs", {})
         if not isinstance(attrs, dict):
-            raise ApiError(422, "invalid_request", "`attrs` must be an object")
-        if "status" in body and body["status"] not in STATUSES:
-            raise ApiError(422, "invalid_request", f"`status` must be one of {', '.join(STATUSES)}")
-        if "name" in body and not isinstance(body["name"], (str, type(None))):
-            raise ApiError(422, "invalid_request", "`name` must be a string")
-        changes = {**attrs, **{key: body[key] for key in ("status", "name") if key in body}}
-        await service.apply("user", user=user_id, attrs=changes)
+            raise refused(codes.ATTRS_NOT_OBJECT, "body.attrs", "`attrs` must be an object")
+        status, name = UserField.STATUS.value, UserField.NAME.value
+        if status in body and body[status] not in STATUSES:
+            raise refused(codes.UNKNOWN_STATUS, f"body.{status}", f"`{status}` must be one of {', '.join(STATUSES)}")
+        if name in body and not isinstance(body[name], (str, type(None))):
+            raise refused(codes.NAME_NOT_TEXT, f"body.{name}", f"`{name}` must be a string")
+        changes = {**attrs, **{key: body[key] for key in USER_BODY_FIELDS if key in body}}
+        await service.apply(EventType.USER.value, user=user_id, attrs=changes)
         return _user(service, user_id)
 
     @app.delete("/v1/users/{user_id}", dependencies=authorized, status_code=204)
     async def delete_user(user_id: str):
         _known_user(service, user_id)
-        await service.apply("delete", user=user_id)
+        await service.apply(EventType.DELETE.value, user=user_id)
         return Response(status_code=204)
 
     @app.put("/v1/teams/{team}/members/{user_id}", dependencies=authorized, status_code=204)
     async def join(team: str, user_id: str):
         _known_user(service, user_id)
-        await service.apply("join", user=user_id, team=team)
+        await service.apply(EventType.JOIN.value, user=user_id, team=team)
         return Response(status_code=204)
 
     @app.delete("/v1/teams/{team}/members/{user_id}", dependencies=authorized, status_code=204)
     async def leave(team: str, user_id: str):
         _known_user(service, user_id)
-        await service.apply("leave", user=user_id, team=team)
+        await service.apply(EventType.LEAVE.value, user=user_id, team=team)
         return Response(status_code=204)
 
 
@@ -342,9 +353,9 @@ def _contact_routes(app: FastAPI, service: RotaService, authorized) -> None:
         body = await _json_object(request) if await request.body() else {}
         attrs = body.get("attrs", {})
         if not isinstance(attrs, dict):
-            raise ApiError(422, "invalid_request", "`attrs` must be an object")
+            raise refused(codes.ATTRS_NOT_OBJECT, "body.attrs", "`attrs` must be an object")
         started = time.perf_counter()
-        own = await service.apply("route", contact=contact_id, attrs=attrs)
+        own = await service.apply(EventType.ROUTE.value, contact=contact_id, attrs=attrs)
         service.latency.observe(time.perf_counter() - started)
         if own:  # a plain JSONResponse: the row is JSON already, FastAPI need not re-encode it
             return JSONResponse(own[0].row())
@@ -354,7 +365,7 @@ def _contact_routes(app: FastAPI, service: RotaService, authorized) -> None:
                 "at": format_instant(utc_now()),
                 "contact": contact_id,
                 "route": entry.route if entry else None,
-                "outcome": "queued",
+                "outcome": Outcome.QUEUED.value,
                 "user": None,
                 "reason": None,
                 "deadline": format_instant(entry.deadline) if entry else None,
@@ -363,7 +374,7 @@ def _contact_routes(app: FastAPI, service: RotaService, authorized) -> None:
     @app.post("/v1/contacts/{contact_id}/close", dependencies=authorized, status_code=204)
     async def close(contact_id: str):
         _known_contact(service, contact_id)
-        await service.apply("close", contact=contact_id)
+        await service.apply(EventType.CLOSE.value, contact=contact_id)
         return Response(status_code=204)
 
     @app.get("/v1/contacts/{contact_id}", dependencies=authorized)
@@ -426,7 +437,7 @@ def _time(text: str, name: str) -> datetime:
     try:
         return parse_instant(text)
     except ValueError:
-        raise ApiError(422, "invalid_request", f"`{name}` must be an ISO 8601 time") from None
+        raise refused(codes.PARAMETER_NOT_TIME, f"query.{name}", f"`{name}` must be an ISO 8601 time") from None
 
 
 async def _json_object(request: Request) -> dict[str, Any]:
@@ -435,9 +446,11 @@ async def _json_object(request: Request) -> dict[str, Any]:
     try:
         body = json.loads(await request.body() or b"{}")
     except ValueError as error:
-        raise ApiError(400, "malformed_json", f"the body is not JSON: {error}") from None
+        raise refused(
+            codes.BODY_NOT_JSON, "body", f"the body is not JSON: {error}", status=400, error="malformed_json"
+        ) from None
     if not isinstance(body, dict):
-        raise ApiError(422, "invalid_request", "the body must be a JSON object")
+        raise refused(codes.BODY_NOT_OBJECT, "body", "the body must be a JSON object")
     return body
 
 
@@ -470,10 +483,12 @@ def _install_error_handlers(app: FastAPI) -> None:
         problems = [
             {"where": ".".join(str(part) for part in item["loc"]), "message": item["msg"]} for item in error.errors()
         ]
-        return JSONResponse(
-            {"error": {"code": "invalid_request", "message": "the request is not valid", "problems": problems}},
-            status_code=422,
-        )
+        diagnostics = [
+            Diagnostic(problem["where"], 0, 0, problem["message"], code=codes.INVALID_PARAMETER).to_json()
+            for problem in problems
+        ]
+        body = {"code": "invalid_request", "message": "the request is not valid", "problems": problems}
+        return JSONResponse({"error": {**body, "diagnostics": diagnostics}}, status_code=422)
 
 
 def _install_body_limit(app: FastAPI) -> None:

@@ -33,12 +33,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from rota.engine import CompiledPolicy, Contact, Decision, Engine, Event, Roster
+from rota.vocabulary import EventType, Outcome, RouteKind, Status
 
 from .simulate_contacts import ContactProfiles
 
 DEFAULT_START = datetime(2026, 11, 25, 8, 0)  # a Wednesday, 09:00 in Berlin: the demo day
 
-ONLINE, AWAY = "online", "away"
+ONLINE, AWAY = Status.ONLINE.value, Status.AWAY.value
 
 # What the simulation's own clock schedules, beside the engine's timeouts.
 ARRIVAL, CLOSE, STATUS, SAMPLE = "arrival", "close", "status", "sample"
@@ -176,16 +177,18 @@ class _Desk:
             contact_id = f"s{len(self.arrivals) + 1:05d}"
             self.arrivals.append(contact_id)
             self.record(
-                self.engine.handle(Event(at, "route", contact=contact_id, attrs=self.profiles.sample(self.random)))
+                self.engine.handle(
+                    Event(at, EventType.ROUTE.value, contact=contact_id, attrs=self.profiles.sample(self.random))
+                )
             )
             self.schedule(self.after(at, 60 / self.settings.arrivals_per_hour), ARRIVAL, None)
         elif kind == CLOSE:
             if subject in self.handling:
                 self.closed.append(subject)
-            self.record(self.engine.handle(Event(at, "close", contact=subject)))
+            self.record(self.engine.handle(Event(at, EventType.CLOSE.value, contact=subject)))
         elif kind == STATUS:
             user_id, status = subject
-            self.record(self.engine.handle(Event(at, "status", user=user_id, status=status)))
+            self.record(self.engine.handle(Event(at, EventType.STATUS.value, user=user_id, status=status)))
             if status == ONLINE:
                 self.online_at_some_point.add(user_id)
                 self.schedule(self.after(at, self.settings.online_minutes), STATUS, (user_id, AWAY))
@@ -200,7 +203,7 @@ class _Desk:
         """Keep every decision; an assignment starts handling (once per contact)."""
         for decision in decisions:
             self.decisions.append(decision)
-            if decision.outcome == "assigned" and decision.contact not in self.handling:
+            if decision.outcome == Outcome.ASSIGNED and decision.contact not in self.handling:
                 self.handling.add(decision.contact)
                 self.schedule(self.after(decision.at, self.settings.handle_minutes), CLOSE, decision.contact)
 
@@ -233,8 +236,8 @@ def _pools_by_route(policy: CompiledPolicy, roster: Roster) -> dict[str, set[str
     """For each team or space route, the users it could give a contact to, before any filter."""
     pools: dict[str, set[str]] = {}
     for route in policy.routes:
-        if route.kind == "space":
+        if route.kind == RouteKind.SPACE:
             pools[route.name] = set(roster.users)
-        elif route.kind == "team":
+        elif route.kind == RouteKind.TEAM:
             pools[route.name] = set(roster.members.get(route.team, ()))
     return pools

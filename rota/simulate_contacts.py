@@ -32,14 +32,16 @@ from typing import Any
 from rota.dsl.ast import AssignToUser, BoolOp, Compare, Expr, Field, ListLiteral, Literal, Not
 from rota.engine import CompiledPolicy, Contact, Roster
 from rota.engine.clock import now_fields
+from rota.vocabulary import CONTACT_FIELDS, USER_FIELDS, Kind, Scope
 
 # Past this many combinations the profiles are built from a random sample.
 MAX_COMBINATIONS = 4096
 # Built into every contact by the engine: never sampled.
-BUILT_IN_CONTACT_FIELDS = ("id", "assignee")
+BUILT_IN_CONTACT_FIELDS = tuple(CONTACT_FIELDS)
 ABSENT = None
-# User fields whose values a contact field may be compared with (`only contact.language in languages`).
-BUILT_IN_USER_TEXT_FIELDS = ("id", "name", "status", "teams")
+# Built-in user fields holding text (or lists of it), read off the User: a contact field may be compared with them
+# (`only contact.language in languages`).
+BUILT_IN_USER_TEXT_FIELDS = tuple(name for name, kind in USER_FIELDS.items() if kind in (Kind.STRING, Kind.LIST))
 
 
 class ContactProfiles:
@@ -116,7 +118,7 @@ def _values_of(expression: Expr, roster: Roster) -> list[Any]:
         return [expression.value]
     if isinstance(expression, ListLiteral):
         return [item.value for item in expression.items]
-    if isinstance(expression, Field) and expression.scope == "user":
+    if isinstance(expression, Field) and expression.scope == Scope.USER:
         return _user_field_values(expression.name, roster)
     return []
 
@@ -143,7 +145,7 @@ def _around(values: list[Any]) -> list[Any]:
 def _is_contact_field(expression: Expr) -> bool:
     return (
         isinstance(expression, Field)
-        and expression.scope == "contact"
+        and expression.scope == Scope.CONTACT
         and expression.name not in BUILT_IN_CONTACT_FIELDS
     )
 

@@ -12,6 +12,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from rota.vocabulary import UNASSIGN_BRANCH, Outcome, Reason
+
 from .simulate import SimulationRun
 from .waits import WaitSummary
 
@@ -19,10 +21,10 @@ ASSIGNED_AT_ONCE = "assigned at once"
 ASSIGNED_AFTER_WAITING = "assigned after waiting"
 TIMED_OUT = "timed out"
 WAITING_AT_END = "waiting at end"
-FAILED = "failed"
-UNASSIGNED = "unassigned"
-# A timeout's branch is a route's name, or one of these.
-NO_BRANCH, UNASSIGN_BRANCH = "no branch", "unassign"
+FAILED = Outcome.FAILED.value  # these two fates are named after their outcomes
+UNASSIGNED = Outcome.UNASSIGNED.value
+# A timeout's branch is a route's name, UNASSIGN_BRANCH, or none.
+NO_BRANCH = "no branch"
 ROUTE_FATES = (ASSIGNED_AT_ONCE, ASSIGNED_AFTER_WAITING, TIMED_OUT, WAITING_AT_END, FAILED, UNASSIGNED)
 
 # Where each arrived contact is when the simulation ends: exactly one of these.
@@ -84,8 +86,8 @@ def counted_agents(run: SimulationRun) -> list[str]:
     So a night shift whose route no contact took during a day does not count as
     treated unfairly, but an online agent whose route was busy and who got
     nothing counts, with zero."""
-    assigned = {decision.user for decision in run.decisions if decision.outcome == "assigned"}
-    taken = {decision.route for decision in run.decisions if decision.outcome in ("assigned", "queued")}
+    assigned = {decision.user for decision in run.decisions if decision.outcome == Outcome.ASSIGNED}
+    taken = {decision.route for decision in run.decisions if decision.outcome in (Outcome.ASSIGNED, Outcome.QUEUED)}
     reachable = set().union(*(users for route, users in run.pools.items() if route in taken))
     return [
         user_id
@@ -96,7 +98,7 @@ def counted_agents(run: SimulationRun) -> list[str]:
 
 
 def measure(run: SimulationRun) -> SimulationMeasures:
-    assigned = Counter(decision.user for decision in run.decisions if decision.outcome == "assigned")
+    assigned = Counter(decision.user for decision in run.decisions if decision.outcome == Outcome.ASSIGNED)
     agents = counted_agents(run)
     by_agent = {user_id: assigned.get(user_id, 0) for user_id in agents}
     journeys = _follow_contacts(run)
@@ -112,7 +114,7 @@ def measure(run: SimulationRun) -> SimulationMeasures:
         time_to_assignment=journeys.time_to_assignment,
         route_fates=journeys.route_fates,
         branches=journeys.branches,
-        timeouts=Counter(decision.route for decision in run.decisions if decision.outcome == "timed_out"),
+        timeouts=Counter(decision.route for decision in run.decisions if decision.outcome == Outcome.TIMED_OUT),
         peak_queue=max(run.samples.queue_length, default=0),
     )
 
@@ -140,7 +142,7 @@ def _follow_contacts(run: SimulationRun) -> _Journeys:
 
     for decision in run.decisions:
         contact, route, outcome = decision.contact, decision.route, decision.outcome
-        if contact not in simulated or outcome == "no_route":
+        if contact not in simulated or outcome == Outcome.NO_ROUTE:
             continue
         arrived_at.setdefault(contact, decision.at)
         last_route[contact] = route
@@ -150,19 +152,19 @@ def _follow_contacts(run: SimulationRun) -> _Journeys:
             journeys.branches[(branch_from, branch, outcome)] += 1
             if branch in (NO_BRANCH, UNASSIGN_BRANCH):
                 continue  # the end of the timed-out route's entry, not an entry into another route
-        if outcome == "assigned":
+        if outcome == Outcome.ASSIGNED:
             since = waiting_since.pop(contact, None)
             fate(route, ASSIGNED_AT_ONCE if since is None else ASSIGNED_AFTER_WAITING)
             journeys.queue_waits.setdefault(route, []).append(0.0 if since is None else _seconds(decision.at - since))
             journeys.time_to_assignment.append(_seconds(decision.at - arrived_at[contact]))
-        elif outcome == "queued":
+        elif outcome == Outcome.QUEUED:
             waiting_since[contact] = decision.at
-        elif outcome == "timed_out":
+        elif outcome == Outcome.TIMED_OUT:
             del waiting_since[contact]
             timed_out_from[contact] = route
             fate(route, TIMED_OUT)
-        elif outcome in ("failed", "unassigned"):
-            fate(route, FAILED if outcome == "failed" else UNASSIGNED)
+        elif outcome in (Outcome.FAILED, Outcome.UNASSIGNED):
+            fate(route, FAILED if outcome == Outcome.FAILED else UNASSIGNED)
     for contact in run.still_queued:
         if contact in simulated:
             fate(last_route[contact], WAITING_AT_END)
@@ -171,9 +173,9 @@ def _follow_contacts(run: SimulationRun) -> _Journeys:
 
 def _branch_of(decision) -> str:
     """The branch a timeout took, read from the decision right after it (SPEC 4)."""
-    if decision.outcome == "failed" and decision.reason == "timeout":
+    if decision.outcome == Outcome.FAILED and decision.reason == Reason.TIMEOUT:
         return NO_BRANCH
-    if decision.outcome == "unassigned":
+    if decision.outcome == Outcome.UNASSIGNED:
         return UNASSIGN_BRANCH  # the row carries the timed-out route, not a branch route
     return decision.route
 
@@ -189,9 +191,12 @@ def _endings(run: SimulationRun) -> Counter:
             endings[WAITING_AT_END] += 1
         else:
             endings[
-                {"assigned": OPEN_AT_END, "failed": FAILED, "unassigned": UNASSIGNED, "no_route": NO_ROUTE}[
-                    last_outcome[contact]
-                ]
+                {
+                    Outcome.ASSIGNED.value: OPEN_AT_END,
+                    Outcome.FAILED.value: FAILED,
+                    Outcome.UNASSIGNED.value: UNASSIGNED,
+                    Outcome.NO_ROUTE.value: NO_ROUTE,
+                }[last_outcome[contact]]
             ] += 1
     return endings
 

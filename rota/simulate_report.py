@@ -24,6 +24,7 @@ from rich.table import Table
 from rota.engine import load_roster, snapshot_schema
 from rota.storage import load_snapshot
 from rota.storage.files import replaced_atomically
+from rota.vocabulary import Outcome
 
 from .jobs import PolicyLocation, compile_policy_file, policy_name
 from .simulate import SimulationRun, SimulationSettings, simulate
@@ -91,7 +92,7 @@ def headline(run: SimulationRun, measures: SimulationMeasures) -> list[tuple[str
             "time to assignment",
             f"p50 {duration(waits.p50)} · p90 {duration(waits.p90)} · max {duration(waits.maximum)}",
         ),
-        ("timed out", f"{measures.outcomes['timed_out']:,}"),
+        ("timed out", f"{measures.outcomes[Outcome.TIMED_OUT.value]:,}"),
         ("failed", _failures(run, endings[FAILED])),
         ("waiting at the end", f"{endings[WAITING_AT_END]:,} (peak queue {measures.peak_queue:,})"),
     ]
@@ -112,7 +113,7 @@ def headline(run: SimulationRun, measures: SimulationMeasures) -> list[tuple[str
 
 def _failures(run: SimulationRun, count: int) -> str:
     """`11 (user_deleted 11)`: failed contacts, by reason."""
-    reasons = Counter(decision.reason for decision in run.decisions if decision.outcome == "failed")
+    reasons = Counter(decision.reason for decision in run.decisions if decision.outcome == Outcome.FAILED)
     detail = ", ".join(f"{reason} {number}" for reason, number in sorted(reasons.items()))
     return f"{count:,} ({detail})" if detail else f"{count:,}"
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, Verbosity, given, settings
 from hypothesis import seed as hypothesis_seed
 
+from rota.diagnostics import Diagnostic
 from rota.engine import CompiledPolicy, Engine, format_instant
 
 from .policy_checks import (
@@ -24,8 +25,8 @@ from .policy_checks import (
     POLICY_CHECKS,
     SHADOWED_ROUTES,
     STARVED_USERS,
-    PolicyFinding,
     PolicyReview,
+    finding_line,
 )
 from .testing.properties import PROPERTIES, Property, PropertyViolation
 from .testing.run import EngineFactory, ReplayFiles, Run, Snapshot
@@ -51,7 +52,7 @@ class PropertyResult:
 class CheckResult:
     name: str
     title: str
-    findings: tuple[PolicyFinding, ...] = ()
+    findings: tuple[Diagnostic, ...] = ()
     note: str | None = None  # what it saw, when it ran
     skipped: str | None = None  # why it did not run
 
@@ -216,7 +217,7 @@ def report_lines(report: VerifyReport, examples_source: str) -> list[str]:
             continue
         note = f" ({check.note})" if check.note else ""
         lines.append(f"{'✗' if check.failed else '✓'} {check.title}{note}")
-        lines += [f"    {finding.render()}" for finding in check.findings]
+        lines += [f"    {finding_line(finding)}" for finding in check.findings]
     lines.append(f"{_counts(report)} in {report.seconds:.1f} s")
     return lines
 

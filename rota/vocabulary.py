@@ -41,6 +41,10 @@ class Status(Name):
     OFFLINE = "offline"
 
 
+# A user created by a `user` event without a status (SPEC 5.1) is offline.
+NEW_USER_STATUS = Status.OFFLINE
+
+
 class Weekday(Name):
     MON = "mon"
     TUE = "tue"
@@ -49,6 +53,18 @@ class Weekday(Name):
     FRI = "fri"
     SAT = "sat"
     SUN = "sun"
+
+
+class EventType(Name):
+    """The `type` of a replay event (SPEC 5.1) and of the service's changes."""
+
+    ROUTE = "route"
+    STATUS = "status"
+    CLOSE = "close"
+    USER = "user"
+    DELETE = "delete"
+    JOIN = "join"
+    LEAVE = "leave"
 
 
 class Outcome(Name):
@@ -94,6 +110,27 @@ class Scope(Name):
     NOW = "now"
 
 
+class UserField(Name):
+    ID = "id"
+    NAME = "name"
+    STATUS = "status"
+    ONLINE = "online"  # status is `online`
+    OPEN = "open"  # the `open_contacts` column
+    TEAMS = "teams"  # the sorted names of the user's teams
+    LAST_ASSIGNED_AT = "last_assigned_at"
+
+
+class ContactField(Name):
+    ID = "id"
+    ASSIGNEE = "assignee"
+
+
+class NowField(Name):
+    HOUR = "hour"
+    MINUTE = "minute"
+    WEEKDAY = "weekday"
+
+
 class Kind(Name):
     """The kind of value a field or column holds."""
 
@@ -114,39 +151,63 @@ UNASSIGN_BRANCH = "unassign"
 
 USER_FIELDS: Mapping[str, Kind] = MappingProxyType(
     {
-        "id": Kind.STRING,
-        "name": Kind.STRING,
-        "status": Kind.STRING,
-        "online": Kind.BOOL,
-        "open": Kind.INT,
-        "teams": Kind.LIST,
-        "last_assigned_at": Kind.TIMESTAMP,
+        UserField.ID.value: Kind.STRING,
+        UserField.NAME.value: Kind.STRING,
+        UserField.STATUS.value: Kind.STRING,
+        UserField.ONLINE.value: Kind.BOOL,
+        UserField.OPEN.value: Kind.INT,
+        UserField.TEAMS.value: Kind.LIST,
+        UserField.LAST_ASSIGNED_AT.value: Kind.TIMESTAMP,
     }
 )
-CONTACT_FIELDS: Mapping[str, Kind] = MappingProxyType({"id": Kind.STRING, "assignee": Kind.STRING})
-NOW_FIELDS: Mapping[str, Kind] = MappingProxyType({"hour": Kind.INT, "minute": Kind.INT, "weekday": Kind.STRING})
+CONTACT_FIELDS: Mapping[str, Kind] = MappingProxyType(
+    {ContactField.ID.value: Kind.STRING, ContactField.ASSIGNEE.value: Kind.STRING}
+)
+NOW_FIELDS: Mapping[str, Kind] = MappingProxyType(
+    {NowField.HOUR.value: Kind.INT, NowField.MINUTE.value: Kind.INT, NowField.WEEKDAY.value: Kind.STRING}
+)
 # User fields that routing itself changes: a filter reading one can change during a pass.
-CHANGING_USER_FIELDS = frozenset({"open", "last_assigned_at"})
+CHANGING_USER_FIELDS = frozenset({UserField.OPEN.value, UserField.LAST_ASSIGNED_AT.value})
 # Fields whose every value is known: a comparison with another literal can never hold.
 CLOSED_VALUES: Mapping[tuple[str, str], tuple[str, ...]] = MappingProxyType(
     {
-        (Scope.USER.value, "status"): Status.texts(),
-        (Scope.NOW.value, "weekday"): Weekday.texts(),
+        (Scope.USER.value, UserField.STATUS.value): Status.texts(),
+        (Scope.NOW.value, NowField.WEEKDAY.value): Weekday.texts(),
     }
 )
 
 # The snapshot's users table (SPEC 1): required columns, then optional ones with the value an absent one has.
 USER_ID_COLUMN = "id"
 USER_STATUS_COLUMN = "status"
+USER_NAME_COLUMN = "name"
+USER_DELETED_COLUMN = "deleted"
+USER_OPEN_COLUMN = "open_contacts"
+USER_LAST_ASSIGNED_COLUMN = "last_assigned_at"
 OPTIONAL_USER_COLUMNS: Mapping[str, object] = MappingProxyType(
     {
-        "name": None,
-        "deleted": False,
-        "open_contacts": 0,
-        "last_assigned_at": None,
+        USER_NAME_COLUMN: None,
+        USER_DELETED_COLUMN: False,
+        USER_OPEN_COLUMN: 0,
+        USER_LAST_ASSIGNED_COLUMN: None,
     }
 )
 STANDARD_USER_COLUMNS = (USER_ID_COLUMN, USER_STATUS_COLUMN, *OPTIONAL_USER_COLUMNS)
+# The column each built-in user field reads (`online` reads status; `teams` comes from the memberships).
+USER_FIELD_COLUMNS: Mapping[str, str] = MappingProxyType(
+    {
+        UserField.ID.value: USER_ID_COLUMN,
+        UserField.NAME.value: USER_NAME_COLUMN,
+        UserField.STATUS.value: USER_STATUS_COLUMN,
+        UserField.OPEN.value: USER_OPEN_COLUMN,
+        UserField.LAST_ASSIGNED_AT.value: USER_LAST_ASSIGNED_COLUMN,
+    }
+)
+# The list of a user's team names, as the engine's users view and `user.teams` offer it.
+USER_TEAMS_COLUMN = UserField.TEAMS.value
+# Keys an event's or a request's `attrs` may not set on a user: the engine keeps them itself.
+NOT_USER_ATTRIBUTES = frozenset(
+    {USER_ID_COLUMN, UserField.OPEN.value, USER_OPEN_COLUMN, USER_TEAMS_COLUMN, USER_LAST_ASSIGNED_COLUMN}
+)
 # A contact's optional built-in column (SPEC 5.1): absent, the contact has no assignee.
-CONTACT_ID_COLUMN = "id"
-CONTACT_ASSIGNEE_COLUMN = "assignee"
+CONTACT_ID_COLUMN = ContactField.ID.value
+CONTACT_ASSIGNEE_COLUMN = ContactField.ASSIGNEE.value

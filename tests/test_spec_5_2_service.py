@@ -143,16 +143,43 @@ def test_users_teams_and_the_queue(server):
         assert client.delete("/v1/users/ghost").status_code == 404
 
 
+def _refusal(answer: httpx.Response, status: int) -> tuple[str, str]:
+    """The code of a refused request's one diagnostic, and the part of the request it names."""
+    assert answer.status_code == status, answer.text
+    (diagnostic,) = answer.json()["error"]["diagnostics"]
+    return diagnostic["code"], diagnostic["file"]
+
+
 def test_bad_input_is_a_4xx_naming_the_problem_and_changes_nothing(server):
     with server.client() as client:
         before = client.get("/v1/policy").json()
         bad = client.put("/v1/policy", content="route r { usng least_open }")
         assert bad.status_code == 422 and bad.json()["error"]["diagnostics"][0]["line"] == 1
         assert bad.json()["error"]["message"] == "the policy has 1 error"
+        mistyped = client.put("/v1/policy", content='route r {\n  assign to space\n  only open < "5"\n}\n')
+        # Each diagnostic is Diagnostic.to_json(): its code and place, as `rota check --format json` gives them.
+        assert mistyped.status_code == 422 and mistyped.json()["error"]["diagnostics"] == [
+            {
+                "file": "policy",
+                "line": 3,
+                "column": 8,
+                "end_line": 3,
+                "end_column": 18,
+                "severity": "error",
+                "code": "E204",
+                "name": "type-mismatch",
+                "message": "cannot compare a number with a string",
+                "hint": None,
+            }
+        ]
         assert client.get("/v1/policy").json() == before
-        assert client.put("/v1/users/u1", content="{oops").status_code == 400
-        assert client.put("/v1/users/u1", json={"status": "busy"}).status_code == 422
-        assert client.post("/v1/contacts/c1/route", json={"attrs": [1]}).status_code == 422
+        assert _refusal(client.put("/v1/users/u1", content="{oops"), 400) == ("S601", "body")
+        assert _refusal(client.put("/v1/users/u1", json=["online"]), 422) == ("S602", "body")
+        assert _refusal(client.put("/v1/users/u1", json={"status": "busy"}), 422) == ("S605", "body.status")
+        assert _refusal(client.put("/v1/users/u1", json={"name": 7}), 422) == ("S604", "body.name")
+        assert _refusal(client.post("/v1/contacts/c1/route", json={"attrs": [1]}), 422) == ("S603", "body.attrs")
+        assert _refusal(client.get("/v1/decisions", params={"since": "noon"}), 422) == ("S606", "query.since")
+        assert _refusal(client.get("/v1/decisions", params={"limit": "ten"}), 422) == ("S607", "query.limit")
         assert client.put("/v1/teams/T/members/ghost").status_code == 404
         assert client.post("/v1/contacts/c1/route", content="x" * 300_000).status_code == 413
         streamed = client.post("/v1/contacts/c1/route", content=(b"x" * 1024 for _ in range(300)))

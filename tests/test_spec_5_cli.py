@@ -72,6 +72,22 @@ def test_check_against_a_snapshot_finds_unknown_fields_and_warns_on_teams(tmp_pa
     assert code == 1
     assert "warning: the snapshot has no team `Nobody`" in out
     assert "error: the snapshot's users have no field `skils`" in out and "did you mean `skills`?" in out
+    assert "warning: the snapshot has no team `Nobody`: this route will fail with team_empty [E221]" in out
+
+
+def test_check_json_carries_each_code_name_and_end(tmp_path, capsys):
+    policy = tmp_path / "p.rota"
+    policy.write_text('route r {\n  assign to team "Nobody"\n  only skils == "x"\n}\n')
+    code, out, _ = run(capsys, "check", policy, "--snapshot", DEMO / "snapshot", "--format", "json")
+    assert code == 1
+    found = [
+        (d["code"], d["name"], d["severity"], d["line"], d["column"], d["end_line"], d["end_column"])
+        for d in json.loads(out)
+    ]
+    assert found == [
+        ("E221", "unknown-team", "warning", 2, 3, 2, len('  assign to team "Nobody"') + 1),
+        ("E201", "unknown-field", "error", 3, 8, 3, len("  only skils") + 1),
+    ]
 
 
 def test_fmt_rewrites_and_check_mode_reports(tmp_path, capsys):

@@ -63,6 +63,15 @@ def test_verify_finds_a_shadowed_route_and_a_starved_user(flawed, capsys, tmp_pa
     assert f"{policy}:7:1: route `spanish` can never be chosen: route `general` above it has no `when`" in out
     assert "✗ no starved users" in out
     assert "user bob can never be chosen: in none of the teams a reachable route assigns to (Desk)" in out
+    # Each finding ends with its code (docs/diagnostics.md).
+    assert _code_of(out, f"{policy}:7:1: route `spanish` can never be chosen") == "V501"
+    assert _code_of(out, "user bob can never be chosen") == "V504"
+
+
+def _code_of(out: str, start: str) -> str:
+    """The code at the end of the finding verify printed starting with `start`."""
+    (line,) = [line.strip() for line in out.splitlines() if line.strip().startswith(start)]
+    return line.rsplit(" [", 1)[1].rstrip("]")
 
 
 def test_verify_finds_a_filter_nobody_passes(tmp_path, capsys):
@@ -82,7 +91,7 @@ def test_verify_finds_a_filter_nobody_passes(tmp_path, capsys):
         capsys, tmp_path / "billing.rota", "--snapshot", tmp_path / "snapshot", "--failures", tmp_path / "failures"
     )
     assert code == 1
-    assert 'route `billing`: the one user in its pool cannot pass `only "billing" in skills`' in out
+    assert 'route `billing`: the one user in its pool cannot pass `only "billing" in skills` [V503]' in out
 
 
 def test_a_sound_policy_passes_every_line(capsys, tmp_path):
@@ -108,7 +117,7 @@ def test_max_wait_gates_escalation_chains(capsys, tmp_path):
     assert code == 1
     assert (
         f"{escalation}:3:1: tier1 15m -> tier2 1h -> supervisors 2h -> unassign adds up to 3h15m, over the 2h limit"
-        in out
+        " [V505]" in out
     )
     code, out = verify_cli(capsys, escalation, "--max-wait", "3h15m", "--failures", tmp_path / "failures")
     assert code == 0, out
@@ -168,4 +177,6 @@ route rest { assign to space }
         "route `spanish_vip` can never be chosen"
     ]
     assert "all taken first by `spanish`" in shadowed.findings[0].message
-    assert shadowed.findings[0].location == "p.rota:3:1"
+    finding = shadowed.findings[0]
+    assert (finding.file, finding.line, finding.column, finding.code.name) == ("p.rota", 3, 1, "unreachable-route")
+    assert (finding.end_line, finding.end_column) == (3, len("route spanish_vip") + 1)  # the route's name ends it

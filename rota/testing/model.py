@@ -18,6 +18,21 @@ from typing import Any
 from rota.dsl.formatter import format_expression
 from rota.engine import CompiledRoute, Decision, Event, User, format_instant
 from rota.engine.clock import now_fields
+from rota.vocabulary import (
+    CONTACT_FIELDS,
+    NEW_USER_STATUS,
+    NOT_USER_ATTRIBUTES,
+    UNASSIGN_BRANCH,
+    USER_DELETED_COLUMN,
+    ContactField,
+    EventType,
+    Logic,
+    Outcome,
+    Reason,
+    RouteKind,
+    Scope,
+    UserField,
+)
 
 from .run import Run
 
@@ -29,7 +44,10 @@ CONSERVATION = "conservation"
 DEADLINES = "deadlines"
 QUEUE_ORDER = "queue_order"
 
-NOT_A_USER_FIELD = ("id", "open", "open_contacts", "teams", "last_assigned_at")
+# A `user` event's attrs that set a User's own attribute, not one of its `attributes`.
+USER_TEXT_FIELDS = (UserField.STATUS, UserField.NAME)
+POOL_ROUTES = (RouteKind.TEAM, RouteKind.SPACE)
+EMPTY_POOL_REASONS = (Reason.TEAM_EMPTY, Reason.SPACE_EMPTY)
 
 
 @dataclass(frozen=True)
@@ -65,7 +83,7 @@ class ModelContact:
     closed: bool = False
 
     def fields(self, contact_id: str) -> dict[str, Any]:
-        return {**self.attributes, "id": contact_id, "assignee": self.assignee}
+        return {**self.attributes, ContactField.ID.value: contact_id, ContactField.ASSIGNEE.value: self.assignee}
 
 
 @dataclass(frozen=True)
@@ -142,7 +160,7 @@ class Walk:
     def _fire_timeouts(self, moment: datetime, inclusive: bool, overdue_is_late: bool = True) -> None:
         while (
             (row := self._peek()) is not None
-            and row.outcome == "timed_out"
+            and row.outcome == Outcome.TIMED_OUT
             and row.at is not None
             and (row.at < moment or inclusive and row.at <= moment)
         ):
@@ -186,13 +204,13 @@ class Walk:
                 f"contact {first_due}, due at the same instant, is ahead in queue order and should time out first",
             )
         branch_row = self._peek()
-        if branch_row is None or branch_row.contact != row.contact or branch_row.outcome == "timed_out":
+        if branch_row is None or branch_row.contact != row.contact or branch_row.outcome == Outcome.TIMED_OUT:
             self._note(CONSERVATION, index, f"no decision followed the timeout of {row.contact}: the contact was lost")
             return
         branch_index, branch_row = self._take()
         route = self.policy.route_named(waiting.route)
         branch = route.route.branch if route is not None else None
-        target = self.policy.route_named(branch) if branch not in (None, "unassign") else None
+        target = self.policy.route_named(branch) if branch not in (None, UNASSIGN_BRANCH) else None
         expected = target.name if target is not None else waiting.route
         if branch_row.route != expected:
             self._note(ELIGIBILITY, branch_index, f"the timeout of `{waiting.route}` branches to `{expected}`")
@@ -202,32 +220,32 @@ class Walk:
     # ---------------------------------------------------------------- events
 
     def _apply_event(self, event: Event) -> None:
-        if event.type == "route":
+        if event.type == EventType.ROUTE:
             self._route(event)
-        elif event.type == "close":
+        elif event.type == EventType.CLOSE:
             self._close(event.contact)
-        elif event.type == "status" and event.user in self.users:
+        elif event.type == EventType.STATUS and event.user in self.users:
             self.users[event.user].status = event.status
-        elif event.type == "user":
+        elif event.type == EventType.USER:
             self._update_user(event)
-        elif event.type == "delete" and event.user in self.users:
+        elif event.type == EventType.DELETE and event.user in self.users:
             self.users[event.user].deleted = True
-        elif event.type == "join":
+        elif event.type == EventType.JOIN:
             self._join(event.user, event.team)
-        elif event.type == "leave":
+        elif event.type == EventType.LEAVE:
             self._leave(event.user, event.team)
 
     def _route(self, event: Event) -> None:
-        attributes = {key: value for key, value in event.attrs.items() if key not in ("id", "assignee")}
+        attributes = {key: value for key, value in event.attrs.items() if key not in CONTACT_FIELDS}
         contact = self.contacts.get(event.contact)
         if contact is None:
-            contact = self.contacts[event.contact] = ModelContact(attributes, event.attrs.get("assignee"))
+            contact = self.contacts[event.contact] = ModelContact(attributes, event.attrs.get(ContactField.ASSIGNEE))
         contact.attributes = attributes
         if event.contact in self.queue:
             return  # SPEC 4: stays where it is, no row
         contact.closed = False
         row = self._peek()
-        if row is None or row.contact != event.contact or row.outcome == "timed_out":
+        if row is None or row.contact != event.contact or row.outcome == Outcome.TIMED_OUT:
             self.findings.append(
                 Finding(
                     CONSERVATION,
@@ -255,14 +273,14 @@ class Walk:
     def _update_user(self, event: Event) -> None:
         user = self.users.get(event.user)
         if user is None:
-            user = self.users[event.user] = User(id=event.user, status="offline")
+            user = self.users[event.user] = User(id=event.user, status=NEW_USER_STATUS.value)
             self.order[user.id] = -1
         for key, value in event.attrs.items():
-            if key in ("status", "name"):
+            if key in USER_TEXT_FIELDS:
                 setattr(user, key, value)
-            elif key == "deleted":
+            elif key == USER_DELETED_COLUMN:
                 user.deleted = bool(value)
-            elif key not in NOT_A_USER_FIELD:
+            elif key not in NOT_USER_ATTRIBUTES:
                 user.attributes[key] = value
 
     def _join(self, user_id: str, team: str) -> None:
@@ -282,36 +300,36 @@ class Walk:
         if contact is None:
             self._note(CONSERVATION, index, f"contact {row.contact} never entered routing")
             return
-        if row.outcome == "assigned":
+        if row.outcome == Outcome.ASSIGNED:
             self._check_assignment(index, row, route, contact, now)
             self._give(row.user, contact, now)
             contact.assignee = row.user
-        elif row.outcome == "queued":
+        elif row.outcome == Outcome.QUEUED:
             self._check_queueing(index, row, route, contact, now)
             self.sequence += 1
             deadline = row.deadline or now
             self.queue[row.contact] = Waiting(
                 row.route, now, deadline, route.route.priority if route else 0, self.sequence
             )
-        elif row.outcome == "unassigned":
+        elif row.outcome == Outcome.UNASSIGNED:
             self._take_away(contact.assignee)
             contact.assignee = None
-        elif row.outcome == "failed" and row.reason in ("team_empty", "space_empty") and route is not None:
+        elif row.outcome == Outcome.FAILED and row.reason in EMPTY_POOL_REASONS and route is not None:
             members = [user.id for user in self._pool(route)]
             if members:
                 self._note(ELIGIBILITY, index, f"the pool was not empty: {', '.join(sorted(members))}")
-        elif row.outcome == "timed_out":
+        elif row.outcome == Outcome.TIMED_OUT:
             self._note(CONSERVATION, index, f"contact {row.contact} timed out but was not queued")
 
     def _check_assignment(
         self, index: int, row: Decision, route: CompiledRoute | None, contact: ModelContact, now: datetime
     ) -> None:
-        if row.reason == "user":
+        if row.reason == Reason.USER:
             user = self.users.get(row.user)
             if user is None or user.deleted:
                 self._note(ELIGIBILITY, index, f"user {row.user} is {'deleted' if user else 'unknown'}")
             return
-        if route is None or route.kind not in ("team", "space"):
+        if route is None or route.kind not in POOL_ROUTES:
             self._note(ELIGIBILITY, index, f"route `{row.route}` cannot assign by {row.reason}")
             return
         candidates = self.candidates(route, contact, row.contact, now)
@@ -324,7 +342,7 @@ class Walk:
                 f"candidates: {format_candidates(candidates)}",
             )
             return
-        if route.route.logic == "least_open":
+        if route.route.logic == Logic.LEAST_OPEN:
             best = min(candidates, key=lambda candidate: candidate.least_open_key)
             if best.id != row.user:
                 self._note(
@@ -350,7 +368,7 @@ class Walk:
     def _check_queueing(
         self, index: int, row: Decision, route: CompiledRoute | None, contact: ModelContact, now: datetime
     ) -> None:
-        if route is None or route.kind not in ("team", "space"):
+        if route is None or route.kind not in POOL_ROUTES:
             self._note(ELIGIBILITY, index, f"route `{row.route}` never queues")
             return
         candidates = self.candidates(route, contact, row.contact, now)
@@ -384,7 +402,7 @@ class Walk:
     # ----------------------------------------------------------------- drain
 
     def _drain(self, now: datetime, cause: str) -> None:
-        while (row := self._peek()) is not None and row.outcome == "assigned" and row.contact in self.queue:
+        while (row := self._peek()) is not None and row.outcome == Outcome.ASSIGNED and row.contact in self.queue:
             waiting = self.queue[row.contact]
             if self._belongs_to_a_later_step(row, waiting, now):
                 break
@@ -447,9 +465,9 @@ class Walk:
         ]
 
     def _pool(self, route: CompiledRoute) -> list[User]:
-        if route.kind == "space":
+        if route.kind == RouteKind.SPACE:
             return [user for user in self.users.values() if not user.deleted]
-        if route.kind == "team":
+        if route.kind == RouteKind.TEAM:
             return [
                 self.users[user_id] for user_id in self.members.get(route.team, ()) if not self.users[user_id].deleted
             ]
@@ -461,11 +479,11 @@ class Walk:
             return "no such user"
         if user.deleted:
             return "deleted"
-        if route.kind == "team" and user_id not in self.members.get(route.team, ()):
+        if route.kind == RouteKind.TEAM and user_id not in self.members.get(route.team, ()):
             return f"not in team {route.team!r}"
         fields, moment = contact.fields(contact_id), now_fields(now, self.policy.zone)
         failing = [
-            format_expression(conjunct, "user")
+            format_expression(conjunct, Scope.USER.value)
             for conjunct, condition in zip(route.conjuncts, route.filters)
             if not condition(user, fields, moment)
         ]

@@ -19,6 +19,18 @@ import pyarrow.parquet as pq
 
 from rota.engine import CompiledPolicy, Decision, Engine, Event, Roster, User, format_instant, load_roster
 from rota.storage import load_snapshot
+from rota.vocabulary import (
+    STANDARD_USER_COLUMNS,
+    USER_DELETED_COLUMN,
+    USER_ID_COLUMN,
+    USER_LAST_ASSIGNED_COLUMN,
+    USER_NAME_COLUMN,
+    USER_OPEN_COLUMN,
+    USER_STATUS_COLUMN,
+    USER_TEAMS_COLUMN,
+    EventType,
+    Status,
+)
 
 EngineFactory = Callable[[CompiledPolicy, Roster], Engine]
 
@@ -28,7 +40,7 @@ class UserRecord:
     """One row of a snapshot's `users` table."""
 
     id: str
-    status: str = "online"
+    status: str = Status.ONLINE.value
     deleted: bool = False
     open: int = 0
     last_assigned_at: datetime | None = None
@@ -69,7 +81,7 @@ class Snapshot:
         connection = load_snapshot(directory).connection
         roster = load_roster(connection)
         schema = connection.sql("SELECT * FROM users LIMIT 0").to_arrow_table().schema
-        standard = {"id", "name", "status", "deleted", "open_contacts", "last_assigned_at", "teams"}
+        standard = {*STANDARD_USER_COLUMNS, USER_TEAMS_COLUMN}
         users = tuple(
             UserRecord(
                 user.id, user.status, user.deleted, user.open, user.last_assigned_at, user.name, dict(user.attributes)
@@ -103,12 +115,12 @@ class Snapshot:
 
     def _users_table(self) -> pa.Table:
         columns = {
-            "id": pa.array([u.id for u in self.users], pa.string()),
-            "name": pa.array([u.name for u in self.users], pa.string()),
-            "status": pa.array([u.status for u in self.users], pa.string()),
-            "deleted": pa.array([u.deleted for u in self.users], pa.bool_()),
-            "open_contacts": pa.array([u.open for u in self.users], pa.int64()),
-            "last_assigned_at": pa.array([u.last_assigned_at for u in self.users], pa.timestamp("us")),
+            USER_ID_COLUMN: pa.array([u.id for u in self.users], pa.string()),
+            USER_NAME_COLUMN: pa.array([u.name for u in self.users], pa.string()),
+            USER_STATUS_COLUMN: pa.array([u.status for u in self.users], pa.string()),
+            USER_DELETED_COLUMN: pa.array([u.deleted for u in self.users], pa.bool_()),
+            USER_OPEN_COLUMN: pa.array([u.open for u in self.users], pa.int64()),
+            USER_LAST_ASSIGNED_COLUMN: pa.array([u.last_assigned_at for u in self.users], pa.timestamp("us")),
         }
         for name, arrow_type in self.attribute_types.items():
             columns[name] = pa.array([u.attributes.get(name) for u in self.users], arrow_type)
@@ -128,7 +140,7 @@ def _csv_value(name: str, value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, datetime):
         # last_assigned_at is read as an instant; other timestamp columns stay naive (UTC).
-        return format_instant(value) if name == "last_assigned_at" else value.isoformat(sep=" ")
+        return format_instant(value) if name == USER_LAST_ASSIGNED_COLUMN else value.isoformat(sep=" ")
     return str(value)
 
 
@@ -220,7 +232,7 @@ def event_record(event: Event) -> dict[str, Any]:
     for name in ("contact", "user", "team", "status"):
         if getattr(event, name) is not None:
             record[name] = getattr(event, name)
-    if event.type in ("route", "user"):
+    if event.type in (EventType.ROUTE, EventType.USER):
         record["attrs"] = event.attrs
     return record
 

@@ -18,21 +18,27 @@ from hypothesis import strategies as st
 
 from rota.dsl.ast import AssignToTeam, AssignToUser, BoolOp, Compare, Field, ListLiteral, Literal, Not, Policy, children
 from rota.engine import CompiledPolicy, Engine, Event
+from rota.vocabulary import CONTACT_FIELDS, SPACE_POOL, USER_FIELDS, ContactField, EventType, Scope, Status, UserField
 
 from .run import EngineFactory, Run, Snapshot, UserRecord, run_engine
 
 # Byte order matters for round-robin: mixed case and non-ASCII ids on purpose.
 DEFAULT_USER_IDS = ("u1", "u2", "u10", "A7", "zé", "b")
 CONTACT_IDS = tuple(f"c{number}" for number in range(1, 7))
-STATUSES = ("online", "away", "offline")
+STATUSES = Status.texts()
+ONLINE, AWAY, OFFLINE = Status.ONLINE.value, Status.AWAY.value, Status.OFFLINE.value
+ROUTE, STATUS, CLOSE = EventType.ROUTE.value, EventType.STATUS.value, EventType.CLOSE.value
+USER, DELETE, JOIN, LEAVE = EventType.USER.value, EventType.DELETE.value, EventType.JOIN.value, EventType.LEAVE.value
+CONTACT_ASSIGNEE = ContactField.ASSIGNEE.value
+MEMBERSHIP = "membership"  # a join or a leave, drawn as one kind
 START = datetime(2026, 11, 23, 9, 0)  # a Monday morning
 MOMENTS = (datetime(2026, 11, 20, 9), datetime(2026, 11, 21, 9), datetime(2026, 11, 21, 9, 30))
 # Gaps between events: same instant, minutes, hours, a day, past the longest timeout.
 GAPS = (0, 60, 300, 1200, 3600, 4 * 3600, 86400, 8 * 86400)
 # Routing mostly, statuses often, the rest now and then; route first: shrinking moves towards it.
-EVENT_MIX = ("route",) * 8 + ("status",) * 4 + ("close",) * 3 + ("user", "membership", "membership", "delete")
-BUILT_IN_USER_FIELDS = frozenset({"id", "name", "status", "online", "open", "teams", "last_assigned_at"})
-BUILT_IN_CONTACT_FIELDS = frozenset({"id", "assignee"})
+EVENT_MIX = (ROUTE,) * 8 + (STATUS,) * 4 + (CLOSE,) * 3 + (USER, MEMBERSHIP, MEMBERSHIP, DELETE)
+BUILT_IN_USER_FIELDS = frozenset(USER_FIELDS)
+BUILT_IN_CONTACT_FIELDS = frozenset(CONTACT_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -126,7 +132,7 @@ class _Collector:
 
     def _note(self, item: Field, value: Any, as_list: bool) -> None:
         key = (item.scope, item.name)
-        if item.scope == "user" and item.name == "teams" and isinstance(value, str):
+        if item.scope == Scope.USER and item.name == UserField.TEAMS and isinstance(value, str):
             self.teams.add(value)
         values = self.values.setdefault(key, set())
         if value is not None and not isinstance(value, list):
@@ -137,7 +143,7 @@ class _Collector:
     def add_snapshot(self, snapshot: Snapshot) -> None:
         self.teams.update(team for team, _ in snapshot.memberships)
         for name, arrow_type in snapshot.attribute_types.items():
-            key = ("user", name)
+            key = (Scope.USER.value, name)
             values = self.values.setdefault(key, set())
             if pa.types.is_list(arrow_type):
                 self.lists.add(key)
@@ -156,17 +162,21 @@ class _Collector:
             if snapshot is not None and snapshot.users
             else DEFAULT_USER_IDS
         )
-        contact_attributes = self._attributes("contact", BUILT_IN_CONTACT_FIELDS)
+        contact_attributes = self._attributes(Scope.CONTACT, BUILT_IN_CONTACT_FIELDS)
         for target in self.user_targets:
-            if isinstance(target, Field) and target.scope == "contact" and target.name not in BUILT_IN_CONTACT_FIELDS:
+            if (
+                isinstance(target, Field)
+                and target.scope == Scope.CONTACT
+                and target.name not in BUILT_IN_CONTACT_FIELDS
+            ):
                 contact_attributes[target.name] = Attribute(False, user_ids + ("ghost",))
-        user_attributes = self._attributes("user", BUILT_IN_USER_FIELDS)
+        user_attributes = self._attributes(Scope.USER, BUILT_IN_USER_FIELDS)
         if snapshot is not None:
             for name in snapshot.attribute_types:
                 user_attributes.setdefault(name, Attribute(False, ()))
         return Vocabulary(tuple(sorted(self.teams)), user_ids, user_attributes, contact_attributes)
 
-    def _attributes(self, scope: str, built_in: frozenset) -> dict[str, Attribute]:
+    def _attributes(self, scope: Scope, built_in: frozenset) -> dict[str, Attribute]:
         return {
             name: Attribute((scope, name) in self.lists, tuple(sorted(values, key=repr)))
             for (field_scope, name), values in sorted(self.values.items())
@@ -187,7 +197,7 @@ def snapshots(words: Vocabulary = Vocabulary(), min_users: int = 1, max_users: i
         UserRecord,
         id=st.sampled_from(words.user_ids),
         # Mostly online and present, so routes have someone to choose.
-        status=st.sampled_from(("online", "online", "away", "offline")),
+        status=st.sampled_from((ONLINE, ONLINE, AWAY, OFFLINE)),
         deleted=st.sampled_from((False, False, False, True)),
         open=st.integers(0, 6),
         last_assigned_at=st.sampled_from((None,) + MOMENTS),
@@ -203,7 +213,7 @@ def snapshots(words: Vocabulary = Vocabulary(), min_users: int = 1, max_users: i
         max_size=min(max_users, len(words.user_ids)),
     )
     cursors = st.lists(
-        st.tuples(st.sampled_from(words.teams + ("*",)), st.sampled_from(words.user_ids)),
+        st.tuples(st.sampled_from(words.teams + (SPACE_POOL,)), st.sampled_from(words.user_ids)),
         unique_by=lambda cursor: cursor[0],
     )
     types = {name: attribute.arrow_type() for name, attribute in words.user_attributes.items()}
@@ -246,19 +256,21 @@ def event_logs(words: Vocabulary = Vocabulary(), max_events: int = 25) -> st.Sea
     teams = st.sampled_from(words.teams or ("Team",))
     assignees = st.one_of(st.none(), st.sampled_from(words.user_ids))
     by_kind = {
-        "route": st.builds(_routed, contacts, contacts_for(words), assignees),
-        "status": st.builds(lambda user, status: {"type": "status", "user": user, "status": status}, users, statuses),
-        "close": st.builds(lambda contact: {"type": "close", "contact": contact}, contacts),
-        "user": st.builds(
-            lambda user, status: {"type": "user", "user": user, "attrs": {"status": status}}, users, statuses
+        ROUTE: st.builds(_routed, contacts, contacts_for(words), assignees),
+        STATUS: st.builds(lambda user, status: {"type": STATUS, "user": user, "status": status}, users, statuses),
+        CLOSE: st.builds(lambda contact: {"type": CLOSE, "contact": contact}, contacts),
+        USER: st.builds(
+            lambda user, status: {"type": USER, "user": user, "attrs": {UserField.STATUS.value: status}},
+            users,
+            statuses,
         ),
-        "membership": st.builds(
+        MEMBERSHIP: st.builds(
             lambda kind, user, team: {"type": kind, "user": user, "team": team},
-            st.sampled_from(("join", "leave")),
+            st.sampled_from((JOIN, LEAVE)),
             users,
             teams,
         ),
-        "delete": st.builds(lambda user: {"type": "delete", "user": user}, users),
+        DELETE: st.builds(lambda user: {"type": DELETE, "user": user}, users),
     }
     kinds = st.sampled_from(EVENT_MIX).flatmap(by_kind.__getitem__)
     # Three short lists make a long one: a single list averages five elements.
@@ -268,8 +280,8 @@ def event_logs(words: Vocabulary = Vocabulary(), max_events: int = 25) -> st.Sea
 
 
 def _routed(contact: str, attrs: dict[str, Any], assignee: str | None) -> dict[str, Any]:
-    attrs = {**attrs, "assignee": assignee} if assignee is not None else attrs
-    return {"type": "route", "contact": contact, "attrs": attrs}
+    attrs = {**attrs, CONTACT_ASSIGNEE: assignee} if assignee is not None else attrs
+    return {"type": ROUTE, "contact": contact, "attrs": attrs}
 
 
 def _timed_log(steps: list[tuple[int, dict[str, Any]]], tail_seconds: int) -> EventLog:
