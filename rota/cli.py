@@ -448,8 +448,8 @@ def run_serve(arguments, errors: Console) -> int:
     from .service import RotaService, create_app, utc_now
     from .tokens import create_token, existing_token, token_path
 
-    if not 0 < arguments.port < 65536:
-        raise InputError(f"--port {arguments.port} is not a port; give one from 1 to 65535")
+    if not 0 <= arguments.port < 65536:
+        raise InputError(f"--port {arguments.port} is not a port; give one from 1 to 65535, or 0 for any free one")
     source = _policy_source(arguments.policy)
     policy, diagnostics = analyze(source)
     if policy is None:
@@ -466,7 +466,7 @@ def run_serve(arguments, errors: Console) -> int:
             if token is None:
                 token, made_token = create_token(token_file), True
             server = uvicorn.Server(uvicorn.Config(create_app(RotaService(engine, token)), log_level="warning"))
-            url = f"http://{arguments.host}:{arguments.port}"
+            url = f"http://{arguments.host}:{listener.getsockname()[1]}"  # the port bound, for --port 0 too
             _say(
                 errors,
                 f"rota serving {url} (API docs: {url}/docs); engine file {arguments.db}; bearer token in {token_file}",

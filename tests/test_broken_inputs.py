@@ -353,6 +353,12 @@ CASES = {
         "--host 192.0.2.1 is not an address of this machine",
         2,
     ),
+    "serve, port -1": (
+        None,
+        ["serve", "--db", "engine.duckdb", "--policy", "desk.rota", "--port", "-1"],
+        "--port -1 is not a port",
+        2,
+    ),
     "serve, port 70000": (
         None,
         ["serve", "--db", "engine.duckdb", "--policy", "desk.rota", "--port", "70000"],
@@ -643,3 +649,12 @@ def test_a_service_that_does_not_start_removes_the_files_it_made(folder, capsys,
         and err.splitlines()[-1] == "rota: error: engine.duckdb: the service did not start; see the lines above"
     )
     assert sorted(os.listdir(folder)) == ["desk.rota", "events.jsonl"]
+
+
+def test_serve_on_port_0_announces_the_port_it_bound(folder, capsys, monkeypatch):
+    import uvicorn
+
+    monkeypatch.setattr(uvicorn.Server, "run", lambda server, sockets=None: None)
+    code, _, err = run(capsys, ["serve", "--db", "engine.duckdb", "--policy", "desk.rota", "--port", "0"])
+    port = int(err.split("http://127.0.0.1:")[1].split(" ")[0])
+    assert code == 0 and 0 < port < 65536

@@ -206,12 +206,14 @@ def serve(monkeypatch, tmp_path, policy, db):
         async with httpx.AsyncClient(transport=transport, base_url="http://rota") as client:
             answers.append((await client.get("/v1/policy", headers={"Authorization": f"Bearer {TOKEN}"})).json())
 
-    def listen(app, **_):
-        asyncio.run(ask(app))
+    def listen(server, sockets=None):
+        asyncio.run(ask(server.config.app))
 
     (tmp_path / "token").write_text(TOKEN)
-    monkeypatch.setattr("uvicorn.run", listen)
-    code = main(["serve", "--db", str(db), "--policy", str(policy), "--token-file", str(tmp_path / "token")])
+    monkeypatch.setattr("uvicorn.Server.run", listen)
+    code = main(
+        ["serve", "--db", str(db), "--policy", str(policy), "--token-file", str(tmp_path / "token"), "--port", "0"]
+    )
     return code, answers
 
 
