@@ -11,12 +11,14 @@ import duckdb
 import pyarrow as pa
 
 from rota.dsl.types import SnapshotSchema, ValueType
+from rota.storage import is_json_type
+from rota.storage.kinds import decode_json_texts
+from rota.vocabulary import STANDARD_USER_COLUMNS
 
 from .roster import Roster, User
 from .sql import kind_of_duckdb_type
 
 USERS_VIEW = "rota_users"
-STANDARD_USER_COLUMNS = ("id", "name", "status", "deleted", "open_contacts", "last_assigned_at")
 
 
 def user_columns(connection: duckdb.DuckDBPyConnection) -> dict[str, str]:
@@ -36,6 +38,8 @@ def contact_kinds(schema: pa.Schema) -> dict[str, str]:
 
 
 def _kind_of_arrow_type(arrow_type: pa.DataType) -> str:
+    if is_json_type(arrow_type):
+        return "json"
     if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
         return "string"
     if pa.types.is_boolean(arrow_type):
@@ -63,22 +67,25 @@ def create_users_view(connection: duckdb.DuckDBPyConnection) -> None:
 
 
 def load_roster(connection: duckdb.DuckDBPyConnection) -> Roster:
-    """Users, memberships and cursors as the routing state."""
+    """Users, memberships and cursors as the routing state; a JSON column's values keep their own kinds."""
     users_table = connection.sql("SELECT * FROM users ORDER BY id").to_arrow_table()
-    attribute_names = [
-        name for name in users_table.column_names if name not in STANDARD_USER_COLUMNS and name != "teams"
-    ]
+    kinds = user_columns(connection)
+    values = {
+        name: decode_json_texts(column.to_pylist()) if kinds.get(name) == "JSON" else column.to_pylist()
+        for name, column in zip(users_table.column_names, users_table.columns)
+    }
+    attribute_names = [name for name in values if name not in STANDARD_USER_COLUMNS and name != "teams"]
     users = [
         User(
-            id=row["id"],
-            name=row["name"],
-            status=row["status"],
-            deleted=bool(row["deleted"]),
-            open=int(row["open_contacts"]),
-            last_assigned_at=row["last_assigned_at"],
-            attributes={name: row[name] for name in attribute_names},
+            id=values["id"][index],
+            name=values["name"][index],
+            status=values["status"][index],
+            deleted=bool(values["deleted"][index]),
+            open=int(values["open_contacts"][index]),
+            last_assigned_at=values["last_assigned_at"][index],
+            attributes={name: values[name][index] for name in attribute_names},
         )
-        for row in users_table.to_pylist()
+        for index in range(users_table.num_rows)
     ]
     memberships = connection.execute("SELECT team, user_id FROM memberships ORDER BY team, user_id").fetchall()
     cursors = dict(connection.execute("SELECT pool, last_user FROM rotation").fetchall())

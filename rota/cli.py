@@ -16,12 +16,14 @@ from pathlib import Path
 import duckdb
 from rich.console import Console
 
+from rota.diagnostics import Diagnostic
 from rota.dsl import PolicyError, analyze, format_policy
 from rota.engine.replay import EventError
-from rota.storage import StorageError, load_snapshot
+from rota.storage import StorageError
+from rota.storage.errors import one_line
 
 from . import report
-from .jobs import batch_file, read_policy_text, replay_file
+from .jobs import batch_file, load_snapshot_warning, read_policy_text, replay_file
 from .tokens import TokenError
 
 OK, POLICY_ERRORS, INPUT_ERRORS = 0, 1, 2
@@ -171,16 +173,25 @@ def _read(path: str) -> str:
         raise InputError(f"{path}: cannot read: {getattr(error, 'strerror', None) or error}") from None
 
 
-def _schema(snapshot_dir: str | None):
+def _warner(errors: Console):
+    """Print a data warning (a snapshot's) on stderr, one line, as every command that loads a snapshot does."""
+
+    def warn(warning: Diagnostic) -> None:
+        errors.print(f"rota: warning: {one_line(warning)}", markup=False, highlight=False, soft_wrap=True)
+
+    return warn
+
+
+def _schema(snapshot_dir: str | None, errors: Console):
     if snapshot_dir is None:
         return None
     from rota.engine import snapshot_schema
 
-    return snapshot_schema(load_snapshot(snapshot_dir).connection)
+    return snapshot_schema(load_snapshot_warning(snapshot_dir, _warner(errors)).connection)
 
 
 def run_check(arguments, errors: Console) -> int:
-    schema = _schema(arguments.snapshot)
+    schema = _schema(arguments.snapshot, errors)
     found = []
     sources = {}
     for path in arguments.files:
@@ -238,7 +249,9 @@ def run_batch(arguments, errors: Console) -> int:
         if not Path(path).is_file():
             raise InputError(f"{path}: no such {what}")
     with report.progress_bar(errors, "routing contacts") as progress:
-        summary = batch_file(arguments.policy, arguments.snapshot, arguments.contacts, arguments.out, now, progress)
+        summary = batch_file(
+            arguments.policy, arguments.snapshot, arguments.contacts, arguments.out, now, progress, _warner(errors)
+        )
     report.print_batch_summary(errors, summary, arguments.out)
     return OK
 
@@ -250,7 +263,14 @@ def run_replay(arguments, errors: Console) -> int:
             raise InputError(f"{path}: no such {what}")
     with report.progress_bar(errors, "replaying events") as progress:
         summary = replay_file(
-            arguments.policy, arguments.snapshot, arguments.events, arguments.out, until, progress, arguments.db
+            arguments.policy,
+            arguments.snapshot,
+            arguments.events,
+            arguments.out,
+            until,
+            progress,
+            arguments.db,
+            _warner(errors),
         )
     report.print_replay_summary(errors, summary, arguments.out)
     return OK
@@ -296,7 +316,9 @@ def run_simulate(arguments, errors: Console) -> int:
         seed=arguments.seed,
         start=parse_time(arguments.start, "--start"),
     )
-    run, measures = simulate_file(arguments.policy, arguments.snapshot, settings, report_path, png_path)
+    run, measures = simulate_file(
+        arguments.policy, arguments.snapshot, settings, report_path, png_path, _warner(errors)
+    )
     if out_path is not None:
         write_rows(run.decisions, out_path)
     print_simulation_summary(errors, run, measures, str(report_path), str(png_path))
@@ -313,7 +335,7 @@ def run_verify(arguments, errors: Console) -> int:
     if arguments.examples < 1:
         raise InputError(f"--examples must be at least 1, got {arguments.examples}")
     max_wait = _duration(arguments.max_wait, "--max-wait") if arguments.max_wait else None
-    schema = _schema(arguments.snapshot)
+    schema = _schema(arguments.snapshot, errors)
     snapshot = Snapshot.from_directory(arguments.snapshot) if arguments.snapshot else None
     policy = compile_policy_file(arguments.policy, schema)
     clear_failures(arguments.failures)
@@ -375,7 +397,8 @@ def run_serve(arguments, errors: Console) -> int:
         raise PolicyError([d for d in diagnostics if d.is_error], {policy_path: text})
     token, token_path = load_or_create_token(arguments.token_file, arguments.db)
     new_file = not Path(arguments.db).exists()
-    roster = load_roster(load_snapshot(arguments.snapshot).connection) if arguments.snapshot and new_file else Roster()
+    seeds = arguments.snapshot and new_file
+    roster = load_roster(load_snapshot_warning(arguments.snapshot, _warner(errors)).connection) if seeds else Roster()
     engine = DurableEngine.open(arguments.db, text, roster, policy_path, utc_now())
     app = create_app(RotaService(engine, token))
     url = f"http://{arguments.host}:{arguments.port}"

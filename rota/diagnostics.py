@@ -68,6 +68,9 @@ DATA_BAD_VALUE = code("D403", "data-bad-value", "a value is not of the kind its 
 DATA_MIXED_KINDS = code("D404", "data-mixed-kinds", "a column mixes values of different kinds")
 DATA_DUPLICATE = code("D405", "data-duplicate", "an id that must be unique appears twice")
 DATA_DROPPED = code("D406", "data-dropped", "rows were left out (a membership of an unknown user)", WARNING)
+DATA_NO_VALUES = code("D407", "data-no-values", "an attribute column holds no value in any row", WARNING)
+DATA_BAD_HEADER = code("D408", "data-bad-header", "a CSV header leaves a column name empty or names one twice")
+DATA_RAGGED_ROW = code("D409", "data-ragged-row", "a CSV row has more or fewer cells than the header")
 
 
 @dataclass(frozen=True)

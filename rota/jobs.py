@@ -13,9 +13,17 @@ import pyarrow as pa
 
 from rota.dsl import PolicyError, SnapshotSchema, analyze
 from rota.engine import CompiledPolicy, compile_policy, load_roster, run_batch, snapshot_schema
-from rota.storage import load_snapshot, read_contacts, read_events, write_table
+from rota.storage import Snapshot, Warn, load_snapshot, read_contacts, read_events, write_table
 
 Progress = Callable[[int, int], None]
+
+
+def load_snapshot_warning(snapshot_dir: str | Path, warn: Warn | None = None) -> Snapshot:
+    """The snapshot, its warnings (README "The snapshot") handed to `warn` as soon as it is loaded."""
+    snapshot = load_snapshot(snapshot_dir)
+    for warning in snapshot.warnings if warn is not None else ():
+        warn(warning)
+    return snapshot
 
 
 def read_policy_text(path: str | Path) -> str:
@@ -60,10 +68,11 @@ def batch_file(
     out_path: str | Path,
     now: datetime,
     progress: Progress | None = None,
+    warn: Warn | None = None,
 ) -> BatchSummary:
     """`rota batch`: check the policy against the snapshot, route, write the rows."""
     started = time.perf_counter()
-    snapshot = load_snapshot(snapshot_dir)
+    snapshot = load_snapshot_warning(snapshot_dir, warn)
     policy = compile_policy_file(policy_path, snapshot_schema(snapshot.connection))
     contacts = read_contacts(contacts_path)
     roster = load_roster(snapshot.connection)
@@ -90,6 +99,7 @@ def replay_file(
     until: datetime | None = None,
     progress: Progress | None = None,
     database: str | Path | None = None,
+    warn: Warn | None = None,
 ) -> ReplaySummary:
     """`rota replay`: run an event log through the engine; JSON lines out, in decision order.
 
@@ -99,7 +109,7 @@ def replay_file(
     from rota.engine.replay import replay_durable, replay_events
 
     started = time.perf_counter()
-    snapshot = load_snapshot(snapshot_dir)
+    snapshot = load_snapshot_warning(snapshot_dir, warn)
     policy = compile_policy_file(policy_path, snapshot_schema(snapshot.connection))
     records = read_events(events_path)
     if database is None:

@@ -28,6 +28,7 @@ from starlette.exceptions import HTTPException
 from rota.dsl import analyze
 from rota.engine import DurableEngine, Event, format_instant, parse_instant
 from rota.engine.decisions import Decision
+from rota.storage import contact_attributes
 
 MAX_BODY_BYTES = 256 * 1024
 STATUSES = ("online", "away", "offline")
@@ -337,6 +338,10 @@ def _contact_routes(app: FastAPI, service: RotaService, authorized) -> None:
         attrs = body.get("attrs", {})
         if not isinstance(attrs, dict):
             raise ApiError(422, "invalid_request", "`attrs` must be an object")
+        try:  # the same value rules as a contacts file and a `route` event (rota.storage.kinds)
+            attrs = contact_attributes(attrs)
+        except ValueError as error:
+            raise ApiError(422, "invalid_request", str(error)) from None
         started = time.perf_counter()
         own = await service.apply("route", contact=contact_id, attrs=attrs)
         service.latency.observe(time.perf_counter() - started)

@@ -22,9 +22,9 @@ from rich.console import Console
 from rich.table import Table
 
 from rota.engine import load_roster, snapshot_schema
-from rota.storage import load_snapshot
+from rota.storage import Warn
 
-from .jobs import compile_policy_file
+from .jobs import compile_policy_file, load_snapshot_warning
 from .simulate import SimulationRun, SimulationSettings, simulate
 from .simulate_measures import (
     ASSIGNED_AFTER_WAITING,
@@ -501,10 +501,15 @@ def settings_text(run: SimulationRun, policy_path: str, snapshot_dir: str) -> st
 
 
 def simulate_file(
-    policy_path: str, snapshot_dir: str, settings: SimulationSettings, html_path: str | Path, png_path: str | Path
+    policy_path: str,
+    snapshot_dir: str,
+    settings: SimulationSettings,
+    html_path: str | Path,
+    png_path: str | Path,
+    warn: Warn | None = None,
 ) -> tuple[SimulationRun, SimulationMeasures]:
     """`rota simulate`: check the policy against the snapshot, run the desk, write the report."""
-    snapshot = load_snapshot(snapshot_dir)
+    snapshot = load_snapshot_warning(snapshot_dir, warn)
     policy = compile_policy_file(policy_path, snapshot_schema(snapshot.connection))
     run = simulate(policy, load_roster(snapshot.connection), settings)
     measures = measure(run)
