@@ -23,7 +23,7 @@ from rota.vocabulary import CONTACT_ASSIGNEE_COLUMN, CONTACT_ID_COLUMN
 
 from .errors import StorageError, data_error, row_word
 from .kinds import CONTACT_COLUMNS, column_values
-from .readers import FORMATS, Read, checked_bytes, json_object, read_file, require_file
+from .readers import FORMATS, Read, checked_bytes, json_object, read_file, require_file, shown
 
 READERS = {
     ".csv": "read_csv('{path}', header = true, auto_detect = true)",
@@ -81,7 +81,7 @@ def with_id_column(read: Read, name: str, what: str, required: bool, table: pa.T
             if value is not None and (isinstance(value, bool) or not isinstance(value, (str, int))):
                 raise data_error(
                     read.rows.path,
-                    f"column `{name}` must hold ids (text), not `{json.dumps(value)}`",
+                    f"column `{name}` must hold ids (text), not {shown(value, as_json=True)}",
                     DATA_BAD_VALUE,
                     read.rows.line(index),
                     read.column_number(name),

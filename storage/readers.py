@@ -111,9 +111,8 @@ def checked_bytes(path: Path) -> bytes:
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     if not data.strip():
-        raise data_error(
-            path, "the file is empty", DATA_UNREADABLE, hint="it needs at least a header line (CSV) or a row"
-        )
+        needs = "a header line" if path.suffix.lower() == ".csv" else "one row"
+        raise data_error(path, "the file is empty", DATA_UNREADABLE, hint=f"it needs at least {needs}")
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -269,7 +268,13 @@ def _read_csv(path: Path, data: bytes, text_columns: frozenset[str]) -> Read:
             ),
         )
     except pa.ArrowException:
-        raise _csv_problem(path, text, delimiter, len(header)) from None
+        raise _csv_problem(path, text, delimiter, len(header)) or data_error(
+            path, "cannot be read as CSV", DATA_UNREADABLE
+        ) from None
+    if data.count(b'"') % 2:  # a quote left open runs to the end of the file, where pyarrow takes it as closed
+        problem = _csv_problem(path, text, delimiter, len(header))
+        if problem is not None:
+            raise problem
     line_of = _lines_by_row(data, table.num_rows, 2) or _csv_line_numbers(text, delimiter)
     rows = Rows(path, line_of)
     numbers = _numbered(header)
@@ -300,19 +305,24 @@ def _check_header(path: Path, header: list[str]) -> None:
         seen[name] = number
 
 
-def _csv_records(text: str, delimiter: str):
-    """(first line, cells) of every non-blank record, as Python's csv module reads them."""
+def _csv_records(text: str, delimiter: str, starts: list[int] | None = None):
+    """(first line, cells) of every non-blank record, as Python's csv module reads them;
+    `starts` gets the first line of the record being read, also when reading it fails."""
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
-    consumed = 0
+    starts = [] if starts is None else starts
+    starts.append(1)
     for cells in reader:
-        start, consumed = consumed + 1, reader.line_num
+        start = starts[-1]
+        starts.append(reader.line_num + 1)
         if cells:
             yield start, cells
 
 
-def _csv_problem(path: Path, text: str, delimiter: str, width: int) -> StorageError:
+def _csv_problem(path: Path, text: str, delimiter: str, width: int) -> StorageError | None:
+    """What Python's csv module finds wrong with the file: a ragged row, or a quote out of place."""
+    starts: list[int] = []
     try:
-        for line, cells in _csv_records(text, delimiter):
+        for line, cells in _csv_records(text, delimiter, starts):
             if len(cells) != width:
                 return data_error(
                     path,
@@ -322,10 +332,15 @@ def _csv_problem(path: Path, text: str, delimiter: str, width: int) -> StorageEr
                     hint="give every row one cell per column (quote cells that hold the delimiter)",
                 )
     except csv.Error as error:
-        at = str(error)
-        problem = "a quoted cell is never closed" if "end of data" in at.lower() else "a quote inside an unquoted cell"
-        return data_error(path, problem, DATA_UNREADABLE, hint='quote whole cells, and write a quote inside one as ""')
-    return data_error(path, "cannot be read as CSV", DATA_UNREADABLE)
+        unclosed = "end of data" in str(error).lower()
+        return data_error(
+            path,
+            "a quoted cell is never closed" if unclosed else "a quoted cell goes on after its closing quote",
+            DATA_UNREADABLE,
+            starts[-1],
+            hint='quote whole cells, and write a quote inside one as ""',
+        )
+    return None
 
 
 def _csv_line_numbers(text: str, delimiter: str) -> Callable[[int], int]:
@@ -370,7 +385,7 @@ class CsvColumn:
         values = pc.if_else(pc.equal(values, ""), pa.scalar(None, pa.string()), values)
         uniques = pc.unique(values.drop_null())
         if len(uniques) == 0:
-            return pa.nulls(len(values), pa.string() if want is None else WANTS[want][1])
+            return pa.nulls(len(values), pa.null() if want is None else WANTS[want][1])
         readings = _readings(uniques)
         if want is not None and not set(readings) <= WANTS[want][0]:
             self._refuse(values, uniques, readings, want)
@@ -396,8 +411,8 @@ class CsvColumn:
         raise data_error(
             self.path,
             f"column `{self.name}` mixes {FAMILY_WORDS[per_row[first]]} (line {self.rows.line(first)}: "
-            f"{values[first].as_py()}) and {FAMILY_WORDS[per_row[other]]} (line {self.rows.line(other)}: "
-            f"{values[other].as_py()})",
+            f"{shown(values[first].as_py())}) and {FAMILY_WORDS[per_row[other]]} (line {self.rows.line(other)}: "
+            f"{shown(values[other].as_py())})",
             DATA_MIXED_KINDS,
             self.rows.line(other),
             self.number,
@@ -414,7 +429,7 @@ class CsvColumn:
     def bad_value(self, index: int, value: object, needs: str) -> StorageError:
         return data_error(
             self.path,
-            f"column `{self.name}` {needs}, not `{value}`",
+            f"column `{self.name}` {needs}, not {shown(value)}",
             DATA_BAD_VALUE,
             self.rows.line(index),
             self.number,
@@ -442,13 +457,32 @@ class CsvColumn:
             bad = int(np.flatnonzero(pc.equal(values, bad_text).to_numpy(zero_copy_only=False))[0])
             raise data_error(
                 self.path,
-                f"column `{self.name}` holds lists, and `{bad_text.as_py()}` is not one",
+                f"column `{self.name}` holds lists, and {shown(bad_text.as_py())} is not one",
                 DATA_BAD_VALUE,
                 self.rows.line(bad),
                 self.number,
                 hint='write a list as JSON (["a", "b"]) or the way DuckDB writes one ([a, b])',
             )
         return pa.array(parsed, pa.list_(pa.string())).take(pc.index_in(values, uniques))
+
+
+SHOWN_VALUE_WIDTH = 40
+
+
+def shown(value: object, as_json: bool = False) -> str:
+    """A value as a one-line message quotes it: in backticks, control characters escaped, cut when long;
+    `as_json`: written as JSON (a value from a JSON file, so `"true"` shows it is text)."""
+    plain = isinstance(value, str) and not as_json
+    text = value if plain else json.dumps(value, ensure_ascii=False, default=str)
+    text = json.dumps(text, ensure_ascii=False)[1:-1] if any(ord(char) < 32 for char in text) else text
+    return f"`{text[:SHOWN_VALUE_WIDTH]}...`" if len(text) > SHOWN_VALUE_WIDTH else f"`{text}`"
+
+
+def reads_as_text(texts: list[str]) -> bool:
+    """Whether these strings, written as CSV cells, read back as text (not numbers, times, lists or nulls)."""
+    cells = pc.utf8_trim_whitespace(pa.array(texts, pa.string()))
+    uniques = pc.unique(cells.drop_null())
+    return not pc.any(pc.equal(uniques, "")).as_py() and set(_readings(uniques)) <= {"text"}
 
 
 def _readings(uniques: pa.Array) -> list[str]:

@@ -28,7 +28,7 @@ from rota.vocabulary import OPTIONAL_USER_COLUMNS, STANDARD_USER_COLUMNS, USER_I
 from .errors import data_error, data_warning, row_word
 from .files import reject_duplicate_ids, require_columns, with_id_column
 from .kinds import column_values, json_array
-from .readers import FORMATS, CsvColumn, Read, read_file
+from .readers import FORMATS, CsvColumn, Read, read_file, shown
 
 STATUSES = Status.texts()
 # The kind each built-in user column needs (readers.WANTS), and its Arrow type.
@@ -170,7 +170,7 @@ def _typed_by_value(read: Read, column: pa.ChunkedArray, name: str, arrow_type: 
     }[arrow_type]
     for index, value in enumerate(values):
         if value is not None and not needs[1](value):
-            raise _bad_value(read, name, index, value, needs[0])
+            raise _bad_value(read, name, index, value, needs[0], as_json=True)
     if arrow_type == pa.timestamp("us"):
         return _times(read, name, values)
     return pa.array(
@@ -203,10 +203,10 @@ def _check_statuses(read: Read, statuses: pa.Array | pa.ChunkedArray) -> None:
         )
 
 
-def _bad_value(read: Read, name: str, index: int, value: object, needs: str):
+def _bad_value(read: Read, name: str, index: int, value: object, needs: str, as_json: bool = False):
     return data_error(
         read.rows.path,
-        f"column `{name}` {needs}, not `{value}`",
+        f"column `{name}` {needs}, not {shown(value, as_json)}",
         DATA_BAD_VALUE,
         read.rows.line(index),
         read.column_number(name),

@@ -21,6 +21,7 @@ from rota.engine import CompiledPolicy, Decision, Engine, Event, Roster, User, f
 from rota.engine.snapshot import user_columns
 from rota.storage import is_json_type, load_snapshot
 from rota.storage.kinds import JSON_TYPE, json_array
+from rota.storage.readers import reads_as_text
 from rota.vocabulary import STANDARD_USER_COLUMNS
 
 EngineFactory = Callable[[CompiledPolicy, Roster], Engine]
@@ -96,9 +97,9 @@ class Snapshot:
         )
 
     def write(self, directory: str | Path) -> None:
-        """users.csv; users.parquet when a column holds only nulls (CSV cannot type it), users.jsonl
-        when one holds values of mixed kinds (CSV cannot hold them: each cell would be sniffed);
-        memberships.csv and rotation.csv."""
+        """users.csv when CSV reads every column back with its kind (storage sniffs a CSV cell's kind:
+        text that looks like a number would come back a number); else users.parquet, or users.jsonl
+        when a column holds values of mixed kinds; memberships.csv and rotation.csv."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         table = self._users_table()
@@ -106,12 +107,25 @@ class Snapshot:
             stale.unlink()
         if any(is_json_type(arrow_type) for arrow_type in self.attribute_types.values()):
             _write_jsonl(directory / "users.jsonl", self)
-        elif all(table.column(name).null_count < len(table) for name in self.attribute_types) and len(table):
+        elif self._csv_reads_back(table):
             _write_csv(directory / "users.csv", table.column_names, [_csv_row(row) for row in table.to_pylist()])
         else:
             pq.write_table(table, directory / "users.parquet")
         _write_csv(directory / "memberships.csv", ["team", "user_id"], self.memberships)
         _write_csv(directory / "rotation.csv", ["pool", "last_user"], self.cursors)
+
+    def _csv_reads_back(self, table: pa.Table) -> bool:
+        if not len(table):
+            return False
+        for name, arrow_type in self.attribute_types.items():
+            values = table.column(name)
+            if values.null_count == len(table):
+                return False  # no value: CSV cannot tell its type
+            if pa.types.is_string(arrow_type) and not reads_as_text(values.to_pylist()):
+                return False
+            if pa.types.is_list(arrow_type) and not pa.types.is_string(arrow_type.value_type):
+                return False  # the items of a list in CSV are text
+        return True
 
     def _users_table(self) -> pa.Table:
         columns = {
