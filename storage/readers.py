@@ -48,6 +48,7 @@ from .kinds import column_of_values, normalized_column
 FORMATS = (".csv", ".parquet", ".json", ".jsonl", ".ndjson")
 LINE_FORMATS = (".jsonl", ".ndjson")
 DELIMITERS = ",;\t|"
+HEADER_BYTES = 1 << 16  # where the header (and its delimiter) is looked for
 
 
 @dataclass
@@ -110,7 +111,7 @@ def checked_bytes(path: Path) -> bytes:
         raise data_error(path, f"cannot be read ({error.strerror or 'unreadable'})", DATA_UNREADABLE) from None
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
-    if not data.strip():
+    if not data or data.isspace():
         needs = "a header line" if path.suffix.lower() == ".csv" else "one row"
         raise data_error(path, "the file is empty", DATA_UNREADABLE, hint=f"it needs at least {needs}")
     try:
@@ -251,9 +252,9 @@ def _read_json_records(path: Path, records: list[tuple[int, dict]]) -> Read:
 
 
 def _read_csv(path: Path, data: bytes, text_columns: frozenset[str]) -> Read:
-    text = data.decode("utf-8")
-    delimiter = _delimiter(text[: text.find("\n") if "\n" in text else len(text)])
-    header = next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    head = data[:HEADER_BYTES].decode("utf-8", errors="ignore")  # the whole text only when a row goes wrong
+    delimiter = _delimiter(head.split("\n", 1)[0])
+    header = next(csv.reader(io.StringIO(head, newline=""), delimiter=delimiter))
     _check_header(path, header)
     try:
         table = pa_csv.read_csv(
@@ -268,14 +269,14 @@ def _read_csv(path: Path, data: bytes, text_columns: frozenset[str]) -> Read:
             ),
         )
     except pa.ArrowException:
-        raise _csv_problem(path, text, delimiter, len(header)) or data_error(
+        raise _csv_problem(path, data.decode("utf-8"), delimiter, len(header)) or data_error(
             path, "cannot be read as CSV", DATA_UNREADABLE
         ) from None
     if data.count(b'"') % 2:  # a quote left open runs to the end of the file, where pyarrow takes it as closed
-        problem = _csv_problem(path, text, delimiter, len(header))
+        problem = _csv_problem(path, data.decode("utf-8"), delimiter, len(header))
         if problem is not None:
             raise problem
-    line_of = _lines_by_row(data, table.num_rows, 2) or _csv_line_numbers(text, delimiter)
+    line_of = _lines_by_row(data, table.num_rows, 2) or _csv_line_numbers(data, delimiter)
     rows = Rows(path, line_of)
     numbers = _numbered(header)
     columns = [
@@ -343,12 +344,13 @@ def _csv_problem(path: Path, text: str, delimiter: str, width: int) -> StorageEr
     return None
 
 
-def _csv_line_numbers(text: str, delimiter: str) -> Callable[[int], int]:
+def _csv_line_numbers(data: bytes, delimiter: str) -> Callable[[int], int]:
+    """Row index -> first line of the row, counted by Python's csv module once a row is named."""
     numbers: list[int] = []
 
     def line_of(index: int) -> int:
         if not numbers:
-            numbers.extend(line for line, _ in list(_csv_records(text, delimiter))[1:])
+            numbers.extend(line for line, _ in list(_csv_records(data.decode("utf-8"), delimiter))[1:])
         return numbers[index]
 
     return line_of
