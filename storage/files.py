@@ -12,7 +12,6 @@ import os
 import tempfile
 from pathlib import Path
 
-import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
@@ -103,20 +102,20 @@ def with_id_column(read: Read, name: str, what: str, required: bool, table: pa.T
 
 
 def reject_duplicate_ids(read: Read, ids: pa.ChunkedArray | pa.Array, what: str) -> None:
-    connection = duckdb.connect()
-    connection.register("ids", pa.table({"id": ids}))
-    repeated = connection.sql("SELECT id FROM ids GROUP BY id HAVING count(*) > 1 LIMIT 1").fetchall()
-    if repeated:
-        duplicate = repeated[0][0]
-        rows = [index for index, value in enumerate(ids.to_pylist()) if value == duplicate][:2]
-        first, second = (read.rows.line(index) for index in rows)
-        raise data_error(
-            read.rows.path,
-            f"{what} `{duplicate}` appears twice ({row_word(read.rows.path)}s {first} and {second})",
-            DATA_DUPLICATE,
-            second,
-            hint=f"each {what} must appear once",
-        )
+    if pc.count_distinct(ids, mode="all").as_py() == len(ids):
+        return
+    counts = pc.value_counts(ids).flatten()
+    repeated = pc.filter(counts[0], pc.greater(counts[1], 1))
+    positions = pc.indices_nonzero(pc.is_in(ids, repeated)).to_pylist()
+    duplicate = ids[positions[0]].as_py()
+    first, second = [read.rows.line(index) for index in positions if ids[index].as_py() == duplicate][:2]
+    raise data_error(
+        read.rows.path,
+        f"{what} `{duplicate}` appears twice ({row_word(read.rows.path)}s {first} and {second})",
+        DATA_DUPLICATE,
+        second,
+        hint=f"each {what} must appear once",
+    )
 
 
 def write_table(table: pa.Table, path: str | Path) -> None:

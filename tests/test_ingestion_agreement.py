@@ -22,10 +22,10 @@ from hypothesis import strategies as st
 
 from rota.diagnostics import DATA_MIXED_KINDS
 from rota.dsl import analyze
-from rota.engine import Engine, compile_policy
+from rota.engine import Engine, compile_policy, load_roster, run_batch, snapshot_schema
 from rota.engine.scheduler import event_from_record
 from rota.jobs import batch_file
-from rota.storage import StorageError, read_contacts
+from rota.storage import StorageError, load_snapshot, read_contacts
 from rota.testing import Snapshot
 
 NOW = "2026-11-25T10:00:00Z"
@@ -238,7 +238,8 @@ def test_batch_and_one_by_one_replay_agree_on_mixed_kinds_nulls_and_missing_colu
     (snapshot / "memberships.csv").write_text(users[1])
     users_once = Snapshot.from_directory(snapshot)  # read as `rota replay` reads it; a fresh roster per contact
     alone = {record["id"]: replayed_alone(policy, users_once, record) for record in records}
-    assert batch_rows(policy, snapshot, write_jsonl(tmp / "contacts.jsonl", records), tmp) == alone
+    loaded = load_snapshot(snapshot)  # what `rota batch` does, once for both files
+    assert batched(policy, loaded, read_contacts(write_jsonl(tmp / "contacts.jsonl", records))) == alone
     try:
         as_csv = read_contacts(csv_of(records, tmp / "contacts.csv"))
     except StorageError as refused:  # CSV cannot carry a column of mixed kinds: it says which
@@ -246,7 +247,15 @@ def test_batch_and_one_by_one_replay_agree_on_mixed_kinds_nulls_and_missing_colu
         assert any(f"column `{name}` mixes" in str(refused) for name in ATTRIBUTES)
         return
     if read_back_as_written(as_csv, records):
-        assert batch_rows(policy, snapshot, tmp / "contacts.csv", tmp) == alone
+        assert batched(policy, loaded, as_csv) == alone
+
+
+def batched(policy: str, snapshot, contacts: pa.Table) -> dict[str, tuple]:
+    compiled = compile_policy(analyze(policy, "policy.rota", snapshot_schema(snapshot.connection))[0])
+    rows = run_batch(
+        compiled, snapshot.connection, load_roster(snapshot.connection), contacts, datetime(2026, 11, 25, 10)
+    )
+    return {row["contact"]: tuple(row[name] for name in DECISION_FIELDS) for row in rows.to_pylist()}
 
 
 @pytest.mark.parametrize("column", ["name", "deleted", "open_contacts", "last_assigned_at"])
