@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from rota.dsl.ast import UNASSIGN_BRANCH, fields_of
-from rota.storage import contact_attributes
+from rota.storage import contact_attributes, user_attributes
 
 from . import decisions as d
 from .clock import deadline_after, parse_instant
@@ -279,8 +279,10 @@ def event_from_record(record: dict[str, Any]) -> Event:
     attrs = record.get("attrs") or {}
     if not isinstance(attrs, dict):
         raise ValueError("`attrs` must be an object")
-    if kind == "route":  # the same value rules as a contacts file (rota.storage.kinds)
+    if kind == "route":  # the same value rules as a contacts file and a snapshot (rota.storage.kinds)
         attrs = contact_attributes(attrs)
+    elif kind == "user":
+        attrs = user_attributes(attrs)
     return Event(
         at=at,
         type=kind,

@@ -28,7 +28,7 @@ from starlette.exceptions import HTTPException
 from rota.dsl import analyze
 from rota.engine import DurableEngine, Event, format_instant, parse_instant
 from rota.engine.decisions import Decision
-from rota.storage import contact_attributes
+from rota.storage import contact_attributes, user_attributes
 
 MAX_BODY_BYTES = 256 * 1024
 STATUSES = ("online", "away", "offline")
@@ -309,6 +309,10 @@ def _user_routes(app: FastAPI, service: RotaService, authorized) -> None:
         if "name" in body and not isinstance(body["name"], (str, type(None))):
             raise ApiError(422, "invalid_request", "`name` must be a string")
         changes = {**attrs, **{key: body[key] for key in ("status", "name") if key in body}}
+        try:  # the same value rules as a snapshot and a `user` event (rota.storage.kinds)
+            changes = user_attributes(changes)
+        except ValueError as error:
+            raise ApiError(422, "invalid_request", str(error)) from None
         await service.apply("user", user=user_id, attrs=changes)
         return _user(service, user_id)
 

@@ -9,7 +9,7 @@ Diagnostic that names the file, the row and the column.
 from .engine_store import Changes, EngineStore
 from .errors import StorageError, Warn
 from .files import read_contacts, read_events, with_contact_columns, write_table
-from .kinds import column_values, contact_attributes, is_json_type, value_kind
+from .kinds import column_values, contact_attributes, is_json_type, user_attributes, value_kind
 from .snapshot import Snapshot, load_snapshot
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "load_snapshot",
     "read_contacts",
     "read_events",
+    "user_attributes",
     "value_kind",
     "with_contact_columns",
     "write_table",

@@ -162,3 +162,16 @@ def contact_attributes(attrs: Mapping[str, Any]) -> dict[str, Any]:
             raise ValueError(f"`{CONTACT_ASSIGNEE_COLUMN}` must be a user id (text), got {json.dumps(assignee)}")
         attributes[CONTACT_ASSIGNEE_COLUMN] = str(assignee)
     return attributes
+
+
+def user_attributes(attrs: Mapping[str, Any]) -> dict[str, Any]:
+    """A `user` event's attrs (and the service's): values keep their own kind, and the built-in
+    columns a snapshot checks are checked alike: `deleted` is true or false, `name` is text."""
+    attributes = dict(attrs)
+    deleted = attributes.get("deleted")
+    if deleted is not None and not isinstance(deleted, bool):
+        raise ValueError(f"`deleted` must be true or false, got {json.dumps(deleted)}")
+    name = attributes.get("name")
+    if name is not None and not isinstance(name, str):
+        raise ValueError(f"`name` must be text, got {json.dumps(name)}")
+    return attributes

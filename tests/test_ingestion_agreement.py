@@ -277,3 +277,19 @@ def test_an_absent_optional_user_column_is_its_default_in_sql_and_in_python(tmp_
     batch = batch_rows(policy, snapshot, write_jsonl(tmp_path / "contacts.jsonl", records), tmp_path)
     assert batch["c1"] == ("desk", "assigned", "u1", "round_robin")
     assert replayed_alone(policy, snapshot, records[0]) == batch["c1"]
+
+
+@pytest.mark.parametrize(
+    "record, problem",
+    [
+        (
+            {"type": "route", "contact": "c1", "attrs": {"assignee": True}},
+            r"`assignee` must be a user id \(text\), got true",
+        ),
+        ({"type": "user", "user": "u1", "attrs": {"deleted": "yes"}}, '`deleted` must be true or false, got "yes"'),
+        ({"type": "user", "user": "u1", "attrs": {"name": 7}}, "`name` must be text, got 7"),
+    ],
+)
+def test_event_attrs_follow_the_rules_of_the_files(record, problem):
+    with pytest.raises(ValueError, match=problem):
+        event_from_record({"at": NOW, **record})
