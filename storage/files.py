@@ -89,13 +89,13 @@ def with_id_column(read: Read, name: str, what: str, required: bool, table: pa.T
     else:
         column = pc.cast(column, pa.string())
     if required:
-        missing = pc.or_kleene(pc.is_null(column), pc.equal(column, "")).to_pylist()
-        if any(missing):
+        missing = pc.or_kleene(pc.is_null(column), pc.equal(column, ""))
+        if pc.any(missing).as_py():
             raise data_error(
                 read.rows.path,
                 f"this {what} has no `{name}`",
                 DATA_BAD_VALUE,
-                read.rows.line(missing.index(True)),
+                read.rows.line(pc.index(missing, True).as_py()),
                 read.column_number(name),
             )
     return table.set_column(table.column_names.index(name), name, column)

@@ -12,7 +12,7 @@
 Broken files (not UTF-8, malformed JSON, a ragged CSV row, an empty file)
 stop with one line naming the file and the line; lines may end in \n,
 \r\n or a mix of both.
-The fast readers (pyarrow's CSV and JSON readers, DuckDB's Parquet reader)
+The fast readers (pyarrow's CSV, JSON and Parquet readers)
 do the work; when one fails, a plain Python pass over the file finds the
 line to name, so no reader's own error text reaches the user.
 """
@@ -33,6 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.json as pa_json
+import pyarrow.parquet as pq
 
 from rota.diagnostics import (
     DATA_BAD_HEADER,
@@ -153,10 +154,9 @@ def _lines_by_row(data: bytes, rows: int, first_row_line: int) -> Callable[[int]
 
 
 def _read_parquet(path: Path) -> Read:
-    safe = str(path).replace("'", "''")
     try:
-        table = scratch().sql(f"SELECT * FROM read_parquet('{safe}')").to_arrow_table()
-    except duckdb.Error:
+        table = pq.read_table(path)
+    except (pa.ArrowException, OSError):
         raise data_error(path, "not a Parquet file, or a damaged one", DATA_UNREADABLE) from None
     return Read(table, Rows(path, lambda index: index + 1), _numbered(table.column_names))
 
