@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from rota.dsl.ast import fields_of
+from rota.storage import column_values, with_contact_columns
 from rota.vocabulary import CONTACT_FIELDS, ContactField
 
 from . import decisions as d
@@ -48,7 +49,11 @@ def run_batch(
     now: datetime,
     progress: Progress | None = None,
 ) -> pa.Table:
-    """Route every contact; one row per contact, in input order (SPEC 5.1 columns)."""
+    """Route every contact; one row per contact, in input order (SPEC 5.1 columns).
+
+    `contacts` is read by rota.storage.read_contacts (or built alike): a column it lacks is null in
+    every row, and the built-in `id` and `assignee` columns are always there."""
+    contacts = with_contact_columns(contacts)
     create_users_view(connection)
     connection.register(CONTACTS_TABLE, contacts)
     try:
@@ -109,7 +114,7 @@ class _Batch:
     def column(self, name: str) -> list:
         if name not in self._columns:
             present = name in self.contacts.column_names
-            self._columns[name] = self.contacts.column(name).to_pylist() if present else [None] * self.count
+            self._columns[name] = column_values(self.contacts.column(name)) if present else [None] * self.count
         return self._columns[name]
 
     def contact_fields(self, position: int, names: tuple[str, ...]) -> dict[str, Any]:

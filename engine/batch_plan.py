@@ -97,8 +97,12 @@ class RoutePlanner:
         if len(positions) == 0:
             return plan
         static, grouped, dynamic = self._classify(route.conjuncts)
-        group_fields = sorted({f.name for c in grouped for f in fields_of(c) if f.scope == Scope.CONTACT})
-        if grouped and self._distinct_groups(group_fields) * pool_size > GROUP_PAIR_LIMIT:
+        # A contact field the contacts table lacks is null for every contact (the SQL reads NULL): no group.
+        present = set(self.contacts.column_names)
+        group_fields = sorted({f.name for c in grouped for f in fields_of(c) if f.scope == Scope.CONTACT} & present)
+        if not group_fields:
+            static, grouped = static + grouped, []
+        elif self._distinct_groups(group_fields) * pool_size > GROUP_PAIR_LIMIT:
             dynamic, grouped, group_fields = dynamic + grouped, [], []
         plan.caps = tuple(cap for cap in map(cap_of, dynamic) if cap is not None)
         generic = [c for c in dynamic if cap_of(c) is None]

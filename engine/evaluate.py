@@ -17,28 +17,12 @@ from datetime import datetime
 from typing import Any
 
 from rota.dsl.ast import BoolOp, Compare, Expr, Field, ListLiteral, Literal, Not
+from rota.storage.kinds import value_kind  # the one rule for a value's kind, shared with the readers
 from rota.vocabulary import Scope, Status, UserField
 
 Evaluator = Callable[[Any, Any, Any], Any]
 
 _ORDERINGS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
-
-
-def value_kind(value: Any) -> str | None:
-    """The comparison family of a runtime value, None for null."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, datetime):
-        return "timestamp"
-    if isinstance(value, (list, tuple)):
-        return "list"
-    return "other"
 
 
 def values_equal(left: Any, right: Any) -> bool | None:

@@ -53,6 +53,8 @@ def as_user_id(value: Any) -> str | None:
         return value
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
+    if isinstance(value, float) and value.is_integer():  # a column mixing 2 and 2.5 holds 2 as 2.0
+        return str(int(value))
     return None
 
 

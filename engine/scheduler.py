@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from rota.dsl.ast import fields_of
+from rota.storage import contact_attributes, user_attributes
 from rota.vocabulary import (
     CONTACT_FIELDS,
     NEW_USER_STATUS,
@@ -300,6 +301,10 @@ def event_from_record(record: dict[str, Any]) -> Event:
     attrs = record.get("attrs") or {}
     if not isinstance(attrs, dict):
         raise ValueError("`attrs` must be an object")
+    if kind == "route":  # the same value rules as a contacts file and a snapshot (rota.storage.kinds)
+        attrs = contact_attributes(attrs)
+    elif kind == "user":
+        attrs = user_attributes(attrs)
     return Event(
         at=at,
         type=kind,

@@ -11,6 +11,8 @@ import duckdb
 import pyarrow as pa
 
 from rota.dsl.types import SnapshotSchema
+from rota.storage import is_json_type
+from rota.storage.kinds import decode_json_texts
 from rota.vocabulary import (
     STANDARD_USER_COLUMNS,
     USER_DELETED_COLUMN,
@@ -46,6 +48,8 @@ def contact_kinds(schema: pa.Schema) -> dict[str, str]:
 
 
 def _kind_of_arrow_type(arrow_type: pa.DataType) -> str:
+    if is_json_type(arrow_type):
+        return "json"
     if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
         return "string"
     if pa.types.is_boolean(arrow_type):
@@ -74,22 +78,25 @@ def create_users_view(connection: duckdb.DuckDBPyConnection) -> None:
 
 
 def load_roster(connection: duckdb.DuckDBPyConnection) -> Roster:
-    """Users, memberships and cursors as the routing state."""
+    """Users, memberships and cursors as the routing state; a JSON column's values keep their own kinds."""
     users_table = connection.sql("SELECT * FROM users ORDER BY id").to_arrow_table()
-    attribute_names = [
-        name for name in users_table.column_names if name not in STANDARD_USER_COLUMNS and name != USER_TEAMS_COLUMN
-    ]
+    kinds = user_columns(connection)
+    values = {
+        name: decode_json_texts(column.to_pylist()) if kinds.get(name) == "JSON" else column.to_pylist()
+        for name, column in zip(users_table.column_names, users_table.columns)
+    }
+    attribute_names = [name for name in values if name not in STANDARD_USER_COLUMNS and name != USER_TEAMS_COLUMN]
     users = [
         User(
-            id=row[USER_ID_COLUMN],
-            name=row[USER_NAME_COLUMN],
-            status=row[USER_STATUS_COLUMN],
-            deleted=bool(row[USER_DELETED_COLUMN]),
-            open=int(row[USER_OPEN_COLUMN]),
-            last_assigned_at=row[USER_LAST_ASSIGNED_COLUMN],
-            attributes={name: row[name] for name in attribute_names},
+            id=values[USER_ID_COLUMN][index],
+            name=values[USER_NAME_COLUMN][index],
+            status=values[USER_STATUS_COLUMN][index],
+            deleted=bool(values[USER_DELETED_COLUMN][index]),
+            open=int(values[USER_OPEN_COLUMN][index]),
+            last_assigned_at=values[USER_LAST_ASSIGNED_COLUMN][index],
+            attributes={name: values[name][index] for name in attribute_names},
         )
-        for row in users_table.to_pylist()
+        for index in range(users_table.num_rows)
     ]
     memberships = connection.execute("SELECT team, user_id FROM memberships ORDER BY team, user_id").fetchall()
     cursors = dict(connection.execute("SELECT pool, last_user FROM rotation").fetchall())

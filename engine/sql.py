@@ -21,6 +21,8 @@ from rota.vocabulary import USER_FIELD_COLUMNS, USER_FIELDS, USER_TEAMS_COLUMN, 
 from .evaluate import parse_timestamp, value_kind
 
 NULL = "NULL"
+# Columns whose values keep kinds of their own (or none SQL knows): read by the Python evaluator.
+UNCOMPILABLE_KINDS = frozenset({"other", "list:other", "json", "list:json"})
 _PARAMETER = re.compile(r"\$(\d+)")
 
 
@@ -32,7 +34,8 @@ class NotCompilable(Exception):
 class SqlScope:
     """Where fields live: table aliases and the kind of every column.
 
-    Kinds are `string`, `number`, `bool`, `timestamp`, `list:<kind>` or `other`.
+    Kinds are `string`, `number`, `bool`, `timestamp`, `null`, `list:<kind>`, `json` (a column whose
+    values have no single kind: storage.kinds) or `other`.
     """
 
     user_alias: str | None = "u"
@@ -64,6 +67,8 @@ def kind_of_duckdb_type(type_name: str) -> str:
         return "list:" + kind_of_duckdb_type(name[:-2])
     if name in ("VARCHAR", "TEXT", "STRING"):
         return "string"
+    if name == "JSON":
+        return "json"
     if name in ("BOOLEAN", "BOOL"):
         return "bool"
     if name.startswith(("TIMESTAMP", "DATE")):
@@ -175,7 +180,7 @@ class SqlCompiler:
         return self._column(scope.user_alias, column, kind)
 
     def _column(self, alias: str, column: str, kind: str) -> tuple[str, str]:
-        if kind == "other" or kind == "list:other":
+        if kind in UNCOMPILABLE_KINDS:
             raise NotCompilable(f"column {column} holds values SQL cannot compare like Python")
         return f"{alias}.{quote_identifier(column)}", kind
 

@@ -20,15 +20,17 @@ from pathlib import Path
 import duckdb
 from rich.console import Console
 
+from rota.diagnostics import Diagnostic
 from rota.dsl import PolicyError, PolicySource, analyze, format_policy, parse
 from rota.engine.provenance import RunMismatch
 from rota.engine.replay import EventError
-from rota.storage import StorageError, load_snapshot
+from rota.storage import StorageError
 from rota.storage.engine_store import EngineFileError
+from rota.storage.errors import one_line
 from rota.storage.files import replaced_atomically
 
 from . import __version__, report
-from .jobs import PolicyNotReadable, batch_file, read_policy_source, replay_file
+from .jobs import PolicyNotReadable, batch_file, load_snapshot_warning, read_policy_source, replay_file
 from .tokens import TokenError
 
 OK, POLICY_ERRORS, INPUT_ERRORS = 0, 1, 2
@@ -227,16 +229,25 @@ def _existing_policy(location: str) -> PolicySource:
     return _policy_source(location)
 
 
-def _schema(snapshot_dir: str | None):
+def _warner(errors: Console):
+    """Print a data warning (a snapshot's) on stderr, one line, as every command that loads a snapshot does."""
+
+    def warn(warning: Diagnostic) -> None:
+        errors.print(f"rota: warning: {one_line(warning)}", markup=False, highlight=False, soft_wrap=True)
+
+    return warn
+
+
+def _schema(snapshot_dir: str | None, errors: Console):
     if snapshot_dir is None:
         return None
     from rota.engine import snapshot_schema
 
-    return snapshot_schema(load_snapshot(snapshot_dir).connection)
+    return snapshot_schema(load_snapshot_warning(snapshot_dir, _warner(errors)).connection)
 
 
 def run_check(arguments, errors: Console) -> int:
-    schema = _schema(arguments.snapshot)
+    schema = _schema(arguments.snapshot, errors)
     found = []
     sources = {}
     for location in arguments.files:  # a folder is one policy: its files are checked together
@@ -303,7 +314,9 @@ def run_batch(arguments, errors: Console) -> int:
     if not Path(arguments.contacts).is_file():
         raise InputError(f"{arguments.contacts}: no such contacts file")
     with report.progress_bar(errors, "routing contacts") as progress:
-        summary = batch_file(policy, arguments.snapshot, arguments.contacts, arguments.out, now, progress)
+        summary = batch_file(
+            policy, arguments.snapshot, arguments.contacts, arguments.out, now, progress, _warner(errors)
+        )
     report.print_batch_summary(errors, summary, arguments.out)
     return OK
 
@@ -314,7 +327,7 @@ def run_replay(arguments, errors: Console) -> int:
     _input_file(arguments.events, "event log")
     with report.progress_bar(errors, "replaying events") as progress:
         summary = replay_file(
-            policy, arguments.snapshot, arguments.events, arguments.out, until, progress, arguments.db
+            policy, arguments.snapshot, arguments.events, arguments.out, until, progress, arguments.db, _warner(errors)
         )
     if summary.resumed_after:
         _say(errors, f"resumed {arguments.db}: an earlier run had applied {summary.resumed_after:,} of these events")
@@ -368,7 +381,7 @@ def run_simulate(arguments, errors: Console) -> int:
         seed=arguments.seed,
         start=parse_time(arguments.start, "--start"),
     )
-    run, measures = simulate_file(policy, arguments.snapshot, settings, report_path, png_path)
+    run, measures = simulate_file(policy, arguments.snapshot, settings, report_path, png_path, _warner(errors))
     if out_path is not None:
         write_rows(run.decisions, out_path)
     print_simulation_summary(errors, run, measures, str(report_path), str(png_path))
@@ -386,7 +399,7 @@ def run_verify(arguments, errors: Console) -> int:
     if arguments.examples < 1:
         raise InputError(f"--examples must be at least 1, got {arguments.examples}")
     max_wait = _duration(arguments.max_wait, "--max-wait") if arguments.max_wait else None
-    schema = _schema(arguments.snapshot)
+    schema = _schema(arguments.snapshot, errors)
     snapshot = Snapshot.from_directory(arguments.snapshot) if arguments.snapshot else None
     policy = compile_policy_file(source, schema)
     clear_failures(arguments.failures)
@@ -456,7 +469,11 @@ def run_serve(arguments, errors: Console) -> int:
         raise PolicyError([d for d in diagnostics if d.is_error], source.texts)
     token = existing_token(arguments.token_file, arguments.db)
     token_file = token_path(arguments.token_file, arguments.db)
-    roster = load_roster(load_snapshot(arguments.snapshot).connection) if arguments.snapshot else None
+    roster = (
+        load_roster(load_snapshot_warning(arguments.snapshot, _warner(errors)).connection)
+        if arguments.snapshot
+        else None
+    )
     run = Run.serve(source.name, roster)
     with _listening_socket(arguments.host, arguments.port) as listener:
         new_engine_file, made_token = not Path(arguments.db).exists(), False

@@ -99,6 +99,9 @@ DATA_BAD_VALUE = code("D403", "data-bad-value", "a value is not of the kind its 
 DATA_MIXED_KINDS = code("D404", "data-mixed-kinds", "a column mixes values of different kinds")
 DATA_DUPLICATE = code("D405", "data-duplicate", "an id that must be unique appears twice")
 DATA_DROPPED = code("D406", "data-dropped", "rows were left out (a membership of an unknown user)", WARNING)
+DATA_NO_VALUES = code("D407", "data-no-values", "an attribute column holds no value in any row", WARNING)
+DATA_BAD_HEADER = code("D408", "data-bad-header", "a CSV header leaves a column name empty or names one twice")
+DATA_RAGGED_ROW = code("D409", "data-ragged-row", "a CSV row has more or fewer cells than the header")
 
 
 # V5xx: `rota verify`'s policy checks (rota/policy_checks.py).
@@ -118,6 +121,9 @@ NAME_NOT_TEXT = code("S604", "name-not-text", "`name` is not a string (or null)"
 UNKNOWN_STATUS = code("S605", "unknown-status", "`status` is not one of the statuses of SPEC 1")
 PARAMETER_NOT_TIME = code("S606", "parameter-not-time", "a time parameter (`since`) that is not ISO 8601")
 INVALID_PARAMETER = code("S607", "invalid-parameter", "a path or query parameter of the wrong kind (`limit=ten`)")
+BAD_ATTRIBUTE = code(
+    "S608", "bad-attribute", "a built-in attribute of the wrong kind (`assignee` not text, `deleted` not a bool)"
+)
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,18 @@ import pyarrow as pa
 
 from rota.dsl import PolicyError, PolicySource, SnapshotSchema, analyze
 from rota.engine import CompiledPolicy, compile_policy, load_roster, run_batch, snapshot_schema
-from rota.storage import StorageError, load_snapshot, read_contacts, read_events, write_table
+from rota.storage import Snapshot, StorageError, Warn, load_snapshot, read_contacts, read_events, write_table
 from rota.vocabulary import Outcome
 
 Progress = Callable[[int, int], None]
+
+
+def load_snapshot_warning(snapshot_dir: str | Path, warn: Warn | None = None) -> Snapshot:
+    """The snapshot, its warnings (README "The snapshot") handed to `warn` as soon as it is loaded."""
+    snapshot = load_snapshot(snapshot_dir)
+    for warning in snapshot.warnings if warn is not None else ():
+        warn(warning)
+    return snapshot
 
 
 # A policy as the jobs take it: a file, a folder of `.rota` files, or texts already read.
@@ -108,10 +116,11 @@ def batch_file(
     out_path: str | Path,
     now: datetime,
     progress: Progress | None = None,
+    warn: Warn | None = None,
 ) -> BatchSummary:
     """`rota batch`: check the policy against the snapshot, route, write the rows."""
     started = time.perf_counter()
-    snapshot = load_snapshot(snapshot_dir)
+    snapshot = load_snapshot_warning(snapshot_dir, warn)
     policy = compile_policy_file(policy_path, snapshot_schema(snapshot.connection))
     contacts = read_contacts(contacts_path)
     roster = load_roster(snapshot.connection)
@@ -139,6 +148,7 @@ def replay_file(
     until: datetime | None = None,
     progress: Progress | None = None,
     database: str | Path | None = None,
+    warn: Warn | None = None,
 ) -> ReplaySummary:
     """`rota replay`: run an event log through the engine; JSON lines out, in decision order.
 
@@ -151,7 +161,7 @@ def replay_file(
 
     started = time.perf_counter()
     _check_output(Path(out_path))
-    snapshot = load_snapshot(snapshot_dir)
+    snapshot = load_snapshot_warning(snapshot_dir, warn)
     source = policy_source(policy_path)
     policy = compile_policy_file(source, snapshot_schema(snapshot.connection))
     records = read_events(events_path)

@@ -30,6 +30,7 @@ from rota.diagnostics import Code, Diagnostic
 from rota.dsl import PolicySource, analyze
 from rota.engine import DurableEngine, Event, format_instant, parse_instant
 from rota.engine.decisions import Decision
+from rota.storage import contact_attributes, user_attributes
 from rota.vocabulary import EventType, Outcome, Status, UserField
 
 from .wording import plural
@@ -325,6 +326,10 @@ def _user_routes(app: FastAPI, service: RotaService, authorized) -> None:
         if name in body and not isinstance(body[name], (str, type(None))):
             raise refused(codes.NAME_NOT_TEXT, f"body.{name}", f"`{name}` must be a string")
         changes = {**attrs, **{key: body[key] for key in USER_BODY_FIELDS if key in body}}
+        try:  # the same value rules as a snapshot and a `user` event (rota.storage.kinds)
+            changes = user_attributes(changes)
+        except ValueError as error:
+            raise refused(codes.BAD_ATTRIBUTE, "body.attrs", str(error)) from None
         await service.apply(EventType.USER.value, user=user_id, attrs=changes)
         return _user(service, user_id)
 
@@ -354,6 +359,10 @@ def _contact_routes(app: FastAPI, service: RotaService, authorized) -> None:
         attrs = body.get("attrs", {})
         if not isinstance(attrs, dict):
             raise refused(codes.ATTRS_NOT_OBJECT, "body.attrs", "`attrs` must be an object")
+        try:  # the same value rules as a contacts file and a `route` event (rota.storage.kinds)
+            attrs = contact_attributes(attrs)
+        except ValueError as error:
+            raise refused(codes.BAD_ATTRIBUTE, "body.attrs", str(error)) from None
         started = time.perf_counter()
         own = await service.apply(EventType.ROUTE.value, contact=contact_id, attrs=attrs)
         service.latency.observe(time.perf_counter() - started)

@@ -22,11 +22,11 @@ from rich.console import Console
 from rich.table import Table
 
 from rota.engine import load_roster, snapshot_schema
-from rota.storage import load_snapshot
+from rota.storage import Warn
 from rota.storage.files import replaced_atomically
 from rota.vocabulary import Outcome
 
-from .jobs import PolicyLocation, compile_policy_file, policy_name
+from .jobs import PolicyLocation, compile_policy_file, load_snapshot_warning, policy_name
 from .simulate import SimulationRun, SimulationSettings, simulate
 from .simulate_measures import (
     ASSIGNED_AFTER_WAITING,
@@ -510,9 +510,10 @@ def simulate_file(
     settings: SimulationSettings,
     html_path: str | Path,
     png_path: str | Path,
+    warn: Warn | None = None,
 ) -> tuple[SimulationRun, SimulationMeasures]:
     """`rota simulate`: check the policy (a file or a folder) against the snapshot, run the desk, write the report."""
-    snapshot = load_snapshot(snapshot_dir)
+    snapshot = load_snapshot_warning(snapshot_dir, warn)
     policy = compile_policy_file(policy_path, snapshot_schema(snapshot.connection))
     name = policy_name(policy_path)
     run = simulate(policy, load_roster(snapshot.connection), settings)

@@ -1,10 +1,15 @@
 """Snapshots, file formats and the engine's store (DuckDB): rota.storage.
 
-Knows tables and rows, nothing of the policy language.
+Knows tables and rows, nothing of the policy language. Every data file is
+read through one path (readers.py), which decides each column's kind by the
+rules of kinds.py; every problem in a file is a StorageError carrying a
+Diagnostic that names the file, the row and the column.
 """
 
 from .engine_store import Changes, EngineStore
-from .files import StorageError, read_contacts, read_events, write_table
+from .errors import StorageError, Warn
+from .files import read_contacts, read_events, with_contact_columns, write_table
+from .kinds import column_values, contact_attributes, is_json_type, user_attributes, value_kind
 from .snapshot import Snapshot, load_snapshot
 
 __all__ = [
@@ -12,8 +17,15 @@ __all__ = [
     "EngineStore",
     "Snapshot",
     "StorageError",
+    "Warn",
+    "column_values",
+    "contact_attributes",
+    "is_json_type",
     "load_snapshot",
     "read_contacts",
     "read_events",
+    "user_attributes",
+    "value_kind",
+    "with_contact_columns",
     "write_table",
 ]

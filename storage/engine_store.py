@@ -298,8 +298,26 @@ def _open_failure(file: Path, said: str) -> str:
     return f"{file}: cannot be opened as an engine file; check that rota wrote it and that no other program holds it"
 
 
+# A time attribute (from a snapshot's timestamp column) in the JSON of the tables: tagged, so it
+# reads back as a time, not as text (values keep their kind: storage.kinds).
+_TIME_TAG = "$time"
+
+
+def _tagged_time(value: Any) -> Any:
+    if isinstance(value, datetime_module.datetime):
+        return {_TIME_TAG: value.isoformat()}
+    return str(value)
+
+
+def _untagged_time(value: dict[str, Any]) -> Any:
+    if len(value) == 1 and _TIME_TAG in value:
+        return datetime_module.datetime.fromisoformat(value[_TIME_TAG])
+    return value
+
+
 # One encoder for every row: `json.dumps` with options builds a new one per call.
-_ATTRIBUTES_ENCODER = json.JSONEncoder(default=str, sort_keys=True)
+_ATTRIBUTES_ENCODER = json.JSONEncoder(default=_tagged_time, sort_keys=True)
+_ATTRIBUTES_DECODER = json.JSONDecoder(object_hook=_untagged_time)
 
 
 def encode_attributes(attributes: dict[str, Any]) -> str:
@@ -307,7 +325,7 @@ def encode_attributes(attributes: dict[str, Any]) -> str:
 
 
 def decode_attributes(text: str | None) -> dict[str, Any]:
-    return json.loads(text) if text else {}
+    return _ATTRIBUTES_DECODER.decode(text) if text else {}
 
 
 # Columns that hold times, by Changes field and position: the JSON journal carries them as text.

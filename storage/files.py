@@ -1,9 +1,9 @@
 """Reading and writing tables by file extension, with one-line errors.
 
-Every reader goes through DuckDB (csv, parquet, json, jsonl/ndjson); every
-writer is atomic: it writes a temporary file beside the target and renames
-it, so a failure leaves nothing half-written (`replaced_atomically`, which
-every output file of rota goes through).
+Readers decide every column's kind by the rules of storage/readers.py and
+storage/kinds.py; every writer is atomic: it writes a temporary file beside
+the target and renames it, so a failure leaves nothing half-written
+(`replaced_atomically`, which every output file of rota goes through).
 """
 
 from __future__ import annotations
@@ -15,11 +15,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
+
+from rota.diagnostics import DATA_BAD_VALUE, DATA_DUPLICATE, DATA_MISSING_COLUMN
+from rota.vocabulary import CONTACT_ASSIGNEE_COLUMN, CONTACT_ID_COLUMN
+
+from .errors import StorageError, data_error, row_word
+from .kinds import CONTACT_COLUMNS, column_values
+from .readers import FORMATS, Read, checked_bytes, json_object, read_file, require_file, shown
 
 READERS = {
     ".csv": "read_csv('{path}', header = true, auto_detect = true)",
@@ -28,80 +34,91 @@ READERS = {
     ".jsonl": "read_json_auto('{path}', format = 'newline_delimited')",
     ".ndjson": "read_json_auto('{path}', format = 'newline_delimited')",
 }
-FORMATS = tuple(READERS)
-
-
-class StorageError(Exception):
-    """Bad input, said in one line that names the file and the problem."""
 
 
 def relation_sql(path: Path) -> str:
-    """The DuckDB table function reading `path`, chosen by its extension."""
+    """The DuckDB table function reading `path`, chosen by its extension (for reading rota's own output)."""
     reader = READERS.get(path.suffix.lower())
     if reader is None:
         raise StorageError(f"{path}: unknown file type `{path.suffix}`; use {', '.join(FORMATS)}")
     return reader.format(path=str(path).replace("'", "''"))
 
 
-def read_table(connection: duckdb.DuckDBPyConnection, path: Path, what: str = "file") -> pa.Table:
-    if not path.is_file():
-        raise StorageError(f"{path}: no such {what}")
-    try:
-        return connection.sql(f"SELECT * FROM {relation_sql(path)}").to_arrow_table()
-    except duckdb.Error as error:
-        raise StorageError(f"{path}: cannot read: {_first_line(error)}") from None
-
-
-def _first_line(error: Exception) -> str:
-    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-
-
-def json_array_columns(table: pa.Table) -> pa.Table:
-    """CSV has no lists: a text column whose every value is a JSON array becomes a list of strings."""
-    for index, column_field in enumerate(table.schema):
-        if not pa.types.is_string(column_field.type):
-            continue
-        values = [value for value in table.column(index).to_pylist() if value is not None]
-        if not values or not all(value.lstrip().startswith("[") for value in values):
-            continue
-        try:
-            lists = [
-                None if value is None else [str(item) for item in json.loads(value)]
-                for value in table.column(index).to_pylist()
-            ]
-        except (ValueError, TypeError):
-            continue
-        table = table.set_column(index, column_field.name, pa.array(lists, pa.list_(pa.string())))
-    return table
-
-
 def read_contacts(path: str | Path) -> pa.Table:
-    """The contacts of a batch: `id` (text, unique), optional `assignee`, attribute columns; file order kept."""
+    """The contacts of a batch: `id` (text, unique), `assignee` (text; null when the file has no such
+    column), attribute columns with their kinds decided; file order kept."""
     path = Path(path)
-    table = read_table(duckdb.connect(), path, "contacts file")
-    if "id" not in table.column_names:
-        raise StorageError(f"{path}: missing column `id`; every contact needs an id")
-    table = json_array_columns(table) if path.suffix.lower() == ".csv" else table
-    table = table.set_column(table.column_names.index("id"), "id", pc.cast(table.column("id"), pa.string()))
-    if table.column("id").null_count:
-        row = table.column("id").to_pylist().index(None) + 1
-        raise StorageError(f"{path}: contact {row} has no id")
-    if "assignee" in table.column_names:
-        table = table.set_column(
-            table.column_names.index("assignee"), "assignee", pc.cast(table.column("assignee"), pa.string())
-        )
-    _reject_duplicate_ids(path, table.column("id"), "contact")
+    read = read_file(path, "contacts file", text_columns=frozenset(CONTACT_COLUMNS))
+    require_columns(read, (CONTACT_ID_COLUMN,), "every contact needs an id")
+    table = with_id_column(read, CONTACT_ID_COLUMN, "contact", required=True)
+    table = with_id_column(read, CONTACT_ASSIGNEE_COLUMN, "assignee", required=False, table=table)
+    reject_duplicate_ids(read, table.column(CONTACT_ID_COLUMN), "contact")
+    return with_contact_columns(table)
+
+
+def with_contact_columns(table: pa.Table) -> pa.Table:
+    """The built-in contact columns (SPEC 5.1) are always there, as text: an absent `assignee` is null."""
+    for name in CONTACT_COLUMNS:
+        if name not in table.column_names:
+            table = table.append_column(name, pa.nulls(table.num_rows, pa.string()))
     return table
 
 
-def _reject_duplicate_ids(path: Path, ids: pa.ChunkedArray, what: str) -> None:
-    connection = duckdb.connect()
-    connection.register("ids", pa.table({"id": ids}))
-    repeated = connection.sql("SELECT id FROM ids GROUP BY id HAVING count(*) > 1 LIMIT 1").fetchall()
-    if repeated:
-        duplicate = repeated[0][0]
-        rows = [index + 1 for index, value in enumerate(ids.to_pylist()) if value == duplicate][:2]
-        raise StorageError(f"{path}: {what} `{duplicate}` appears twice (rows {rows[0]} and {rows[1]})")
+def require_columns(read: Read, names: tuple[str, ...], why: str) -> None:
+    for name in names:
+        if name not in read.table.column_names:
+            raise data_error(read.rows.path, f"missing column `{name}`", DATA_MISSING_COLUMN, hint=why)
+
+
+def with_id_column(read: Read, name: str, what: str, required: bool, table: pa.Table | None = None) -> pa.Table:
+    """Column `name` as text ids: text, or whole numbers written in decimal; anything else stops.
+    `required`: every row needs one."""
+    table = read.table if table is None else table
+    if name not in table.column_names:
+        return table
+    column = table.column(name)
+    if not (pa.types.is_string(column.type) or pa.types.is_null(column.type)):
+        values = column_values(column)
+        for index, value in enumerate(values):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (str, int))):
+                raise data_error(
+                    read.rows.path,
+                    f"column `{name}` must hold ids (text), not {shown(value, as_json=True)}",
+                    DATA_BAD_VALUE,
+                    read.rows.line(index),
+                    read.column_number(name),
+                )
+        column = pa.array([None if value is None else str(value) for value in values], pa.string())
+    else:
+        column = pc.cast(column, pa.string())
+    if required:
+        missing = pc.or_kleene(pc.is_null(column), pc.equal(column, ""))
+        if pc.any(missing).as_py():
+            raise data_error(
+                read.rows.path,
+                f"this {what} has no `{name}`",
+                DATA_BAD_VALUE,
+                read.rows.line(pc.index(missing, True).as_py()),
+                read.column_number(name),
+            )
+    return table.set_column(table.column_names.index(name), name, column)
+
+
+def reject_duplicate_ids(read: Read, ids: pa.ChunkedArray | pa.Array, what: str) -> None:
+    if pc.count_distinct(ids, mode="all").as_py() == len(ids):
+        return
+    counts = pc.value_counts(ids).flatten()
+    repeated = pc.filter(counts[0], pc.greater(counts[1], 1))
+    positions = pc.indices_nonzero(pc.is_in(ids, repeated)).to_pylist()
+    duplicate = ids[positions[0]].as_py()
+    first, second = [read.rows.line(index) for index in positions if ids[index].as_py() == duplicate][:2]
+    raise data_error(
+        read.rows.path,
+        f"{what} `{duplicate}` appears twice ({row_word(read.rows.path)}s {first} and {second})",
+        DATA_DUPLICATE,
+        second,
+        hint=f"each {what} must appear once",
+    )
 
 
 def write_table(table: pa.Table, path: str | Path) -> None:
@@ -180,23 +197,15 @@ def read_events(path: str | Path) -> list[dict]:
     Read whole before anything runs, so a bad line stops the replay before it starts.
     Each record carries `_line`, its line number, so later errors can point at it."""
     path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as error:
-        raise StorageError(f"{path}: cannot read: {getattr(error, 'strerror', None) or error}") from None
+    require_file(path, "event log")
     records = []
-    for number, line in enumerate(lines, 1):
+    for number, line in enumerate(checked_bytes(path).decode("utf-8").split("\n"), 1):
         if not line.strip():
             continue
-        try:
-            record = json.loads(line)
-        except ValueError as error:
-            raise StorageError(f"{path}:{number}: not a JSON object: {error.msg}") from None
-        if not isinstance(record, dict):
-            raise StorageError(f"{path}:{number}: each line must be a JSON object")
+        record = json_object(path, line, number)
         for needed in ("at", "type"):
             if needed not in record:
-                raise StorageError(f"{path}:{number}: the event has no `{needed}`")
+                raise data_error(path, f"the event has no `{needed}`", DATA_BAD_VALUE, number)
         record["_line"] = number
         records.append(record)
     return records

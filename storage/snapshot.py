@@ -2,7 +2,9 @@
 
 The tables it makes are normalized, so everything downstream reads one shape:
 `users(id, name, status, deleted, open_contacts, last_assigned_at, <attributes>)`,
-`memberships(team, user_id)` and `rotation(pool, last_user)`.
+`memberships(team, user_id)` and `rotation(pool, last_user)`. An optional
+column the file leaves out has its default (vocabulary.OPTIONAL_USER_COLUMNS);
+an attribute column whose values have no single kind is a JSON column.
 """
 
 from __future__ import annotations
@@ -14,15 +16,30 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .files import FORMATS, StorageError, _reject_duplicate_ids, json_array_columns, read_table
+from rota.diagnostics import (
+    DATA_BAD_VALUE,
+    DATA_DROPPED,
+    DATA_NO_VALUES,
+    DATA_UNREADABLE,
+    Diagnostic,
+)
+from rota.vocabulary import OPTIONAL_USER_COLUMNS, STANDARD_USER_COLUMNS, USER_ID_COLUMN, USER_STATUS_COLUMN, Status
 
-STATUSES = ("online", "away", "offline")
-USER_DEFAULTS = {
-    "name": "CAST(NULL AS VARCHAR)",
-    "status": "CAST(NULL AS VARCHAR)",
-    "deleted": "FALSE",
-    "open_contacts": "0",
-    "last_assigned_at": "CAST(NULL AS TIMESTAMP)",
+from .errors import data_error, data_warning, row_word
+from .files import reject_duplicate_ids, require_columns, with_id_column
+from .kinds import column_values, json_array
+from .readers import FORMATS, CsvColumn, Read, read_file, shown
+
+STATUSES = Status.texts()
+# The kind each built-in user column needs (readers.WANTS), and its Arrow type.
+USER_COLUMN_KINDS = {"deleted": "bool", "open_contacts": "int", "last_assigned_at": "timestamp"}
+USER_COLUMN_TYPES = {
+    USER_ID_COLUMN: pa.string(),
+    "name": pa.string(),
+    USER_STATUS_COLUMN: pa.string(),
+    "deleted": pa.bool_(),
+    "open_contacts": pa.int64(),
+    "last_assigned_at": pa.timestamp("us"),
 }
 
 
@@ -34,22 +51,20 @@ class Snapshot:
     attribute_columns: list[str]
     teams: frozenset[str]
     user_ids: frozenset[str]
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[Diagnostic] = field(default_factory=list)
 
 
 def load_snapshot(directory: str | Path, database: str = ":memory:") -> Snapshot:
     directory = Path(directory)
     if not directory.is_dir():
-        raise StorageError(f"{directory}: no such snapshot directory")
+        raise data_error(directory, "no such snapshot directory", DATA_UNREADABLE)
     connection = duckdb.connect(database)
     users_path = _table_file(directory, "users", required=True)
-    users = _checked_users(users_path, _read(connection, users_path))
+    users, warnings = _checked_users(read_file(users_path, "users file", frozenset(STANDARD_USER_COLUMNS)))
     connection.register("snapshot_users", users)
-    connection.execute(
-        f"CREATE OR REPLACE TABLE users AS SELECT {_user_select(users.column_names)} FROM snapshot_users"
-    )
+    connection.execute("CREATE OR REPLACE TABLE users AS SELECT * FROM snapshot_users")
     connection.unregister("snapshot_users")
-    warnings = _load_memberships(connection, _table_file(directory, "memberships", required=False))
+    warnings += _load_memberships(connection, _table_file(directory, "memberships", required=False), users_path)
     _load_rotation(connection, _table_file(directory, "rotation", required=False))
     columns = dict(
         connection.execute(
@@ -61,9 +76,9 @@ def load_snapshot(directory: str | Path, database: str = ":memory:") -> Snapshot
         connection=connection,
         directory=directory,
         user_columns=columns,
-        attribute_columns=[name for name in columns if name not in ("id",) + tuple(USER_DEFAULTS)],
+        attribute_columns=[name for name in columns if name not in STANDARD_USER_COLUMNS],
         teams=frozenset(row[0] for row in connection.execute("SELECT DISTINCT team FROM memberships").fetchall()),
-        user_ids=frozenset(users.column("id").to_pylist()),
+        user_ids=frozenset(users.column(USER_ID_COLUMN).to_pylist()),
         warnings=warnings,
     )
 
@@ -73,97 +88,177 @@ def _table_file(directory: Path, table: str, required: bool) -> Path | None:
         directory / f"{table}{extension}" for extension in FORMATS if (directory / f"{table}{extension}").is_file()
     ]
     if len(found) > 1:
-        raise StorageError(
-            f"{directory}: two files for table `{table}` ({found[0].name} and {found[1].name}); keep one"
+        raise data_error(
+            directory,
+            f"two files for table `{table}` ({found[0].name} and {found[1].name})",
+            DATA_UNREADABLE,
+            hint="keep one",
         )
     if not found and required:
-        raise StorageError(f"{directory}: no `{table}` file; add {table}.csv (or .parquet, .json, .jsonl)")
+        raise data_error(
+            directory, f"no `{table}` file", DATA_UNREADABLE, hint=f"add {table}.csv (or .parquet, .json, .jsonl)"
+        )
     return found[0] if found else None
 
 
-def _read(connection: duckdb.DuckDBPyConnection, path: Path) -> pa.Table:
-    table = read_table(connection, path, "file")
-    return json_array_columns(table) if path.suffix.lower() == ".csv" else table
+# ------------------------------------------------------------------ users
 
 
-def _checked_users(path: Path, users: pa.Table) -> pa.Table:
-    if "id" not in users.column_names:
-        raise StorageError(f"{path}: missing column `id`; every user needs an id")
-    users = users.set_column(users.column_names.index("id"), "id", pc.cast(users.column("id"), pa.string()))
-    ids = users.column("id").to_pylist()
-    if None in ids or "" in ids:
-        raise StorageError(f"{path}: user on row {ids.index(None if None in ids else '') + 1} has no id")
-    _reject_duplicate_ids(path, users.column("id"), "user")
-    if "status" in users.column_names:
-        for user_id, status in zip(ids, users.column("status").to_pylist()):
-            if status not in STATUSES:
-                raise StorageError(
-                    f"{path}: unknown status `{status}` for user `{user_id}`; use online, away or offline"
+def _checked_users(read: Read) -> tuple[pa.Table, list[Diagnostic]]:
+    """The users table in its normal shape, every built-in column checked; warnings for attribute columns
+    with no value."""
+    require_columns(read, (USER_ID_COLUMN,), "every user needs an id")
+    require_columns(read, (USER_STATUS_COLUMN,), "each user's status is online, away or offline")
+    table = with_id_column(read, USER_ID_COLUMN, "user", required=True)
+    reject_duplicate_ids(read, table.column(USER_ID_COLUMN), "user")
+    count = table.num_rows
+    columns: dict[str, pa.Array | pa.ChunkedArray] = {USER_ID_COLUMN: table.column(USER_ID_COLUMN)}
+    for name in list(USER_COLUMN_TYPES)[1:]:
+        if name not in table.column_names:  # an optional column (status is required)
+            default = OPTIONAL_USER_COLUMNS[name]
+            columns[name] = pa.array([default] * count, USER_COLUMN_TYPES[name])
+            continue
+        columns[name] = _built_in_column(read, table.column(name), name)
+    _check_statuses(read, columns[USER_STATUS_COLUMN])
+    warnings = []
+    for name in table.column_names:
+        if name in columns:
+            continue
+        column = table.column(name)
+        if pa.types.is_null(column.type):
+            # No value: no kind either, so `rota check --snapshot` does not type it.
+            column = json_array([None] * count)
+            warnings.append(
+                data_warning(
+                    read.rows.path,
+                    f"column `{name}` holds no value in any row: every user's `{name}` is null",
+                    DATA_NO_VALUES,
+                    column=read.column_number(name),
                 )
-    else:
-        raise StorageError(f"{path}: missing column `status` (online, away or offline)")
-    if "open_contacts" in users.column_names:
-        for user_id, count in zip(ids, users.column("open_contacts").to_pylist()):
-            if count is not None and (not isinstance(count, int) or count < 0):
-                raise StorageError(f"{path}: open_contacts must be a whole number >= 0 (user `{user_id}` has {count})")
-    return users
-
-
-def _user_select(columns: list[str]) -> str:
-    parts = ["CAST(id AS VARCHAR) AS id"]
-    for name, default in USER_DEFAULTS.items():
-        if name not in columns:
-            parts.append(f"{default} AS {name}")
-        elif name == "last_assigned_at":
-            parts.append(
-                "CAST(timezone('UTC', CAST(last_assigned_at AS TIMESTAMPTZ)) AS TIMESTAMP) AS last_assigned_at"
             )
-        elif name == "open_contacts":
-            parts.append("CAST(coalesce(open_contacts, 0) AS BIGINT) AS open_contacts")
-        elif name == "deleted":
-            parts.append("coalesce(CAST(deleted AS BOOLEAN), FALSE) AS deleted")
-        else:
-            parts.append(f'CAST("{name}" AS VARCHAR) AS {name}')
-    attributes = [name for name in columns if name != "id" and name not in USER_DEFAULTS]
-    parts += ['"' + name.replace('"', '""') + '"' for name in attributes]
-    return ", ".join(parts)
+        columns[name] = column
+    return pa.table(columns), warnings
 
 
-def _load_memberships(connection: duckdb.DuckDBPyConnection, path: Path | None) -> list[str]:
+def _built_in_column(read: Read, column: pa.ChunkedArray, name: str) -> pa.Array | pa.ChunkedArray:
+    """A built-in user column in its type; an empty cell is the column's default."""
+    want = USER_COLUMN_KINDS.get(name)
+    arrow_type = USER_COLUMN_TYPES[name]
+    if want is not None and read.rows.path.suffix.lower() == ".csv":
+        column = CsvColumn(read.rows.path, name, read.column_number(name), read.rows).typed(column, want)
+    elif not (column.type == arrow_type or pa.types.is_null(column.type)):
+        column = _typed_by_value(read, column, name, arrow_type)
+    column = pc.cast(column, arrow_type)
+    default = OPTIONAL_USER_COLUMNS.get(name)
+    if default is not None:
+        column = pc.fill_null(column, pa.scalar(default, arrow_type))
+    if name == "open_contacts" and pc.any(pc.less(column, 0)).as_py():
+        index = pc.index(pc.less(column, 0), True).as_py()
+        raise _bad_value(read, name, index, column[index].as_py(), "must hold whole numbers >= 0")
+    return column
+
+
+def _typed_by_value(read: Read, column: pa.ChunkedArray, name: str, arrow_type: pa.DataType) -> pa.Array:
+    """A typed file's column (JSON, Parquet) in the type the built-in needs, value by value:
+    whole numbers for counts, ISO 8601 text for times (JSON has no times); anything else stops."""
+    values = column_values(column)
+    needs = {
+        pa.string(): ("must hold text", lambda value: isinstance(value, str)),
+        pa.bool_(): ("must hold true or false", lambda value: isinstance(value, bool)),
+        pa.int64(): ("must hold whole numbers", _whole),
+        pa.timestamp("us"): ("must hold times (ISO 8601)", lambda value: isinstance(value, str)),
+    }[arrow_type]
+    for index, value in enumerate(values):
+        if value is not None and not needs[1](value):
+            raise _bad_value(read, name, index, value, needs[0], as_json=True)
+    if arrow_type == pa.timestamp("us"):
+        return _times(read, name, values)
+    return pa.array(
+        [None if value is None else int(value) if arrow_type == pa.int64() else value for value in values], arrow_type
+    )
+
+
+def _whole(value: object) -> bool:
+    return not isinstance(value, bool) and (isinstance(value, int) or (isinstance(value, float) and value.is_integer()))
+
+
+def _times(read: Read, name: str, texts: list) -> pa.Array:
+    return CsvColumn(read.rows.path, name, read.column_number(name), read.rows).typed(
+        pa.chunked_array([pa.array(texts, pa.string())]), "timestamp"
+    )
+
+
+def _check_statuses(read: Read, statuses: pa.Array | pa.ChunkedArray) -> None:
+    known = pc.is_in(statuses, pa.array(STATUSES)).to_pylist()
+    if not all(known):
+        index = known.index(False)
+        status = statuses[index].as_py()
+        raise data_error(
+            read.rows.path,
+            f"unknown status `{status}`" if status is not None else "this user has no status",
+            DATA_BAD_VALUE,
+            read.rows.line(index),
+            read.column_number(USER_STATUS_COLUMN),
+            hint="use online, away or offline",
+        )
+
+
+def _bad_value(read: Read, name: str, index: int, value: object, needs: str, as_json: bool = False):
+    return data_error(
+        read.rows.path,
+        f"column `{name}` {needs}, not {shown(value, as_json)}",
+        DATA_BAD_VALUE,
+        read.rows.line(index),
+        read.column_number(name),
+    )
+
+
+# ------------------------------------------------------ memberships, rotation
+
+
+def _load_memberships(connection: duckdb.DuckDBPyConnection, path: Path | None, users_path: Path) -> list[Diagnostic]:
     connection.execute("CREATE OR REPLACE TABLE memberships (team VARCHAR NOT NULL, user_id VARCHAR NOT NULL)")
     if path is None:
         return []
-    table = _read(connection, path)
-    missing = [name for name in ("team", "user_id") if name not in table.column_names]
-    if missing:
-        raise StorageError(f"{path}: missing column `{missing[0]}`; memberships need `team` and `user_id`")
+    read = read_file(path, "memberships file", frozenset({"team", "user_id"}))
+    require_columns(read, ("team", "user_id"), "memberships need `team` and `user_id`")
+    table = with_id_column(read, "team", "membership", required=True)
+    table = with_id_column(read, "user_id", "membership", required=True, table=table)
+    table = table.select(["team", "user_id"]).append_column("position", pa.array(range(table.num_rows), pa.int64()))
     connection.register("snapshot_memberships", table)
+    unknown = connection.execute(
+        "SELECT count(*), min(position) FROM snapshot_memberships WHERE user_id NOT IN (SELECT id FROM users)"
+    ).fetchone()
     connection.execute(
-        "INSERT INTO memberships SELECT DISTINCT CAST(team AS VARCHAR), CAST(user_id AS VARCHAR) "
-        "FROM snapshot_memberships WHERE team IS NOT NULL AND user_id IS NOT NULL"
+        "INSERT INTO memberships SELECT DISTINCT team, user_id FROM snapshot_memberships "
+        "WHERE user_id IN (SELECT id FROM users)"
     )
     connection.unregister("snapshot_memberships")
-    unknown = connection.execute(
-        "SELECT count(*) FROM memberships WHERE user_id NOT IN (SELECT id FROM users)"
-    ).fetchall()[0][0]
-    if not unknown:
+    count, first = unknown
+    if not count:
         return []
-    connection.execute("DELETE FROM memberships WHERE user_id NOT IN (SELECT id FROM users)")
-    return [f"{path}: {unknown} membership(s) of users not in the users file were left out"]
+    line = read.rows.line(first)
+    return [
+        data_warning(
+            path,
+            f"{count} membership{'s' * (count != 1)} of users not in {users_path.name} left out "
+            f"(the first: user `{table.column('user_id')[first].as_py()}`, {row_word(path)} {line})",
+            DATA_DROPPED,
+            line,
+            read.column_number("user_id"),
+        )
+    ]
 
 
 def _load_rotation(connection: duckdb.DuckDBPyConnection, path: Path | None) -> None:
     connection.execute("CREATE OR REPLACE TABLE rotation (pool VARCHAR NOT NULL, last_user VARCHAR NOT NULL)")
     if path is None:
         return
-    table = _read(connection, path)
-    missing = [name for name in ("pool", "last_user") if name not in table.column_names]
-    if missing:
-        raise StorageError(f"{path}: missing column `{missing[0]}`; rotation needs `pool` and `last_user`")
-    _reject_duplicate_ids(path, pc.cast(table.column("pool"), pa.string()), "pool")
-    connection.register("snapshot_rotation", table)
-    connection.execute(
-        "INSERT INTO rotation SELECT CAST(pool AS VARCHAR), CAST(last_user AS VARCHAR) "
-        "FROM snapshot_rotation WHERE pool IS NOT NULL AND last_user IS NOT NULL"
-    )
+    read = read_file(path, "rotation file", frozenset({"pool", "last_user"}))
+    require_columns(read, ("pool", "last_user"), "rotation needs `pool` and `last_user`")
+    table = with_id_column(read, "pool", "cursor", required=True)
+    table = with_id_column(read, "last_user", "cursor", required=True, table=table)
+    reject_duplicate_ids(read, table.column("pool"), "pool")
+    connection.register("snapshot_rotation", table.select(["pool", "last_user"]))
+    connection.execute("INSERT INTO rotation SELECT pool, last_user FROM snapshot_rotation")
     connection.unregister("snapshot_rotation")

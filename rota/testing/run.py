@@ -18,7 +18,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from rota.engine import CompiledPolicy, Decision, Engine, Event, Roster, User, format_instant, load_roster
-from rota.storage import load_snapshot
+from rota.engine.snapshot import user_columns
+from rota.storage import is_json_type, load_snapshot
+from rota.storage.kinds import JSON_TYPE, json_array
+from rota.storage.readers import reads_as_text
 from rota.vocabulary import (
     STANDARD_USER_COLUMNS,
     USER_DELETED_COLUMN,
@@ -77,10 +80,12 @@ class Snapshot:
 
     @classmethod
     def from_directory(cls, directory: str | Path) -> Snapshot:
-        """Read a snapshot directory the way `rota replay` does (rota.storage)."""
+        """Read a snapshot directory the way `rota replay` does (rota.storage): defaults for absent
+        optional columns, and a column whose values have no single kind kept as JSON (`JSON_TYPE`)."""
         connection = load_snapshot(directory).connection
         roster = load_roster(connection)
         schema = connection.sql("SELECT * FROM users LIMIT 0").to_arrow_table().schema
+        duckdb_types = user_columns(connection)
         standard = {*STANDARD_USER_COLUMNS, USER_TEAMS_COLUMN}
         users = tuple(
             UserRecord(
@@ -95,23 +100,43 @@ class Snapshot:
             users,
             memberships,
             tuple(sorted(roster.cursors.items())),
-            {item.name: item.type for item in schema if item.name not in standard},
+            {
+                item.name: JSON_TYPE if duckdb_types.get(item.name) == "JSON" else item.type
+                for item in schema
+                if item.name not in standard
+            },
         )
 
     def write(self, directory: str | Path) -> None:
-        """users.csv (users.parquet when a column holds only nulls: CSV cannot type it),
-        memberships.csv and rotation.csv."""
+        """users.csv when CSV reads every column back with its kind (storage sniffs a CSV cell's kind:
+        text that looks like a number would come back a number); else users.parquet, or users.jsonl
+        when a column holds values of mixed kinds; memberships.csv and rotation.csv."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         table = self._users_table()
         for stale in directory.glob("users.*"):
             stale.unlink()
-        if all(table.column(name).null_count < len(table) for name in self.attribute_types) and len(table):
+        if any(is_json_type(arrow_type) for arrow_type in self.attribute_types.values()):
+            _write_jsonl(directory / "users.jsonl", self)
+        elif self._csv_reads_back(table):
             _write_csv(directory / "users.csv", table.column_names, [_csv_row(row) for row in table.to_pylist()])
         else:
             pq.write_table(table, directory / "users.parquet")
         _write_csv(directory / "memberships.csv", ["team", "user_id"], self.memberships)
         _write_csv(directory / "rotation.csv", ["pool", "last_user"], self.cursors)
+
+    def _csv_reads_back(self, table: pa.Table) -> bool:
+        if not len(table):
+            return False
+        for name, arrow_type in self.attribute_types.items():
+            values = table.column(name)
+            if values.null_count == len(table):
+                return False  # no value: CSV cannot tell its type
+            if pa.types.is_string(arrow_type) and not reads_as_text(values.to_pylist()):
+                return False
+            if pa.types.is_list(arrow_type) and not pa.types.is_string(arrow_type.value_type):
+                return False  # the items of a list in CSV are text
+        return True
 
     def _users_table(self) -> pa.Table:
         columns = {
@@ -123,8 +148,25 @@ class Snapshot:
             USER_LAST_ASSIGNED_COLUMN: pa.array([u.last_assigned_at for u in self.users], pa.timestamp("us")),
         }
         for name, arrow_type in self.attribute_types.items():
-            columns[name] = pa.array([u.attributes.get(name) for u in self.users], arrow_type)
+            values = [u.attributes.get(name) for u in self.users]
+            columns[name] = json_array(values) if is_json_type(arrow_type) else pa.array(values, arrow_type)
         return pa.table(columns)
+
+
+def _write_jsonl(path: Path, snapshot: Snapshot) -> None:
+    """Each value with its own kind; times as ISO 8601 (`last_assigned_at` reads them back as times)."""
+    with open(path, "w", encoding="utf-8") as out:
+        for user in snapshot.users:
+            row = {
+                "id": user.id,
+                "name": user.name,
+                "status": user.status,
+                "deleted": user.deleted,
+                "open_contacts": user.open,
+                "last_assigned_at": None if user.last_assigned_at is None else format_instant(user.last_assigned_at),
+                **{name: user.attributes.get(name) for name in snapshot.attribute_types},
+            }
+            out.write(json.dumps(row, ensure_ascii=False, default=format_instant) + "\n")
 
 
 def _csv_row(row: dict[str, Any]) -> list[str]:
