@@ -47,7 +47,6 @@ from .errors import StorageError, data_error
 from .kinds import column_of_values, normalized_column
 
 FORMATS = (".csv", ".parquet", ".json", ".jsonl", ".ndjson")
-LINE_FORMATS = (".jsonl", ".ndjson")
 DELIMITERS = ",;\t|"
 HEADER_BYTES = 1 << 16  # where the header (and its delimiter) is looked for
 
