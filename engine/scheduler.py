@@ -16,6 +16,7 @@ from typing import Any
 
 from rota.dsl.ast import fields_of
 from rota.storage import contact_attributes, user_attributes
+from rota.storage.kinds import known_status
 from rota.vocabulary import (
     CONTACT_FIELDS,
     NEW_USER_STATUS,
@@ -311,7 +312,7 @@ def event_from_record(record: dict[str, Any]) -> Event:
         contact=_text(record.get("contact")),
         user=_text(record.get("user")),
         team=_text(record.get("team")),
-        status=record.get("status"),
+        status=None if record.get("status") is None else known_status(record["status"]),
         attrs=attrs,
     )
 

@@ -162,10 +162,12 @@ def _new_file_beside(path: Path) -> str:
 
 
 def _timestamps_as_text(table: pa.Table) -> pa.Table:
-    """Text formats carry times as ISO 8601 in UTC with a `Z`."""
+    """Text formats carry times as ISO 8601 in UTC with a `Z`, fractions of a second only when there are
+    any, as `rota replay` writes them (engine.clock.format_instant)."""
     for index, column_field in enumerate(table.schema):
         if pa.types.is_timestamp(column_field.type):
             text = pc.strftime(table.column(index), format="%Y-%m-%dT%H:%M:%SZ")
+            text = pc.replace_substring_regex(text, pattern=r"\.0+Z$", replacement="Z")
             table = table.set_column(index, column_field.name, text)
     return table
 

@@ -19,7 +19,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rota.vocabulary import CONTACT_ASSIGNEE_COLUMN, CONTACT_ID_COLUMN
+from rota.vocabulary import CONTACT_ASSIGNEE_COLUMN, CONTACT_ID_COLUMN, USER_STATUS_COLUMN, Status
 
 # A column of values that have no single kind, each kept with its own (DuckDB's JSON type).
 JSON_TYPE = pa.json_(pa.string())
@@ -174,4 +174,13 @@ def user_attributes(attrs: Mapping[str, Any]) -> dict[str, Any]:
     name = attributes.get("name")
     if name is not None and not isinstance(name, str):
         raise ValueError(f"`name` must be text, got {json.dumps(name)}")
+    if attributes.get(USER_STATUS_COLUMN) is not None:
+        attributes[USER_STATUS_COLUMN] = known_status(attributes[USER_STATUS_COLUMN])
     return attributes
+
+
+def known_status(status: Any) -> str:
+    """A status as a snapshot takes it (SPEC 1): one of online, away, offline."""
+    if status not in Status.texts():
+        raise ValueError(f"unknown status {json.dumps(status)}; use {', '.join(Status.texts())}")
+    return str(status)

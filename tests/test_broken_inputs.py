@@ -221,6 +221,20 @@ CASES = {
         "bad.jsonl:1: unknown event type 'reopen'",
         2,
     ),
+    "events, unknown status": (
+        written("bad.jsonl", '{"at": "2026-11-25T09:00:00Z", "type": "status", "user": "u01", "status": "busy"}\n'),
+        None,
+        'bad.jsonl:1: unknown status "busy"; use online, away, offline',
+        2,
+    ),
+    "events, a user with an unknown status": (
+        written(
+            "bad.jsonl", '{"at": "2026-11-25T09:00:00Z", "type": "user", "user": "u9", "attrs": {"status": "zzz"}}\n'
+        ),
+        None,
+        'bad.jsonl:1: unknown status "zzz"',
+        2,
+    ),
     "events, bad time": (
         written("bad.jsonl", EVENT.replace("2026-11-25T09:00:00Z", "yesterday") + "\n"),
         None,
@@ -420,14 +434,10 @@ def test_a_broken_input_is_one_plain_line_and_leaves_nothing_behind(
             assert everything_in(folder) == before, "a command that stopped left files behind"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="storage/files.py read_events says Python's codec error; the helper on storage/files.py fixes it",
-)
 def test_an_event_log_not_in_utf8_is_one_plain_line(folder, capsys):
     (folder / "bad.jsonl").write_bytes(NOT_UTF8_EVENTS)
     code, out, err = run(capsys, replay(events="bad.jsonl"))
-    assert_said_plainly(code, out, err, "bad.jsonl: not UTF-8", 2)
+    assert_said_plainly(code, out, err, "bad.jsonl:1: not UTF-8", 2)
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads and writes any file")

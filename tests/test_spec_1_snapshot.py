@@ -340,7 +340,17 @@ def commands_loading(snapshot, tmp_path):
         "replay": ["replay", str(policy), "--snapshot", snapshot, "--events", str(events), "--out", out],
         "verify": ["verify", str(policy), "--snapshot", snapshot, "--examples", "1", "--failures", str(tmp_path)],
         "simulate": ["simulate", str(policy), "--snapshot", snapshot, "--hours", "0.1", "--report", out + ".html"],
-        "serve": ["serve", "--db", str(tmp_path / "e.duckdb"), "--policy", str(policy), "--snapshot", snapshot, "--port", "0"],
+        "serve": [
+            "serve",
+            "--db",
+            str(tmp_path / "e.duckdb"),
+            "--policy",
+            str(policy),
+            "--snapshot",
+            snapshot,
+            "--port",
+            "0",
+        ],
     }
 
 

@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -206,3 +207,15 @@ def test_the_console_script_runs():
         [Path(sys.executable).parent / "rota", "check", DEMO / "desk.rota"], capture_output=True, text=True
     )
     assert result.returncode == 0 and "no problems" in result.stderr
+
+
+@pytest.mark.parametrize("now", ["2026-11-25T10:00:00Z", "2026-11-25T10:00:00.5Z"])
+def test_batch_text_output_writes_times_as_replay_does(tmp_path, now):
+    """A deadline reads the same in every output: whole seconds without a fraction, `Z` for UTC."""
+    from rota.engine import format_instant, parse_instant
+
+    out = tmp_path / "out.json"
+    argv = ["batch", str(DEMO / "desk.rota"), "--snapshot", str(DEMO / "snapshot")]
+    assert main([*argv, "--contacts", str(DEMO / "contacts.jsonl"), "--out", str(out), "--now", now]) == 0
+    deadlines = {row["deadline"] for row in json.loads(out.read_text()) if row["deadline"]}
+    assert deadlines == {format_instant(parse_instant(now) + timedelta(minutes=30))}
