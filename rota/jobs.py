@@ -208,7 +208,7 @@ def _replay_into(database, source, roster, events_source, events, out_path, unti
 def _replay_summary(decisions, event_count: int, seconds: float) -> ReplaySummary:
     queued_at: dict[str, datetime] = {}
     waits = []
-    assigned = Counter()
+    assigned: Counter[str] = Counter()
     for decision in decisions:
         if decision.outcome == Outcome.QUEUED:
             queued_at.setdefault(decision.contact, decision.at)
