@@ -190,7 +190,7 @@ def read_events(path: str | Path) -> list[dict]:
             continue
         try:
             record = json.loads(line)
-        except ValueError as error:
+        except json.JSONDecodeError as error:
             raise StorageError(f"{path}:{number}: not a JSON object: {error.msg}") from None
         if not isinstance(record, dict):
             raise StorageError(f"{path}:{number}: each line must be a JSON object")

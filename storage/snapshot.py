@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal, overload
 
 import duckdb
 import pyarrow as pa
@@ -68,6 +69,10 @@ def load_snapshot(directory: str | Path, database: str = ":memory:") -> Snapshot
     )
 
 
+@overload
+def _table_file(directory: Path, table: str, required: Literal[True]) -> Path: ...
+@overload
+def _table_file(directory: Path, table: str, required: bool) -> Path | None: ...
 def _table_file(directory: Path, table: str, required: bool) -> Path | None:
     found = [
         directory / f"{table}{extension}" for extension in FORMATS if (directory / f"{table}{extension}").is_file()
