@@ -30,10 +30,16 @@ run: $(STAMP)
 test: $(STAMP) lint
 	$(BIN)/python -m pytest
 
-# ruff (lint and format) over the whole tree
+# ruff (lint and format) over the whole tree, mypy over the packages. mypy reads
+# the packages as installed (dsl/ is rota.dsl, ...) from a tree of links.
+TYPECHECK := build/typecheck/rota
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	@rm -rf $(TYPECHECK) && mkdir -p $(TYPECHECK)
+	@for entry in rota/*.py rota/testing; do ln -s "$(CURDIR)/$$entry" $(TYPECHECK)/; done
+	@for package in dsl engine storage; do ln -s "$(CURDIR)/$$package" $(TYPECHECK)/$$package; done
+	$(BIN)/mypy $(TYPECHECK)
 
 bench: $(STAMP)
 	$(BIN)/python bench/batch.py

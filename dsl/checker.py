@@ -74,7 +74,11 @@ def _check_names_and_branches(policy: ast.Policy, report) -> None:
             first_seen[route.name] = route
     for route in policy.routes:
         for option in route.options:
-            if isinstance(option, ast.Timeout) and option.branch not in (None, ast.UNASSIGN_BRANCH, *first_seen):
+            if (
+                isinstance(option, ast.Timeout)
+                and option.branch is not None
+                and option.branch not in (ast.UNASSIGN_BRANCH, *first_seen)
+            ):
                 report(
                     option.branch_position,
                     f"timeout branch `{option.branch}` names no route",

@@ -93,7 +93,7 @@ def _place_comments(lines: list[_Line | None], comments: tuple[ast.Comment, ...]
         after = [pair for pair in items if pair[1].source_line > comment.line]
         if after:
             index, line = after[0]
-            while index > 0 and placed[index - 1] is not None and placed[index - 1].source_line == 0:
+            while index > 0 and (previous := placed[index - 1]) is not None and previous.source_line == 0:
                 index -= 1  # keep earlier comments of the same block above this one
             placed.insert(index, _Line(0, line.indent, comment.text))
         else:

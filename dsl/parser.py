@@ -69,6 +69,7 @@ def _check_parentheses(tokens: list[Token]) -> None:
     for token in tokens:
         depth += {"_LPAR": 1, "_RPAR": -1}.get(token.type, 0)
         if depth > MAX_NESTING:
+            assert token.line is not None and token.column is not None  # the lexer's tokens have a position
             raise _Problem(token.line, token.column, f"parentheses nested more than {MAX_NESTING} deep; simplify it")
 
 
@@ -159,7 +160,10 @@ class _ToAst(Transformer):
         return ast.Position(meta.line, meta.column, meta.end_line, meta.end_column, self.file)
 
     def _at_token(self, token: Token) -> ast.Position:
-        return ast.Position(token.line, token.column, token.end_line, token.end_column, self.file)
+        line, column, end_line, end_column = token.line, token.column, token.end_line, token.end_column
+        # lark types a token's position optional; with propagate_positions, the lexer's tokens have all of it
+        assert line is not None and column is not None and end_line is not None and end_column is not None
+        return ast.Position(line, column, end_line, end_column, self.file)
 
     def start(self, meta, children):
         timezone = next((child for child in children if isinstance(child, tuple)), None)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from typing import cast
 
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedToken
@@ -57,6 +58,7 @@ class _Phase(Enum):
 def read_tokens(lark: Lark, text: str) -> tuple[list[Token], dict[int, Unreadable]]:
     """The text's tokens, comments and white space left out; what cannot be read is a token of its own."""
     thread = lark.parse_interactive(text).lexer_thread
+    assert thread.state is not None  # given the text, the thread has a lexer state
     counter = thread.state.line_ctr
     tokens: list[Token] = []
     unreadable: dict[int, Unreadable] = {}
@@ -66,7 +68,7 @@ def read_tokens(lark: Lark, text: str) -> tuple[list[Token], dict[int, Unreadabl
                 tokens.append(token)
             return tokens, unreadable
         except UnexpectedCharacters as error:
-            start = error.pos_in_stream
+            start = cast(int, error.pos_in_stream)  # lark declares it None on the base class; the lexer sets it
             end = start + 1
             message, hint = describe_unexpected(error, text)
             code = SYNTAX
@@ -235,6 +237,7 @@ class _ResumingParser:
         message, hint = describe_unexpected(error, "")
         if self.phase is _Phase.BODY and (index == len(self.tokens) or self._starts_route(index)):
             where = "at the end of the file" if index == len(self.tokens) else "here"
+            assert self.brace is not None  # in a route's body, its `{` is known
             never_closed = f"its `{{` on line {self.brace.line} is never closed"
             hint = hint or f"{self._route_words()} is still open {where}: {never_closed}"
         self._report(token, message, hint, SYNTAX)
@@ -250,6 +253,7 @@ class _ResumingParser:
         return opened[-1] if opened and CLOSING[opened[-1].type] in expected else None
 
     def _report_unclosed_brace(self, where: str) -> None:
+        assert self.brace is not None  # only said in a route's body, whose `{` is known
         self._report(
             self.brace,
             f"{self._route_words()} opens `{{` here and it is never closed",

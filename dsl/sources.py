@@ -89,7 +89,9 @@ def parse_source(source: PolicySource) -> ParseResult:
     diagnostics = [diagnostic for result in results for diagnostic in result.diagnostics]
     if diagnostics:
         return ParseResult(None, diagnostics)
-    return _joined(source.name, [result.policy for result in results])
+    policies = [result.policy for result in results if result.policy is not None]
+    assert len(policies) == len(results)  # a file read without a diagnostic has its policy
+    return _joined(source.name, policies)
 
 
 def _joined(name: str, policies: list[ast.Policy]) -> ParseResult:

@@ -6,6 +6,9 @@ terminals as the words they stand for, and a misspelt keyword gets a hint.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from typing import cast
+
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from .diagnostics import did_you_mean
@@ -109,7 +112,8 @@ def describe_unexpected(error: UnexpectedInput, text: str) -> tuple[str, str | N
 
 
 def _unexpected_character(error: UnexpectedCharacters, text: str) -> tuple[str, str | None]:
-    character = text[error.pos_in_stream] if error.pos_in_stream < len(text) else ""
+    position = cast(int, error.pos_in_stream)  # lark declares it None on the base class; the lexer sets it
+    character = text[position] if position < len(text) else ""
     if character == '"':
         return "this string is not closed", 'add the closing `"` on the same line'
     if character == "=":
@@ -145,7 +149,7 @@ def _describe_token(token) -> str:
     return f"{kind} `{token}`"
 
 
-def _expected_words(expected: set[str] | frozenset[str]) -> str:
+def _expected_words(expected: Collection[str]) -> str:
     names = set(expected)
     words = []
     if EXPRESSION_START <= names:

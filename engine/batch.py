@@ -20,12 +20,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rota.dsl.ast import fields_of
+from rota.dsl.ast import AssignToUser, fields_of
 from rota.storage import column_values, with_contact_columns
 from rota.vocabulary import CONTACT_FIELDS, ContactField
 
 from . import decisions as d
 from .batch_plan import CONTACTS_TABLE, RoutePlan, RoutePlanner, shrink_listener
+from .candidates import LeastOpenSet, RoundRobinSet
 from .clock import now_fields
 from .compiler import ROUND_ROBIN, SPACE_ROUTE, TEAM_ROUTE, UNASSIGN_ROUTE, USER_ROUTE, CompiledPolicy, CompiledRoute
 from .roster import Roster
@@ -149,8 +150,9 @@ class _Batch:
         return chosen
 
     def target_users(self, route: CompiledRoute, positions: np.ndarray) -> dict[int, Any]:
-        names = tuple({f.name for f in fields_of(route.route.action.user)} | BUILT_IN_CONTACT_FIELDS)
-        evaluate = route.target_user
+        action, evaluate = route.route.action, route.target_user
+        assert isinstance(action, AssignToUser) and evaluate is not None  # asked of user routes only
+        names = tuple({f.name for f in fields_of(action.user)} | BUILT_IN_CONTACT_FIELDS)
         return {p: evaluate(None, self.contact_fields(p, names), self.now_fields) for p in positions.tolist()}
 
     # ----------------------------------------------------------------- loop
@@ -242,7 +244,8 @@ class _Batch:
         """Each contact's candidate set, numbered (-1: none); the sets; which of them may be
         queued in bulk once exhausted (their checks are monotone), with False for -1 at the end."""
         set_of_position = np.full(self.count, -1, dtype=np.int64)
-        sets, closable = [], []
+        sets: list[RoundRobinSet | LeastOpenSet] = []
+        closable: list[bool] = []
         for plan in plans:
             if plan is None or not plan.candidate_sets:
                 continue

@@ -55,7 +55,7 @@ class RoutePlan:
         self.logic = self.route.route.logic
         self.pool_key = self.route.pool_key
 
-    def accept_for(self, fields: dict[str, Any], now: dict[str, Any]) -> Callable[[User], bool]:
+    def accept_for(self, fields: dict[str, Any], now: dict[str, Any]) -> Callable[[User], bool] | None:
         """The per-pick check for one contact, when it reads contact fields."""
         return _acceptor(self.caps, self.dynamic, fields, now)
 
@@ -120,6 +120,7 @@ class RoutePlanner:
         members = [self.roster.users[user_id] for user_id in ids]
         if route.route.logic == LEAST_OPEN:
             return LeastOpenSet(members, monotone)
+        assert route.pool_key is not None  # plans are made for team and space routes only
         return RoundRobinSet(members, self.roster.cursors, route.pool_key, monotone)
 
     def _classify(self, conjuncts: tuple[Expr, ...]) -> tuple[list, list, list]:

@@ -6,6 +6,7 @@ The clock is always given to the engine, never read inside it.
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from typing import overload
 from zoneinfo import ZoneInfo
 
 from rota.vocabulary import NowField, Weekday
@@ -33,6 +34,12 @@ def parse_instant(text: str) -> datetime:
     return to_utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
 
 
+@overload
+def format_instant(moment: datetime) -> str: ...
+@overload
+def format_instant(moment: None) -> None: ...
+@overload
+def format_instant(moment: datetime | None) -> str | None: ...
 def format_instant(moment: datetime | None) -> str | None:
     if moment is None:
         return None

@@ -147,8 +147,7 @@ def cap_of(conjunct: Expr) -> tuple[bool, float] | None:
         symbol = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}.get(symbol, symbol)
     is_open = isinstance(left, Field) and left.scope == Scope.USER and left.name == UserField.OPEN
     value = right.value if isinstance(right, Literal) else None
-    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if is_open and is_number and symbol in ("<", "<="):
+    if is_open and isinstance(value, (int, float)) and not isinstance(value, bool) and symbol in ("<", "<="):
         return (symbol == "<", value)
     return None
 

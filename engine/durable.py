@@ -19,7 +19,7 @@ from rota.storage.engine_store import Changes, EngineStore, decode_attributes, e
 
 from .compiler import CompiledPolicy, compile_policy
 from .decisions import Decision
-from .provenance import EVENTS_DIGEST, Held, Run, RunMismatch
+from .provenance import EVENTS_DIGEST, EventLog, Held, Run, RunMismatch
 from .queue import QueueEntry
 from .roster import Roster, User
 from .router import Contact
@@ -42,7 +42,7 @@ class DurableEngine:
         # Versions are kept with the time they were first seen (the epoch when no clock was given).
         self._new_policy: tuple | None = (engine.policy.version, policy_text, now or datetime(1970, 1, 1))
         self._decision_count = store.count("decisions")
-        self.log = None  # a replay's EventLog: its digest is written with every commit
+        self.log: EventLog | None = None  # a replay's EventLog: its digest is written with every commit
         self._fingerprint: dict[str, str] = {}  # written with the next commit
 
     # ------------------------------------------------------------- opening
@@ -68,9 +68,12 @@ class DurableEngine:
         try:
             meta = store.meta()
             stored = meta.get("policy_text")
-            if policy is None and stored is None:
+            if policy is not None:
+                source = as_source(policy, file)
+            elif stored is not None:
+                source = PolicySource.decode(stored, file)
+            else:
                 raise RunMismatch(f"{path}: holds no policy yet; give one")
-            source = as_source(policy, file) if policy is not None else PolicySource.decode(stored, file)
             text = source.encode()
             compiled = compile_policy(load_policy(source))
             held = None if store.is_empty() else Held(meta, store.count("users"), store.count("decisions"))

@@ -25,6 +25,9 @@ from itertools import count
 from .compiler import LEAST_OPEN, NO_FIELDS, CompiledRoute
 from .roster import Roster, User
 
+# (open, assigned_order, id, serial, user): least-open order, ties never reaching the user
+_HeapEntry = tuple[int, int, str, int, User]
+
 
 class LiveCandidates:
     """One capped team or space route's eligible users, brought up to date when asked."""
@@ -63,7 +66,9 @@ class LiveCandidates:
         passing = self.passing
         if not passing:
             return None
-        cursor = self.roster.cursors.get(self.route.pool_key)
+        pool_key = self.route.pool_key
+        assert pool_key is not None  # a live set is kept for team and space routes only
+        cursor = self.roster.cursors.get(pool_key)
         place = 0 if cursor is None else bisect_right(passing, cursor) % len(passing)
         return self.members[passing[place]]
 
@@ -122,10 +127,10 @@ class LiveCandidates:
             del passing[place]
 
     def _heap_members(self) -> None:
-        self.heap = [self._heap_entry(user) for user in self.members.values()]
+        self.heap: list[_HeapEntry] = [self._heap_entry(user) for user in self.members.values()]
         heapify(self.heap)
 
-    def _heap_entry(self, user: User) -> tuple:
+    def _heap_entry(self, user: User) -> _HeapEntry:
         return (user.open, user.assigned_order, user.id, next(self._serial), user)
 
     def _is_member(self, user: User) -> bool:

@@ -15,6 +15,9 @@ from collections.abc import Hashable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+# A class's key: its route's name, then the values of the contact fields the route's filters read.
+ClassKey = tuple[Hashable, ...]
+
 
 @dataclass(frozen=True)
 class QueueEntry:
@@ -33,7 +36,7 @@ class QueueEntry:
 
 @dataclass(eq=False)
 class EligibilityClass:
-    key: Hashable
+    key: ClassKey
     entries: dict[str, QueueEntry] = field(default_factory=dict)  # by contact
     # (order, entry) of every entry, and of removed ones until they reach the top.
     heap: list[tuple[tuple, QueueEntry]] = field(default_factory=list)
@@ -62,8 +65,8 @@ class EligibilityClass:
 class Queue:
     def __init__(self) -> None:
         self.entries: dict[str, QueueEntry] = {}
-        self.classes: dict[Hashable, EligibilityClass] = {}
-        self.class_of: dict[str, Hashable] = {}
+        self.classes: dict[ClassKey, EligibilityClass] = {}
+        self.class_of: dict[str, ClassKey] = {}
         self.deadlines: list[tuple[datetime, tuple, str, int]] = []
         self.next_sequence = 0
 
@@ -73,7 +76,7 @@ class Queue:
     def __contains__(self, contact: str) -> bool:
         return contact in self.entries
 
-    def add(self, entry: QueueEntry, class_key: Hashable) -> None:
+    def add(self, entry: QueueEntry, class_key: ClassKey) -> None:
         self.entries[entry.contact] = entry
         self.class_of[entry.contact] = class_key
         klass = self.classes.get(class_key)
@@ -103,7 +106,8 @@ class Queue:
 
     def first_unblocked_class(self) -> EligibilityClass | None:
         """The class not known to be blocked whose first contact comes first in queue order."""
-        first, first_order = None, None
+        first: EligibilityClass | None = None
+        first_order: tuple = ()  # read only once `first` is set
         for klass in self.classes.values():
             if not klass.blocked and (first is None or klass.head.order < first_order):
                 first, first_order = klass, klass.head.order

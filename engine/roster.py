@@ -118,7 +118,7 @@ class Roster:
 
     def rank_snapshot_assignments(self) -> None:
         moments = sorted({u.last_assigned_at for u in self.users.values() if u.last_assigned_at is not None})
-        rank = {moment: index for index, moment in enumerate(moments)}
+        rank: dict[datetime | None, int] = {moment: index for index, moment in enumerate(moments)}  # None: never
         for user in self.users.values():
             user.assigned_order = rank.get(user.last_assigned_at, NEVER_ASSIGNED)
         self.next_order = len(moments)
@@ -150,6 +150,7 @@ class Roster:
         cached = self._pools.get(team)
         if cached is not None and cached[0] == self.profile_version:
             return cached[1]
+        users: Iterable[User]
         if team is None:
             users = self.users.values()
         else:

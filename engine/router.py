@@ -71,11 +71,12 @@ class StaticCandidates:
         """Put `user` in its place by id, or take `user_id` out when `user` is None."""
         index = bisect_left(self.ids, user_id)
         present = index < len(self.ids) and self.ids[index] == user_id
-        if present and user is None:
-            del self.users[index], self.ids[index]
+        if user is None:
+            if present:
+                del self.users[index], self.ids[index]
         elif present:
             self.users[index] = user
-        elif user is not None:
+        else:
             self.users.insert(index, user)
             self.ids.insert(index, user_id)
 
@@ -106,7 +107,8 @@ class Router:
         priority (descending), then input position; decisions in input order."""
         moment = self.now_fields(now)
         chosen = [self.policy.select(contact.fields, moment) for contact in contacts]
-        order = sorted(range(len(contacts)), key=lambda i: (-(chosen[i].route.priority if chosen[i] else 0), i))
+        priorities = [route.route.priority if route else 0 for route in chosen]
+        order = sorted(range(len(contacts)), key=lambda i: (-priorities[i], i))
         decisions: list[Decision] = [None] * len(contacts)  # type: ignore[list-item]
         for position in order:
             route, contact = chosen[position], contacts[position]
@@ -176,7 +178,7 @@ class Router:
         log = self.roster.profile_log
         cached = self._static.get(route.name)
         changed = log.since(cached.read) if cached is not None else None
-        if changed is None or len(changed) > len(cached.users) // 4 + 16:
+        if cached is None or changed is None or len(changed) > len(cached.users) // 4 + 16:
             cached = self._static[route.name] = StaticCandidates(
                 log.end, [user for user in self.roster.pool(route.team) if self._passes_static(route, user)]
             )
@@ -196,14 +198,18 @@ class Router:
         """SPEC 3.4 over candidates sorted by id."""
         if route.logic == LEAST_OPEN:
             return min(candidates, key=User.least_open_key)
-        cursor = self.roster.cursors.get(route.pool_key)
+        pool_key = route.pool_key
+        assert pool_key is not None  # round robin routes to a team or the space, which have a cursor
+        cursor = self.roster.cursors.get(pool_key)
         if cursor is None:
             return candidates[0]
         after = bisect_right([user.id for user in candidates], cursor)
         return candidates[after % len(candidates)]
 
     def _assign_to_user(self, route: CompiledRoute, contact: Contact, now: datetime) -> Decision:
-        target = as_user_id(route.target_user(None, contact.fields, self.now_fields(now)))
+        target_user = route.target_user
+        assert target_user is not None  # compiled for every user route
+        target = as_user_id(target_user(None, contact.fields, self.now_fields(now)))
         user = self.roster.users.get(target) if target is not None else None
         if user is None:
             return Decision(contact.id, route.name, d.FAILED, reason=d.USER_NOT_FOUND, at=now)
@@ -222,6 +228,8 @@ class Router:
     ) -> Decision:
         self.roster.give(user, contact.assignee, now)
         if reason == ROUND_ROBIN:
-            self.roster.cursors[route.pool_key] = user.id
+            pool_key = route.pool_key
+            assert pool_key is not None  # round robin routes to a team or the space, which have a cursor
+            self.roster.cursors[pool_key] = user.id
         contact.assignee = user.id
         return Decision(contact.id, route.name, d.ASSIGNED, user=user.id, reason=reason, at=now, candidates=eligible)

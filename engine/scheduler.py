@@ -31,9 +31,9 @@ from rota.vocabulary import (
 
 from . import decisions as d
 from .clock import deadline_after, parse_instant
-from .compiler import NO_FIELDS, TEAM_ROUTE, CompiledPolicy, CompiledRoute
+from .compiler import NO_FIELDS, CompiledPolicy, CompiledRoute
 from .decisions import Decision
-from .queue import Queue, QueueEntry
+from .queue import ClassKey, Queue, QueueEntry
 from .roster import Roster, User
 from .router import Contact, Router
 
@@ -142,7 +142,8 @@ class Engine:
         route = self.policy.route_named(klass.key[0])
         if route is None:
             return False
-        members = self.roster.members.get(route.team, set()) if route.kind == TEAM_ROUTE else None
+        team = route.team  # a team route's; None for the space
+        members = self.roster.members.get(team, set()) if team is not None else None
         fields = None  # the class's contact fields, built only once a user in the pool is found
         for user in users:
             if user.deleted or (members is not None and user.id not in members):
@@ -156,9 +157,12 @@ class Engine:
     # ---------------------------------------------------------------- events
 
     def _apply(self, event: Event) -> list[Decision]:
+        # An event carries the fields NEEDED_FIELDS names for its type (event_from_record and the service see to it).
         if event.type == ROUTE:
+            assert event.contact is not None
             return self._route(event.contact, event.attrs, event.at)
         if event.type == CLOSE:
+            assert event.contact is not None
             self._close(event.contact)
         elif event.type in (STATUS, USER):
             self._update_user(event)
@@ -167,8 +171,10 @@ class Engine:
                 self.roster.users[event.user].deleted = True
                 self.roster.profile_changed(event.user)
         elif event.type == JOIN:
+            assert event.user is not None and event.team is not None
             self.roster.join(event.user, event.team)
         elif event.type == LEAVE:
+            assert event.user is not None and event.team is not None
             self.roster.leave(event.user, event.team)
         return []
 
@@ -187,7 +193,9 @@ class Engine:
         state.closed = False
         decision = self.router.route(state.contact, now)
         if decision.outcome == d.QUEUED:
-            self._enqueue(state.contact, self.policy.route_named(decision.route), now, decision.deadline)
+            route = self.policy.route_named(decision.route) if decision.route is not None else None
+            assert route is not None and decision.deadline is not None  # queued on a route of the policy, until then
+            self._enqueue(state.contact, route, now, decision.deadline)
         return [decision]
 
     def _close(self, contact_id: str) -> None:
@@ -200,14 +208,16 @@ class Engine:
         state.closed = True
 
     def _update_user(self, event: Event) -> None:
-        user = self.roster.users.get(event.user)
+        user_id = event.user
+        assert user_id is not None  # a `status` or `user` event names its user
+        user = self.roster.users.get(user_id)
         if event.type == STATUS:
             if user is not None:
                 user.status = event.status
                 self.roster.profile_changed(user.id)
             return
         if user is None:
-            user = self.roster.users[event.user] = User(id=event.user, status=NEW_USER_STATUS.value)
+            user = self.roster.users[user_id] = User(id=user_id, status=NEW_USER_STATUS.value)
         self.roster.profile_changed(user.id)
         for key, value in event.attrs.items():
             if key in USER_TEXT_FIELDS:
@@ -225,7 +235,7 @@ class Engine:
         if entry is not None:
             self.queue.add(entry, self._class_key(contact, entry.route))
 
-    def _class_key(self, contact: Contact, route_name: str) -> Hashable:
+    def _class_key(self, contact: Contact, route_name: str) -> ClassKey:
         fields = contact.fields
         return (route_name,) + tuple(_hashable(fields.get(name)) for name in self._class_fields.get(route_name, ()))
 
@@ -236,6 +246,7 @@ class Engine:
     def _requeue_in_class(self, contact_id: str) -> None:
         """New attributes may put a queued contact in another class; its place stays."""
         entry = self.queue.remove(contact_id)
+        assert entry is not None  # asked only for a queued contact
         self.queue.add(entry, self._class_key(self.contacts[contact_id].contact, entry.route))
 
     def _place_first(self, now: datetime) -> Decision | None:
@@ -264,6 +275,7 @@ class Engine:
             decisions.append(self.router.unassign(entry.route, contact, at))
         else:
             target = self.policy.route_named(branch)
+            assert target is not None  # the checker refuses a branch that names no route of the policy
             decision = self.router.apply(target, contact, at)
             if decision.outcome == d.QUEUED:
                 self._enqueue(contact, target, at, deadline_after(at, target.timeout_seconds))

@@ -151,7 +151,9 @@ class SqlCompiler:
     def _literal(self, value: Any) -> tuple[str, str]:
         if value is None:
             return NULL, "null"
-        return self.bind(value), value_kind(value)
+        kind = value_kind(value)
+        assert kind is not None  # only null has no kind
+        return self.bind(value), kind
 
     def _boolean(self, expr: Expr) -> str:
         sql, kind = self.value(expr)

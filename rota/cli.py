@@ -274,7 +274,9 @@ def run_fmt(arguments, errors: Console) -> int:
         if policy is None:
             raise PolicyError([d for d in diagnostics if d.is_error], source.texts)
         for path, text in source.files:
-            formatted = format_policy(policy if source.is_one_file else parse(text, path).policy)
+            file_policy = policy if source.is_one_file else parse(text, path).policy
+            assert file_policy is not None  # the policy was read without an error, so each of its files was
+            formatted = format_policy(file_policy)
             if path == "-":
                 sys.stdout.write(formatted)
             elif formatted != text:
@@ -414,8 +416,8 @@ def run_verify(arguments, errors: Console) -> int:
             max_wait,
             arguments.failures,
         )
-    source = f"from {arguments.snapshot}" if arguments.snapshot else "from scratch"
-    print("\n".join(report_lines(outcome, f"{source}, seed {arguments.seed}")))
+    examples_source = f"from {arguments.snapshot}" if arguments.snapshot else "from scratch"
+    print("\n".join(report_lines(outcome, f"{examples_source}, seed {arguments.seed}")))
     return OK if outcome.passed else POLICY_ERRORS
 
 

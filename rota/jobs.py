@@ -22,8 +22,9 @@ Progress = Callable[[int, int], None]
 def load_snapshot_warning(snapshot_dir: str | Path, warn: Warn | None = None) -> Snapshot:
     """The snapshot, its warnings (README "The snapshot") handed to `warn` as soon as it is loaded."""
     snapshot = load_snapshot(snapshot_dir)
-    for warning in snapshot.warnings if warn is not None else ():
-        warn(warning)
+    if warn is not None:
+        for warning in snapshot.warnings:
+            warn(warning)
     return snapshot
 
 
@@ -218,7 +219,7 @@ def _replay_into(database, source, roster, events_source, events, out_path, unti
 def _replay_summary(decisions, event_count: int, seconds: float) -> ReplaySummary:
     queued_at: dict[str, datetime] = {}
     waits = []
-    assigned = Counter()
+    assigned: Counter[str] = Counter()
     for decision in decisions:
         if decision.outcome == Outcome.QUEUED:
             queued_at.setdefault(decision.contact, decision.at)

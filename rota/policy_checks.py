@@ -25,7 +25,7 @@ from typing import Any
 
 from rota import diagnostics as codes
 from rota.diagnostics import Code, Diagnostic
-from rota.dsl.ast import fields_of
+from rota.dsl.ast import AssignToUser, fields_of
 from rota.dsl.formatter import format_duration, format_expression
 from rota.engine import CompiledPolicy, CompiledRoute, User
 from rota.engine.clock import now_fields
@@ -93,7 +93,7 @@ class PolicyReview:
     def __init__(self, policy: CompiledPolicy, words: Vocabulary, snapshot: Snapshot | None, file: str, seed: int = 0):
         self.policy, self.snapshot, self.file = policy, snapshot, file
         self.samples = list(_samples(policy, words, seed))
-        self.chosen_for = {route.name: [] for route in policy.routes}
+        self.chosen_for: dict[str, list[Sample]] = {route.name: [] for route in policy.routes}
         for sample in self.samples:
             route = policy.select(sample.contact, sample.moment)
             if route is not None:
@@ -116,26 +116,20 @@ class PolicyReview:
         reached = {name for name, samples in self.chosen_for.items() if samples}
         frontier = list(reached)
         while frontier:  # a timeout branch runs its route whatever that route's `when` says
-            route = self.policy.route_named(frontier.pop())
-            branch = route.route.branch
-            if branch not in (None, UNASSIGN_BRANCH) and branch not in reached:
+            branch = self.policy.by_name[frontier.pop()].route.branch
+            if branch is not None and branch != UNASSIGN_BRANCH and branch not in reached:
                 reached.add(branch)
                 frontier.append(branch)
         return reached
 
     def _seen_by(self) -> dict[str, list[Sample]]:
         """The contacts each route sees: those chosen for it, and those its timeout branches hand over."""
-        seen = {
-            route.name: list(samples)
-            for route, samples in (
-                (self.policy.route_named(name), samples) for name, samples in self.chosen_for.items()
-            )
-        }
+        seen = {name: list(samples) for name, samples in self.chosen_for.items()}
         for route in self.policy.routes:
             samples, branch = self.chosen_for[route.name], route.route.branch
-            while samples and branch not in (None, UNASSIGN_BRANCH):
+            while samples and branch is not None and branch != UNASSIGN_BRANCH:
                 seen[branch].extend(samples)
-                branch = self.policy.route_named(branch).route.branch
+                branch = self.policy.by_name[branch].route.branch
         return seen
 
     # ------------------------------------------------------------- routes
@@ -165,6 +159,7 @@ class PolicyReview:
         takers: dict[str, int] = {}
         for sample in holding:
             taker = self.policy.select(sample.contact, sample.moment)
+            assert taker is not None  # `route` holds for the sample: some route takes it
             takers[taker.name] = takers.get(taker.name, 0) + 1
         taken = ", ".join(f"`{name}` ({count})" for name, count in takers.items())
         held_for = (
@@ -215,6 +210,7 @@ class PolicyReview:
             return []
         named = {target for route in self._reachable_routes(RouteKind.USER) if (target := self._named_user(route))}
         starved: dict[str, list[str]] = {}
+        assert self.snapshot is not None  # a check that needs --snapshot
         for record in self.snapshot.users:
             if not record.deleted and record.id not in named:
                 reason = self._why_starved(self._user(record.id))
@@ -233,7 +229,7 @@ class PolicyReview:
         if any(self._can_pass(route, user) for route in in_pools):
             return None
         if not in_pools:
-            teams = sorted({route.team for route in self._reachable_routes(RouteKind.TEAM)})
+            teams = sorted({route.team for route in self._reachable_routes(RouteKind.TEAM) if route.team is not None})
             if self._reachable_routes(RouteKind.SPACE):
                 return "no reachable route assigns to the space or to their teams"
             return f"in none of the teams a reachable route assigns to ({', '.join(teams) or 'none'})"
@@ -257,13 +253,18 @@ class PolicyReview:
         return self._reachable_routes(RouteKind.TEAM) + self._reachable_routes(RouteKind.SPACE)
 
     def _names_any_user(self, route: CompiledRoute) -> bool:
-        return any(field.scope == Scope.CONTACT for field in fields_of(route.route.action.user))
+        action = route.route.action  # a user route's
+        return isinstance(action, AssignToUser) and any(
+            field.scope == Scope.CONTACT for field in fields_of(action.user)
+        )
 
     def _named_user(self, route: CompiledRoute) -> str | None:
+        assert route.target_user is not None  # asked of user routes only
         value = route.target_user(None, {}, {})
         return str(value) if value is not None else None
 
     def _pool(self, route: CompiledRoute) -> list[User]:
+        assert self.snapshot is not None  # asked by the checks that need --snapshot
         users = [self._user(record.id) for record in self.snapshot.users if not record.deleted]
         if route.kind == RouteKind.TEAM:
             users = [user for user in users if route.team in user.teams]
@@ -299,7 +300,9 @@ class PolicyReview:
         return findings, summary
 
     def _chain(self, start: CompiledRoute) -> tuple[CompiledRoute, str, int]:
-        steps, total, route = [], 0, start
+        steps: list[str] = []
+        total = 0
+        route: CompiledRoute | None = start
         while route is not None and route.route.queues:
             total += route.route.timeout_seconds
             steps.append(f"{route.name} {format_duration(route.route.timeout_seconds)}")
@@ -308,7 +311,7 @@ class PolicyReview:
                 steps.append("fails")
             elif branch == UNASSIGN_BRANCH:
                 steps.append(UNASSIGN_BRANCH)
-            route = self.policy.route_named(branch) if branch not in (None, UNASSIGN_BRANCH) else None
+            route = self.policy.route_named(branch) if branch is not None and branch != UNASSIGN_BRANCH else None
             if route is not None and not route.route.queues:
                 steps.append(route.name)
         return start, " -> ".join(steps), total

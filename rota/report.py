@@ -11,7 +11,7 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TextIO
+from typing import TextIO, cast
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -34,7 +34,7 @@ def console_for(stream: TextIO) -> Console:
     if terminal.is_terminal:
         return terminal
     return Console(
-        file=_PlainLines(stream),
+        file=cast(TextIO, _PlainLines(stream)),  # rich only writes, flushes and reads its encoding
         width=UNWRAPPED_WIDTH,
         soft_wrap=True,
         force_terminal=False,

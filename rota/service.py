@@ -515,7 +515,7 @@ class BodyLimit:
             return await self.app(scope, receive, send)
         declared = dict(scope["headers"]).get(b"content-length", b"")
         if declared.isdigit() and int(declared) > self.limit:
-            return await self._refuse(send)
+            return await self._refuse(receive, send)
         received = 0
 
         async def counted_receive():
@@ -532,6 +532,6 @@ class BodyLimit:
     def message(self) -> str:
         return f"bodies are limited to {self.limit // 1024} KiB"
 
-    async def _refuse(self, send) -> None:
+    async def _refuse(self, receive, send) -> None:
         response = JSONResponse({"error": {"code": "too_large", "message": self.message}}, status_code=413)
-        await response({"type": "http"}, None, send)
+        await response({"type": "http"}, receive, send)

@@ -204,6 +204,7 @@ class _Desk:
         for decision in decisions:
             self.decisions.append(decision)
             if decision.outcome == Outcome.ASSIGNED and decision.contact not in self.handling:
+                assert decision.at is not None  # the engine's decisions have a time
                 self.handling.add(decision.contact)
                 self.schedule(self.after(decision.at, self.settings.handle_minutes), CLOSE, decision.contact)
 
@@ -238,6 +239,6 @@ def _pools_by_route(policy: CompiledPolicy, roster: Roster) -> dict[str, set[str
     for route in policy.routes:
         if route.kind == RouteKind.SPACE:
             pools[route.name] = set(roster.users)
-        elif route.kind == RouteKind.TEAM:
+        elif route.team is not None:  # a team route
             pools[route.name] = set(roster.members.get(route.team, ()))
     return pools

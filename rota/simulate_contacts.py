@@ -26,8 +26,9 @@ from __future__ import annotations
 import copy
 import itertools
 import random
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 from rota.dsl.ast import AssignToUser, BoolOp, Compare, Expr, Field, ListLiteral, Literal, Not
 from rota.engine import CompiledPolicy, Contact, Roster
@@ -142,7 +143,7 @@ def _around(values: list[Any]) -> list[Any]:
     return spread
 
 
-def _is_contact_field(expression: Expr) -> bool:
+def _is_contact_field(expression: Expr) -> TypeGuard[Field]:
     return (
         isinstance(expression, Field)
         and expression.scope == Scope.CONTACT
@@ -162,6 +163,7 @@ def _combinations(values: dict[str, list[Any]], rng: random.Random) -> list[dict
     total = 1
     for name in names:
         total *= len(values[name])
+    chosen: Iterable[tuple[Any, ...]]
     if total <= MAX_COMBINATIONS:
         chosen = itertools.product(*(values[name] for name in names))
     else:

@@ -144,7 +144,9 @@ def _follow_contacts(run: SimulationRun) -> _Journeys:
         contact, route, outcome = decision.contact, decision.route, decision.outcome
         if contact not in simulated or outcome == Outcome.NO_ROUTE:
             continue
-        arrived_at.setdefault(contact, decision.at)
+        at = decision.at
+        assert at is not None and route is not None  # the engine's decisions have a time; all but no_route a route
+        arrived_at.setdefault(contact, at)
         last_route[contact] = route
         branch_from = timed_out_from.pop(contact, None)
         if branch_from is not None:
@@ -155,10 +157,10 @@ def _follow_contacts(run: SimulationRun) -> _Journeys:
         if outcome == Outcome.ASSIGNED:
             since = waiting_since.pop(contact, None)
             fate(route, ASSIGNED_AT_ONCE if since is None else ASSIGNED_AFTER_WAITING)
-            journeys.queue_waits.setdefault(route, []).append(0.0 if since is None else _seconds(decision.at - since))
-            journeys.time_to_assignment.append(_seconds(decision.at - arrived_at[contact]))
+            journeys.queue_waits.setdefault(route, []).append(0.0 if since is None else _seconds(at - since))
+            journeys.time_to_assignment.append(_seconds(at - arrived_at[contact]))
         elif outcome == Outcome.QUEUED:
-            waiting_since[contact] = decision.at
+            waiting_since[contact] = at
         elif outcome == Outcome.TIMED_OUT:
             del waiting_since[contact]
             timed_out_from[contact] = route

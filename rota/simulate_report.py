@@ -124,7 +124,9 @@ def route_rows(run: SimulationRun, measures: SimulationMeasures) -> list[list[st
     for name in route_names(run, measures):
         fates = measures.route_fates.get(name, Counter())
         waits = measures.wait_summary(name)
-        route = run.policy.route_named(name).route
+        compiled = run.policy.route_named(name)
+        assert compiled is not None  # route_names are the policy's own
+        route = compiled.route
         timeout = duration(route.timeout_seconds) if route.queues else "–"
         rows.append(
             [name, f"{sum(fates.values()):,}"]

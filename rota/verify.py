@@ -38,14 +38,14 @@ DEFAULT_EXAMPLES = 200
 
 @dataclass(frozen=True)
 class PropertyResult:
+    @property  # before the field named `property`, which would hide the decorator from the type checker
+    def passed(self) -> bool:
+        return self.failure is None
+
     property: Property
     failure: PropertyViolation | None = None
     counterexample: Run | None = None
     files: ReplayFiles | None = None
-
-    @property
-    def passed(self) -> bool:
-        return self.failure is None
 
 
 @dataclass(frozen=True)
@@ -243,8 +243,10 @@ def _failure_lines(result: PropertyResult) -> list[str]:
     lines += [f"      {format_instant(event.at)} {event.type} {_event_fields(event)}" for event in run.ordered_events()]
     if run.until is not None:
         lines.append(f"      until {format_instant(run.until)}")
-    lines.append(f"    saved in {result.files.policy.parent}/; reproduce with:")
-    lines.append(f"      {result.files.replay_command()}")
+    files = result.files
+    assert files is not None  # written with every counterexample
+    lines.append(f"    saved in {files.policy.parent}/; reproduce with:")
+    lines.append(f"      {files.replay_command()}")
     return lines
 
 

@@ -382,7 +382,12 @@ def _decode(body: str) -> Changes:
 
 def _merged(changes_in_order: list[Changes]) -> Changes:
     """Many commits as one: the last state of every row wins, decisions and versions add up."""
-    users, contacts, queue, memberships, cursors, meta = {}, {}, {}, {}, {}, {}
+    users: dict[str, tuple] = {}  # rows by their key, the last one kept
+    contacts: dict[str, tuple] = {}
+    queue: dict[str, tuple | None] = {}  # None: taken out of the queue
+    memberships: dict[str, list[str]] = {}
+    cursors: dict[str, str] = {}
+    meta: dict[str, str] = {}
     merged = Changes()
     for changes in changes_in_order:
         users.update((row[0], row) for row in changes.users)

@@ -141,7 +141,7 @@ def column_values(column: pa.ChunkedArray | pa.Array) -> list[Any]:
 
 def decode_json_texts(texts: list[str | None]) -> list[Any]:
     decoded: dict[str, Any] = {}
-    values = []
+    values: list[Any] = []
     for text in texts:
         if text is None:
             values.append(None)

@@ -485,8 +485,7 @@ SHOWN_VALUE_WIDTH = 40
 def shown(value: object, as_json: bool = False) -> str:
     """A value as a one-line message quotes it: in backticks, control characters escaped, cut when long;
     `as_json`: written as JSON (a value from a JSON file, so `"true"` shows it is text)."""
-    plain = isinstance(value, str) and not as_json
-    text = value if plain else json.dumps(value, ensure_ascii=False, default=str)
+    text = value if isinstance(value, str) and not as_json else json.dumps(value, ensure_ascii=False, default=str)
     text = json.dumps(text, ensure_ascii=False)[1:-1] if any(ord(char) < 32 for char in text) else text
     return f"`{text[:SHOWN_VALUE_WIDTH]}...`" if len(text) > SHOWN_VALUE_WIDTH else f"`{text}`"
 

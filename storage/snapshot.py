@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal, overload
 
 import duckdb
 import pyarrow as pa
@@ -83,6 +84,10 @@ def load_snapshot(directory: str | Path, database: str = ":memory:") -> Snapshot
     )
 
 
+@overload
+def _table_file(directory: Path, table: str, required: Literal[True]) -> Path: ...
+@overload
+def _table_file(directory: Path, table: str, required: bool) -> Path | None: ...
 def _table_file(directory: Path, table: str, required: bool) -> Path | None:
     found = [
         directory / f"{table}{extension}" for extension in FORMATS if (directory / f"{table}{extension}").is_file()
@@ -234,6 +239,7 @@ def _load_memberships(connection: duckdb.DuckDBPyConnection, path: Path | None, 
         "WHERE user_id IN (SELECT id FROM users)"
     )
     connection.unregister("snapshot_memberships")
+    assert unknown is not None  # an aggregate query gives one row
     count, first = unknown
     if not count:
         return []

@@ -88,7 +88,7 @@ class ModelContact:
 
 @dataclass(frozen=True)
 class Waiting:
-    route: str
+    route: str | None  # None when the run queued a contact on no route (a finding)
     enqueued_at: datetime
     deadline: datetime
     priority: int
@@ -114,7 +114,7 @@ class Walk:
         for team, user_id in self.run.snapshot.memberships:
             self._join(user_id, team)
         moments = sorted({u.last_assigned_at for u in self.users.values() if u.last_assigned_at is not None})
-        rank = {moment: index for index, moment in enumerate(moments)}
+        rank: dict[datetime | None, int] = {moment: index for index, moment in enumerate(moments)}  # None: never
         self.order = {u.id: rank.get(u.last_assigned_at, -1) for u in self.users.values()}
         self.next_order = len(moments)
         self.cursors = dict(self.run.snapshot.cursors)
@@ -148,6 +148,9 @@ class Walk:
         where = "" if index is None else f"decision #{index} {describe(self.rows[index])}: "
         self.findings.append(Finding(prop, where + message, index))
 
+    def _route_named(self, name: str | None) -> CompiledRoute | None:
+        return self.policy.route_named(name) if name else None
+
     def _peek(self) -> Decision | None:
         return self.rows[self.position] if self.position < len(self.rows) else None
 
@@ -178,6 +181,8 @@ class Walk:
                 )
 
     def _time_out(self, index: int, row: Decision) -> None:
+        at = row.at
+        assert at is not None  # _fire_timeouts takes only rows with a time
         waiting = self.queue.pop(row.contact, None)
         if waiting is None:
             self._note(CONSERVATION, index, f"contact {row.contact} timed out but was not queued")
@@ -208,21 +213,23 @@ class Walk:
             self._note(CONSERVATION, index, f"no decision followed the timeout of {row.contact}: the contact was lost")
             return
         branch_index, branch_row = self._take()
-        route = self.policy.route_named(waiting.route)
+        route = self._route_named(waiting.route)
         branch = route.route.branch if route is not None else None
         target = self.policy.route_named(branch) if branch not in (None, UNASSIGN_BRANCH) else None
         expected = target.name if target is not None else waiting.route
         if branch_row.route != expected:
             self._note(ELIGIBILITY, branch_index, f"the timeout of `{waiting.route}` branches to `{expected}`")
-        self._apply_decision(branch_index, branch_row, target, row.at)
-        self._drain(row.at, f"the timeout of {row.contact}")
+        self._apply_decision(branch_index, branch_row, target, at)
+        self._drain(at, f"the timeout of {row.contact}")
 
     # ---------------------------------------------------------------- events
 
     def _apply_event(self, event: Event) -> None:
+        # An event carries the fields its type needs, as the engine's events do.
         if event.type == EventType.ROUTE:
             self._route(event)
         elif event.type == EventType.CLOSE:
+            assert event.contact is not None
             self._close(event.contact)
         elif event.type == EventType.STATUS and event.user in self.users:
             self.users[event.user].status = event.status
@@ -231,11 +238,14 @@ class Walk:
         elif event.type == EventType.DELETE and event.user in self.users:
             self.users[event.user].deleted = True
         elif event.type == EventType.JOIN:
+            assert event.user is not None and event.team is not None
             self._join(event.user, event.team)
         elif event.type == EventType.LEAVE:
+            assert event.user is not None and event.team is not None
             self._leave(event.user, event.team)
 
     def _route(self, event: Event) -> None:
+        assert event.contact is not None  # a route event names its contact
         attributes = {key: value for key, value in event.attrs.items() if key not in CONTACT_FIELDS}
         contact = self.contacts.get(event.contact)
         if contact is None:
@@ -259,7 +269,7 @@ class Walk:
         expected = selected.name if selected is not None else None
         if row.route != expected:
             self._note(ELIGIBILITY, index, f"the first route whose `when` holds is `{expected}`, not `{row.route}`")
-        self._apply_decision(index, row, self.policy.route_named(row.route) if row.route else None, event.at)
+        self._apply_decision(index, row, self._route_named(row.route), event.at)
 
     def _close(self, contact_id: str) -> None:
         contact = self.contacts.get(contact_id)
@@ -271,9 +281,11 @@ class Walk:
         contact.closed = True
 
     def _update_user(self, event: Event) -> None:
-        user = self.users.get(event.user)
+        user_id = event.user
+        assert user_id is not None  # a user event names its user
+        user = self.users.get(user_id)
         if user is None:
-            user = self.users[event.user] = User(id=event.user, status=NEW_USER_STATUS.value)
+            user = self.users[user_id] = User(id=user_id, status=NEW_USER_STATUS.value)
             self.order[user.id] = -1
         for key, value in event.attrs.items():
             if key in USER_TEXT_FIELDS:
@@ -325,7 +337,7 @@ class Walk:
         self, index: int, row: Decision, route: CompiledRoute | None, contact: ModelContact, now: datetime
     ) -> None:
         if row.reason == Reason.USER:
-            user = self.users.get(row.user)
+            user = self.users.get(row.user) if row.user is not None else None
             if user is None or user.deleted:
                 self._note(ELIGIBILITY, index, f"user {row.user} is {'deleted' if user else 'unknown'}")
             return
@@ -353,6 +365,7 @@ class Walk:
                 )
         else:
             pool = route.pool_key
+            assert pool is not None  # a team or space route, checked above
             cursor = self.cursors.get(pool)
             expected = next((user_id for user_id in ids if cursor is None or user_id > cursor), ids[0])
             if expected != row.user:
@@ -384,8 +397,7 @@ class Walk:
             )
 
     def _give(self, user_id: str | None, contact: ModelContact, now: datetime) -> None:
-        user = self.users.get(user_id)
-        if user is None:
+        if user_id is None or (user := self.users.get(user_id)) is None:
             return
         if contact.assignee != user_id:
             user.open += 1
@@ -409,12 +421,12 @@ class Walk:
             index, row = self._take()
             self._check_nobody_ahead_could_go(index, row.contact, waiting, now)
             del self.queue[row.contact]
-            route = self.policy.route_named(waiting.route)
+            route = self._route_named(waiting.route)
             if row.route != waiting.route:
                 self._note(CONSERVATION, index, f"the contact was queued under `{waiting.route}`")
             self._apply_decision(index, row, route, now)
         for contact_id, waiting in self._in_queue_order():
-            route = self.policy.route_named(waiting.route)
+            route = self._route_named(waiting.route)
             candidates = self.candidates(route, self.contacts[contact_id], contact_id, now) if route else []
             if candidates:
                 self.findings.append(
@@ -428,7 +440,7 @@ class Walk:
 
     def _belongs_to_a_later_step(self, row: Decision, waiting: Waiting, now: datetime) -> bool:
         """Rows carry no step: a drain row nobody could take yet belongs to a later event of the same instant."""
-        route = self.policy.route_named(waiting.route)
+        route = self._route_named(waiting.route)
         placeable = route is not None and self.candidates(route, self.contacts[row.contact], row.contact, now)
         return not placeable and self.next_event_at is not None and self.next_event_at <= (row.at or now)
 
@@ -436,7 +448,7 @@ class Walk:
         for other_id, waiting in self._in_queue_order():
             if waiting.order >= placed.order:
                 return
-            route = self.policy.route_named(waiting.route)
+            route = self._route_named(waiting.route)
             candidates = self.candidates(route, self.contacts[other_id], other_id, now) if route else []
             if candidates:
                 self._note(
@@ -467,19 +479,21 @@ class Walk:
     def _pool(self, route: CompiledRoute) -> list[User]:
         if route.kind == RouteKind.SPACE:
             return [user for user in self.users.values() if not user.deleted]
-        if route.kind == RouteKind.TEAM:
+        if route.team is not None:  # a team route
             return [
                 self.users[user_id] for user_id in self.members.get(route.team, ()) if not self.users[user_id].deleted
             ]
         return []
 
-    def why_not(self, route: CompiledRoute, user_id: str, contact: ModelContact, contact_id: str, now: datetime) -> str:
-        user = self.users.get(user_id)
+    def why_not(
+        self, route: CompiledRoute, user_id: str | None, contact: ModelContact, contact_id: str, now: datetime
+    ) -> str:
+        user = self.users.get(user_id) if user_id is not None else None
         if user is None:
             return "no such user"
         if user.deleted:
             return "deleted"
-        if route.kind == RouteKind.TEAM and user_id not in self.members.get(route.team, ()):
+        if route.team is not None and user_id not in self.members.get(route.team, ()):  # a team route
             return f"not in team {route.team!r}"
         fields, moment = contact.fields(contact_id), now_fields(now, self.policy.zone)
         failing = [

@@ -43,7 +43,7 @@ class UserRecord:
     """One row of a snapshot's `users` table."""
 
     id: str
-    status: str = Status.ONLINE.value
+    status: str | None = Status.ONLINE.value  # a snapshot may leave it null
     deleted: bool = False
     open: int = 0
     last_assigned_at: datetime | None = None
