@@ -30,7 +30,7 @@ from .diagnostics import Diagnostic, PolicyError, sorted_diagnostics
 from .formatter import format_policy
 from .parser import ParseResult, parse
 from .sources import PolicySource, as_source, parse_source
-from .types import SnapshotSchema, ValueType
+from .types import SnapshotSchema
 
 
 def analyze(
@@ -79,7 +79,6 @@ __all__ = [
     "Timeout",
     "Unassign",
     "Using",
-    "ValueType",
     "analyze",
     "as_source",
     "check",

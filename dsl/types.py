@@ -1,4 +1,4 @@
-"""The kinds of value a policy's expressions can have, for type checks."""
+"""What a snapshot tells the type checker: the kind of each user column (rota.vocabulary.Kind), teams, user ids."""
 
 from __future__ import annotations
 
@@ -6,9 +6,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from rota.vocabulary import Kind
-
-# The language's name for the kinds of rota.vocabulary: one enum, two names.
-ValueType = Kind
 
 
 @dataclass(frozen=True)
