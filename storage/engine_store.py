@@ -92,7 +92,9 @@ class EngineStore:
         EngineFileError when it is not a file this store can use."""
         self.path = str(path)
         self.connection = _connect(self.path, create)
-        self.connection.execute(SCHEMA)
+        # One transaction: a process killed while making a new file leaves all the tables or none, so a
+        # file with tables but no `meta` is never rota's (and the same command resumes a killed start).
+        self.connection.execute(f"BEGIN TRANSACTION; {SCHEMA} COMMIT;")
         # One DuckDB connection is not for two threads at once: a writer and readers share this lock.
         self.lock = threading.RLock()
         # Journaled changes not yet folded into the tables; a crash leaves them in `binary_journal`

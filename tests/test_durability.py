@@ -161,3 +161,17 @@ def test_killed_replays_recover_and_finish_like_an_uninterrupted_one(world, tmp_
         assert out.read_text() == whole.read_text(), "the resumed run differs from an uninterrupted one"
     print(f"{interrupted} kills, {attempts} reopenings verified and resumed to the end")
     assert interrupted == KILLS, "the kills came too late to test anything"
+
+
+def test_a_new_engine_file_gets_all_its_tables_or_none(tmp_path, monkeypatch):
+    """A kill while the tables are being made must not leave a file that is refused as not rota's."""
+    from rota.storage import engine_store
+
+    path = tmp_path / "engine.duckdb"
+    monkeypatch.setattr(engine_store, "SCHEMA", engine_store.SCHEMA + "CREATE TABLE users (id VARCHAR);")
+    with pytest.raises(duckdb.Error):  # the last statement fails, as a kill there would stop it
+        engine_store.EngineStore(path)
+    monkeypatch.undo()
+    with duckdb.connect(str(path)) as connection:
+        assert connection.execute("SELECT count(*) FROM information_schema.tables").fetchall() == [(0,)]
+    engine_store.EngineStore(path).close()  # the same command then makes the file afresh
