@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from rota.dsl.sources import PolicySource, as_source
 from rota.storage.engine_store import Changes, EngineStore, decode_attributes, encode_attributes
@@ -246,6 +247,41 @@ class DurableEngine:
     def close(self) -> None:
         self.commit()
         self.store.close()
+
+    def write(self, changes: Changes) -> None:
+        """Write what `prepare_commit` gathered, in one transaction (the service's writer thread)."""
+        self.store.commit(changes)
+
+    def abandon(self) -> None:
+        """Close the file as last committed, dropping what memory holds beyond it (after a failed write)."""
+        self.store.close()
+
+    # ------------------------------------------------------------- queries
+
+    def queued(self) -> list[QueueEntry]:
+        """The queue in queue order (SPEC 4)."""
+        return self.engine.queue.in_order()
+
+    def queue_entry(self, contact_id: str) -> QueueEntry | None:
+        return self.engine.queue.entries.get(contact_id)
+
+    @property
+    def queue_length(self) -> int:
+        return len(self.engine.queue)
+
+    def user(self, user_id: str) -> User | None:
+        return self.engine.roster.users.get(user_id)
+
+    def contact(self, contact_id: str) -> ContactState | None:
+        return self.engine.contacts.get(contact_id)
+
+    def decisions(self, **filters: Any) -> list[dict[str, Any]]:
+        """Committed decision rows, filtered as `EngineStore.decisions` says."""
+        return self.store.decisions(**filters)
+
+    def policy_versions(self) -> list[dict[str, Any]]:
+        """Every policy version kept, with its text and when it was first seen."""
+        return self.store.policies()
 
 
 def _user_row(user: User) -> tuple:

@@ -113,7 +113,7 @@ FILTER_NEVER_PASSES = code(
 STARVED_USERS = code("V504", "starved-users", "users that no reachable route can ever choose")
 ESCALATION_TOO_LONG = code("V505", "escalation-too-long", "a chain of timeouts that adds up to more than --max-wait")
 
-# S6xx: a request the service refuses (rota/service.py), beside the policy's own codes in a 422.
+# S6xx: a request the service refuses (rota/service/), beside the policy's own codes in a 422.
 BODY_NOT_JSON = code("S601", "body-not-json", "the body does not parse as JSON (answered 400)")
 BODY_NOT_OBJECT = code("S602", "body-not-object", "the body is JSON, but not an object")
 ATTRS_NOT_OBJECT = code("S603", "attrs-not-object", "`attrs` is not a JSON object")
