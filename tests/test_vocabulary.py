@@ -101,7 +101,7 @@ def test_what_the_engine_decides_is_plain_text_that_pickles_without_rota():
 NOT_THE_NAME = {
     ("dsl/syntax_errors.py", "round_robin"),  # the grammar's keywords, shown in syntax errors
     ("dsl/syntax_errors.py", "least_open"),
-    ("rota/service/app.py", "queued"),  # the key of a contact's queue entry in GET /v1/contacts/{id}
+    ("rota/service/contacts_api.py", "queued"),  # the key of a contact's queue entry in GET /v1/contacts/{id}
     ("rota/simulate_report.py", "assigned"),  # headings of the report
     ("rota/simulate_report.py", "failed"),
     ("rota/testing/model.py", "least_open"),  # the name of a property (verify-failures/least_open/)

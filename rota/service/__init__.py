@@ -1,11 +1,13 @@
 """`rota serve`: the engine over HTTP (SPEC 5.2), on FastAPI.
 
 - `core`: the engine behind the endpoints (lock, group commits, timeouts, metrics);
-- `app`: the endpoints;
+- `app`: the application; `policy_api`, `users_api`, `contacts_api`, `decisions_api`: the endpoints by area;
+- `inputs`: reading bodies and query parameters;
 - `auth`: the bearer token; `errors`: the error bodies and the body limit.
 """
 
-from .app import STATUSES, create_app
+from .app import create_app
 from .core import RotaService, utc_now
+from .users_api import STATUSES
 
 __all__ = ["STATUSES", "RotaService", "create_app", "utc_now"]
