@@ -15,10 +15,11 @@ from datetime import datetime, timedelta
 from functools import cache
 
 import pytest
+from hypothesis import HealthCheck, given, settings
 
 from rota.dsl import load_policy
 from rota.engine import CompiledPolicy, Decision, Event, compile_policy
-from rota.testing import REASSIGN_PROPERTIES, ReleasesViolation, Run, Snapshot, UserRecord
+from rota.testing import REASSIGN_PROPERTIES, ReleasesViolation, Run, Snapshot, UserRecord, check_run, runs
 from rota.testing.model import (
     CONSERVATION,
     DEADLINES,
@@ -672,3 +673,22 @@ def test_the_releases_property_raises_on_a_run_the_model_catches():
     check(RELEASE_AT_5.run())
     with pytest.raises(ReleasesViolation, match="release timers fire when due"):
         check(RELEASE_AT_5.run(RELEASE_AT_5.rows[:1]))
+
+
+# ---- The `reply` event (SPEC 5.1): "clears its `unanswered` timer if the user is its assignee; nothing else."
+
+NO_REASSIGN = compile_policy(
+    load_policy(
+        'route vip when "vip" in contact.tags {\n  assign to team "VIP"\n  only online\n  timeout 10m\n}\n'
+        "route desk {\n  assign to space\n  using least_open\n}\n"
+    )
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(run=runs(NO_REASSIGN, replies=True))
+def test_reply_events_change_nothing_where_no_route_reassigns(run):
+    """Replies in the log (opted in), no `reassign` in the policy: the runs hold every property, releases too."""
+    check_run(run)
+    for prop in REASSIGN_PROPERTIES:
+        prop.check(run)
