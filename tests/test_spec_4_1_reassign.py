@@ -4,8 +4,9 @@ A scenario is a policy, a snapshot, an event log and the rows SPEC 4.1 says
 the engine writes for it. Until the engine runs `reassign`, the scenarios
 check rota.testing's model (marked `model`): the model must accept the
 spec's rows, and must catch them when one is changed, moved or dropped.
-When the engine runs `reassign`, each scenario also becomes
-`run_engine(...).decisions == scenario.rows` (see `engine_rows` below).
+When the engine runs `reassign`, `holds` also asserts that the engine
+writes those rows (`run_engine(...).decisions == scenario.rows`) and the
+marker goes.
 """
 
 from __future__ import annotations
