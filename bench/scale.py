@@ -150,7 +150,7 @@ def queue_cell(queued: int, users: int) -> dict[str, Any]:
     return {"per_contact": per_contact, "nobody": nobody, "drains": costs, "memory": peak_memory_mib()}
 
 
-def in_process(arguments: list[str]) -> dict[str, Any]:
+def in_new_process(arguments: list[str]) -> dict[str, Any]:
     """Run this script on one cell in a new process: its figures, read from its output."""
     done = subprocess.run([sys.executable, __file__, *arguments], capture_output=True, text=True, check=False)
     if done.returncode != 0:
@@ -168,7 +168,7 @@ def replay_table(sizes: list[int], counts: dict[int, int], budget: float) -> Non
     cells: dict[tuple[int, str], dict[str, Any]] = {}
     for users in sizes:
         for shape in SHAPES:
-            cell = cells[users, shape] = in_process(["--cell", str(users), shape, str(counts[users]), str(budget)])
+            cell = cells[users, shape] = in_new_process(["--cell", str(users), shape, str(counts[users]), str(budget)])
             caps = cells[users, CAPS]
             handled = f"{cell['events']:,}" + ("" if cell["events"] == cell["of"] else "*")
             print(
@@ -204,7 +204,7 @@ def goals(sizes: list[int], cells: dict[tuple[int, str], dict[str, Any]]) -> Non
 
 
 def queue_table(queued: int, users: int) -> None:
-    cell = in_process(["--queue", str(queued), str(users)])
+    cell = in_new_process(["--queue", str(queued), str(users)])
     print(f"{queued:,} contacts queued over {users:,} users (caps only; peak {cell['memory']:,.0f} MiB):")
     print(f"  memory per queued contact: {cell['per_contact']:,.0f} bytes")
     print(f"  a drain that places nobody: {cell['nobody'] * 1000:.2f} ms")
