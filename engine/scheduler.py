@@ -34,7 +34,7 @@ from .clock import deadline_after, parse_instant
 from .compiler import NO_FIELDS, CompiledPolicy, CompiledRoute
 from .decisions import Decision
 from .queue import ClassKey, Queue, QueueEntry
-from .roster import Roster, User
+from .roster import JournalReader, Roster, User
 from .router import Contact, Router
 
 EVENT_TYPES = EventType.texts()
@@ -69,7 +69,7 @@ class Engine:
 
     def __init__(self, policy: CompiledPolicy, roster: Roster):
         self.roster = roster
-        roster.tracking = True
+        self._drain_reader = JournalReader(roster.journal)  # the users changed since the last drain
         self.contacts: dict[str, ContactState] = {}
         self.queue = Queue()
         self.use_policy(policy)
@@ -126,10 +126,13 @@ class Engine:
     def _unblock_classes(self, now: datetime) -> None:
         moment = self.router.now_fields(now) if self._reads_now else NO_FIELDS
         clock_moved, self._last_moment = moment != self._last_moment, moment
-        changed = [
-            self.roster.users[user_id] for user_id in self.roster.changed_since_drain if user_id in self.roster.users
-        ]
-        self.roster.changed_since_drain.clear()
+        entries = self._drain_reader.read()
+        if entries is None:  # too many changes to tell who: any class might be placeable
+            for klass in self.queue.classes.values():
+                klass.blocked = False
+            return
+        users = self.roster.users
+        changed = [users[user_id] for user_id in dict.fromkeys(user_id for _, user_id in entries) if user_id in users]
         if not changed and not clock_moved:
             return
         for klass in self.queue.classes.values():

@@ -15,7 +15,7 @@ from strategies import NOW, TEAMS, USER_IDS, policies, roster_of, snapshots
 
 import rota.engine.roster as roster_module
 from rota.engine import Contact, Engine, Event, compile_policy
-from rota.engine.roster import ChangeLog
+from rota.engine.roster import Change, Journal
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 CONTACT_IDS = [f"c{index}" for index in range(6)]
@@ -104,13 +104,13 @@ def test_fast_candidates_choose_what_a_scan_chooses(snapshot, policy, steps, kep
             assert_fast_equals_scan(engine, now)
 
 
-def test_a_change_log_keeps_only_recent_ids(monkeypatch):
+def test_the_journal_keeps_only_recent_entries(monkeypatch):
     monkeypatch.setattr(roster_module, "KEPT_CHANGES", 2)
-    log = ChangeLog()
+    journal = Journal()
     for user_id in "abcde":
-        log.append(user_id)
-    assert log.end == 5
-    assert log.since(0) is None
-    assert log.since(log.start) == log.ids
-    assert log.since(4) == ["e"]
-    assert log.since(5) == []
+        journal.record(Change.PROFILE, user_id)
+    assert journal.end == 5
+    assert journal.since(0) is None
+    assert journal.since(journal.start) == journal.entries
+    assert journal.since(4) == [(Change.PROFILE, "e")]
+    assert journal.since(5) == []
