@@ -16,7 +16,7 @@ from typing import Any
 
 from rota.dsl.ast import fields_of
 from rota.storage import contact_attributes, user_attributes
-from rota.storage.kinds import known_status
+from rota.storage.kinds import known_status, value_kind
 from rota.vocabulary import (
     CONTACT_FIELDS,
     NEW_USER_STATUS,
@@ -42,6 +42,7 @@ EVENT_TYPES = EventType.texts()
 ROUTE, STATUS, CLOSE, USER = EventType.ROUTE.value, EventType.STATUS.value, EventType.CLOSE.value, EventType.USER.value
 DELETE, JOIN, LEAVE = EventType.DELETE.value, EventType.JOIN.value, EventType.LEAVE.value
 CONTACT_ASSIGNEE = ContactField.ASSIGNEE.value
+LIST_KIND = value_kind([])
 BUILT_IN_CONTACT_FIELDS = frozenset(CONTACT_FIELDS)  # the engine's own: a `route` event's attrs cannot set them
 # A `user` event's attrs that set a User's own attribute, not one of its `attributes`.
 USER_TEXT_FIELDS = (UserField.STATUS.value, UserField.NAME.value)
@@ -287,7 +288,10 @@ class Engine:
 
 
 def _hashable(value: Any) -> Hashable:
-    return tuple(value) if isinstance(value, list) else value
+    """A contact value as part of a class key, with its kind: True and 1 must not share a class."""
+    if isinstance(value, (list, tuple)):
+        return (LIST_KIND, tuple(_hashable(item) for item in value))
+    return (value_kind(value), value)
 
 
 # The fields each event type must carry.
