@@ -15,9 +15,10 @@ indexed shapes (filters.py), nothing needs a pass over the pool:
   length; least-open keeps a lazy heap (choice.py). Caps are monotone in
   `open`: if the least loaded member fails them, every member does.
 
-Each follows the roster's journal with its own reader and catches up when
-asked, so a decision costs O(log n) plus the users changed since the set
-was last used.
+The route follows the roster's journal with its own reader and catches up
+when asked, handing each change to the sets it concerns, so a decision
+costs O(log n) plus the changes since the route was last used, never a
+pass over the pool.
 """
 
 from __future__ import annotations
@@ -33,12 +34,13 @@ from .choice import LeastOpenHeap, first_after
 from .compiler import LEAST_OPEN, NO_FIELDS, CompiledRoute
 from .filters import Condition
 from .indexes import UserIndex
-from .roster import PROFILE_CHANGES, Change, JournalReader, Roster, User
+from .roster import Change, JournalReader, Roster, User
 
 MAX_SETS = 64  # candidate sets kept per route
 
-# What a user's journal entries since a set's last look say, as bits.
-_PROFILE, _FELL = 1, 2
+# What a user's journal entries since the route's last look say, as bits.
+_PROFILE, _FELL, _ROSE = 1, 2, 4
+_BITS = {Change.PROFILE: _PROFILE, Change.TEAMS: _PROFILE, Change.COUNT_FELL: _FELL, Change.COUNT: _ROSE}
 _KEYED_KINDS = frozenset({None, "string", "number", "bool", "timestamp"})
 
 
@@ -63,7 +65,11 @@ def _key_part(value: Any) -> Hashable | None:
 
 
 class RouteCandidates:
-    """One team or space route's members, its index and its candidate sets."""
+    """One team or space route's members, its index and its candidate sets.
+
+    It reads the roster's journal (its own reader) and passes each change on
+    to the sets it concerns: a count change to the sets that hold the user,
+    a profile change to every set (the user may join one)."""
 
     def __init__(self, route: CompiledRoute, roster: Roster):
         self.route = route
@@ -74,7 +80,6 @@ class RouteCandidates:
         self.caps: tuple[Condition, ...] = tuple(c.condition for c in plan.caps)
         specs = [c.index for c in plan.indexed if c.index is not None]
         self.spec = specs[0] if specs else None  # one index narrows; the filters themselves decide
-        self.sets: OrderedDict[Hashable, KeyedCandidates] = OrderedDict()
         self._rebuild()
 
     def pick(self, fields: dict[str, Any]) -> tuple[User | None, int] | None:
@@ -84,13 +89,14 @@ class RouteCandidates:
         if key is None:
             return None
         self.catch_up()
-        candidates = self.sets.get(key)
+        sets = self.sets
+        candidates = sets.get(key)
         if candidates is None:
-            candidates = self.sets[key] = KeyedCandidates(self, {name: fields.get(name) for name in self.key_fields})
-            if len(self.sets) > MAX_SETS:
-                self.sets.popitem(last=False)
+            candidates = sets[key] = KeyedCandidates(self, {name: fields.get(name) for name in self.key_fields})
+            if len(sets) > MAX_SETS:
+                sets.popitem(last=False)[1].drop()
         else:
-            self.sets.move_to_end(key)
+            sets.move_to_end(key)
         return candidates.choose(), candidates.count
 
     def lookup(self, contact: dict[str, Any]) -> list[User]:
@@ -111,18 +117,30 @@ class RouteCandidates:
         self.pool_size = len(pool)
         self.members = {user.id: user for user in pool if self._is_member(user)}
         self.index = UserIndex(self.spec, self.members.values()) if self.spec is not None else None
+        self.sets: OrderedDict[Hashable, KeyedCandidates] = OrderedDict()  # least recently used first
+        self.holders: dict[str, set[KeyedCandidates]] = {}  # the sets each user is in
 
     def catch_up(self) -> None:
         if not self.reader.behind:
             return
         entries = self.reader.read()
-        changed = None if entries is None else dict.fromkeys(u for change, u in entries if change in PROFILE_CHANGES)
-        # Far behind (or behind what the journal keeps), a pass over the pool is cheaper than user by user.
-        if changed is None or len(changed) > self.pool_size // 2 + 16:
+        if entries is None:  # behind what the journal keeps
             self._rebuild()
             return
-        for user_id in changed:
+        changes: dict[str, int] = {}
+        for change, user_id in entries:
+            changes[user_id] = changes.get(user_id, 0) | _BITS[change]
+        profiles = [user_id for user_id, bits in changes.items() if bits & _PROFILE]
+        if len(profiles) > self.pool_size // 2 + 16:  # far behind: a pass over the pool is cheaper
+            self._rebuild()
+            return
+        for user_id in profiles:
             self._profile_changed(user_id)
+        sets, holders = self.sets, self.holders
+        for user_id, bits in changes.items():
+            concerned = list(sets.values()) if bits & _PROFILE else holders.get(user_id, ())
+            for candidates in concerned:
+                candidates.changed(user_id, bits)
 
     def _profile_changed(self, user_id: str) -> None:
         user = self.roster.users.get(user_id)
@@ -146,7 +164,11 @@ class KeyedCandidates:
         self.route = route
         self.contact = contact  # the values the set is for: what the indexed filters read
         self.least_open = route.route.logic == LEAST_OPEN
-        self._rebuild()
+        self.members = {user.id: user for user in route.lookup(contact) if self._passes_indexed(user)}
+        self.passing = sorted(user_id for user_id, user in self.members.items() if passes(route.caps, user, NO_FIELDS))
+        self.heap = LeastOpenHeap(self.members.values() if self.least_open else (), self.members)
+        for user_id in self.members:
+            route.holders.setdefault(user_id, set()).add(self)
 
     @property
     def count(self) -> int:
@@ -155,8 +177,9 @@ class KeyedCandidates:
 
     def choose(self) -> User | None:
         """SPEC 3.4 over the eligible users; None when there is none."""
-        self._catch_up()
         if self.least_open:
+            if len(self.heap) > 2 * len(self.members) + 64:  # mostly stale entries
+                self.heap.rebuild(self.members.values())
             top = self.heap.top()
             return top if top is not None and passes(self.route.caps, top, NO_FIELDS) else None
         passing = self.passing
@@ -166,42 +189,26 @@ class KeyedCandidates:
         assert pool_key is not None  # a live set is kept for team and space routes only
         return self.members[passing[first_after(passing, self.route.roster.cursors.get(pool_key))]]
 
-    # ------------------------------------------------------- keeping up to date
+    def drop(self) -> None:
+        """The set is evicted: its users are no longer held by it."""
+        holders = self.route.holders
+        for user_id in self.members:
+            holders[user_id].discard(self)
 
-    def _rebuild(self) -> None:
-        route = self.route
-        self.reader = JournalReader(route.roster.journal)
-        self.members = {user.id: user for user in route.lookup(self.contact) if self._passes_indexed(user)}
-        self.passing = sorted(user_id for user_id, user in self.members.items() if passes(route.caps, user, NO_FIELDS))
-        self.heap = LeastOpenHeap(self.members.values() if self.least_open else (), self.members)
-
-    def _catch_up(self) -> None:
-        if not self.reader.behind:
-            return
-        entries = self.reader.read()
-        if entries is None or len(entries) > self.route.pool_size // 2 + 16:
-            self._rebuild()
-            return
-        changes: dict[str, int] = {}
-        for change, user_id in entries:
-            bit = _PROFILE if change in PROFILE_CHANGES else _FELL if change is Change.COUNT_FELL else 0
-            changes[user_id] = changes.get(user_id, 0) | bit
-        for user_id, bits in changes.items():
-            self._changed(user_id, bits)
-        if self.least_open and len(self.heap) > 2 * len(self.members) + 64:  # mostly stale entries
-            self.heap.rebuild(self.members.values())
-
-    def _changed(self, user_id: str, bits: int) -> None:
+    def changed(self, user_id: str, bits: int) -> None:
+        """The user changed (what `bits` says); the route's members are already up to date."""
         member = self.members.get(user_id)
         if bits & _PROFILE:
-            user = self.route.members.get(user_id)  # the route is caught up: its members are current
+            user = self.route.members.get(user_id)
             if user is None or not self._passes_indexed(user):
                 if member is not None:
                     del self.members[user_id]
+                    self.route.holders[user_id].discard(self)
                     self._set_passing(user_id, False)
                 return
             if member is not user:  # joined (or came back as another user)
                 self.members[user_id] = member = user
+                self.route.holders.setdefault(user_id, set()).add(self)
                 bits |= _FELL
         if member is None:
             return
