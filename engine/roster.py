@@ -5,6 +5,11 @@ snapshot timestamps are ranked (ties share a rank, never-assigned users are
 -1), and every new assignment takes the next number, so it is later than
 anything in the snapshot and than every earlier assignment, even at the same
 instant.
+
+Every change of a user is recorded in the roster's one `Journal`, as
+(what changed, whose): the candidate sets and indexes of the live engine,
+the drain, the durable engine's commit and the batch's candidate sets each
+follow it with a `JournalReader` of their own.
 """
 
 from __future__ import annotations

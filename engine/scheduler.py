@@ -85,11 +85,7 @@ class Engine:
             )
             for route in policy.routes
         }
-        self._reads_now = {
-            route.name
-            for route in policy.routes
-            if any(f.scope == Scope.NOW for c in route.conjuncts for f in fields_of(c))
-        }
+        self._reads_now = {route.name for route in policy.routes if any(c.reads_now for c in route.plan.conjuncts)}
         self._last_moment: dict | None = None
         for contact_id in list(self.queue.entries):  # the classes depend on the routes' filters
             self._requeue_in_class(contact_id)

@@ -20,8 +20,7 @@ from rota.engine import Contact, Engine, Event, compile_policy
 from rota.engine.evaluate import compile_condition
 from rota.engine.filters import Path, analyse
 from rota.engine.indexes import UserIndex
-from rota.engine.roster import User
-from rota.engine.roster import Change, Journal
+from rota.engine.roster import Change, Journal, User
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 CONTACT_IDS = [f"c{index}" for index in range(6)]
