@@ -25,7 +25,7 @@ from rota.storage import column_values, with_contact_columns
 from rota.vocabulary import CONTACT_FIELDS, ContactField
 
 from . import decisions as d
-from .batch_plan import CONTACTS_TABLE, RoutePlan, RoutePlanner, shrink_listener
+from .batch_plan import CONTACTS_TABLE, RoutePlan, RoutePlanner
 from .candidates import LeastOpenSet, RoundRobinSet
 from .clock import now_fields
 from .compiler import ROUND_ROBIN, SPACE_ROUTE, TEAM_ROUTE, UNASSIGN_ROUTE, USER_ROUTE, CompiledPolicy, CompiledRoute
@@ -102,12 +102,7 @@ class _Batch:
                 plans[route.index] = planner.plan(route, positions)
             elif route.kind == USER_ROUTE:
                 targets.update(self.target_users(route, positions))
-        listener = shrink_listener(plan for plan in plans if plan is not None)
-        self.roster.shrink_listeners.append(listener)
-        try:
-            outcome, user, reason = self.assign(order, route_index, plans, targets, progress)
-        finally:
-            self.roster.shrink_listeners.remove(listener)
+        outcome, user, reason = self.assign(order, route_index, plans, targets, progress)
         return self.table(route_index, outcome, user, reason, plans)
 
     # ------------------------------------------------------------ selection

@@ -7,7 +7,7 @@ Each `only` conjunct goes where it is cheapest and still exact:
 - reads `open` or `last_assigned_at`, which move during the pass, or cannot
   be matched in SQL: checked in Python each time a candidate is picked.
   `open < N` / `open <= N` caps are monotone (a user that fails keeps failing
-  until a count shrinks), which lets candidate sets stop searching early.
+  until a count falls), which lets candidate sets stop searching early.
 """
 
 from __future__ import annotations
@@ -22,12 +22,13 @@ import numpy as np
 import pyarrow as pa
 
 from rota.dsl.ast import Expr, fields_of
-from rota.vocabulary import CHANGING_USER_FIELDS, CONTACT_FIELDS, Scope
+from rota.vocabulary import CONTACT_FIELDS, Scope
 
 from . import decisions as d
-from .candidates import LeastOpenSet, RoundRobinSet
-from .compiler import LEAST_OPEN, TEAM_ROUTE, CompiledRoute, cap_of
+from .candidates import FallenCounts, LeastOpenSet, RoundRobinSet
+from .compiler import LEAST_OPEN, TEAM_ROUTE, CompiledRoute
 from .evaluate import compile_condition
+from .filters import Conjunct, cap_of
 from .roster import Roster, User
 from .snapshot import USERS_VIEW
 from .sql import NotCompilable, SqlCompiler, SqlScope, quote_identifier
@@ -85,6 +86,7 @@ class RoutePlanner:
         self.scope = scope
         self.now = now
         self.contacts = contacts  # the table registered as CONTACTS_TABLE
+        self.fallen = FallenCounts(roster)  # the candidate sets learn of falling counts from the journal
 
     def plan(self, route: CompiledRoute, positions: np.ndarray) -> RoutePlan:
         from .clock import deadline_after
@@ -96,7 +98,7 @@ class RoutePlanner:
             return plan
         if len(positions) == 0:
             return plan
-        static, grouped, dynamic = self._classify(route.conjuncts)
+        static, grouped, dynamic = self._classify(route.plan.conjuncts)
         # A contact field the contacts table lacks is null for every contact (the SQL reads NULL): no group.
         present = set(self.contacts.column_names)
         group_fields = sorted({f.name for c in grouped for f in fields_of(c) if f.scope == Scope.CONTACT} & present)
@@ -119,21 +121,20 @@ class RoutePlanner:
     def _candidate_set(self, route: CompiledRoute, ids: list[str], monotone: bool):
         members = [self.roster.users[user_id] for user_id in ids]
         if route.route.logic == LEAST_OPEN:
-            return LeastOpenSet(members, monotone)
+            return LeastOpenSet(members, monotone, self.fallen)
         assert route.pool_key is not None  # plans are made for team and space routes only
-        return RoundRobinSet(members, self.roster.cursors, route.pool_key, monotone)
+        return RoundRobinSet(members, self.roster.cursors, route.pool_key, monotone, self.fallen)
 
-    def _classify(self, conjuncts: tuple[Expr, ...]) -> tuple[list, list, list]:
+    def _classify(self, conjuncts: tuple[Conjunct, ...]) -> tuple[list[Expr], list[Expr], list[Expr]]:
+        """The route's conjuncts (analysed in filters.py) as static, grouped by contact values, or per pick."""
         static, grouped, dynamic = [], [], []
         for conjunct in conjuncts:
-            fields = fields_of(conjunct)
-            changing = any(f.scope == Scope.USER and f.name in CHANGING_USER_FIELDS for f in fields)
-            if changing or not self._compiles(conjunct):
-                dynamic.append(conjunct)
-            elif any(f.scope == Scope.CONTACT for f in fields):
-                grouped.append(conjunct)
+            if conjunct.changing or not self._compiles(conjunct.expr):
+                dynamic.append(conjunct.expr)
+            elif conjunct.reads_contact:
+                grouped.append(conjunct.expr)
             else:
-                static.append(conjunct)
+                static.append(conjunct.expr)
         return static, grouped, dynamic
 
     def _compiles(self, conjunct: Expr) -> bool:
@@ -187,18 +188,3 @@ class RoutePlanner:
             sets_of_ids[gid].append(user_id)
         groups = self.connection.sql("SELECT gid FROM rota_batch_groups ORDER BY position").to_arrow_table()
         return sets_of_ids, groups.column(0).to_numpy().astype(np.int64)
-
-
-def shrink_listener(plans) -> Callable[[User], None]:
-    """Tell the candidate sets holding a user that its open count shrank."""
-    sets_of_user: dict[str, list] = {}
-    for plan in plans:
-        for candidate_set in plan.candidate_sets:
-            for user in candidate_set.members():
-                sets_of_user.setdefault(user.id, []).append(candidate_set)
-
-    def listener(user: User) -> None:
-        for candidate_set in sets_of_user.get(user.id, ()):
-            candidate_set.key_shrank(user)
-
-    return listener

@@ -3,102 +3,110 @@
 A candidate set holds the users a route could pick for one group of contacts
 once the filters that read nothing changing have been applied. What remains
 is checked per pick by `accept`: the `only`s that read `open` or
-`last_assigned_at`, which move as the pass assigns contacts.
+`last_assigned_at`, which move as the pass assigns contacts. The choice
+itself is SPEC 3.4's, from choice.py.
 
-Least-open keeps a lazy heap: an entry may be older (smaller) than its user's
-real key; it is refreshed when it reaches the top. A key only grows by
-assignment; when one shrinks (a contact taken away) the owner pushes a fresh
-entry (`key_shrank`), so every user always has an entry no larger than its key.
+A count that falls (a contact taken away) can let a user back in: the sets
+learn of it from the roster's journal (`FallenCounts`), before each choice.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_right
-from collections.abc import Callable
-from heapq import heapify, heappop, heappush, heapreplace
+from collections.abc import Iterable
 
-from .roster import User
+from .choice import Accept, LeastOpenHeap, first_after
+from .roster import Change, JournalReader, Roster, User
 
-Accept = Callable[[User], bool] | None
+
+class FallenCounts:
+    """Follows the roster's journal for the batch's sets: tells the sets holding
+    a user when its open count fell."""
+
+    def __init__(self, roster: Roster):
+        self.roster = roster
+        self.reader = JournalReader(roster.journal)
+        self.sets_of_user: dict[str, list[RoundRobinSet | LeastOpenSet]] = {}
+
+    def hold(self, candidate_set: RoundRobinSet | LeastOpenSet, users: Iterable[User]) -> None:
+        for user in users:
+            self.sets_of_user.setdefault(user.id, []).append(candidate_set)
+
+    def catch_up(self) -> None:
+        if not self.reader.behind:
+            return
+        entries = self.reader.read()
+        if entries is None:  # too far behind to know who: as if every count fell
+            fallen = list(self.sets_of_user)
+        else:
+            fallen = [user_id for change, user_id in entries if change is Change.COUNT_FELL]
+        users, sets_of_user = self.roster.users, self.sets_of_user
+        for user_id in fallen:
+            for candidate_set in sets_of_user.get(user_id, ()):
+                candidate_set.key_fell(users[user_id])
 
 
 class RoundRobinSet:
-    def __init__(self, users: list[User], cursors: dict[str, str], pool_key: str, monotone: bool):
+    def __init__(self, users: list[User], cursors: dict[str, str], pool_key: str, monotone: bool, fallen: FallenCounts):
         self.users = users
         self.ids = [user.id for user in users]
         self.cursors = cursors
         self.pool_key = pool_key
-        # Under monotone caps a set where nobody passed stays so until a count shrinks.
+        # Under monotone caps a set where nobody passed stays so until a count falls.
         self.monotone = monotone
-        self.exhausted = False
+        self._exhausted = False
+        self.fallen = fallen
+        fallen.hold(self, users)
 
     def choose(self, accept: Accept) -> User | None:
+        self.fallen.catch_up()
         users = self.users
         count = len(users)
         if not count:
-            self.exhausted = True
+            self._exhausted = True
             return None
-        cursor = self.cursors.get(self.pool_key)
-        start = 0 if cursor is None else bisect_right(self.ids, cursor)
+        start = first_after(self.ids, self.cursors.get(self.pool_key))
         if accept is None:
-            return users[start % count]
-        if self.exhausted:
+            return users[start]
+        if self._exhausted:
             return None
         for step in range(count):
             user = users[(start + step) % count]
             if accept(user):
                 return user
-        self.exhausted = self.monotone
+        self._exhausted = self.monotone
         return None
 
-    def members(self) -> list[User]:
-        return self.users
+    @property
+    def exhausted(self) -> bool:
+        """Nobody passes, and only a falling count can change that."""
+        self.fallen.catch_up()
+        return self._exhausted
 
-    def key_shrank(self, user: User) -> None:
-        self.exhausted = False
+    def key_fell(self, user: User) -> None:
+        self._exhausted = False
 
 
 class LeastOpenSet:
-    def __init__(self, users: list[User], monotone: bool):
-        # A monotone `accept` (caps like `open < 5`) that fails the least
-        # loaded user fails everyone, so the search can stop at the top.
+    def __init__(self, users: list[User], monotone: bool, fallen: FallenCounts):
         self.monotone = monotone
-        self.exhausted = False  # nobody passes, and only a shrinking count can change that
-        self.heap = [(user.open, user.assigned_order, user.id, user) for user in users]
-        heapify(self.heap)
+        self._exhausted = False
+        self.heap = LeastOpenHeap(users)
+        self.fallen = fallen
+        fallen.hold(self, users)
 
     def choose(self, accept: Accept) -> User | None:
-        heap = self.heap
-        if not heap:
-            self.exhausted = True
-            return None
-        passed_over = []
-        chosen = None
-        while heap:
-            open_count, order, user_id, user = heap[0]
-            if open_count != user.open or order != user.assigned_order:
-                self._refresh_top(user, (open_count, order))
-                continue
-            if accept is None or accept(user):
-                chosen = user
-                break
-            if self.monotone:
-                self.exhausted = True
-                break
-            passed_over.append(heappop(heap))
-        for entry in passed_over:
-            heappush(heap, entry)
+        self.fallen.catch_up()
+        chosen = self.heap.choose(accept, self.monotone)
+        if chosen is None and (self.monotone or not len(self.heap)):
+            self._exhausted = True
         return chosen
 
-    def _refresh_top(self, user: User, stale_key: tuple[int, int]) -> None:
-        if (user.open, user.assigned_order) > stale_key:
-            heapreplace(self.heap, (user.open, user.assigned_order, user.id, user))
-        else:  # a smaller, fresh entry was pushed when the key shrank
-            heappop(self.heap)
+    @property
+    def exhausted(self) -> bool:
+        """Nobody passes, and only a falling count can change that."""
+        self.fallen.catch_up()
+        return self._exhausted
 
-    def members(self) -> list[User]:
-        return [entry[-1] for entry in self.heap]
-
-    def key_shrank(self, user: User) -> None:
-        self.exhausted = False
-        heappush(self.heap, (user.open, user.assigned_order, user.id, user))
+    def key_fell(self, user: User) -> None:
+        self._exhausted = False
+        self.heap.push(user)

@@ -1,14 +1,13 @@
 """From a checked policy to routes the engine can run.
 
-Each `only` is split into its top-level `and` conjuncts (Kleene `and` holds
-exactly when every conjunct holds), so the batch planner can send the
-conjuncts that read nothing changing to DuckDB and keep the rest in Python.
+Each `only` is split into its top-level `and` conjuncts and analysed once
+(filters.py): the router, the live engine and the batch planner read the
+analysis from `CompiledRoute.plan`.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -18,21 +17,15 @@ from rota.dsl.ast import (
     AssignToSpace,
     AssignToTeam,
     AssignToUser,
-    BoolOp,
-    Compare,
     Expr,
-    Field,
-    Literal,
     Policy,
     Route,
     Unassign,
-    fields_of,
 )
-from rota.vocabulary import CHANGING_USER_FIELDS, SPACE_POOL, Logic, RouteKind, Scope, Status, UserField
+from rota.vocabulary import SPACE_POOL, Logic, RouteKind, Status
 
 from .evaluate import Evaluator, compile_condition, compile_expression
-
-Condition = Callable[[Any, Any, Any], bool]
+from .filters import Condition, FilterPlan, plan_filters
 
 NO_FIELDS: dict[str, Any] = {}  # the contact and `now` given to filters that read neither
 
@@ -49,15 +42,13 @@ class CompiledRoute:
     index: int
     when: Condition | None
     target_user: Evaluator | None
+    plan: FilterPlan  # what each conjunct of the `only`s reads and the path it takes (filters.py)
     conjuncts: tuple[Expr, ...]
     filters: tuple[Condition, ...]
     # The filters split by what they read: only unchanging user fields (static,
     # cacheable per pool), or counts, times, the contact or now (checked per pick).
     static_filters: tuple[Condition, ...] = ()
     per_pick_filters: tuple[Condition, ...] = ()
-    # Every per-pick filter is a cap on `open`: the live engine keeps such a
-    # route's candidates up to date instead of scanning its pool per decision.
-    per_pick_caps_only: bool = True
 
     # The route's meaning, worked out once: the engine reads these per decision.
     @cached_property
@@ -127,58 +118,19 @@ class CompiledPolicy:
         return next((route for route in self.routes if route.holds(contact, now)), None)
 
 
-def conjuncts_of(expr: Expr) -> list[Expr]:
-    if isinstance(expr, BoolOp) and expr.operator == "and":
-        return conjuncts_of(expr.left) + conjuncts_of(expr.right)
-    return [expr]
-
-
-def reads_only_static_user_fields(conjunct: Expr) -> bool:
-    return all(f.scope == Scope.USER and f.name not in CHANGING_USER_FIELDS for f in fields_of(conjunct))
-
-
-def cap_of(conjunct: Expr) -> tuple[bool, float] | None:
-    """`open < N` / `open <= N` (either way round) as (strict, N): a monotone cap."""
-    if not isinstance(conjunct, Compare):
-        return None
-    left, right, symbol = conjunct.left, conjunct.right, conjunct.operator
-    if isinstance(left, Literal) and isinstance(right, Field):
-        left, right = right, left
-        symbol = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}.get(symbol, symbol)
-    is_open = isinstance(left, Field) and left.scope == Scope.USER and left.name == UserField.OPEN
-    value = right.value if isinstance(right, Literal) else None
-    if is_open and isinstance(value, (int, float)) and not isinstance(value, bool) and symbol in ("<", "<="):
-        return (symbol == "<", value)
-    return None
-
-
-def compile_filter(conjunct: Expr) -> Condition:
-    """A cap and `only online` compile to one comparison; anything else to the general evaluator."""
-    if isinstance(conjunct, Field) and conjunct.scope == Scope.USER and conjunct.name == UserField.ONLINE:
-        return lambda user, contact, now: user.status == ONLINE  # a null status is not online either
-    cap = cap_of(conjunct)
-    if cap is None:
-        return compile_condition(conjunct)
-    strict, limit = cap
-    if strict:
-        return lambda user, contact, now: user.open < limit
-    return lambda user, contact, now: user.open <= limit
-
-
 def compile_route(route: Route, index: int) -> CompiledRoute:
-    conjuncts = tuple(part for condition in route.filters for part in conjuncts_of(condition))
-    per_pick = tuple(c for c in conjuncts if not reads_only_static_user_fields(c))
+    plan = plan_filters(route.filters)
     action = route.action
     return CompiledRoute(
         route=route,
         index=index,
         when=compile_condition(route.when) if route.when is not None else None,
         target_user=compile_expression(action.user) if isinstance(action, AssignToUser) else None,
-        conjuncts=conjuncts,
-        filters=tuple(compile_filter(part) for part in conjuncts),
-        static_filters=tuple(compile_filter(c) for c in conjuncts if reads_only_static_user_fields(c)),
-        per_pick_filters=tuple(compile_filter(c) for c in per_pick),
-        per_pick_caps_only=all(cap_of(c) is not None for c in per_pick),
+        plan=plan,
+        conjuncts=tuple(c.expr for c in plan.conjuncts),
+        filters=tuple(c.condition for c in plan.conjuncts),
+        static_filters=tuple(c.condition for c in plan.static),
+        per_pick_filters=tuple(c.condition for c in plan.per_pick),
     )
 
 

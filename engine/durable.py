@@ -22,7 +22,7 @@ from .compiler import CompiledPolicy, compile_policy
 from .decisions import Decision
 from .provenance import EVENTS_DIGEST, EventLog, Held, Run, RunMismatch
 from .queue import QueueEntry
-from .roster import Roster, User
+from .roster import Change, JournalReader, Roster, User
 from .router import Contact
 from .scheduler import ContactState, Engine, Event
 
@@ -45,6 +45,8 @@ class DurableEngine:
         self._decision_count = store.count("decisions")
         self.log: EventLog | None = None  # a replay's EventLog: its digest is written with every commit
         self._fingerprint: dict[str, str] = {}  # written with the next commit
+        self._changes = JournalReader(engine.roster.journal)  # the users changed since the last commit
+        self._write_all_users = False
 
     # ------------------------------------------------------------- opening
 
@@ -107,8 +109,7 @@ class DurableEngine:
             }
 
     def _write_everything(self) -> None:
-        self.engine.roster.changed.update(self.engine.roster.users)
-        self.engine.roster.teams_changed.update(self.engine.roster.users)
+        self._write_all_users = True
         self.commit()
 
     # ---------------------------------------------------------------- steps
@@ -145,9 +146,10 @@ class DurableEngine:
         """What the next commit writes, taken from memory (cheap): a separate writer may
         then `store.commit` it while events go on, provided commits keep their order."""
         engine, roster = self.engine, self.engine.roster
+        changed, teams_changed = self._changed_users()
         changes = Changes(
-            users=[_user_row(roster.users[user_id]) for user_id in sorted(roster.changed)],
-            memberships={user_id: list(roster.users[user_id].teams) for user_id in sorted(roster.teams_changed)},
+            users=[_user_row(roster.users[user_id]) for user_id in changed],
+            memberships={user_id: list(roster.users[user_id].teams) for user_id in teams_changed},
             cursors=dict(roster.cursors),
             meta={
                 "policy_text": self.policy_text,
@@ -196,10 +198,20 @@ class DurableEngine:
         self._decision_count += len(self._pending)
         durable, self._pending = self._pending, []
         self._new_policy = None
-        roster.changed.clear()
-        roster.teams_changed.clear()
         self._touched_contacts.clear()
         return changes, durable
+
+    def _changed_users(self) -> tuple[list[str], list[str]]:
+        """The ids of the users changed since the last commit, and of those whose teams changed."""
+        entries = self._changes.read()
+        if entries is None or self._write_all_users:  # all of them, when the journal no longer says which
+            self._write_all_users = False
+            everyone = sorted(self.engine.roster.users)
+            return everyone, everyone
+        users = self.engine.roster.users
+        changed = sorted({user_id for _, user_id in entries if user_id in users})
+        teams = sorted({user_id for change, user_id in entries if change is Change.TEAMS and user_id in users})
+        return changed, teams
 
     def _attributes_text(self, state: ContactState) -> str:
         """The contact's attributes encoded, again only when they were replaced (they never change in place)."""
@@ -318,8 +330,6 @@ def _load_roster(store: EngineStore, meta: dict[str, str]) -> Roster:
     )
     for team, user_id in store.rows("memberships", "team, user_id"):
         roster.join(user_id, team)
-    roster.changed.clear()
-    roster.teams_changed.clear()
     return roster
 
 

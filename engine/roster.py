@@ -5,18 +5,24 @@ snapshot timestamps are ranked (ties share a rank, never-assigned users are
 -1), and every new assignment takes the next number, so it is later than
 anything in the snapshot and than every earlier assignment, even at the same
 instant.
+
+Every change of a user is recorded in the roster's one `Journal`, as
+(what changed, whose): the candidate sets and indexes of the live engine,
+the drain, the durable engine's commit and the batch's candidate sets each
+follow it with a `JournalReader` of their own.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import enum
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from rota.vocabulary import Status
 
 NEVER_ASSIGNED = -1
-KEPT_CHANGES = 65_536  # a change log drops its older half past twice this many ids
+KEPT_CHANGES = 65_536  # the journal drops its older half past twice this many entries
 
 
 @dataclass(slots=True, eq=False)
@@ -36,30 +42,64 @@ class User:
         return (self.open, self.assigned_order, self.id)
 
 
-class ChangeLog:
-    """Ids of users in the order they changed. Caches remember how far (an absolute
-    position) they have read; only recent ids are kept, so a cache further behind
-    than that builds itself afresh."""
+class Change(enum.Enum):
+    """What changed about a user, as the roster's journal records it."""
+
+    PROFILE = "profile"  # status, name, attributes or deletion
+    TEAMS = "teams"  # joined or left a team (its profile changed too)
+    COUNT = "count"  # open count rose or the assignment order moved
+    COUNT_FELL = "count_fell"  # open count fell: a contact was taken away
+
+
+# A journal entry: what changed, and whose.
+Entry = tuple[Change, str]
+# The kinds that change who a route's members are (counts never do).
+PROFILE_CHANGES = frozenset({Change.PROFILE, Change.TEAMS})
+
+
+class Journal:
+    """The roster's changes in order. Each reader keeps its own position (an
+    absolute count of entries) and reads what came after; only recent entries
+    are kept, so a reader further behind than that is told so (None) and
+    starts afresh from the roster itself."""
 
     def __init__(self) -> None:
-        self.ids: list[str] = []
-        self.start = 0  # the absolute position of ids[0]
+        self.entries: list[Entry] = []
+        self.start = 0  # the absolute position of entries[0]
 
     @property
     def end(self) -> int:
-        return self.start + len(self.ids)
+        return self.start + len(self.entries)
 
-    def append(self, user_id: str) -> None:
-        self.ids.append(user_id)
-        if len(self.ids) > 2 * KEPT_CHANGES:
-            del self.ids[:KEPT_CHANGES]
+    def record(self, change: Change, user_id: str) -> None:
+        self.entries.append((change, user_id))
+        if len(self.entries) > 2 * KEPT_CHANGES:
+            del self.entries[:KEPT_CHANGES]
             self.start += KEPT_CHANGES
 
-    def since(self, position: int) -> list[str] | None:
-        """The ids logged from `position` on; None when some of them are no longer kept."""
+    def since(self, position: int) -> list[Entry] | None:
+        """The entries from `position` on; None when some of them are no longer kept."""
         if position < self.start:
             return None
-        return self.ids[position - self.start :]
+        return self.entries[position - self.start :]
+
+
+class JournalReader:
+    """One reader's place in a journal: it starts at the end, at what comes next."""
+
+    def __init__(self, journal: Journal):
+        self.journal = journal
+        self.position = journal.end
+
+    @property
+    def behind(self) -> bool:
+        return self.position != self.journal.end
+
+    def read(self) -> list[Entry] | None:
+        """The entries since the last read (None: some are no longer kept); moves to the end."""
+        entries = self.journal.since(self.position)
+        self.position = self.journal.end
+        return entries
 
 
 @dataclass(eq=False)
@@ -68,33 +108,16 @@ class Roster:
     members: dict[str, set[str]] = field(default_factory=dict)
     cursors: dict[str, str] = field(default_factory=dict)
     next_order: int = 0
-    # Called with a user whose open count just fell (indexes keyed on counts listen).
-    shrink_listeners: list[Callable[[User], None]] = field(default_factory=list)
-    # Ids of users changed since the last commit (for the durable engine) and
-    # since the last drain (only they can make a blocked queue class placeable);
-    # kept only when `tracking`, which the live engine turns on.
-    tracking: bool = False
-    changed: set[str] = field(default_factory=set)
-    teams_changed: set[str] = field(default_factory=set)
-    changed_since_drain: set[str] = field(default_factory=set)
-    # Ids of users whose status, attributes, teams or deletion changed (not their
-    # counts), and of users whose count or assignment order changed.
-    profile_log: ChangeLog = field(default_factory=ChangeLog)
-    count_log: ChangeLog = field(default_factory=ChangeLog)
+    # Every change of a user, for the readers that keep something derived up to date:
+    # candidate sets, indexes, the drain, the durable engine's commit, the batch's sets.
+    journal: Journal = field(default_factory=Journal)
     _pools: dict = field(default_factory=dict, repr=False)
-
-    def touch(self, user_id: str) -> None:
-        if self.tracking:
-            self.changed.add(user_id)
-            self.changed_since_drain.add(user_id)
+    _profile_version: int = 0  # how many profile changes so far: a pool is kept until the next
 
     def profile_changed(self, user_id: str) -> None:
-        self.touch(user_id)
-        self.profile_log.append(user_id)
-
-    @property
-    def profile_version(self) -> int:
-        return self.profile_log.end
+        """The user's status, name, attributes or deletion changed (the caller changed them)."""
+        self._profile_version += 1
+        self.journal.record(Change.PROFILE, user_id)
 
     def in_pool(self, user: User, team: str | None) -> bool:
         return not user.deleted and (team is None or user.id in self.members.get(team, ()))
@@ -133,8 +156,7 @@ class Roster:
         if user_id not in members:
             members.add(user_id)
             user.teams = sorted(user.teams + [team])
-            self.profile_changed(user_id)
-            self.teams_changed.add(user_id)
+            self._teams_changed(user_id)
 
     def leave(self, user_id: str, team: str) -> None:
         members = self.members.get(team)
@@ -142,13 +164,16 @@ class Roster:
             members.discard(user_id)
             user = self.users[user_id]
             user.teams = [name for name in user.teams if name != team]
-            self.profile_changed(user_id)
-            self.teams_changed.add(user_id)
+            self._teams_changed(user_id)
+
+    def _teams_changed(self, user_id: str) -> None:
+        self._profile_version += 1
+        self.journal.record(Change.TEAMS, user_id)
 
     def pool(self, team: str | None) -> list[User]:
         """The users a team (or, for None, the space) routes to: not deleted, by id."""
         cached = self._pools.get(team)
-        if cached is not None and cached[0] == self.profile_version:
+        if cached is not None and cached[0] == self._profile_version:
             return cached[1]
         users: Iterable[User]
         if team is None:
@@ -156,7 +181,7 @@ class Roster:
         else:
             users = (self.users[user_id] for user_id in self.members.get(team, ()))
         pool = sorted((user for user in users if not user.deleted), key=lambda user: user.id)
-        self._pools[team] = (self.profile_version, pool)
+        self._pools[team] = (self._profile_version, pool)
         return pool
 
     # -------------------------------------------------------------- assignment
@@ -169,15 +194,11 @@ class Roster:
         user.last_assigned_at = now
         user.assigned_order = self.next_order
         self.next_order += 1
-        self.touch(user.id)
-        self.count_log.append(user.id)
+        self.journal.record(Change.COUNT, user.id)
 
     def take_away(self, assignee: str | None) -> None:
         """The assignee no longer holds one of its contacts; never below zero."""
         holder = self.users.get(assignee) if assignee is not None else None
         if holder is not None and holder.open > 0:
             holder.open -= 1
-            self.touch(holder.id)
-            self.count_log.append(holder.id)
-            for listener in self.shrink_listeners:
-                listener(holder)
+            self.journal.record(Change.COUNT_FELL, holder.id)

@@ -2,14 +2,15 @@
 
 `candidates` and `choose` are the straightforward path: they look at the
 whole pool. `place` takes the fast path where it can: a route whose per-pick
-filters are all caps on `open` keeps its candidates up to date
-(live_candidates.py). The batch planner (batch.py) is the fast path for a
-whole backlog; property tests hold each fast path to the straightforward one.
+filters are all caps on `open` or indexed shapes (filters.py) keeps its
+candidates up to date (live_candidates.py). The batch planner (batch.py) is
+the fast path for a whole backlog; property tests hold each fast path to the
+straightforward one.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 from rota.vocabulary import ContactField
 
 from . import decisions as d
+from .choice import first_after, least_open
 from .clock import deadline_after, now_fields
 from .compiler import (
     LEAST_OPEN,
@@ -29,8 +31,8 @@ from .compiler import (
     CompiledRoute,
 )
 from .decisions import Decision
-from .live_candidates import LiveCandidates
-from .roster import Roster, User
+from .live_candidates import RouteCandidates
+from .roster import PROFILE_CHANGES, JournalReader, Roster, User
 
 CONTACT_ID, CONTACT_ASSIGNEE = ContactField.ID.value, ContactField.ASSIGNEE.value
 
@@ -60,7 +62,7 @@ def as_user_id(value: Any) -> str | None:
 
 @dataclass(eq=False)
 class StaticCandidates:
-    read: int  # how far into the roster's profile log this set is up to date
+    reader: JournalReader  # how far into the roster's journal this set is up to date
     users: list[User]
     ids: list[str] = field(default_factory=list)
 
@@ -86,7 +88,7 @@ class Router:
         self.policy = policy
         self.roster = roster
         self._static: dict[str, StaticCandidates] = {}
-        self._live: dict[str, LiveCandidates] = {}
+        self._live: dict[str, RouteCandidates] = {}
         self._moment: tuple[datetime | None, dict[str, Any]] = (None, {})
 
     def now_fields(self, now: datetime) -> dict[str, Any]:
@@ -150,18 +152,16 @@ class Router:
         """Whom SPEC 3.4 chooses now, and how many users are eligible; changes nothing.
 
         The same as `choose` over `candidates`, without the scan where the route's
-        per-pick filters are all caps (a property test holds the two together)."""
-        if route.per_pick_caps_only:
-            live = self._live_candidates(route)
-            return live.choose(), live.count
+        per-pick filters are all caps or indexed (a property test holds the two together)."""
+        if route.plan.live:
+            live = self._live.get(route.name)
+            if live is None:
+                live = self._live[route.name] = RouteCandidates(route, self.roster)
+            picked = live.pick(contact.fields)
+            if picked is not None:
+                return picked
         candidates = self.candidates(route, contact, now)
         return (self.choose(route, candidates) if candidates else None), len(candidates)
-
-    def _live_candidates(self, route: CompiledRoute) -> LiveCandidates:
-        live = self._live.get(route.name)
-        if live is None:
-            live = self._live[route.name] = LiveCandidates(route, self.roster)
-        return live
 
     def candidates(self, route: CompiledRoute, contact: Contact, now: datetime) -> list[User]:
         per_pick = route.per_pick_filters
@@ -173,20 +173,20 @@ class Router:
     def _static_candidates(self, route: CompiledRoute) -> list[User]:
         """The pool narrowed by the filters that read only unchanging user fields, sorted by id.
 
-        Kept per route and brought up to date from the roster's profile log, so a
+        Kept per route and brought up to date from the roster's journal, so a
         status change costs a few bisects, not a pass over the pool."""
-        log = self.roster.profile_log
         cached = self._static.get(route.name)
-        changed = log.since(cached.read) if cached is not None else None
+        entries = cached.reader.read() if cached is not None else None
+        changed = None if entries is None else dict.fromkeys(u for change, u in entries if change in PROFILE_CHANGES)
         if cached is None or changed is None or len(changed) > len(cached.users) // 4 + 16:
             cached = self._static[route.name] = StaticCandidates(
-                log.end, [user for user in self.roster.pool(route.team) if self._passes_static(route, user)]
+                JournalReader(self.roster.journal),
+                [user for user in self.roster.pool(route.team) if self._passes_static(route, user)],
             )
             return cached.users
-        for user_id in dict.fromkeys(changed):
+        for user_id in changed:
             user = self.roster.users.get(user_id)
             cached.update(user_id, user if user is not None and self._passes_static(route, user) else None)
-        cached.read = log.end
         return cached.users
 
     def _passes_static(self, route: CompiledRoute, user: User) -> bool:
@@ -197,14 +197,10 @@ class Router:
     def choose(self, route: CompiledRoute, candidates: list[User]) -> User:
         """SPEC 3.4 over candidates sorted by id."""
         if route.logic == LEAST_OPEN:
-            return min(candidates, key=User.least_open_key)
+            return least_open(candidates)
         pool_key = route.pool_key
         assert pool_key is not None  # round robin routes to a team or the space, which have a cursor
-        cursor = self.roster.cursors.get(pool_key)
-        if cursor is None:
-            return candidates[0]
-        after = bisect_right([user.id for user in candidates], cursor)
-        return candidates[after % len(candidates)]
+        return candidates[first_after([user.id for user in candidates], self.roster.cursors.get(pool_key))]
 
     def _assign_to_user(self, route: CompiledRoute, contact: Contact, now: datetime) -> Decision:
         target_user = route.target_user

@@ -16,7 +16,7 @@ from typing import Any
 
 from rota.dsl.ast import fields_of
 from rota.storage import contact_attributes, user_attributes
-from rota.storage.kinds import known_status
+from rota.storage.kinds import known_status, value_kind
 from rota.vocabulary import (
     CONTACT_FIELDS,
     NEW_USER_STATUS,
@@ -34,7 +34,7 @@ from .clock import deadline_after, parse_instant
 from .compiler import NO_FIELDS, CompiledPolicy, CompiledRoute
 from .decisions import Decision
 from .queue import ClassKey, Queue, QueueEntry
-from .roster import Roster, User
+from .roster import JournalReader, Roster, User
 from .router import Contact, Router
 
 EVENT_TYPES = EventType.texts()
@@ -42,6 +42,7 @@ EVENT_TYPES = EventType.texts()
 ROUTE, STATUS, CLOSE, USER = EventType.ROUTE.value, EventType.STATUS.value, EventType.CLOSE.value, EventType.USER.value
 DELETE, JOIN, LEAVE = EventType.DELETE.value, EventType.JOIN.value, EventType.LEAVE.value
 CONTACT_ASSIGNEE = ContactField.ASSIGNEE.value
+LIST_KIND = value_kind([])
 BUILT_IN_CONTACT_FIELDS = frozenset(CONTACT_FIELDS)  # the engine's own: a `route` event's attrs cannot set them
 # A `user` event's attrs that set a User's own attribute, not one of its `attributes`.
 USER_TEXT_FIELDS = (UserField.STATUS.value, UserField.NAME.value)
@@ -69,7 +70,7 @@ class Engine:
 
     def __init__(self, policy: CompiledPolicy, roster: Roster):
         self.roster = roster
-        roster.tracking = True
+        self._drain_reader = JournalReader(roster.journal)  # the users changed since the last drain
         self.contacts: dict[str, ContactState] = {}
         self.queue = Queue()
         self.use_policy(policy)
@@ -84,11 +85,7 @@ class Engine:
             )
             for route in policy.routes
         }
-        self._reads_now = {
-            route.name
-            for route in policy.routes
-            if any(f.scope == Scope.NOW for c in route.conjuncts for f in fields_of(c))
-        }
+        self._reads_now = {route.name for route in policy.routes if any(c.reads_now for c in route.plan.conjuncts)}
         self._last_moment: dict | None = None
         for contact_id in list(self.queue.entries):  # the classes depend on the routes' filters
             self._requeue_in_class(contact_id)
@@ -126,10 +123,13 @@ class Engine:
     def _unblock_classes(self, now: datetime) -> None:
         moment = self.router.now_fields(now) if self._reads_now else NO_FIELDS
         clock_moved, self._last_moment = moment != self._last_moment, moment
-        changed = [
-            self.roster.users[user_id] for user_id in self.roster.changed_since_drain if user_id in self.roster.users
-        ]
-        self.roster.changed_since_drain.clear()
+        entries = self._drain_reader.read()
+        if entries is None:  # too many changes to tell who: any class might be placeable
+            for klass in self.queue.classes.values():
+                klass.blocked = False
+            return
+        users = self.roster.users
+        changed = [users[user_id] for user_id in dict.fromkeys(user_id for _, user_id in entries) if user_id in users]
         if not changed and not clock_moved:
             return
         for klass in self.queue.classes.values():
@@ -284,7 +284,10 @@ class Engine:
 
 
 def _hashable(value: Any) -> Hashable:
-    return tuple(value) if isinstance(value, list) else value
+    """A contact value as part of a class key, with its kind: True and 1 must not share a class."""
+    if isinstance(value, (list, tuple)):
+        return (LIST_KIND, tuple(_hashable(item) for item in value))
+    return (value_kind(value), value)
 
 
 # The fields each event type must carry.

@@ -118,6 +118,9 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("files", nargs="+", metavar="FILE", help="policy files")
     check.add_argument("--snapshot", metavar="DIR", help="check fields, teams and users against a snapshot")
     check.add_argument("--format", choices=("text", "json"), default="text", help="how problems are printed")
+    check.add_argument(
+        "--plan", action="store_true", help="also say, per route, which path each filter takes (text format only)"
+    )
     check.set_defaults(run=run_check)
 
     fmt = command("fmt", "rewrite policies in canonical form")
@@ -247,18 +250,30 @@ def _schema(snapshot_dir: str | None, errors: Console):
 
 
 def run_check(arguments, errors: Console) -> int:
+    if arguments.plan and arguments.format == "json":
+        raise InputError("`--plan` prints text; use it without `--format json`")
     schema = _schema(arguments.snapshot, errors)
     found = []
     sources = {}
+    plans = []
     for location in arguments.files:  # a folder is one policy: its files are checked together
         source = _policy_source(location)
         sources.update(source.texts)
-        found.extend(analyze(source, schema=schema)[1])
+        policy, diagnostics = analyze(source, schema=schema)
+        found.extend(diagnostics)
+        if arguments.plan and policy is not None and not any(d.is_error for d in diagnostics):
+            from rota.engine import compile_policy
+
+            from .plan import policy_plan
+
+            plans.append(policy_plan(compile_policy(policy)))
     if arguments.format == "json":
         print(json.dumps([diagnostic.to_json() for diagnostic in found], indent=2))
     else:
         for diagnostic in found:
             print(diagnostic.render(sources.get(diagnostic.file)))
+        for plan in plans:
+            print(plan, end="")
         errors.print(report.check_summary(len(sources), found), markup=False)
     return POLICY_ERRORS if any(diagnostic.is_error for diagnostic in found) else OK
 

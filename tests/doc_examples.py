@@ -7,7 +7,9 @@ An example starts at a fenced block whose info string is `rota`:
   errors (or only warnings); the next ```` ```text ```` block is what `rota check`
   prints for it, the file being `policy.rota`;
 - ```` ```rota fmt ```` a policy whose canonical form (`rota fmt`) is the next
-  ```` ```text ```` block.
+  ```` ```text ```` block;
+- ```` ```rota plan ```` a policy that checks clean and whose plan (what
+  `rota check --plan` adds) is the next ```` ```text ```` block.
 
 A ```` ```scenario ```` block after the policy gives a snapshot (the policy is
 checked against it) and, with `events:` or `contacts:`, a replay or a batch
@@ -98,9 +100,10 @@ def examples(page: Path) -> list[Example]:
         if kind == "rota":
             current = Example(page, block)
             found.append(current)
-            if current.mode not in ("clean", "error", "warning", "fmt"):
+            if current.mode not in ("clean", "error", "warning", "fmt", "plan"):
                 raise DocFormatError(
-                    f"{page}:{block.line}: unknown example kind `{block.info}`; use rota, rota error, rota warning or rota fmt"
+                    f"{page}:{block.line}: unknown example kind `{block.info}`; "
+                    "use rota, rota error, rota warning, rota fmt or rota plan"
                 )
         elif kind == "scenario" and current is not None and current.scenario is None and current.output is None:
             current.scenario = block
@@ -314,6 +317,7 @@ class Outcome:
     has_errors: bool = False
     has_warnings: bool = False
     formatted: str | None = None
+    plan: str | None = None
     decisions: list[tuple] | None = None
 
 
@@ -335,6 +339,10 @@ def run(example: Example, workdir: Path) -> Outcome:
     )
     if example.mode == "fmt" and policy is not None:
         outcome.formatted = rota.format_policy(policy)
+    if example.mode == "plan" and policy is not None:
+        from rota.plan import policy_plan
+
+        outcome.plan = policy_plan(rota.compile_policy(policy))
     if scenario is not None and scenario.runs and policy is not None:
         compiled = rota.compile_policy(policy)
         if scenario.events is not None:
@@ -416,7 +424,7 @@ class Mismatch:
 
 def mismatches(example: Example, outcome: Outcome) -> Iterator[Mismatch]:
     mode = example.mode
-    if mode == "clean" and outcome.diagnostics:
+    if mode in ("clean", "plan") and outcome.diagnostics:
         yield Mismatch(example.policy, "a clean policy, but rota check reports", "", outcome.diagnostics)
     if mode == "error" and not outcome.has_errors:
         yield Mismatch(example.policy, "an error example, but rota check finds no error", "", outcome.diagnostics)
@@ -433,6 +441,8 @@ def mismatches(example: Example, outcome: Outcome) -> Iterator[Mismatch]:
             )
         elif rota.analyze(outcome.formatted, engine_runs_reassign=True)[1]:
             yield Mismatch(example.output, "the canonical form checks clean", "", outcome.formatted)
+    if mode == "plan" and outcome.plan != example.output.text:
+        yield Mismatch(example.output, "rota check --plan prints", example.output.text, outcome.plan or "")
     if example.scenario is not None:
         scenario = parse_scenario(example.scenario.text, example.name)
         if scenario.runs:

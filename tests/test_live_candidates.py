@@ -1,9 +1,9 @@
 """The live engine's fast candidate sets choose exactly what a scan of the pool chooses.
 
 `Router.pick` keeps the candidates of routes whose per-pick filters are caps
-on `open` up to date from the roster's change logs; after every event of a
-random run it must agree with `choose` over `candidates` (the straightforward
-path), user and count, for every team and space route.
+on `open` or indexed shapes up to date from the roster's journal; after every
+event of a random run it must agree with `choose` over `candidates` (the
+straightforward path), user and count, for every team and space route.
 """
 
 from contextlib import contextmanager
@@ -13,9 +13,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from strategies import NOW, TEAMS, USER_IDS, policies, roster_of, snapshots
 
+import rota.engine.live_candidates as live_candidates
 import rota.engine.roster as roster_module
+from rota.dsl.ast import AssignToSpace, AssignToTeam, BoolOp, Compare, Field, Literal, Not, Only, Policy, Route, Using
 from rota.engine import Contact, Engine, Event, compile_policy
-from rota.engine.roster import ChangeLog
+from rota.engine.evaluate import compile_condition
+from rota.engine.filters import Path, analyse
+from rota.engine.indexes import UserIndex
+from rota.engine.roster import Change, Journal, User
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 CONTACT_IDS = [f"c{index}" for index in range(6)]
@@ -74,7 +79,7 @@ def assert_fast_equals_scan(engine: Engine, now) -> None:
 
 @contextmanager
 def change_logs_keeping(count: int):
-    """Change logs that drop old ids early, so candidate sets that fall behind rebuild."""
+    """A journal that drops old entries early, so candidate sets that fall behind rebuild."""
     kept = roster_module.KEPT_CHANGES
     roster_module.KEPT_CHANGES = count
     try:
@@ -104,13 +109,205 @@ def test_fast_candidates_choose_what_a_scan_chooses(snapshot, policy, steps, kep
             assert_fast_equals_scan(engine, now)
 
 
-def test_a_change_log_keeps_only_recent_ids(monkeypatch):
+def test_the_journal_keeps_only_recent_entries(monkeypatch):
     monkeypatch.setattr(roster_module, "KEPT_CHANGES", 2)
-    log = ChangeLog()
+    journal = Journal()
     for user_id in "abcde":
-        log.append(user_id)
-    assert log.end == 5
-    assert log.since(0) is None
-    assert log.since(log.start) == log.ids
-    assert log.since(4) == ["e"]
-    assert log.since(5) == []
+        journal.record(Change.PROFILE, user_id)
+    assert journal.end == 5
+    assert journal.since(0) is None
+    assert journal.since(journal.start) == journal.entries
+    assert journal.since(4) == [(Change.PROFILE, "e")]
+    assert journal.since(5) == []
+
+
+# ------------------------------------------------ indexed shapes, mixed kinds
+
+# Values of every kind SPEC 2.3 tells apart: a number never equals a string, True is not 1, 2 is 2.0,
+# null compares with nothing, NaN equals nothing, lists are searched and never compared whole.
+SCALARS = [None, 1, 2, 2.0, 3, "1", "2", "es", "en", True, False, float("nan")]
+LISTS = [[], ["es"], ["en", "es"], [1, "es"], [2.0, True], [None, "en"], [["es"]], ["Alpha"], ["Beta", "Alpha"]]
+VALUES = SCALARS + LISTS
+# Half the time a common value, so that users and contacts often match.
+values = st.one_of(st.sampled_from(["es", 2, ["es"]]), st.sampled_from(VALUES))
+
+
+def field(scope, name):
+    return Field(scope, name)
+
+
+INDEXED_CONDITIONS = [
+    Compare("in", field("contact", "language"), field("user", "languages")),
+    Compare("in", field("contact", "team"), field("user", "teams")),
+    Compare("==", field("user", "region"), field("contact", "region")),
+    Compare("==", field("contact", "region"), field("user", "region")),
+    Compare("==", field("user", "id"), field("contact", "last_agent")),
+    Compare("in", field("user", "region"), field("contact", "regions")),
+    Compare(">=", field("user", "level"), field("contact", "tier")),
+    Compare("<", field("user", "level"), field("contact", "tier")),
+    Compare("<=", field("contact", "tier"), field("user", "level")),
+    Compare(">", field("user", "level"), field("contact", "tier")),
+]
+OTHER_CONDITIONS = [
+    Field("user", "online"),
+    Compare("<", field("user", "open"), Literal(3)),
+    Compare(">=", Literal(2), field("user", "open")),
+    Compare("in", Literal("billing"), field("user", "skills")),
+    # shapes outside the index: the route scans
+    BoolOp("or", Compare("==", field("user", "region"), field("contact", "region")), Field("user", "online")),
+    Not(Compare("in", field("contact", "language"), field("user", "languages"))),
+]
+
+
+@st.composite
+def indexed_policies(draw):
+    routes = []
+    for index in range(draw(st.integers(1, 3))):
+        action = draw(st.sampled_from([AssignToTeam("Alpha"), AssignToTeam("Beta"), AssignToSpace()]))
+        conditions = draw(st.lists(st.sampled_from(INDEXED_CONDITIONS), min_size=1, max_size=2))
+        conditions += draw(st.lists(st.sampled_from(OTHER_CONDITIONS), max_size=2))
+        options = (Using(draw(st.sampled_from(["round_robin", "least_open"]))),) + tuple(map(Only, conditions))
+        routes.append(Route(name=f"r{index}", when=None, action=action, options=options))
+    return Policy(routes=tuple(routes))
+
+
+def mixed_attributes(draw):
+    return {
+        "languages": draw(st.one_of(st.just(["es"]), st.sampled_from(LISTS + [None, "es"]))),
+        "region": draw(values),
+        "level": draw(values),
+        "skills": draw(st.sampled_from([[], ["billing"]])),
+    }
+
+
+@st.composite
+def mixed_snapshots(draw):
+    people, memberships, cursors = draw(snapshots())
+    for person in people:
+        person.attributes = mixed_attributes(draw)
+    return people, memberships, cursors
+
+
+@st.composite
+def mixed_contacts(draw):
+    return {
+        "language": draw(values),
+        "region": draw(values),
+        "regions": draw(values),
+        "tier": draw(values),
+        "team": draw(st.sampled_from(["Alpha", "Beta", None, 1])),
+        "last_agent": draw(st.sampled_from(USER_IDS[:3] + [None, 1])),
+    }
+
+
+@st.composite
+def mixed_events(draw):
+    kind = draw(st.sampled_from(["route"] * 3 + ["close"] * 2 + ["status", "join", "leave", "user", "user", "delete"]))
+    user = draw(st.sampled_from(USER_IDS + ["new"]))
+    if kind == "route":
+        return dict(type="route", contact=draw(st.sampled_from(CONTACT_IDS[:3])), attrs=draw(mixed_contacts()))
+    if kind == "close":
+        return dict(type="close", contact=draw(st.sampled_from(CONTACT_IDS[:3])))
+    if kind == "status":
+        return dict(type="status", user=user, status=draw(st.sampled_from(["online", "away", None])))
+    if kind in ("join", "leave"):
+        return dict(type=kind, user=user, team=draw(st.sampled_from(TEAMS)))
+    if kind == "user":
+        attributes = mixed_attributes(draw)
+        changed = draw(st.lists(st.sampled_from(sorted(attributes)), unique=True, min_size=1))
+        return dict(type="user", user=user, attrs={name: attributes[name] for name in changed})
+    return dict(type="delete", user=user)
+
+
+def assert_picks_equal_scan(engine: Engine, probes: list[Contact], now) -> None:
+    router = engine.router
+    for route in engine.policy.routes:
+        for probe in probes:
+            candidates = router.candidates(route, probe, now)
+            expected = (router.choose(route, candidates) if candidates else None), len(candidates)
+            assert router.pick(route, probe, now) == expected, (route.name, probe.attributes)
+
+
+@contextmanager
+def candidate_sets_keeping(count: int):
+    """Few candidate sets per route, so that sets are evicted and built again."""
+    kept = live_candidates.MAX_SETS
+    live_candidates.MAX_SETS = count
+    try:
+        yield
+    finally:
+        live_candidates.MAX_SETS = kept
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    snapshot=mixed_snapshots(),
+    policy=indexed_policies(),
+    probes=st.lists(mixed_contacts(), min_size=1, max_size=4),
+    steps=st.lists(mixed_events(), max_size=40),
+    kept_changes=st.sampled_from([2, 65_536]),
+    kept_sets=st.sampled_from([1, 64]),
+)
+def test_indexed_candidates_choose_what_a_scan_chooses(snapshot, policy, probes, steps, kept_changes, kept_sets):
+    """Every indexed shape, with caps, `online` and static filters, over values of every kind,
+    with the roster changing between decisions: the live sets give what a scan gives."""
+    contacts = [Contact(f"p{index}", None, attributes) for index, attributes in enumerate(probes)]
+    with change_logs_keeping(kept_changes), candidate_sets_keeping(kept_sets):
+        engine = Engine(compile_policy(policy), roster_of(*snapshot))
+        assert_picks_equal_scan(engine, contacts, NOW)
+        for step in steps:
+            engine.handle(Event(at=NOW, **step))
+            assert_picks_equal_scan(engine, contacts, NOW)
+
+
+def test_each_shape_is_indexed_and_keeps_a_live_set():
+    """The shapes of INDEXED_CONDITIONS take the indexed path (and the router keeps a set for them),
+    the others do not: so the property above tests the index, not the scan."""
+    for condition in INDEXED_CONDITIONS:
+        route = compile_policy(Policy(routes=(Route("r", None, AssignToSpace(), (Only(condition),)),))).routes[0]
+        assert [c.path for c in route.plan.conjuncts] == [Path.INDEXED], condition
+        engine = Engine(compile_policy(Policy(routes=(route.route,))), roster_of([], [], {}))
+        engine.router.pick(engine.policy.routes[0], Contact("c", None, {}), NOW)
+        assert "r" in engine.router._live
+    for condition in OTHER_CONDITIONS[-2:]:
+        route = compile_policy(Policy(routes=(Route("r", None, AssignToSpace(), (Only(condition),)),))).routes[0]
+        assert not route.plan.live, condition
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    condition=st.sampled_from(INDEXED_CONDITIONS),
+    people=st.lists(st.tuples(st.sampled_from(USER_IDS), st.booleans(), st.builds(dict)), max_size=30),
+    data=st.data(),
+)
+def test_an_index_never_misses_a_member_that_passes(condition, people, data):
+    """After members come, change and go, a look-up holds every member that passes, and only members."""
+    spec = analyse(condition).index
+    check = compile_condition(condition)
+    members: dict[str, User] = {}
+    index = UserIndex(spec, [])
+    for user_id, joins, _ in people:  # each step: the user leaves, changes, and joins again (or not)
+        if user_id in members:
+            index.remove(user_id)
+            del members[user_id]
+        if joins:
+            user = User(id=user_id, teams=data.draw(st.sampled_from(LISTS)))
+            user.attributes = mixed_attributes(data.draw)
+            members[user_id] = user
+            index.add(user)
+    contact = data.draw(mixed_contacts())
+    found = index.lookup(contact.get(spec.contact_field))
+    passing = {user.id for user in members.values() if check(user, contact, {})}
+    if found is not None:
+        assert passing <= set(found) <= set(members)
+
+
+def test_a_list_in_a_contact_list_is_not_looked_up_but_still_found():
+    """`region in contact.regions` holds for a user whose region is the list ["es"] when the
+    contact's regions hold that list: the index cannot look a list up, so it answers "any member"."""
+    condition = Compare("in", field("user", "region"), field("contact", "regions"))
+    user = User(id="u1", attributes={"region": ["es"]})
+    index = UserIndex(analyse(condition).index, [user])
+    assert compile_condition(condition)(user, {"regions": [["es"]]}, {})
+    assert index.lookup([["es"]]) is None
+    assert list(index.lookup(["es"])) == []

@@ -237,3 +237,20 @@ def test_a_policy_using_reassign_is_refused_by_check_and_batch_but_formatted_by_
     assert not (tmp_path / "o.csv").exists()
     assert run(capsys, "fmt", policy)[0] == 0
     assert policy.read_text() == "route desk {\n  assign to space\n  reassign when unanswered 5m\n}\n"
+
+
+def test_check_plan_says_which_path_each_filter_takes(capsys, monkeypatch):
+    """Static, cap, indexed (which index, keyed by which contact field) and scan (and why), per route."""
+    monkeypatch.chdir(GOLDEN.parent / "plan")
+    code, out, err = run(capsys, "check", "--plan", "paths.rota")
+    assert code == 0 and err == "checked 1 file: no problems\n"
+    assert out == (GOLDEN.parent / "plan" / "paths.expected").read_text()
+
+
+def test_check_plan_prints_no_plan_for_a_policy_with_errors_and_no_json(tmp_path, capsys):
+    policy = tmp_path / "bad.rota"
+    policy.write_text(BAD_POLICY)
+    code, out, _ = run(capsys, "check", "--plan", policy)
+    assert code == 1 and "route vip" not in out
+    code, _, err = run(capsys, "check", "--plan", "--format", "json", policy)
+    assert code == 2 and "`--plan` prints text" in err

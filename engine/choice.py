@@ -1,0 +1,105 @@
+"""SPEC 3.4, the choosing rule, in one place: every path that picks a user uses it.
+
+- round-robin: the first candidate, by id, after the pool's cursor (wrapping
+  round); the first by id when the pool has no cursor yet;
+- least-open: the smallest key (open, assigned_order, id), that is fewest
+  open contacts, then least recently assigned, then smallest id.
+
+`Router.choose` applies the rule to a list of candidates (the plain path);
+the live candidate sets (live_candidates.py) and the batch's candidate sets
+(candidates.py) keep a `LeastOpenHeap` so that a choice costs O(log n) while
+counts change.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from heapq import heapify, heappop, heappush, heapreplace
+from itertools import count
+
+from .roster import User
+
+Accept = Callable[[User], bool] | None
+
+
+def least_open(candidates: Iterable[User]) -> User:
+    """The candidate with the smallest least-open key."""
+    return min(candidates, key=User.least_open_key)
+
+
+def first_after(ids: Sequence[str], cursor: str | None) -> int:
+    """Where round-robin starts in `ids` (sorted): just after the cursor, wrapping round."""
+    if cursor is None or not ids:
+        return 0
+    return bisect_right(ids, cursor) % len(ids)
+
+
+# (open, assigned_order, id, serial, user): least-open order; the serial keeps ties from reaching the user.
+HeapEntry = tuple[int, int, str, int, User]
+
+
+class LeastOpenHeap:
+    """A lazy heap of users by least-open key.
+
+    An entry keeps the key its user had when it was pushed. A key grows by
+    assignment without telling the heap: an entry older than its user's key
+    is refreshed when it reaches the top. When a key falls (a contact taken
+    away), the owner must `push` the user again, so every user always has an
+    entry no larger than its key, and an entry larger than its user's key is
+    a leftover, dropped. With `members`, a user that is no longer in it (or
+    is another object now) is dropped too."""
+
+    def __init__(self, users: Iterable[User], members: Mapping[str, User] | None = None):
+        self.members = members
+        self._serial = count()
+        self.rebuild(users)
+
+    def __len__(self) -> int:
+        return len(self.heap)
+
+    def rebuild(self, users: Iterable[User]) -> None:
+        self.heap: list[HeapEntry] = [self._entry(user) for user in users]
+        heapify(self.heap)
+
+    def push(self, user: User) -> None:
+        heappush(self.heap, self._entry(user))
+
+    def top(self) -> User | None:
+        """The user with the smallest key; None when the heap holds nobody."""
+        heap, members = self.heap, self.members
+        while heap:
+            open_count, order, user_id, _, user = heap[0]
+            if members is not None and members.get(user_id) is not user:
+                heappop(heap)
+            elif open_count == user.open and order == user.assigned_order:
+                return user
+            elif (user.open, user.assigned_order) > (open_count, order):
+                heapreplace(heap, self._entry(user))
+            else:  # a smaller entry was pushed when the key fell
+                heappop(heap)
+        return None
+
+    def choose(self, accept: Accept = None, monotone: bool = True) -> User | None:
+        """The user with the smallest key that `accept` lets through.
+
+        A monotone `accept` (caps like `open < 5`) that fails the least loaded
+        user fails everyone, so the search stops at the top."""
+        top = self.top()
+        if top is None or accept is None or accept(top):
+            return top
+        if monotone:
+            return None
+        passed_over = []
+        chosen = None
+        while (user := self.top()) is not None:
+            if accept(user):
+                chosen = user
+                break
+            passed_over.append(heappop(self.heap))
+        for entry in passed_over:
+            heappush(self.heap, entry)
+        return chosen
+
+    def _entry(self, user: User) -> HeapEntry:
+        return (user.open, user.assigned_order, user.id, next(self._serial), user)
