@@ -20,9 +20,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rota.dsl.ast import AssignToUser, fields_of
+from rota.dsl.ast import AssignToUser, Field, fields_of
 from rota.storage import column_values, with_contact_columns
-from rota.vocabulary import CONTACT_FIELDS, ContactField
+from rota.vocabulary import CONTACT_FIELDS, ContactField, Scope
 
 from . import decisions as d
 from .batch_plan import CONTACTS_TABLE, RoutePlan, RoutePlanner, shrink_listener
@@ -36,6 +36,7 @@ from .sql import NotCompilable, SqlCompiler, SqlScope
 
 PROGRESS_STEP = 65_536
 BULK_CHECK_STEP = 4_096  # how often, once no count can fall, closed candidate sets are looked for
+USER_TARGET_AS_COLUMN = True  # a user route naming a contact field reads its column (tests turn it off)
 
 Progress = Callable[[int, int], None]
 BUILT_IN_CONTACT_FIELDS = set(CONTACT_FIELDS)  # every contact's, read with the fields a policy names
@@ -149,11 +150,24 @@ class _Batch:
                 chosen[position] = route.index
         return chosen
 
+    def values_at(self, name: str, positions: np.ndarray) -> list:
+        """A contact column's values at `positions` only (a column the contacts lack is null)."""
+        if name not in self.contacts.column_names:
+            return [None] * len(positions)
+        return column_values(self.contacts.column(name).take(pa.array(positions, pa.int64())))
+
     def target_users(self, route: CompiledRoute, positions: np.ndarray) -> dict[int, Any]:
         action, evaluate = route.route.action, route.target_user
         assert isinstance(action, AssignToUser) and evaluate is not None  # asked of user routes only
+        if isinstance(action.user, Field) and action.user.scope == Scope.CONTACT and USER_TARGET_AS_COLUMN:
+            # `assign to user contact.last_agent`, the usual sticky route: the column is the answer.
+            return dict(zip(positions.tolist(), self.values_at(action.user.name, positions)))
         names = tuple({f.name for f in fields_of(action.user)} | BUILT_IN_CONTACT_FIELDS)
-        return {p: evaluate(None, self.contact_fields(p, names), self.now_fields) for p in positions.tolist()}
+        columns = [self.values_at(name, positions) for name in names]
+        return {
+            position: evaluate(None, dict(zip(names, values)), self.now_fields)
+            for position, values in zip(positions.tolist(), zip(*columns))
+        }
 
     # ----------------------------------------------------------------- loop
 
@@ -198,6 +212,7 @@ class _Batch:
     def _assign_in_order(self, positions, route_index, set_of, sets, plans, targets, outcome, chosen, reason):
         assignees = self.column(CONTACT_ASSIGNEE)
         roster, users, cursors, now = self.roster, self.roster.users, self.roster.cursors, self.now
+        give, choosers = roster.give, [candidate_set.choose for candidate_set in sets]  # bound once, called per contact
         kinds = [route.kind for route in self.policy.routes]
         assigned, queued = d.ASSIGNED, d.QUEUED  # module lookups hoisted out of the loop
         unassign_route, user_route, round_robin = UNASSIGN_ROUTE, USER_ROUTE, ROUND_ROBIN
@@ -228,14 +243,14 @@ class _Batch:
                     if not plan.contact_fields
                     else plan.accept_for(self.contact_fields(position, plan.contact_fields), self.now_fields)
                 )
-                user = sets[set_of[position]].choose(accept)
+                user = choosers[set_of[position]](accept)
                 if user is None:
                     outcome[position] = queued
                     continue
                 logic = plan.logic
                 if logic == round_robin:
                     cursors[plan.pool_key] = user.id
-            roster.give(user, previous, now)
+            give(user, previous, now)
             outcome[position] = assigned
             chosen[position] = user.id
             reason[position] = logic
@@ -259,7 +274,7 @@ class _Batch:
     def _last_possible_shrink(self, order: np.ndarray, route_index: np.ndarray) -> int:
         """The last step of the pass that could make a count fall (-1: none)."""
         kinds = np.array([route.kind == UNASSIGN_ROUTE for route in self.policy.routes] + [False])
-        held = np.array([assignee is not None for assignee in self.column(CONTACT_ASSIGNEE)], dtype=bool)
+        held = self.contacts.column(CONTACT_ASSIGNEE).is_valid().to_numpy(zero_copy_only=False)
         shrinks = kinds[route_index[order]] | held[order]
         steps = np.flatnonzero(shrinks)
         return int(steps[-1]) if len(steps) else -1

@@ -72,12 +72,18 @@ class LeastOpenSet:
         if not heap:
             self.exhausted = True
             return None
+        if self.exhausted:  # nobody passed, and no count has fallen since
+            return None
         passed_over = []
         chosen = None
         while heap:
             open_count, order, user_id, user = heap[0]
             if open_count != user.open or order != user.assigned_order:
-                self._refresh_top(user, (open_count, order))
+                # Refreshed inline, not by a call: this runs once per assignment or more.
+                if user.open > open_count or (user.open == open_count and user.assigned_order > order):
+                    heapreplace(heap, (user.open, user.assigned_order, user_id, user))
+                else:  # a smaller, fresh entry was pushed when the key shrank
+                    heappop(heap)
                 continue
             if accept is None or accept(user):
                 chosen = user
@@ -89,12 +95,6 @@ class LeastOpenSet:
         for entry in passed_over:
             heappush(heap, entry)
         return chosen
-
-    def _refresh_top(self, user: User, stale_key: tuple[int, int]) -> None:
-        if (user.open, user.assigned_order) > stale_key:
-            heapreplace(self.heap, (user.open, user.assigned_order, user.id, user))
-        else:  # a smaller, fresh entry was pushed when the key shrank
-            heappop(self.heap)
 
     def members(self) -> list[User]:
         return [entry[-1] for entry in self.heap]

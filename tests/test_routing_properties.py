@@ -5,12 +5,26 @@ what routing the contacts one at a time through the Router gives.
 """
 
 from collections import Counter
+from unittest import mock
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from strategies import NOW, contacts, contacts_table, policies, roster_of, snapshot_connection, snapshots
 
-from rota.dsl.ast import AssignToSpace, Field, Only, Policy, Route, Using
+from rota.dsl.ast import (
+    AssignToSpace,
+    AssignToTeam,
+    AssignToUser,
+    Compare,
+    Field,
+    Literal,
+    Only,
+    Policy,
+    Priority,
+    Route,
+    Unassign,
+    Using,
+)
 from rota.engine import compile_policy, run_batch
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -107,10 +121,12 @@ def _copy(contact):
 )
 @given(snapshot=snapshots(), policy=policies(), data=st.data())
 def test_the_batch_fallback_paths_agree_too(snapshot, policy, data, monkeypatch):
-    """Past the group limit, contact filters are checked per pick; without SQL, routes are chosen in Python."""
+    """Past the group limit, contact filters are checked per pick; without SQL, routes are chosen in Python;
+    a sticky route's user is evaluated per contact rather than read as a column."""
     from rota.engine import batch, batch_plan
 
     monkeypatch.setattr(batch_plan, "GROUP_PAIR_LIMIT", 0)
+    monkeypatch.setattr(batch, "USER_TARGET_AS_COLUMN", False)
     monkeypatch.setattr(batch._Batch, "select_routes", batch._Batch._select_routes_in_python)
     items = data.draw(contacts([person.id for person in snapshot[0]]))
     fast, _ = batch_rows(policy, snapshot, items)
@@ -132,3 +148,41 @@ def test_queueing_closed_candidate_sets_in_bulk_agrees(snapshot, policy, data, s
     fast, _ = batch_rows(policy, snapshot, items)
     slow, _ = one_by_one_rows(policy, snapshot, [_copy(c) for c in items])
     assert fast == slow
+
+
+@st.composite
+def crowded_policies(draw) -> Policy:
+    """Routes of one priority, so their contacts interleave, with tight caps, so candidate sets fill up
+    mid-run and reopen when a count falls (an unassign, a contact moved from its holder), beside
+    sticky routes and filters that read the contact."""
+    routes = []
+    for index in range(draw(st.integers(1, 4))):
+        when = Compare("==", Field("contact", "tier"), Literal(index + 1)) if index < 3 else None
+        action = draw(
+            st.sampled_from(
+                [AssignToTeam("Alpha"), AssignToSpace(), AssignToUser(Field("contact", "last_agent")), Unassign()]
+            )
+        )
+        options = [Priority(draw(st.sampled_from([0, 0, 1])))]
+        if isinstance(action, (AssignToTeam, AssignToSpace)):
+            options.append(Using(draw(st.sampled_from(["round_robin", "least_open"]))))
+            options.append(Only(Compare("<", Field("user", "open"), Literal(draw(st.integers(1, 4))))))
+            if draw(st.booleans()):
+                options.append(Only(Compare("in", Field("contact", "language"), Field("user", "languages"))))
+        routes.append(Route(name=f"r{index}", when=when, action=action, options=tuple(options)))
+    return Policy(routes=tuple(routes))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(snapshot=snapshots(min_users=1), policy=crowded_policies(), data=st.data(), by_arrow=st.booleans())
+def test_candidate_sets_that_fill_up_and_reopen_agree(snapshot, policy, data, by_arrow):
+    """Also with the contacts' groups numbered by DuckDB, as for values Arrow cannot hash."""
+    from rota.engine import batch_plan
+
+    items = data.draw(contacts([person.id for person in snapshot[0]], max_size=40))
+    with mock.patch.object(batch_plan, "GROUPS_BY_ARROW", by_arrow):
+        fast, fast_roster = batch_rows(policy, snapshot, items)
+    slow, slow_roster = one_by_one_rows(policy, snapshot, [_copy(c) for c in items])
+    assert fast == slow
+    assert {u.id: u.open for u in fast_roster.users.values()} == {u.id: u.open for u in slow_roster.users.values()}
+    assert fast_roster.cursors == slow_roster.cursors
