@@ -199,12 +199,18 @@ class _Batch:
         while len(pending):
             if progress is not None:
                 progress(done, total)
-            step = PROGRESS_STEP if done <= last_shrink else BULK_CHECK_STEP
-            for run, in_bulk in self._runs(pending[:step], sticky_unheld):
-                if in_bulk:
-                    self._assign_to_their_users(run.tolist(), targets, outcome, chosen, reason)
-                else:
-                    self._assign_in_order(run.tolist(), route_of, set_of, sets, plans, targets, outcome, chosen, reason)
+            step = _leading_run(pending, sticky_unheld)
+            if step >= BULK_RUN:  # taken whole, not by steps: each step is a pass over the run's users
+                self._assign_to_their_users(pending[:step].tolist(), targets, outcome, chosen, reason)
+            else:
+                step = PROGRESS_STEP if done <= last_shrink else BULK_CHECK_STEP
+                for run, in_bulk in self._runs(pending[:step], sticky_unheld):
+                    if in_bulk:
+                        self._assign_to_their_users(run.tolist(), targets, outcome, chosen, reason)
+                    else:
+                        self._assign_in_order(
+                            run.tolist(), route_of, set_of, sets, plans, targets, outcome, chosen, reason
+                        )
             done += min(step, len(pending))
             pending = pending[step:]
             if done > last_shrink and len(pending) and closable.any():
@@ -345,3 +351,16 @@ class _Batch:
                 "deadline": pc.if_else(queued, deadlines, pa.scalar(None, pa.timestamp("us"))),
             }
         )
+
+
+def _leading_run(positions: np.ndarray, marked: np.ndarray) -> int:
+    """How many of `positions`, from the first, are marked; looked at in doubling windows, so the
+    cost follows the run's length, not the whole pass's."""
+    length = BULK_CHECK_STEP
+    while True:
+        window = marked[positions[:length]]
+        if not window.all():
+            return int(np.argmin(window))
+        if length >= len(positions):
+            return len(positions)
+        length *= 2

@@ -186,5 +186,10 @@ def test_candidate_sets_that_fill_up_and_reopen_agree(snapshot, policy, data):
         with mock.patch.object(batch_plan, "GROUPS_BY_ARROW", by_arrow), mock.patch.object(batch, "BULK_RUN", bulk_run):
             fast, fast_roster = batch_rows(policy, snapshot, items)
         assert fast == slow
-        assert {u.id: u.open for u in fast_roster.users.values()} == {u.id: u.open for u in slow_roster.users.values()}
+        assert _counts_and_turns(fast_roster) == _counts_and_turns(slow_roster)
         assert fast_roster.cursors == slow_roster.cursors
+
+
+def _counts_and_turns(roster):
+    """What the next decisions read of each user: its count and the order of its last assignment."""
+    return {u.id: (u.open, u.assigned_order, u.last_assigned_at) for u in roster.users.values()}
