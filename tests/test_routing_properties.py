@@ -193,3 +193,25 @@ def test_candidate_sets_that_fill_up_and_reopen_agree(snapshot, policy, data):
 def _counts_and_turns(roster):
     """What the next decisions read of each user: its count and the order of its last assignment."""
     return {u.id: (u.open, u.assigned_order, u.last_assigned_at) for u in roster.users.values()}
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(snapshot=snapshots(min_users=1), data=st.data())
+def test_a_run_of_sticky_contacts_leaves_each_user_as_one_by_one_does(snapshot, data):
+    """Sticky contacts nobody holds come first and run long; least-open then reads the counts and turns they left."""
+    from rota.engine import Contact, batch
+
+    last_agent = Field("contact", "last_agent")
+    policy = Policy(
+        routes=(
+            Route("back", Compare("!=", last_agent, Literal(None)), AssignToUser(last_agent), (Priority(1),)),
+            Route("rest", None, AssignToSpace(), (Using("least_open"),)),
+        )
+    )
+    drawn = data.draw(contacts([person.id for person in snapshot[0]], max_size=40))
+    items = [Contact(contact.id, None, contact.attributes) for contact in drawn]
+    slow, slow_roster = one_by_one_rows(policy, snapshot, [_copy(c) for c in items])
+    with mock.patch.object(batch, "BULK_RUN", 1):
+        fast, fast_roster = batch_rows(policy, snapshot, items)
+    assert fast == slow
+    assert _counts_and_turns(fast_roster) == _counts_and_turns(slow_roster)
