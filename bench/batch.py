@@ -1,15 +1,24 @@
 """Benchmark `rota batch`: 10,000 users in 50 teams, 1,000,000 contacts, Parquet in and out.
 
-Prints the end-to-end time of the `rota batch` command (a subprocess, as a
-user runs it), contacts per second and peak memory, then the same run
-in-process split into phases, so a slow phase is easy to find.
+Two cases over the same users: `mixed` (five routes, least-open and round-robin,
+caps, one contact-dependent filter) and `sticky` (the same with a sticky
+`assign to user contact.last_agent` route first, for the 30% of contacts that
+have a last agent). For each it prints the end-to-end time of the `rota batch`
+command (a subprocess, as a user runs it) as a ratio of a plain-Python heap
+loop timed in the same run (one pool, static filters, no I/O: a heapq of
+(open, order, id), one pop and one push per contact), contacts per second and
+peak memory, then the same run in-process split into phases, so a slow phase
+is easy to find. Each time is the best of `--repeat` runs, the heap loop and
+the command interleaved; `--compare ROTA` times another `rota` executable (say
+main's) interleaved with them, on the same files.
 
-    .venv/bin/python bench/batch.py [--contacts N] [--users N]
+    .venv/bin/python bench/batch.py [--contacts N] [--users N] [--repeat N] [--compare ROTA]
 """
 
 from __future__ import annotations
 
 import argparse
+import heapq
 import random
 import resource
 import subprocess
@@ -65,6 +74,17 @@ route general {
 }
 """
 
+STICKY_ROUTE = """\
+# Contacts that come back go to their last agent, whatever their load.
+route returning when contact.last_agent != null {
+  assign to user contact.last_agent
+  priority 20
+}
+
+"""
+CASES = {"mixed": POLICY, "sticky": STICKY_ROUTE + POLICY}
+STICKY_SHARE = 0.3  # of contacts with a last agent; one in fifty of those names a user who is not in the snapshot
+
 
 def generate(directory: Path, users: int, contacts: int, seed: int = 7) -> None:
     random_source = random.Random(seed)
@@ -103,36 +123,60 @@ def generate(directory: Path, users: int, contacts: int, seed: int = 7) -> None:
         ),
         directory / "contacts.parquet",
     )
-    (directory / "policy.rota").write_text(POLICY)
+    last_agents = [
+        (ids[random_source.randrange(users)] if random_source.random() < 0.98 else "user-gone")
+        if random_source.random() < STICKY_SHARE
+        else None
+        for _ in range(contacts)
+    ]
+    sticky_contacts = pq.read_table(directory / "contacts.parquet").append_column("last_agent", pa.array(last_agents))
+    pq.write_table(sticky_contacts, directory / "contacts-sticky.parquet")
+    for case, policy in CASES.items():
+        (directory / f"policy-{case}.rota").write_text(policy)
 
 
-def run_command(directory: Path) -> tuple[float, float]:
-    """Seconds and peak memory (MiB) of `rota batch` as a separate process."""
-    rota = Path(sys.executable).parent / "rota"
+def contacts_file(directory: Path, case: str) -> Path:
+    return directory / ("contacts.parquet" if case == "mixed" else f"contacts-{case}.parquet")
+
+
+def heap_loop_seconds(directory: Path, contacts: int) -> float:
+    """The simplest case with no I/O: the online users in one pool, least open first, one pop and push a contact."""
+    users = pq.read_table(directory / "snapshot" / "users.parquet").to_pylist()
+    heap = [(user["open_contacts"], -1, user["id"]) for user in users if user["status"] == "online"]
+    heapq.heapify(heap)
+    started = time.perf_counter()
+    order = 0
+    for _ in range(contacts):
+        open_count, _, user_id = heapq.heappop(heap)
+        heapq.heappush(heap, (open_count + 1, order, user_id))
+        order += 1
+    return time.perf_counter() - started
+
+
+def run_command(rota: Path, directory: Path, case: str, out: Path) -> float:
+    """Seconds of `rota batch` as a separate process."""
     started = time.perf_counter()
     subprocess.run(
         [
             str(rota),
             "batch",
-            str(directory / "policy.rota"),
+            str(directory / f"policy-{case}.rota"),
             "--snapshot",
             str(directory / "snapshot"),
             "--contacts",
-            str(directory / "contacts.parquet"),
+            str(contacts_file(directory, case)),
             "--out",
-            str(directory / "out.parquet"),
+            str(out),
             "--now",
             NOW,
         ],
         check=True,
         stderr=subprocess.DEVNULL,
     )
-    seconds = time.perf_counter() - started
-    peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return seconds, peak_mib
+    return time.perf_counter() - started
 
 
-def run_phases(directory: Path) -> list[tuple[str, float]]:
+def run_phases(directory: Path, case: str) -> list[tuple[str, float]]:
     from rota.engine import load_roster, parse_instant, run_batch, snapshot_schema
     from rota.jobs import compile_policy_file
     from rota.storage import load_snapshot, read_contacts, write_table
@@ -148,9 +192,9 @@ def run_phases(directory: Path) -> list[tuple[str, float]]:
     snapshot = timed("load snapshot", lambda: load_snapshot(directory / "snapshot"))
     policy = timed(
         "check and compile",
-        lambda: compile_policy_file(directory / "policy.rota", snapshot_schema(snapshot.connection)),
+        lambda: compile_policy_file(directory / f"policy-{case}.rota", snapshot_schema(snapshot.connection)),
     )
-    contacts = timed("read contacts", lambda: read_contacts(directory / "contacts.parquet"))
+    contacts = timed("read contacts", lambda: read_contacts(contacts_file(directory, case)))
     roster = timed("load roster", lambda: load_roster(snapshot.connection))
     table = timed("route", lambda: run_batch(policy, snapshot.connection, roster, contacts, parse_instant(NOW)))
     timed("write parquet", lambda: write_table(table, directory / "out-phases.parquet"))
@@ -161,21 +205,44 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--contacts", type=int, default=1_000_000)
     parser.add_argument("--users", type=int, default=10_000)
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each, interleaved; the best is shown")
+    parser.add_argument("--compare", metavar="ROTA", type=Path, help="another rota executable to time alongside")
     arguments = parser.parse_args()
     directory = DATA / f"batch-{arguments.users}-{arguments.contacts}"
-    if not (directory / "contacts.parquet").exists():
+    if not (directory / "contacts-sticky.parquet").exists():
         started = time.perf_counter()
         generate(directory, arguments.users, arguments.contacts)
         print(f"generated {directory} in {time.perf_counter() - started:.1f}s")
-    seconds, peak_mib = run_command(directory)
-    print(
-        f"rota batch: {arguments.contacts:,} contacts, {arguments.users:,} users: {seconds:.2f}s end to end, "
-        f"{arguments.contacts / seconds:,.0f} contacts/s, peak memory {peak_mib:,.0f} MiB"
-    )
-    outcomes = pq.read_table(directory / "out.parquet").column("outcome").value_counts().to_pylist()
-    print("outcomes: " + ", ".join(f"{o['values']} {o['counts']:,}" for o in outcomes))
-    for name, phase_seconds in run_phases(directory):
-        print(f"  {name:<18} {phase_seconds:6.3f}s")
+    rotas = {"rota": Path(sys.executable).parent / "rota"}
+    if arguments.compare:
+        rotas["compared"] = arguments.compare
+    for case in CASES:
+        times: dict[str, list[float]] = {"heap loop": [], **{name: [] for name in rotas}}
+        for _ in range(arguments.repeat):
+            times["heap loop"].append(heap_loop_seconds(directory, arguments.contacts))
+            for name, rota in rotas.items():
+                times[name].append(run_command(rota, directory, case, directory / f"out-{case}-{name}.parquet"))
+        peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        heap = min(times["heap loop"])
+        print(
+            f"{case}: {arguments.contacts:,} contacts, {arguments.users:,} users; "
+            f"heap loop {heap:.2f}s (best of {arguments.repeat})"
+        )
+        for name, rota in rotas.items():
+            seconds = min(times[name])
+            print(
+                f"  {name} batch ({rota}): {seconds:.2f}s end to end = {seconds / heap:.2f}x the heap loop, "
+                f"{arguments.contacts / seconds:,.0f} contacts/s"
+            )
+        if arguments.compare and not pq.read_table(directory / f"out-{case}-rota.parquet").equals(
+            pq.read_table(directory / f"out-{case}-compared.parquet")
+        ):
+            print("  the two rotas' outputs differ")
+        print(f"  peak memory of the commands so far {peak_mib:,.0f} MiB")
+        outcomes = pq.read_table(directory / f"out-{case}-rota.parquet").column("outcome").value_counts().to_pylist()
+        print("  outcomes: " + ", ".join(f"{o['values']} {o['counts']:,}" for o in outcomes))
+        for name, phase_seconds in run_phases(directory, case):
+            print(f"    {name:<18} {phase_seconds:6.3f}s")
 
 
 if __name__ == "__main__":

@@ -20,22 +20,24 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rota.dsl.ast import AssignToUser, fields_of
+from rota.dsl.ast import AssignToUser, Field, fields_of
 from rota.storage import column_values, with_contact_columns
-from rota.vocabulary import CONTACT_FIELDS, ContactField
+from rota.vocabulary import CONTACT_FIELDS, ContactField, Scope
 
 from . import decisions as d
 from .batch_plan import CONTACTS_TABLE, RoutePlan, RoutePlanner
 from .candidates import LeastOpenSet, RoundRobinSet
 from .clock import now_fields
 from .compiler import ROUND_ROBIN, SPACE_ROUTE, TEAM_ROUTE, UNASSIGN_ROUTE, USER_ROUTE, CompiledPolicy, CompiledRoute
-from .roster import Roster
+from .roster import Roster, User
 from .router import as_user_id
 from .snapshot import contact_kinds, create_users_view, user_kinds
 from .sql import NotCompilable, SqlCompiler, SqlScope
 
 PROGRESS_STEP = 65_536
 BULK_CHECK_STEP = 4_096  # how often, once no count can fall, closed candidate sets are looked for
+BULK_RUN = 32  # a run of at least this many sticky contacts that nobody holds is assigned in one step
+USER_TARGET_AS_COLUMN = True  # a user route naming a contact field reads its column (tests turn it off)
 
 Progress = Callable[[int, int], None]
 BUILT_IN_CONTACT_FIELDS = set(CONTACT_FIELDS)  # every contact's, read with the fields a policy names
@@ -95,7 +97,7 @@ class _Batch:
             self.contacts,
         )
         plans: list[RoutePlan | None] = [None] * len(routes)
-        targets: dict[int, Any] = {}
+        targets: dict[int, User | str] = {}
         for route in routes:
             positions = np.flatnonzero(route_index == route.index)
             if route.kind in (TEAM_ROUTE, SPACE_ROUTE):
@@ -144,11 +146,31 @@ class _Batch:
                 chosen[position] = route.index
         return chosen
 
-    def target_users(self, route: CompiledRoute, positions: np.ndarray) -> dict[int, Any]:
+    def values_at(self, name: str, positions: np.ndarray) -> list:
+        """A contact column's values at `positions` only (a column the contacts lack is null)."""
+        if name not in self.contacts.column_names:
+            return [None] * len(positions)
+        return column_values(self.contacts.column(name).take(pa.array(positions, pa.int64())))
+
+    def target_users(self, route: CompiledRoute, positions: np.ndarray) -> dict[int, User | str]:
+        """For each contact of a user route, its user, or why it fails (SPEC 3.2); no user is
+        deleted or made during a pass, so this holds for the whole pass."""
         action, evaluate = route.route.action, route.target_user
         assert isinstance(action, AssignToUser) and evaluate is not None  # asked of user routes only
-        names = tuple({f.name for f in fields_of(action.user)} | BUILT_IN_CONTACT_FIELDS)
-        return {p: evaluate(None, self.contact_fields(p, names), self.now_fields) for p in positions.tolist()}
+        if isinstance(action.user, Field) and action.user.scope == Scope.CONTACT and USER_TARGET_AS_COLUMN:
+            # `assign to user contact.last_agent`, the usual sticky route: the column is the answer.
+            values = self.values_at(action.user.name, positions)
+        else:
+            names = tuple({f.name for f in fields_of(action.user)} | BUILT_IN_CONTACT_FIELDS)
+            columns = [self.values_at(name, positions) for name in names]
+            values = [evaluate(None, dict(zip(names, row)), self.now_fields) for row in zip(*columns)]
+        users = self.roster.users
+        targets: dict[int, User | str] = {}
+        for position, value in zip(positions.tolist(), values):
+            user_id = as_user_id(value)
+            user = users.get(user_id) if user_id is not None else None
+            targets[position] = d.USER_NOT_FOUND if user is None else d.USER_DELETED if user.deleted else user
+        return targets
 
     # ----------------------------------------------------------------- loop
 
@@ -164,16 +186,26 @@ class _Batch:
         set_of_position, sets, closable = self._set_of_position(route_index, plans)
         queued_in_bulk = np.zeros(self.count, dtype=bool)
         last_shrink = self._last_possible_shrink(order, route_index)
+        user_routes = np.array([route.kind == USER_ROUTE for route in self.policy.routes] + [False])
+        sticky_unheld = user_routes[route_index] & ~self._held()
         # Plain lists index fastest in the loop.
         route_of, set_of = route_index.tolist(), set_of_position.tolist()
         pending, done, total, closed_count = order, 0, len(order), 0
         while len(pending):
             if progress is not None:
                 progress(done, total)
-            step = PROGRESS_STEP if done <= last_shrink else BULK_CHECK_STEP
-            self._assign_in_order(
-                pending[:step].tolist(), route_of, set_of, sets, plans, targets, outcome, chosen, reason
-            )
+            step = _leading_run(pending, sticky_unheld)
+            if step >= BULK_RUN:  # taken whole, not by steps: each step is a pass over the run's users
+                self._assign_to_their_users(pending[:step].tolist(), targets, outcome, chosen, reason)
+            else:
+                step = PROGRESS_STEP if done <= last_shrink else BULK_CHECK_STEP
+                for run, in_bulk in self._runs(pending[:step], sticky_unheld):
+                    if in_bulk:
+                        self._assign_to_their_users(run.tolist(), targets, outcome, chosen, reason)
+                    else:
+                        self._assign_in_order(
+                            run.tolist(), route_of, set_of, sets, plans, targets, outcome, chosen, reason
+                        )
             done += min(step, len(pending))
             pending = pending[step:]
             if done > last_shrink and len(pending) and closable.any():
@@ -192,7 +224,8 @@ class _Batch:
 
     def _assign_in_order(self, positions, route_index, set_of, sets, plans, targets, outcome, chosen, reason):
         assignees = self.column(CONTACT_ASSIGNEE)
-        roster, users, cursors, now = self.roster, self.roster.users, self.roster.cursors, self.now
+        roster, cursors, now = self.roster, self.roster.cursors, self.now
+        give, choosers = roster.give, [candidate_set.choose for candidate_set in sets]  # bound once, called per contact
         kinds = [route.kind for route in self.policy.routes]
         assigned, queued = d.ASSIGNED, d.QUEUED  # module lookups hoisted out of the loop
         unassign_route, user_route, round_robin = UNASSIGN_ROUTE, USER_ROUTE, ROUND_ROBIN
@@ -205,11 +238,10 @@ class _Batch:
                 roster.take_away(previous)
                 continue
             if kind == user_route:
-                target = as_user_id(targets[position])
-                user = users.get(target) if target is not None else None
-                if user is None or user.deleted:
+                user = targets[position]
+                if isinstance(user, str):
                     outcome[position] = d.FAILED
-                    reason[position] = d.USER_NOT_FOUND if user is None else d.USER_DELETED
+                    reason[position] = user
                     continue
                 logic = d.BY_USER
             else:
@@ -223,17 +255,49 @@ class _Batch:
                     if not plan.contact_fields
                     else plan.accept_for(self.contact_fields(position, plan.contact_fields), self.now_fields)
                 )
-                user = sets[set_of[position]].choose(accept)
+                user = choosers[set_of[position]](accept)
                 if user is None:
                     outcome[position] = queued
                     continue
                 logic = plan.logic
                 if logic == round_robin:
                     cursors[plan.pool_key] = user.id
-            roster.give(user, previous, now)
+            give(user, previous, now)
             outcome[position] = assigned
             chosen[position] = user.id
             reason[position] = logic
+
+    def _runs(self, positions: np.ndarray, sticky_unheld: np.ndarray):
+        """`positions` cut into runs to assign one by one and runs of at least BULK_RUN sticky contacts
+        nobody holds (True), which only name their users: no count they read can change within the run."""
+        in_bulk = sticky_unheld[positions]
+        edges = np.flatnonzero(np.diff(in_bulk.astype(np.int8))) + 1
+        starts, stops = np.concatenate(([0], edges)), np.concatenate((edges, [len(positions)]))
+        long_runs = in_bulk[starts] & (stops - starts >= BULK_RUN)
+        plain_from = 0
+        for start, stop in zip(starts[long_runs].tolist(), stops[long_runs].tolist()):
+            if plain_from < start:
+                yield positions[plain_from:start], False
+            yield positions[start:stop], True
+            plain_from = stop
+        if plain_from < len(positions):
+            yield positions[plain_from:], False
+
+    def _assign_to_their_users(self, positions, targets, outcome, chosen, reason):
+        """A run of sticky contacts nobody holds: the decisions of the one-by-one loop, the counts in one step."""
+        given: list[User] = []
+        assigned, failed, by_user = d.ASSIGNED, d.FAILED, d.BY_USER
+        for position in positions:
+            user = targets[position]
+            if isinstance(user, str):
+                outcome[position] = failed
+                reason[position] = user
+                continue
+            given.append(user)
+            outcome[position] = assigned
+            chosen[position] = user.id
+            reason[position] = by_user
+        self.roster.give_each(given, self.now)
 
     def _set_of_position(self, route_index, plans) -> tuple[np.ndarray, list, np.ndarray]:
         """Each contact's candidate set, numbered (-1: none); the sets; which of them may be
@@ -254,10 +318,13 @@ class _Batch:
     def _last_possible_shrink(self, order: np.ndarray, route_index: np.ndarray) -> int:
         """The last step of the pass that could make a count fall (-1: none)."""
         kinds = np.array([route.kind == UNASSIGN_ROUTE for route in self.policy.routes] + [False])
-        held = np.array([assignee is not None for assignee in self.column(CONTACT_ASSIGNEE)], dtype=bool)
-        shrinks = kinds[route_index[order]] | held[order]
+        shrinks = kinds[route_index[order]] | self._held()[order]
         steps = np.flatnonzero(shrinks)
         return int(steps[-1]) if len(steps) else -1
+
+    def _held(self) -> np.ndarray:
+        """Which contacts have an assignee."""
+        return self.contacts.column(CONTACT_ASSIGNEE).is_valid().to_numpy(zero_copy_only=False)
 
     # --------------------------------------------------------------- output
 
@@ -279,3 +346,16 @@ class _Batch:
                 "deadline": pc.if_else(queued, deadlines, pa.scalar(None, pa.timestamp("us"))),
             }
         )
+
+
+def _leading_run(positions: np.ndarray, marked: np.ndarray) -> int:
+    """How many of `positions`, from the first, are marked; looked at in doubling windows, so the
+    cost follows the run's length, not the whole pass's."""
+    length = BULK_CHECK_STEP
+    while True:
+        window = marked[positions[:length]]
+        if not window.all():
+            return int(np.argmin(window))
+        if length >= len(positions):
+            return len(positions)
+        length *= 2

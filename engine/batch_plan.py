@@ -20,6 +20,7 @@ from typing import Any
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from rota.dsl.ast import Expr, fields_of
 from rota.vocabulary import CONTACT_FIELDS, Scope
@@ -36,6 +37,7 @@ from .sql import NotCompilable, SqlCompiler, SqlScope, quote_identifier
 # Past this many (group, user) pairs a contact-dependent filter is checked
 # per pick in Python instead of being expanded into candidate sets.
 GROUP_PAIR_LIMIT = 20_000_000
+GROUPS_BY_ARROW = True  # contacts' groups numbered by Arrow's hashing (tests turn it off to hold the SQL numbering)
 CONTACTS_TABLE = "rota_batch_contacts"
 
 
@@ -102,10 +104,11 @@ class RoutePlanner:
         # A contact field the contacts table lacks is null for every contact (the SQL reads NULL): no group.
         present = set(self.contacts.column_names)
         group_fields = sorted({f.name for c in grouped for f in fields_of(c) if f.scope == Scope.CONTACT} & present)
-        if not group_fields:
+        groups = self._contact_groups(group_fields, positions) if group_fields else None
+        if groups is None:
             static, grouped = static + grouped, []
-        elif self._distinct_groups(group_fields) * pool_size > GROUP_PAIR_LIMIT:
-            dynamic, grouped, group_fields = dynamic + grouped, [], []
+        elif groups[1].num_rows * pool_size > GROUP_PAIR_LIMIT:
+            dynamic, grouped, groups = dynamic + grouped, [], None
         plan.caps = tuple(cap for cap in map(cap_of, dynamic) if cap is not None)
         generic = [c for c in dynamic if cap_of(c) is None]
         plan.dynamic = tuple(compile_condition(c) for c in generic)
@@ -114,7 +117,7 @@ class RoutePlanner:
             plan.contact_fields = tuple({f.name for c in generic for f in fields_of(c)} | set(CONTACT_FIELDS))
         else:
             plan.accept = _acceptor(plan.caps, plan.dynamic, {}, self.scope.now)
-        sets_of_ids, plan.group_of_contact = self._candidate_ids(route, static + grouped, group_fields, positions)
+        sets_of_ids, plan.group_of_contact = self._candidate_ids(route, static + grouped, groups)
         plan.candidate_sets = [self._candidate_set(route, ids, monotone=not generic) for ids in sets_of_ids]
         return plan
 
@@ -144,47 +147,64 @@ class RoutePlanner:
         except NotCompilable:
             return False
 
-    def _distinct_groups(self, group_fields: list[str]) -> int:
-        columns = ", ".join(quote_identifier(name) for name in group_fields)
-        return self.connection.execute(
-            f"SELECT count(*) FROM (SELECT DISTINCT {columns} FROM {CONTACTS_TABLE})"
-        ).fetchall()[0][0]
+    def _contact_groups(self, group_fields: list[str], positions: np.ndarray) -> tuple[np.ndarray, pa.Table]:
+        """The group of each of the route's contacts (equal values in `group_fields`, numbered from 0)
+        and a table of one row of those values per group, with its number as `gid`."""
+        values = self.contacts.select(group_fields).take(pa.array(positions, pa.int64()))
+        numbered = _numbered_groups(values) if GROUPS_BY_ARROW else None
+        return self._numbered_groups_in_sql(values, group_fields) if numbered is None else numbered
 
-    def _candidate_ids(self, route, conjuncts, group_fields, positions):
+    def _candidate_ids(self, route, conjuncts, groups):
         """Sorted user ids per group, and each contact's group (None: one group)."""
         compiler = SqlCompiler(self.scope)
         pool = "NOT u.deleted"
         if route.kind == TEAM_ROUTE:
             pool += f" AND u.id IN (SELECT user_id FROM memberships WHERE team = {compiler.bind(route.team)})"
         where = " AND ".join([pool] + [compiler.condition(c) for c in conjuncts])
-        if not group_fields:
+        if groups is None:
             sql, parameters = compiler.statement(f"SELECT u.id FROM {USERS_VIEW} u WHERE {where} ORDER BY u.id")
             return [[row[0] for row in self.connection.execute(sql, parameters).fetchall()]], None
-        return self._grouped_candidate_ids(compiler, where, group_fields, positions)
-
-    def _grouped_candidate_ids(self, compiler, where, group_fields, positions):
-        columns = ", ".join(quote_identifier(name) for name in group_fields)
-        # The route's contacts' group values, gathered by Arrow: cheaper than numbering
-        # every contact in SQL and joining the positions back.
-        position_array = pa.array(positions, pa.int64())
-        values = self.contacts.select(group_fields).take(position_array).append_column("position", position_array)
-        self.connection.register("rota_batch_positions", values)
+        group_of_contact, group_values = groups
+        self.connection.register("rota_batch_groups", group_values)
         try:
-            self.connection.execute(
-                f"CREATE OR REPLACE TEMP TABLE rota_batch_groups AS "
-                f"SELECT position, dense_rank() OVER (ORDER BY {columns}) - 1 AS gid, {columns} "
-                f"FROM rota_batch_positions"
+            sql, parameters = compiler.statement(
+                f"SELECT g.gid, u.id FROM rota_batch_groups g, {USERS_VIEW} u WHERE {where} ORDER BY g.gid, u.id"
             )
+            membership = self.connection.execute(sql, parameters).fetchall()
         finally:
-            self.connection.unregister("rota_batch_positions")
-        sql, parameters = compiler.statement(
-            f"SELECT g.gid, u.id FROM (SELECT DISTINCT gid, {columns} FROM rota_batch_groups) g, {USERS_VIEW} u "
-            f"WHERE {where} ORDER BY g.gid, u.id"
-        )
-        membership = self.connection.execute(sql, parameters).fetchall()
-        group_count = self.connection.execute("SELECT count(DISTINCT gid) FROM rota_batch_groups").fetchall()[0][0]
-        sets_of_ids: list[list[str]] = [[] for _ in range(group_count)]
+            self.connection.unregister("rota_batch_groups")
+        sets_of_ids: list[list[str]] = [[] for _ in range(group_values.num_rows)]
         for gid, user_id in membership:
             sets_of_ids[gid].append(user_id)
-        groups = self.connection.sql("SELECT gid FROM rota_batch_groups ORDER BY position").to_arrow_table()
-        return sets_of_ids, groups.column(0).to_numpy().astype(np.int64)
+        return sets_of_ids, group_of_contact
+
+    def _numbered_groups_in_sql(self, values: pa.Table, group_fields: list[str]) -> tuple[np.ndarray, pa.Table]:
+        """For values Arrow cannot hash (lists, JSON): numbered by DuckDB's dense_rank."""
+        columns = ", ".join(quote_identifier(name) for name in group_fields)
+        self.connection.register("rota_batch_positions", values.append_column("position", pa.array(range(len(values)))))
+        try:
+            numbered = self.connection.sql(
+                f"SELECT dense_rank() OVER (ORDER BY {columns}) - 1 AS gid, {columns} "
+                f"FROM rota_batch_positions ORDER BY position"
+            ).to_arrow_table()
+        finally:
+            self.connection.unregister("rota_batch_positions")
+        group_of_contact = numbered.column("gid").to_numpy().astype(np.int64)
+        _, first = np.unique(group_of_contact, return_index=True)
+        return group_of_contact, numbered.take(pa.array(first))
+
+
+def _numbered_groups(values: pa.Table) -> tuple[np.ndarray, pa.Table] | None:
+    """Each row's group (rows with equal values share one, numbered from 0) and one row of values per
+    group with its number as `gid`; None when a column's values cannot be hashed by Arrow."""
+    codes = np.zeros(values.num_rows, dtype=np.int64)
+    for column in values.columns:
+        try:
+            encoded = pc.dictionary_encode(column.combine_chunks(), null_encoding="encode")
+        except pa.ArrowNotImplementedError:
+            return None
+        indices = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        # Renumbered densely after each column, so the combined numbers stay below the row count.
+        _, codes = np.unique(codes * len(encoded.dictionary) + indices, return_inverse=True)
+    _, first = np.unique(codes, return_index=True)
+    return codes, values.take(pa.array(first)).append_column("gid", pa.array(range(len(first)), pa.int64()))

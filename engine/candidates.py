@@ -96,6 +96,8 @@ class LeastOpenSet:
 
     def choose(self, accept: Accept) -> User | None:
         self.fallen.catch_up()
+        if self._exhausted:  # nobody passed, and no count has fallen since
+            return None
         chosen = self.heap.choose(accept, self.monotone)
         if chosen is None and (self.monotone or not len(self.heap)):
             self._exhausted = True

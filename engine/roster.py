@@ -15,6 +15,7 @@ follow it with a `JournalReader` of their own.
 from __future__ import annotations
 
 import enum
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -195,6 +196,18 @@ class Roster:
         user.assigned_order = self.next_order
         self.next_order += 1
         self.journal.record(Change.COUNT, user.id)
+
+    def give_each(self, users: list[User], now: datetime) -> None:
+        """`give(user, None, now)` for each of `users` in turn (one contact each, held by nobody), in one
+        pass over the distinct users: each count rises by its number of contacts, each order is its last."""
+        start = self.next_order
+        last_turn = {user: turn for turn, user in enumerate(users)}
+        for user, contacts in Counter(users).items():
+            user.open += contacts
+            user.last_assigned_at = now
+            user.assigned_order = start + last_turn[user]
+            self.journal.record(Change.COUNT, user.id)
+        self.next_order += len(users)
 
     def take_away(self, assignee: str | None) -> None:
         """The assignee no longer holds one of its contacts; never below zero."""
