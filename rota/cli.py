@@ -173,7 +173,7 @@ def _parser() -> argparse.ArgumentParser:
     source = log.add_mutually_exclusive_group(required=True)
     source.add_argument("--db", metavar="FILE", help="the engine's DuckDB file (not one a service has open)")
     source.add_argument("--url", metavar="URL", help="a running rota serve, e.g. http://127.0.0.1:8080")
-    _token_option(log)
+    _token_option(log, "with --url: ")
     for name in ("contact", "user", "route", "outcome"):
         log.add_argument(f"--{name}", help=f"only decisions with this {name}")
     log.add_argument("--since", metavar="T", help="only decisions at or after T, ISO 8601")
@@ -222,11 +222,11 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _token_option(command: argparse.ArgumentParser) -> None:
+def _token_option(command: argparse.ArgumentParser, when: str = "") -> None:
     command.add_argument(
         "--token-file",
         metavar="FILE",
-        help="with --url: the service's bearer token (rota serve's --token-file, or the FILE.token it wrote "
+        help=f"{when}the service's bearer token (rota serve's --token-file, or the FILE.token it wrote "
         "beside its engine file); without it, the environment variable ROTA_TOKEN",
     )
 
