@@ -31,7 +31,10 @@ class ServiceStatus(BaseModel):
                     "queue_length": 2,
                     "users_online": 1,
                     "open_contacts": 3,
-                    "users": [{"id": "u1", "status": "online", "open": 3}, {"id": "u2", "status": "away", "open": 0}],
+                    "users": [
+                        {"id": "u1", "status": Status.ONLINE.value, "open": 3},
+                        {"id": "u2", "status": Status.AWAY.value, "open": 0},
+                    ],
                 }
             ]
         }
