@@ -486,10 +486,10 @@ def _service_decisions(arguments, errors: Console, filters: dict, since: datetim
     from .service.decisions_api import DECISIONS_AT_MOST
 
     url, token = service_url(arguments.url), service_token(arguments.token_file)
-    asked = arguments.limit or DECISIONS_AT_MOST
-    query = {**filters, "since": format_instant(since), "limit": min(asked, DECISIONS_AT_MOST)}
-    rows = get_json(url, "/v1/decisions", token, query)
-    if asked >= DECISIONS_AT_MOST and len(rows) == DECISIONS_AT_MOST:
+    beyond_one_answer = arguments.limit == 0 or arguments.limit > DECISIONS_AT_MOST
+    limit = DECISIONS_AT_MOST if beyond_one_answer else arguments.limit
+    rows = get_json(url, "/v1/decisions", token, {**filters, "since": format_instant(since), "limit": limit})
+    if beyond_one_answer and len(rows) == DECISIONS_AT_MOST:
         _say(
             errors,
             f"rota: the service answers at most {DECISIONS_AT_MOST:,} decisions at a time: these are the newest; "

@@ -80,6 +80,10 @@ def test_log_over_url_says_when_the_service_gave_fewer_than_asked(desk, capsys, 
     code, out, err = _rota(capsys, "log", "--url", desk.url, "--token-file", str(desk.directory / "token"))
     assert code == 0 and len(out.splitlines()) == 1 + 4  # the header, the newest 4
     assert "the service answers at most 4 decisions at a time: these are the newest" in err
+    code, out, err = _rota(
+        capsys, "log", "--url", desk.url, "--token-file", str(desk.directory / "token"), "--limit", "4"
+    )
+    assert code == 0 and len(out.splitlines()) == 1 + 4 and err == ""  # as many as asked: nothing to say
 
 
 def test_status_gives_the_queue_users_online_and_open_counts(desk, capsys):
