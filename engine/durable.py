@@ -284,6 +284,10 @@ class DurableEngine:
     def user(self, user_id: str) -> User | None:
         return self.engine.roster.users.get(user_id)
 
+    def users(self) -> list[User]:
+        """Every user, deleted ones too, in id order."""
+        return sorted(self.engine.roster.users.values(), key=lambda user: user.id)
+
     def contact(self, contact_id: str) -> ContactState | None:
         return self.engine.contacts.get(contact_id)
 

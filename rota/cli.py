@@ -31,6 +31,7 @@ from rota.storage.files import replaced_atomically
 
 from . import __version__, report
 from .jobs import PolicyNotReadable, batch_file, load_snapshot_warning, read_policy_source, replay_file
+from .remote import ServiceError
 from .tokens import TokenError
 
 OK, POLICY_ERRORS, INPUT_ERRORS = 0, 1, 2
@@ -52,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     except PolicyError as error:
         print(str(error))
         return POLICY_ERRORS
-    except (InputError, StorageError, EventError, TokenError, EngineFileError, RunMismatch) as error:
+    except (InputError, StorageError, EventError, TokenError, EngineFileError, RunMismatch, ServiceError) as error:
         _say(errors, f"rota: error: {error}")
         return INPUT_ERRORS
     except KeyboardInterrupt:
@@ -171,14 +172,23 @@ def _parser() -> argparse.ArgumentParser:
     )
     simulate.set_defaults(run=run_simulate)
 
-    log = command("log", "query the decision log of an engine file")
-    log.add_argument("--db", metavar="FILE", required=True, help="the engine's DuckDB file")
+    log = command("log", "query the decision log of an engine file, or of a running service")
+    source = log.add_mutually_exclusive_group(required=True)
+    source.add_argument("--db", metavar="FILE", help="the engine's DuckDB file (not one a service has open)")
+    source.add_argument("--url", metavar="URL", help="a running rota serve, e.g. http://127.0.0.1:8080")
+    _token_option(log, "with --url: ")
     for name in ("contact", "user", "route", "outcome"):
         log.add_argument(f"--{name}", help=f"only decisions with this {name}")
     log.add_argument("--since", metavar="T", help="only decisions at or after T, ISO 8601")
     log.add_argument("--limit", type=int, default=0, metavar="N", help="only the newest N; 0 shows all")
     log.add_argument("--format", choices=("text", "json"), default="text", help="aligned columns, or JSON lines")
     log.set_defaults(run=run_log)
+
+    status = command("status", "the queue length, users online and open contacts of a running service")
+    status.add_argument("--url", metavar="URL", required=True, help="a running rota serve, e.g. http://127.0.0.1:8080")
+    _token_option(status)
+    status.add_argument("--format", choices=("text", "json"), default="text", help="aligned columns, or one JSON line")
+    status.set_defaults(run=run_status)
 
     verify = command("verify", "check the engine's properties and the policy itself on generated runs")
     verify.add_argument("policy", metavar="POLICY", help="the policy file")
@@ -213,6 +223,15 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--snapshot", metavar="DIR", help="users and teams to start a new engine file with")
     serve.set_defaults(run=run_serve)
     return parser
+
+
+def _token_option(command: argparse.ArgumentParser, when: str = "") -> None:
+    command.add_argument(
+        "--token-file",
+        metavar="FILE",
+        help=f"{when}the service's bearer token (rota serve's --token-file, or the FILE.token it wrote "
+        "beside its engine file); without it, the environment variable ROTA_TOKEN",
+    )
 
 
 # ---------------------------------------------------------------------- check
@@ -447,24 +466,60 @@ def _duration(text: str, option: str) -> int:
 
 
 def run_log(arguments, errors: Console) -> int:
-    from rota.storage.engine_store import EngineStore
-
     if arguments.limit < 0:
         raise InputError(f"--limit must be 0 (every decision) or more, got {arguments.limit}")
     since = parse_time(arguments.since, "--since") if arguments.since else None
-    store = EngineStore(arguments.db, create=False)
+    filters = {name: getattr(arguments, name) for name in ("contact", "user", "route", "outcome")}
+    if arguments.url:
+        rows = _service_decisions(arguments, errors, filters, since)
+    else:
+        if arguments.token_file:
+            raise InputError("--token-file goes with --url: an engine file (--db) needs no token")
+        rows = report.with_times_as_text(_file_decisions(arguments.db, filters, since, arguments.limit))
+    report.print_decisions(rows, arguments.format)
+    return OK
+
+
+def _file_decisions(db: str, filters: dict, since: datetime | None, limit: int) -> list[dict]:
+    from rota.storage.engine_store import EngineFileInUse, EngineStore
+
     try:
-        rows = store.decisions(
-            contact=arguments.contact,
-            user=arguments.user,
-            route=arguments.route,
-            outcome=arguments.outcome,
-            since=since,
-            limit=arguments.limit,
-        )
+        store = EngineStore(db, create=False)
+    except EngineFileInUse as error:
+        raise InputError(
+            f"{error}; to read a running service's log, use `rota log --url URL` (the address rota serve printed)"
+        ) from None
+    try:
+        return store.decisions(**filters, since=since, limit=limit)
     finally:
         store.close()
-    report.print_decisions(rows, arguments.format)
+
+
+def _service_decisions(arguments, errors: Console, filters: dict, since: datetime | None) -> list[dict]:
+    """The newest --limit decisions (every one for 0) as far as the service gives them in one answer."""
+    from rota.engine import format_instant
+
+    from .remote import get_json, service_token, service_url
+    from .service.decisions_api import DECISIONS_AT_MOST
+
+    url, token = service_url(arguments.url), service_token(arguments.token_file)
+    beyond_one_answer = arguments.limit == 0 or arguments.limit > DECISIONS_AT_MOST
+    limit = DECISIONS_AT_MOST if beyond_one_answer else arguments.limit
+    rows = get_json(url, "/v1/decisions", token, {**filters, "since": format_instant(since), "limit": limit})
+    if beyond_one_answer and len(rows) == DECISIONS_AT_MOST:
+        _say(
+            errors,
+            f"rota: the service answers at most {DECISIONS_AT_MOST:,} decisions at a time: these are the newest; "
+            "narrow them with --since or a filter",
+        )
+    return rows
+
+
+def run_status(arguments, errors: Console) -> int:
+    from .remote import get_json, service_token, service_url
+
+    url, token = service_url(arguments.url), service_token(arguments.token_file)
+    report.print_status(get_json(url, "/v1/status", token), arguments.format)
     return OK
 
 

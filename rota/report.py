@@ -138,12 +138,15 @@ def print_replay_summary(console: Console, summary: ReplaySummary, out_path: str
         console.print(_counts_table("busiest users", dict(summary.busiest_users)))
 
 
-def print_decisions(rows: list[dict], output_format: str) -> None:
-    """The decision log on stdout: JSON lines, or aligned columns for a person."""
+def with_times_as_text(rows: list[dict]) -> list[dict]:
+    """Decision rows of an engine file with `at` and `deadline` as ISO 8601 text, as the service sends them."""
     from rota.engine import format_instant
 
-    for row in rows:
-        row["at"], row["deadline"] = format_instant(row["at"]), format_instant(row["deadline"])
+    return [{**row, "at": format_instant(row["at"]), "deadline": format_instant(row["deadline"])} for row in rows]
+
+
+def print_decisions(rows: list[dict], output_format: str) -> None:
+    """The decision log on stdout (times as text): JSON lines, or aligned columns for a person."""
     if output_format == "json":
         for row in rows:
             print(json.dumps(row))
@@ -159,3 +162,28 @@ def print_decisions(rows: list[dict], output_format: str) -> None:
             )
         )
     console_for(sys.stdout).print(table)
+
+
+def print_status(status: dict, output_format: str) -> None:
+    """`rota status` on stdout: one JSON line, or the counts and then each user's open contacts."""
+    if output_format == "json":
+        print(json.dumps(status))
+        return
+    users = status["users"]
+    console = console_for(sys.stdout)
+    summary = Table(box=None, pad_edge=False, show_header=False)
+    summary.add_column()
+    summary.add_column()
+    summary.add_row("queue", plural(status["queue_length"], "contact") + " waiting")
+    summary.add_row("users online", f"{status['users_online']:,} of {plural(len(users), 'user')}")
+    summary.add_row("open contacts", f"{status['open_contacts']:,}")
+    console.print(summary)
+    if not users:
+        return
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in ("user", "status", "open"):
+        table.add_column(column, justify="right" if column == "open" else "left")
+    for user in users:
+        table.add_row(user["id"], user["status"] or "", str(user["open"]))
+    console.print()
+    console.print(table)

@@ -23,8 +23,15 @@ def existing_token(token_file: str | None, database: str) -> str | None:
         if token_file:
             raise TokenError(f"{path}: no such token file")
         return None
+    return read_token(path)
+
+
+def read_token(path: Path) -> str:
+    """The token a file holds, whitespace stripped; TokenError when the file is missing, unreadable or empty."""
     try:
         token = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        raise TokenError(f"{path}: no such token file") from None
     except UnicodeDecodeError:
         raise TokenError(f"{path}: the token file is not UTF-8 text") from None
     except OSError as error:

@@ -86,6 +86,10 @@ class EngineFileError(ValueError):
     """An engine file that cannot be opened, said in one line naming it and what to do."""
 
 
+class EngineFileInUse(EngineFileError):
+    """An engine file another process holds open, such as a running `rota serve`."""
+
+
 class EngineStore:
     def __init__(self, path: str | Path = ":memory:", create: bool = True):
         """Open the engine file at `path`, or create it (unless `create` is false);
@@ -281,6 +285,12 @@ def _connect(path: str, create: bool) -> duckdb.DuckDBPyConnection:
     try:
         connection = duckdb.connect(path)
     except duckdb.Error as error:
+        if _LOCKED.search(str(error)):
+            holder = _HOLDER.search(str(error))
+            process = f"another process (PID {holder.group(1)})" if holder else "another process"
+            raise EngineFileInUse(
+                f"{file}: in use by {process}, such as a running rota serve; stop it first, or use another file"
+            ) from None
         raise EngineFileError(_open_failure(file, str(error))) from None
     tables = {row[0] for row in connection.execute("SELECT table_name FROM information_schema.tables").fetchall()}
     if tables and "meta" not in tables:
@@ -290,10 +300,6 @@ def _connect(path: str, create: bool) -> duckdb.DuckDBPyConnection:
 
 
 def _open_failure(file: Path, said: str) -> str:
-    if _LOCKED.search(said):
-        holder = _HOLDER.search(said)
-        process = f"another process (PID {holder.group(1)})" if holder else "another process"
-        return f"{file}: in use by {process}, such as a running rota serve; stop it first, or use another file"
     for pattern, reason in _OPEN_FAILURES:
         if pattern.search(said):
             return f"{file}: {reason}"

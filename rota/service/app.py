@@ -12,8 +12,10 @@ from .auth import bearer
 from .contacts_api import add_contact_routes
 from .core import RotaService
 from .decisions_api import add_decision_routes
+from .docs import add_docs_routes
 from .errors import install_body_limit, install_error_handlers
 from .policy_api import add_policy_routes
+from .status_api import add_status_routes
 from .users_api import add_user_routes
 
 
@@ -24,9 +26,17 @@ def create_app(service: RotaService) -> FastAPI:
         yield
         service.stop()
 
-    app = FastAPI(title="rota", description="Routing policies as a service (SPEC 5.2).", version="1", lifespan=lifespan)
+    app = FastAPI(
+        title="rota",
+        description="Routing policies as a service (SPEC 5.2).",
+        version="1",
+        lifespan=lifespan,
+        docs_url=None,  # offline instead: add_docs_routes
+        redoc_url=None,
+    )
     install_error_handlers(app)
     install_body_limit(app)
+    add_docs_routes(app)
     authorized = [Depends(bearer(service.token))]
 
     @app.get("/healthz")
@@ -37,6 +47,7 @@ def create_app(service: RotaService) -> FastAPI:
     add_user_routes(app, service, authorized)
     add_contact_routes(app, service, authorized)
     add_decision_routes(app, service, authorized)
+    add_status_routes(app, service, authorized)
 
     @app.get("/metrics", dependencies=authorized)
     def metrics():

@@ -9,6 +9,9 @@ from rota.engine import format_instant
 from .core import RotaService
 from .inputs import instant_parameter
 
+# The most rows one answer carries (`limit` is held to 1..this).
+DECISIONS_AT_MOST = 10_000
+
 
 def add_decision_routes(app: FastAPI, service: RotaService, authorized) -> None:
     @app.get("/v1/decisions", dependencies=authorized)
@@ -22,6 +25,11 @@ def add_decision_routes(app: FastAPI, service: RotaService, authorized) -> None:
     ):
         moment = instant_parameter(since, "since") if since else None
         rows = service.engine.decisions(
-            contact=contact, user=user, route=route, outcome=outcome, since=moment, limit=max(1, min(limit, 10_000))
+            contact=contact,
+            user=user,
+            route=route,
+            outcome=outcome,
+            since=moment,
+            limit=max(1, min(limit, DECISIONS_AT_MOST)),
         )
         return [{**row, "at": format_instant(row["at"]), "deadline": format_instant(row["deadline"])} for row in rows]
