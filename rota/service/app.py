@@ -12,7 +12,9 @@ from .auth import bearer
 from .contacts_api import add_contact_routes
 from .core import RotaService
 from .decisions_api import add_decision_routes
-from .errors import install_body_limit, install_error_handlers
+from .errors import error_responses, install_body_limit, install_error_handlers
+from .inputs import JsonBodyRoute
+from .models import Health
 from .policy_api import add_policy_routes
 from .users_api import add_user_routes
 
@@ -25,11 +27,12 @@ def create_app(service: RotaService) -> FastAPI:
         service.stop()
 
     app = FastAPI(title="rota", description="Routing policies as a service (SPEC 5.2).", version="1", lifespan=lifespan)
+    app.router.route_class = JsonBodyRoute
     install_error_handlers(app)
     install_body_limit(app)
     authorized = [Depends(bearer(service.token))]
 
-    @app.get("/healthz")
+    @app.get("/healthz", response_model=Health)
     def healthz():
         return {"status": "ok"}
 
@@ -38,7 +41,12 @@ def create_app(service: RotaService) -> FastAPI:
     add_contact_routes(app, service, authorized)
     add_decision_routes(app, service, authorized)
 
-    @app.get("/metrics", dependencies=authorized)
+    @app.get(
+        "/metrics",
+        dependencies=authorized,
+        response_class=PlainTextResponse,
+        responses={**error_responses(), 200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+    )
     def metrics():
         return PlainTextResponse(generate_latest(service.registry).decode(), media_type="text/plain; version=0.0.4")
 
