@@ -274,17 +274,25 @@ class DurableEngine:
         return self.engine.roster.users.get(user_id)
 
     def users(
-        self, status: str | None = None, team: str | None = None, after: str | None = None, limit: int | None = None
+        self,
+        status: str | None = None,
+        team: str | None = None,
+        deleted: bool | None = None,
+        after: str | None = None,
+        limit: int | None = None,
     ) -> list[User]:
-        """Users in id order (deleted ones too), of a status and a team, from the first id past `after`."""
+        """Users in id order, of a status, a team and deleted or not (None: any), from the first id past `after`."""
         roster = self.engine.roster
         ids = roster.members.get(team, set()) if team is not None else roster.users.keys()
         chosen = sorted(
             (roster.users[user_id] for user_id in ids if after is None or user_id > after),
             key=lambda user: user.id,
         )
-        if status is not None:
-            chosen = [user for user in chosen if user.status == status]
+        chosen = [
+            user
+            for user in chosen
+            if (status is None or user.status == status) and (deleted is None or user.deleted == deleted)
+        ]
         return chosen[:limit] if limit is not None else chosen
 
     def teams(self) -> dict[str, list[User]]:

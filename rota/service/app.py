@@ -45,7 +45,10 @@ def create_app(service: RotaService) -> FastAPI:
         "/metrics",
         dependencies=authorized,
         response_class=PlainTextResponse,
-        responses={**error_responses(), 200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+        responses={
+            **error_responses(by_reference=True),
+            200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
+        },
     )
     def metrics():
         return PlainTextResponse(generate_latest(service.registry).decode(), media_type="text/plain; version=0.0.4")

@@ -29,7 +29,7 @@ def add_contact_routes(app: FastAPI, service: RotaService, authorized) -> None:
     async def route(contact_id: ContactId, body: RouteRequest | None = None):
         """Route a contact (again): the decision, as a replay row; an already queued contact keeps its place."""
         try:  # the same value rules as a contacts file and a `route` event (rota.storage.kinds)
-            attrs = contact_attributes(body.attrs if body is not None else {})
+            attrs = contact_attributes(body.attrs.model_dump(exclude_unset=True) if body is not None else {})
         except ValueError as error:
             raise refused(codes.BAD_ATTRIBUTE, "body.attrs", str(error)) from None
         started = time.perf_counter()

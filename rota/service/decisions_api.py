@@ -23,7 +23,7 @@ def add_decision_routes(app: FastAPI, service: RotaService, authorized) -> None:
         limit: Limit = 100,
     ):
         """The last `limit` committed decisions that match, newest last."""
-        moment = instant_parameter(since, "since") if since else None
+        moment = instant_parameter(since, "since") if since is not None else None
         rows = service.engine.decisions(
             contact=contact,
             user=user,

@@ -9,10 +9,11 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from rota import diagnostics as codes
 from rota.diagnostics import Code, Diagnostic
-from rota.vocabulary import USER_DELETED_COLUMN, Status, UserField
+from rota.vocabulary import CONTACT_ASSIGNEE_COLUMN, USER_DELETED_COLUMN, Status, UserField
 
 from .models import MAX_ID_LENGTH, ErrorBody
 
@@ -47,11 +48,24 @@ ERROR_STATUSES: dict[int, str] = {
 GUARDED = (401, 403, 413, 422)
 
 
-def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """The `responses=` of a route: the given statuses (and those of every guarded route), with the error body."""
-    return {
-        status: {"model": ErrorBody, "description": ERROR_STATUSES[status]} for status in sorted({*GUARDED, *statuses})
-    }
+def error_responses(*statuses: int, by_reference: bool = False) -> dict[int | str, dict[str, Any]]:
+    """The `responses=` of a route: the given statuses (and those of every guarded route), with the error body.
+    `by_reference` for a route whose own answers are not JSON: FastAPI would document a model in their type."""
+    if by_reference:
+        body: dict[str, Any] = {
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ErrorBody.__name__}"}}}
+        }
+    else:
+        body = {"model": ErrorBody}
+    return {status: {**body, "description": ERROR_STATUSES[status]} for status in sorted({*GUARDED, *statuses})}
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """The methods of the path a 405 was for: those of its most specific route (`/v1/teams/{team}/members/{user}`
+    rather than `/v1/teams/{team}`, whose path-like name matches it too)."""
+    matching = [route for route in request.app.router.routes if route.matches(request.scope)[0] != Match.NONE]
+    longest = max((len(route.path_format) for route in matching), default=0)
+    return sorted({method for route in matching if len(route.path_format) == longest for method in route.methods})
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -61,9 +75,11 @@ def install_error_handlers(app: FastAPI) -> None:
             error.status_code, "error"
         )
         body = {"error": {"code": code, "message": str(error.detail), **getattr(error, "details", {})}}
-        headers = dict(error.headers or {})  # a 405 keeps its `Allow`
+        headers = dict(error.headers or {})
         if error.status_code == 401:
             headers["WWW-Authenticate"] = "Bearer"
+        if error.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(request))
         return JSONResponse(body, status_code=error.status_code, headers=headers or None)
 
     @app.exception_handler(RequestValidationError)
@@ -82,6 +98,7 @@ BODY_FIELD_RULES: dict[str, tuple[Code, str]] = {
     UserField.STATUS.value: (codes.UNKNOWN_STATUS, f"`status` must be one of {', '.join(Status.texts())}"),
     UserField.NAME.value: (codes.NAME_NOT_TEXT, "`name` must be a string"),
     USER_DELETED_COLUMN: (codes.BAD_ATTRIBUTE, "`deleted` must be true or false"),
+    CONTACT_ASSIGNEE_COLUMN: (codes.BAD_ATTRIBUTE, "`assignee` must be a user id (text)"),
 }
 # The rule each query parameter follows, as a refusal says it (inputs.py gives it to /openapi.json too).
 PARAMETER_RULES: dict[str, str] = {}
@@ -112,6 +129,8 @@ def refusal_of(problem: Mapping[str, Any]) -> tuple[Code, str, str]:
     field = place[1]
     if field == "attrs" and len(place) == 2:
         return codes.ATTRS_NOT_OBJECT, where, "`attrs` must be an object"
+    if field == "attrs" and place[2] in BODY_FIELD_RULES:  # a built-in one: `attrs.deleted`, `attrs.assignee`
+        return BODY_FIELD_RULES[place[2]][0], ".".join(place[:3]), BODY_FIELD_RULES[place[2]][1]
     if field == "attrs":
         return codes.ATTRIBUTE_VALUE, ".".join(place[:3]), f"attribute `{place[2]}` {ATTRIBUTE_RULE}"
     code, message = BODY_FIELD_RULES.get(field, (codes.INVALID_PARAMETER, f"`{field}` is not valid"))

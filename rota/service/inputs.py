@@ -43,6 +43,7 @@ Since = Annotated[str | None, parameter("since", TIME_RULE, json_schema_extra={"
 DryRun = Annotated[bool, parameter("dry_run", "true or false")]
 AllowEmpty = Annotated[bool, parameter("allow_empty", "true or false")]
 After = Annotated[str | None, parameter("after", "the `next` of the page before (a user id)", max_length=MAX_ID_LENGTH)]
+DeletedFilter = Annotated[bool | None, parameter("deleted", "true or false")]
 TeamFilter = Annotated[str | None, parameter("team", "a team name", max_length=MAX_ID_LENGTH)]
 
 

@@ -20,7 +20,7 @@ ID_PATTERN = r"^[^\x00-\x1f\x7f]+$"
 FiniteNumber = Annotated[StrictFloat, Field(allow_inf_nan=False)]
 # What an attribute holds (SPEC 1): text, a number, true/false, a list of texts, or null.
 AttributeValue = StrictBool | StrictInt | FiniteNumber | StrictStr | list[StrictStr] | None
-Attributes = dict[str, AttributeValue]
+UserId = Annotated[StrictStr, Field(examples=["u1"])]
 Instant = Annotated[str, Field(description="ISO 8601, UTC", examples=["2026-11-25T10:00:00Z"])]
 
 
@@ -31,10 +31,28 @@ class Strict(BaseModel):
 # ------------------------------------------------------------------ requests
 
 
+class ContactAttributes(BaseModel):
+    """A contact's attributes, as in a contacts file: any name, with `assignee` a user id."""
+
+    model_config = ConfigDict(extra="allow")
+    __pydantic_extra__: dict[str, AttributeValue]
+    assignee: UserId | StrictInt | None = None
+
+
+class UserAttributes(BaseModel):
+    """A user's attributes, as in a snapshot: any name, with the built-in columns of their kinds."""
+
+    model_config = ConfigDict(extra="allow")
+    __pydantic_extra__: dict[str, AttributeValue]
+    status: Status | None = None
+    name: StrictStr | None = None
+    deleted: StrictBool | None = None
+
+
 class RouteRequest(Strict):
     """The contact's attributes, as in a contacts file (`assignee` is a user id)."""
 
-    attrs: Attributes = Field(default_factory=dict, examples=[{"tags": ["vip"], "language": "de"}])
+    attrs: ContactAttributes = Field(default_factory=ContactAttributes, examples=[{"tags": ["vip"], "language": "de"}])
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"attrs": {"tags": ["vip"]}}]})
 
@@ -45,11 +63,13 @@ class UserChange(Strict):
     status: Status | None = None
     name: StrictStr | None = None
     deleted: StrictBool | None = None
-    attrs: Attributes = Field(default_factory=dict, examples=[{"languages": ["de", "en"]}])
+    attrs: UserAttributes = Field(default_factory=UserAttributes, examples=[{"languages": ["de", "en"]}])
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"status": "online", "name": "Ana", "attrs": {"languages": ["de"]}}]},
+        json_schema_extra={
+            "examples": [{"status": Status.ONLINE.value, "name": "Ana", "attrs": {"languages": ["de"]}}]
+        },
     )
 
 
@@ -140,13 +160,13 @@ class UserPage(BaseModel):
 class TeamSummary(BaseModel):
     team: str = Field(examples=["VIP"])
     members: int
-    online: int
+    members_online: int
 
 
 class TeamBody(BaseModel):
     team: str = Field(examples=["VIP"])
     members: list[UserBody]
-    online: int
+    members_online: int
 
 
 class PolicyFile(BaseModel):

@@ -31,7 +31,9 @@ POLICY_FILE = "policy"  # the `file` of the diagnostics about a policy sent as t
 IfMatch = Annotated[str | None, Header(description='the ETag of GET /v1/policy (`"VERSION"`), or `*`')]
 POLICY_TEXT = {
     "required": True,
-    "content": {"text/plain": {"schema": {"type": "string"}, "example": "route all {\n  assign to space\n}\n"}},
+    "content": {
+        "text/plain": {"schema": {"type": "string", "minLength": 1}, "example": "route all {\n  assign to space\n}\n"}
+    },
 }
 
 
@@ -52,6 +54,8 @@ def add_policy_routes(app: FastAPI, service: RotaService, authorized) -> None:
     ):
         """Check a policy (text/plain) against the live roster and, unless `dry_run`, make it the active version."""
         text = (await request.body()).decode("utf-8", errors="replace")
+        if not text:
+            raise refused(codes.NO_ROUTE, "body", "the body is empty: send the policy's text", error="policy_empty")
         compiled, warnings = await run_in_threadpool(checked_policy, service, text, allow_empty)
         if dry_run:
             return change_view(compiled, warnings, active=False)

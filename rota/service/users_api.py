@@ -13,7 +13,7 @@ from rota.vocabulary import USER_DELETED_COLUMN, EventType, Status, UserField
 
 from .core import RotaService
 from .errors import ApiError, error_responses, refused
-from .inputs import After, Limit, StatusFilter, TeamFilter, TeamName, UserId
+from .inputs import After, DeletedFilter, Limit, StatusFilter, TeamFilter, TeamName, UserId
 from .models import TeamBody, TeamSummary, UserBody, UserChange, UserPage
 
 STATUSES = Status.texts()
@@ -34,7 +34,7 @@ def add_user_routes(app: FastAPI, service: RotaService, authorized) -> None:
         change = body or UserChange()
         given = change.model_dump(include=set(USER_BODY_FIELDS), exclude_none=True, mode="json")
         try:  # the same value rules as a snapshot and a `user` event (rota.storage.kinds)
-            changes = user_attributes({**change.attrs, **given})
+            changes = user_attributes({**change.attrs.model_dump(exclude_unset=True, mode="json"), **given})
         except ValueError as error:
             raise refused(codes.BAD_ATTRIBUTE, "body.attrs", str(error)) from None
         await service.apply(EventType.USER.value, user=user_id, attrs=changes)
@@ -43,11 +43,17 @@ def add_user_routes(app: FastAPI, service: RotaService, authorized) -> None:
 
     @app.get("/v1/users", dependencies=authorized, response_model=UserPage, responses=error_responses())
     def list_users(
-        status: StatusFilter = None, team: TeamFilter = None, after: After = None, limit: Limit = DEFAULT_PAGE
+        status: StatusFilter = None,
+        team: TeamFilter = None,
+        deleted: DeletedFilter = None,
+        after: After = None,
+        limit: Limit = DEFAULT_PAGE,
     ):
-        """The users in id order, deleted ones too, filtered by status and team, a page at a time."""
+        """The users in id order, deleted ones too, filtered by status, team and deletion, a page at a time."""
         with service.lock:
-            users = service.engine.users(status=status, team=team, after=after, limit=limit + 1)
+            users = service.engine.users(
+                status=status.value if status else None, team=team, deleted=deleted, after=after, limit=limit + 1
+            )
             page = [user_view(user) for user in users[:limit]]
         return {"users": page, "next": page[-1]["id"] if len(users) > limit else None}
 
@@ -55,8 +61,9 @@ def add_user_routes(app: FastAPI, service: RotaService, authorized) -> None:
         "/v1/users/{user_id:path}", dependencies=authorized, response_model=UserBody, responses=error_responses(404)
     )
     def get_user(user_id: UserId):
+        """A user; a deleted one is gone (404) until undeleted, though GET /v1/users still lists it."""
         with service.lock:
-            return user_view(known_user(service, user_id))
+            return user_view(present_user(service, user_id))
 
     @app.delete(
         "/v1/users/{user_id:path}",
@@ -66,8 +73,8 @@ def add_user_routes(app: FastAPI, service: RotaService, authorized) -> None:
         responses=error_responses(404, 503),
     )
     async def delete_user(user_id: UserId):
-        """Delete a user: never a candidate again; contacts it holds stay with it."""
-        known_user(service, user_id)
+        """Delete a user: never a candidate again; contacts it holds stay with it. `"deleted": false` undoes it."""
+        present_user(service, user_id)
         await service.apply(EventType.DELETE.value, user=user_id)
         return Response(status_code=204)
 
@@ -76,7 +83,7 @@ def add_user_routes(app: FastAPI, service: RotaService, authorized) -> None:
         """Every team a user has joined, by name, with its numbers of members and of members online."""
         with service.lock:
             return [
-                {"team": team, "members": len(members), "online": online_count(members)}
+                {"team": team, "members": len(members), "members_online": online_count(members)}
                 for team, members in service.engine.teams().items()
             ]
 
@@ -105,7 +112,11 @@ def add_user_routes(app: FastAPI, service: RotaService, authorized) -> None:
                 raise ApiError(
                     404, "unknown_team", f"no team `{team}`; add a member with PUT /v1/teams/{team}/members/USER"
                 )
-            return {"team": team, "members": [user_view(user) for user in members], "online": online_count(members)}
+            return {
+                "team": team,
+                "members": [user_view(user) for user in members],
+                "members_online": online_count(members),
+            }
 
 
 def online_count(members: list[User]) -> int:
@@ -129,4 +140,16 @@ def known_user(service: RotaService, user_id: str) -> User:
     user = service.engine.user(user_id)
     if user is None:
         raise ApiError(404, "unknown_user", f"no user `{user_id}`; create it with PUT /v1/users/{user_id}")
+    return user
+
+
+def present_user(service: RotaService, user_id: str) -> User:
+    """A user that is not deleted: a deleted one answers 404, saying how to undelete it."""
+    user = known_user(service, user_id)
+    if user.deleted:
+        raise ApiError(
+            404,
+            "deleted_user",
+            f'user `{user_id}` is deleted; PUT /v1/users/{user_id} with {{"deleted": false}} undeletes it',
+        )
     return user
