@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,6 +19,8 @@ from rota.vocabulary import CONTACT_ASSIGNEE_COLUMN, USER_DELETED_COLUMN, Status
 from .models import MAX_ID_LENGTH, ErrorBody
 
 MAX_BODY_BYTES = 256 * 1024
+ID_RULE = f"1 to {MAX_ID_LENGTH} characters, any but control characters (`/` included)"
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class ApiError(HTTPException):
@@ -71,6 +74,9 @@ def allowed_methods(request: Request) -> list[str]:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, error: HTTPException):
+        if error.status_code == 404 and not isinstance(error, ApiError) and CONTROL.search(request.scope["path"]):
+            # No route matched: an id's converter takes any text but a newline, which is refused here instead.
+            error = refused(codes.BAD_ID, "path", f"an id in the path holds a control character; {ID_RULE}")
         code = getattr(error, "code", None) or {404: "not_found", 405: "method_not_allowed"}.get(
             error.status_code, "error"
         )
@@ -84,7 +90,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, error: RequestValidationError):
-        found = [refusal_of(problem) for problem in error.errors()]
+        # dict.fromkeys: one diagnostic per part, though pydantic reports a value for each kind it could be
+        found = list(dict.fromkeys(refusal_of(problem) for problem in error.errors()))
         status = 400 if any(code is codes.BODY_NOT_JSON for code, _, _ in found) else 422
         diagnostics = [Diagnostic(where, 0, 0, message, code=code).to_json() for code, where, message in found]
         message = diagnostics[0]["message"] if len(diagnostics) == 1 else "the request is not valid"
@@ -113,7 +120,7 @@ def refusal_of(problem: Mapping[str, Any]) -> tuple[Code, str, str]:
     if kind == "json_invalid":
         return codes.BODY_NOT_JSON, "body", "the body is not JSON"
     if place[0] == "path":
-        return codes.BAD_ID, where, f"`{name}` must be 1 to {MAX_ID_LENGTH} characters, with no control character"
+        return codes.BAD_ID, where, f"`{name}` must be {ID_RULE}"
     if place[0] != "body":
         rule = PARAMETER_RULES.get(name, "of another kind")
         code = codes.PARAMETER_NOT_TIME if rule == TIME_RULE else codes.INVALID_PARAMETER

@@ -13,11 +13,10 @@ from rota import diagnostics as codes
 from rota.engine import parse_instant
 from rota.vocabulary import Outcome, Status
 
-from .errors import PARAMETER_RULES, TIME_RULE, refused
+from .errors import ID_RULE, PARAMETER_RULES, TIME_RULE, refused
 from .models import ID_PATTERN, MAX_ID_LENGTH
 
 MAX_LIMIT = 10_000
-ID_RULE = f"1 to {MAX_ID_LENGTH} characters, any but control characters (`/` included)"
 
 
 def identifier(what: str) -> object:
