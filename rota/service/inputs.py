@@ -19,12 +19,12 @@ from .models import ID_PATTERN, MAX_ID_LENGTH
 MAX_LIMIT = 10_000
 
 
-def identifier(what: str) -> object:
+def identifier(what: str) -> Any:
     """A path id: any non-empty text up to MAX_ID_LENGTH, `/` included, no control character."""
     return Path(min_length=1, max_length=MAX_ID_LENGTH, pattern=ID_PATTERN, description=f"{what}: {ID_RULE}")
 
 
-def parameter(name: str, rule: str, **constraints: object) -> object:
+def parameter(name: str, rule: str, **constraints: Any) -> Any:
     """A query parameter whose refusal says `rule` (errors.refusal_of); its default is the signature's."""
     PARAMETER_RULES[name] = rule
     return Query(description=rule, **constraints)

@@ -54,7 +54,9 @@ class UserAttributes(BaseModel):
 class RouteRequest(Strict):
     """The contact's attributes, as in a contacts file (`assignee` is a user id)."""
 
-    attrs: ContactAttributes = Field(default_factory=ContactAttributes, examples=[{"tags": ["vip"], "language": "de"}])
+    attrs: ContactAttributes = Field(
+        default_factory=lambda: ContactAttributes.model_validate({}), examples=[{"tags": ["vip"], "language": "de"}]
+    )
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"attrs": {"tags": ["vip"]}}]})
 
@@ -65,7 +67,9 @@ class UserChange(Strict):
     status: Status | None = None
     name: StrictStr | None = None
     deleted: StrictBool | None = None
-    attrs: UserAttributes = Field(default_factory=UserAttributes, examples=[{"languages": ["de", "en"]}])
+    attrs: UserAttributes = Field(
+        default_factory=lambda: UserAttributes.model_validate({}), examples=[{"languages": ["de", "en"]}]
+    )
 
     model_config = ConfigDict(
         json_schema_extra={

@@ -9,7 +9,7 @@ read, so two operators' concurrent changes give one 409, not a lost update.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import FastAPI, Header, Request, Response
 from starlette.concurrency import run_in_threadpool
@@ -69,7 +69,7 @@ def add_policy_routes(app: FastAPI, service: RotaService, authorized) -> None:
         with service.lock:
             source, version = service.engine.policy_source, service.engine.policy.version
         response.headers["ETag"] = entity_tag(version)
-        answer = {"version": version, "text": source.joined()}
+        answer: dict[str, Any] = {"version": version, "text": source.joined()}
         if not source.is_one_file:  # a folder: its files apart, each with its text
             answer["files"] = [{"file": file, "text": text} for file, text in source.files]
         return answer
