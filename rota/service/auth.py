@@ -3,25 +3,28 @@
 from __future__ import annotations
 
 import hmac
-from typing import Annotated
 
-from fastapi import Depends
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import Request
+from fastapi.security import HTTPBearer
 
 from .errors import ApiError
 
-# auto_error off: a missing or wrong token keeps the service's own 401 and 403 bodies.
-SCHEME = HTTPBearer(auto_error=False, scheme_name="bearer", description="the content of `--token-file`")
 
+class BearerToken(HTTPBearer):
+    """FastAPI's HTTPBearer, so /openapi.json has the scheme; checking the token itself, in one dependency,
+    with the service's own 401 and 403 bodies."""
 
-def bearer(token: str):
-    expected = token.encode()
+    def __init__(self, token: str):
+        super().__init__(auto_error=False, scheme_name="bearer", description="the content of `--token-file`")
+        self.expected = token.encode()
 
-    async def check(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(SCHEME)]) -> None:
-        # async: FastAPI runs a plain function in a thread
-        if credentials is None or not credentials.credentials.strip():
+    async def __call__(self, request: Request) -> None:  # type: ignore[override]  # async: no thread per request
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not given.strip():
             raise ApiError(401, "unauthorized", "send `Authorization: Bearer <token>`")
-        if not hmac.compare_digest(credentials.credentials.strip().encode(), expected):
+        if not hmac.compare_digest(given.strip().encode(), self.expected):
             raise ApiError(403, "forbidden", "the token is not valid")
 
-    return check
+
+def bearer(token: str) -> BearerToken:
+    return BearerToken(token)
