@@ -162,7 +162,7 @@ class TypeChecker:
             return UNKNOWN
         if field.name in USER_FIELDS:
             return USER_FIELDS[field.name]
-        if self.schema is None:
+        if self.schema is None or self.schema.user_columns is None:
             return UNKNOWN
         if field.name not in self.schema.user_columns:
             known = list(USER_FIELDS) + list(self.schema.user_columns)

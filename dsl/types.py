@@ -10,8 +10,9 @@ from rota.vocabulary import Kind
 
 @dataclass(frozen=True)
 class SnapshotSchema:
-    """What a snapshot tells the checker: user columns and their types, teams, user ids."""
+    """What a snapshot tells the checker: user columns and their types, teams, user ids. A live roster
+    (the service's) gives teams and ids only: its users' attributes have no declared columns (None)."""
 
-    user_columns: Mapping[str, Kind]
+    user_columns: Mapping[str, Kind] | None
     teams: frozenset[str] | None = None
     user_ids: frozenset[str] | None = None

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from rota.dsl.sources import PolicySource, as_source
+from rota.dsl.types import SnapshotSchema
 from rota.storage.engine_store import Changes, EngineStore, decode_attributes, encode_attributes
 
 from .compiler import CompiledPolicy, compile_policy
@@ -284,9 +285,43 @@ class DurableEngine:
     def user(self, user_id: str) -> User | None:
         return self.engine.roster.users.get(user_id)
 
-    def users(self) -> list[User]:
-        """Every user, deleted ones too, in id order."""
-        return sorted(self.engine.roster.users.values(), key=lambda user: user.id)
+    def users(
+        self,
+        status: str | None = None,
+        team: str | None = None,
+        deleted: bool | None = None,
+        after: str | None = None,
+        limit: int | None = None,
+    ) -> list[User]:
+        """Users in id order, of a status, a team and deleted or not (None: any), from the first id past `after`."""
+        roster = self.engine.roster
+        ids = roster.members.get(team, set()) if team is not None else roster.users.keys()
+        chosen = sorted(
+            (roster.users[user_id] for user_id in ids if after is None or user_id > after),
+            key=lambda user: user.id,
+        )
+        chosen = [
+            user
+            for user in chosen
+            if (status is None or user.status == status) and (deleted is None or user.deleted == deleted)
+        ]
+        return chosen[:limit] if limit is not None else chosen
+
+    def teams(self) -> dict[str, list[User]]:
+        """Every team with a member, by name, its members in id order (a team is there while it has members)."""
+        roster = self.engine.roster
+        return {team: self.users(team=team) for team in sorted(roster.members) if roster.members[team]}
+
+    def team(self, name: str) -> list[User] | None:
+        """A team's members in id order; None for a team with no member."""
+        return self.users(team=name) if self.engine.roster.members.get(name) else None
+
+    def roster_schema(self) -> SnapshotSchema:
+        """What a new policy is checked against, as `rota check --snapshot` checks a snapshot's: the teams
+        with a member and the user ids (user attributes have no declared columns here)."""
+        return SnapshotSchema(
+            user_columns=None, teams=frozenset(self.teams()), user_ids=frozenset(self.engine.roster.users)
+        )
 
     def contact(self, contact_id: str) -> ContactState | None:
         return self.engine.contacts.get(contact_id)

@@ -135,6 +135,13 @@ INVALID_PARAMETER = code("S607", "invalid-parameter", "a path or query parameter
 BAD_ATTRIBUTE = code(
     "S608", "bad-attribute", "a built-in attribute of the wrong kind (`assignee` not text, `deleted` not a bool)"
 )
+UNKNOWN_BODY_FIELD = code("S609", "unknown-body-field", "a body field the endpoint does not have (`open`, `languages`)")
+ATTRIBUTE_VALUE = code(
+    "S610", "attribute-value", "an attribute value that is not text, a number, true/false, a list of texts or null"
+)
+BAD_ID = code("S611", "bad-id", "an id in the path that is empty, too long or holds a control character")
+NO_ROUTE = code("S612", "no-route", "a policy with no route, sent without `allow_empty=true`")
+VERSION_MISMATCH = code("S613", "version-mismatch", "`If-Match` names another version than the active one (409)")
 
 
 @dataclass(frozen=True)

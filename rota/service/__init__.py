@@ -3,7 +3,8 @@
 - `core`: the engine behind the endpoints (lock, group commits, timeouts, metrics);
 - `app`: the application; `policy_api`, `users_api`, `contacts_api`, `decisions_api`: the endpoints by area;
 - `inputs`: reading bodies and query parameters;
-- `auth`: the bearer token; `errors`: the error bodies and the body limit.
+- `auth`: the bearer token; `errors`: the error bodies, the statuses each route documents, the body limit;
+- `models`: every request and response body (the contract of /openapi.json).
 """
 
 from .app import create_app

@@ -13,7 +13,9 @@ from .contacts_api import add_contact_routes
 from .core import RotaService
 from .decisions_api import add_decision_routes
 from .docs import add_docs_routes
-from .errors import install_body_limit, install_error_handlers
+from .errors import error_responses, install_body_limit, install_error_handlers
+from .inputs import JsonBodyRoute
+from .models import Health
 from .policy_api import add_policy_routes
 from .status_api import add_status_routes
 from .users_api import add_user_routes
@@ -34,12 +36,13 @@ def create_app(service: RotaService) -> FastAPI:
         docs_url=None,  # offline instead: add_docs_routes
         redoc_url=None,
     )
+    app.router.route_class = JsonBodyRoute
     install_error_handlers(app)
     install_body_limit(app)
     add_docs_routes(app)
     authorized = [Depends(bearer(service.token))]
 
-    @app.get("/healthz")
+    @app.get("/healthz", response_model=Health)
     def healthz():
         return {"status": "ok"}
 
@@ -49,7 +52,15 @@ def create_app(service: RotaService) -> FastAPI:
     add_decision_routes(app, service, authorized)
     add_status_routes(app, service, authorized)
 
-    @app.get("/metrics", dependencies=authorized)
+    @app.get(
+        "/metrics",
+        dependencies=authorized,
+        response_class=PlainTextResponse,
+        responses={
+            **error_responses(by_reference=True),
+            200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
+        },
+    )
     def metrics():
         return PlainTextResponse(generate_latest(service.registry).decode(), media_type="text/plain; version=0.0.4")
 

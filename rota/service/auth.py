@@ -1,23 +1,30 @@
-"""The bearer token every endpoint but /healthz asks for."""
+"""The bearer token every endpoint but /healthz asks for (the `bearer` security scheme of /openapi.json)."""
 
 from __future__ import annotations
 
 import hmac
 
 from fastapi import Request
+from fastapi.security import HTTPBearer
 
 from .errors import ApiError
 
 
-def bearer(token: str):
-    expected = token.encode()
+class BearerToken(HTTPBearer):
+    """FastAPI's HTTPBearer, so /openapi.json has the scheme; checking the token itself, in one dependency,
+    with the service's own 401 and 403 bodies."""
 
-    async def check(request: Request) -> None:  # async: FastAPI runs a plain function in a thread
-        header = request.headers.get("authorization", "")
-        scheme, _, given = header.partition(" ")
-        if scheme.lower() != "bearer" or not given:
+    def __init__(self, token: str):
+        super().__init__(auto_error=False, scheme_name="bearer", description="the content of `--token-file`")
+        self.expected = token.encode()
+
+    async def __call__(self, request: Request) -> None:  # type: ignore[override]  # async: no thread per request
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not given.strip():
             raise ApiError(401, "unauthorized", "send `Authorization: Bearer <token>`")
-        if not hmac.compare_digest(given.strip().encode(), expected):
+        if not hmac.compare_digest(given.strip().encode(), self.expected):
             raise ApiError(403, "forbidden", "the token is not valid")
 
-    return check
+
+def bearer(token: str) -> BearerToken:
+    return BearerToken(token)

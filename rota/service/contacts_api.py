@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
 
 from rota import diagnostics as codes
@@ -14,46 +14,64 @@ from rota.storage import contact_attributes
 from rota.vocabulary import EventType, Outcome
 
 from .core import RotaService, utc_now
-from .errors import ApiError, refused
-from .inputs import json_object
+from .errors import ApiError, error_responses, refused
+from .inputs import ContactId
+from .models import ContactBody, DecisionRow, QueueEntryBody, RouteRequest
+
+CHANGING = error_responses(400, 503)
 
 
 def add_contact_routes(app: FastAPI, service: RotaService, authorized) -> None:
-    @app.post("/v1/contacts/{contact_id}/route", dependencies=authorized)
-    async def route(contact_id: str, request: Request):
-        body = await json_object(request) if await request.body() else {}
-        attrs = body.get("attrs", {})
-        if not isinstance(attrs, dict):
-            raise refused(codes.ATTRS_NOT_OBJECT, "body.attrs", "`attrs` must be an object")
+    # `{contact_id:path}`: an id may hold `/`; the longest match wins, so `a/route/route` routes `a/route`.
+    @app.post(
+        "/v1/contacts/{contact_id:path}/route", dependencies=authorized, response_model=DecisionRow, responses=CHANGING
+    )
+    async def route(contact_id: ContactId, body: RouteRequest | None = None):
+        """Route a contact (again): the decision, as a replay row; an already queued contact keeps its place."""
         try:  # the same value rules as a contacts file and a `route` event (rota.storage.kinds)
-            attrs = contact_attributes(attrs)
+            attrs = contact_attributes(body.attrs.model_dump(exclude_unset=True) if body is not None else {})
         except ValueError as error:
             raise refused(codes.BAD_ATTRIBUTE, "body.attrs", str(error)) from None
         started = time.perf_counter()
         own = await service.apply(EventType.ROUTE.value, contact=contact_id, attrs=attrs)
         service.latency.observe(time.perf_counter() - started)
-        if own:  # a plain JSONResponse: the row is JSON already, FastAPI need not re-encode it
+        if own:  # a plain JSONResponse: the row is JSON already, FastAPI need not check and re-encode it
             return JSONResponse(own[0].row())
         with service.lock:  # already queued: it keeps its place, and no row is written
             entry = service.engine.queue_entry(contact_id)
-            return {
-                "at": format_instant(utc_now()),
-                "contact": contact_id,
-                "route": entry.route if entry else None,
-                "outcome": Outcome.QUEUED.value,
-                "user": None,
-                "reason": None,
-                "deadline": format_instant(entry.deadline) if entry else None,
-            }
+            return JSONResponse(
+                {
+                    "at": format_instant(utc_now()),
+                    "contact": contact_id,
+                    "route": entry.route if entry else None,
+                    "outcome": Outcome.QUEUED.value,
+                    "user": None,
+                    "reason": None,
+                    "deadline": format_instant(entry.deadline) if entry else None,
+                }
+            )
 
-    @app.post("/v1/contacts/{contact_id}/close", dependencies=authorized, status_code=204)
-    async def close(contact_id: str):
+    @app.post(
+        "/v1/contacts/{contact_id:path}/close",
+        dependencies=authorized,
+        status_code=204,
+        response_class=Response,
+        responses=error_responses(404, 503),
+    )
+    async def close(contact_id: ContactId):
+        """Close a contact: its assignee loses it, or it leaves the queue."""
         known_contact(service, contact_id)
         await service.apply(EventType.CLOSE.value, contact=contact_id)
         return Response(status_code=204)
 
-    @app.get("/v1/contacts/{contact_id}", dependencies=authorized)
-    def contact(contact_id: str):
+    @app.get(
+        "/v1/contacts/{contact_id:path}",
+        dependencies=authorized,
+        response_model=ContactBody,
+        responses=error_responses(404),
+    )
+    def contact(contact_id: ContactId):
+        """A contact's state: its assignee, or its place in the queue, or neither."""
         with service.lock:
             state = known_contact(service, contact_id)
             entry = service.engine.queue_entry(contact_id)
@@ -65,8 +83,9 @@ def add_contact_routes(app: FastAPI, service: RotaService, authorized) -> None:
                 "attrs": state.contact.attributes,
             }
 
-    @app.get("/v1/queue", dependencies=authorized)
+    @app.get("/v1/queue", dependencies=authorized, response_model=list[QueueEntryBody], responses=error_responses())
     def queue():
+        """The queued contacts in queue order, with their deadlines."""
         with service.lock:
             return [queue_entry_view(entry) for entry in service.engine.queued()]
 
