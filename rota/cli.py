@@ -502,11 +502,8 @@ def run_serve(arguments, errors: Console) -> int:
             engine = DurableEngine.open(arguments.db, source, roster or Roster(), source.name, utc_now(), run=run)
             if token is None:
                 token, made_token = create_token(token_file), True
-            # Open streams end a few seconds into a shutdown (they would hold it open for ever).
-            config = uvicorn.Config(
-                create_app(RotaService(engine, token, webhook)), log_level="warning", timeout_graceful_shutdown=3
-            )
-            server = uvicorn.Server(config)
+            service = RotaService(engine, token, webhook)
+            server = _server(uvicorn.Config(create_app(service), log_level="warning"), service)
             url = f"http://{arguments.host}:{listener.getsockname()[1]}"  # the port bound, for --port 0 too
             _say(
                 errors,
@@ -528,6 +525,19 @@ def run_serve(arguments, errors: Console) -> int:
     return OK
 
 
+def _server(config, service):
+    """uvicorn's server, which ends the open decision streams as soon as a shutdown begins
+    (it waits for every open response to finish, and a stream never does)."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig, frame) -> None:
+            service.end_streams()
+            super().handle_exit(sig, frame)
+
+    return Server(config)
+
+
 def _webhook(arguments) -> Webhook | None:
     from urllib.parse import urlsplit
 
@@ -542,7 +552,9 @@ def _webhook(arguments) -> Webhook | None:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InputError(f"--webhook {arguments.webhook}: not an http(s) URL; give one such as http://host:port/path")
     if not 0 < arguments.webhook_timeout <= 300:
-        raise InputError(f"--webhook-timeout {arguments.webhook_timeout:g}: give a number of seconds from 0 to 300")
+        raise InputError(
+            f"--webhook-timeout {arguments.webhook_timeout:g}: give a number of seconds above 0, up to 300"
+        )
     secret = None
     if arguments.webhook_secret_file is not None:
         secret = read_secret(Path(arguments.webhook_secret_file), "webhook secret file").encode()

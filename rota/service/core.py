@@ -63,6 +63,7 @@ class RotaService:
         self._threads: list[threading.Thread] = []
         # Durable decisions for the stream and the webhook, published by the writer after each commit.
         self.stream_heartbeat = STREAM_HEARTBEAT_SECONDS
+        self.streams_ended = False  # set when a shutdown begins: open streams end, so it need not wait for them
         self.feed = DecisionFeed(engine.decisions_after, engine.last_committed_seq())
         self.outbox = None if webhook is None else WebhookOutbox(webhook, self.feed, engine, self.registry, self._stop)
         # Set when a commit failed: memory is then ahead of the file, so no more changes are taken
@@ -176,6 +177,10 @@ class RotaService:
             self._threads.append(threading.Thread(target=self.outbox.run, name="rota-webhook", daemon=True))
         for thread in self._threads:
             thread.start()
+
+    def end_streams(self) -> None:
+        self.streams_ended = True
+        self.feed.wake_listeners()
 
     def stop(self) -> None:
         self._stop.set()

@@ -76,7 +76,7 @@ async def _events(service: RotaService, seq: int) -> AsyncIterator[str]:
     wake = feed.listen()
     try:
         yield ": rota decisions\n\n"  # sent at once, so the client and any proxy see the stream open
-        while True:
+        while not service.streams_ended:
             wake.clear()  # before reading: a commit after the read sets it again
             rows = feed.recent_after(seq, STREAM_BATCH)
             if rows is None:  # far behind: read from the engine file, off the event loop

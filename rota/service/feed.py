@@ -48,6 +48,10 @@ class DecisionFeed:
             self._recent.extend(rows)
             self.last_seq = rows[-1][0]
             self._published.notify_all()
+        self.wake_listeners()
+
+    def wake_listeners(self) -> None:
+        with self._published:
             listeners = list(self._listeners)
         for loop, event in listeners:
             loop.call_soon_threadsafe(event.set)
