@@ -23,6 +23,7 @@ from test_spec_5_2_service import POLICY, TOKEN, Server
 
 from rota.engine import DurableEngine, Roster, User
 from rota.service import RotaService, Webhook, create_app
+from rota.service.feed import DecisionFeed
 from rota.service.outbox import SEQUENCE_HEADER, SIGNATURE_HEADER
 from rota.storage import EngineStore
 from rota.storage.engine_store import Changes
@@ -320,22 +321,34 @@ def _disk_full(changes: Changes) -> None:
 @settings(max_examples=15, deadline=None)
 @given(
     commits=st.lists(st.tuples(st.integers(0, 5), st.booleans()), max_size=12),
+    before_feed=st.integers(0, 3),
+    keep=st.integers(1, 8),
     after=st.integers(-1, 40),
     limit=st.integers(1, 12),
 )
-def test_reading_after_a_sequence_number_without_folding_agrees_with_the_folded_log(commits, after, limit):
-    """The fast read (tables and the unfolded journal) against the plain query (fold, then select)."""
+def test_reading_after_a_sequence_number_from_memory_or_the_journal_agrees_with_the_folded_log(
+    commits, before_feed, keep, after, limit
+):
+    """The fast reads (the feed's memory; the tables and the unfolded journal) against the plain query
+    (fold, then select). The first `before_feed` commits come before the feed exists, as at a restart."""
     store = EngineStore()
+    feed = None
     seq = 0
-    for size, fold in commits:
+    for count, (size, fold) in enumerate(commits):
+        if count == before_feed:
+            feed = DecisionFeed(store.decisions_after, seq - 1, keep)
         rows = [
             (seq + index, None, f"c{seq + index}", "r", "assigned", "u", "x", None, "v", 1) for index in range(size)
         ]
         seq += size
         store.commit(Changes(decisions=rows))
+        if feed is not None:
+            feed.publish(rows)
         if fold:
             store.checkpoint()
+    feed = feed or DecisionFeed(store.decisions_after, seq - 1, keep)
     fast = [row[0] for row in store.decisions_after(after, limit)]
+    followed = [row[0] for row in feed.after(after, limit)]
     plain = [row["seq"] for row in store.decisions(after=after, limit=limit)]
-    assert fast == plain == list(range(after + 1, min(seq, after + 1 + limit)))
+    assert fast == followed == plain == list(range(after + 1, min(seq, after + 1 + limit)))
     store.close()

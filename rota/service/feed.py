@@ -33,9 +33,9 @@ def row_json(row: tuple) -> dict[str, Any]:
 class DecisionFeed:
     """Durable decision rows (tuples in `DECISION_COLUMNS` order, `seq` first) as they are committed."""
 
-    def __init__(self, read_stored: Callable[[int, int], list[tuple]], last_seq: int):
+    def __init__(self, read_stored: Callable[[int, int], list[tuple]], last_seq: int, keep: int = KEPT_IN_MEMORY):
         self._read_stored = read_stored  # (after, limit) -> rows from the engine file
-        self._recent: deque[tuple] = deque(maxlen=KEPT_IN_MEMORY)
+        self._recent: deque[tuple] = deque(maxlen=keep)
         self._published = threading.Condition()
         self._listeners: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
         self.last_seq = last_seq  # of the newest durable decision; -1 before the first
@@ -73,8 +73,10 @@ class DecisionFeed:
             return list(itertools.islice(recent, start, start + limit))
 
     def stored_after(self, seq: int, limit: int) -> list[tuple]:
-        """As `after`, from the engine file (a query: off the event loop)."""
-        return self._read_stored(seq, limit)
+        """As `after`, from the engine file (a query: off the event loop); only what was published, since a
+        commit that failed may have left its rows in the store's memory."""
+        last = self.last_seq
+        return [row for row in self._read_stored(seq, limit) if row[0] <= last]
 
     def wait(self, seq: int, timeout: float) -> None:
         """Until a decision after `seq` is durable, or `timeout` seconds (a thread that follows the log)."""
