@@ -507,7 +507,8 @@ def run_serve(arguments, errors: Console) -> int:
             url = f"http://{arguments.host}:{listener.getsockname()[1]}"  # the port bound, for --port 0 too
             _say(
                 errors,
-                f"rota serving {url} (API docs: {url}/docs); engine file {arguments.db}; bearer token in {token_file}",
+                f"rota serving {url} (API docs: {url}/docs); engine file {arguments.db}; bearer token in {token_file}"
+                + ("" if webhook is None else f"; decisions posted to {webhook.url}"),
             )
             server.run(sockets=[listener])
         except BaseException as error:
