@@ -16,6 +16,9 @@ SCOPES = vocabulary.Scope.texts()
 DEFAULT_LOGIC = vocabulary.DEFAULT_LOGIC.value
 DEFAULT_PRIORITY = 0
 MAX_TIMEOUT_SECONDS = 7 * 24 * 3600
+MAX_REASSIGN_SECONDS = 7 * 24 * 3600
+# The order a route's `reassign` options are kept and written in, and their timers set (SPEC 4.1).
+TRIGGERS = vocabulary.ReassignTrigger.texts()
 DEFAULT_TIMEOUT_SECONDS = MAX_TIMEOUT_SECONDS
 UNASSIGN_BRANCH = vocabulary.UNASSIGN_BRANCH
 
@@ -171,7 +174,28 @@ class Timeout:
     branch_position: Position = _position()
 
 
-Option = Using | Only | Priority | Timeout
+@dataclass(frozen=True)
+class Reassign:
+    """`reassign when unanswered 5m -> general`: a release timer on the contacts the route assigns (SPEC 4.1).
+
+    `trigger` is a ReassignTrigger's text; branch is a route name, UNASSIGN_BRANCH or None (the route
+    that assigned the contact routes it again)."""
+
+    trigger: str
+    seconds: int
+    branch: str | None = None
+    position: Position = _position()
+    branch_position: Position = _position()
+
+
+Option = Using | Only | Priority | Timeout | Reassign
+# The canonical order of a route's options (SPEC 2.2's order); reassigns then go by trigger.
+OPTION_ORDER = {Using: 0, Only: 1, Priority: 2, Timeout: 3, Reassign: 4}
+
+
+def option_order(option: Option) -> tuple[int, int]:
+    return (OPTION_ORDER[type(option)], TRIGGERS.index(option.trigger) if isinstance(option, Reassign) else 0)
+
 
 # --------------------------------------------------------------------- routes
 
@@ -215,6 +239,11 @@ class Route:
     def branch(self) -> str | None:
         timeout = self._first(Timeout)
         return timeout.branch if timeout else None
+
+    @property
+    def reassigns(self) -> tuple[Reassign, ...]:
+        """The route's `reassign` options, `unanswered` before `away`."""
+        return tuple(option for option in self.options if isinstance(option, Reassign))
 
     @property
     def queues(self) -> bool:

@@ -10,6 +10,7 @@ from rota.vocabulary import Reason, RouteKind
 
 from . import ast
 from .diagnostics import Code, Diagnostic, did_you_mean, sorted_diagnostics
+from .formatter import format_duration as format_seconds
 from .type_check import TypeChecker
 from .types import SnapshotSchema
 
@@ -75,17 +76,18 @@ def _check_names_and_branches(policy: ast.Policy, report) -> None:
     for route in policy.routes:
         for option in route.options:
             if (
-                isinstance(option, ast.Timeout)
+                isinstance(option, (ast.Timeout, ast.Reassign))
                 and option.branch is not None
                 and option.branch not in (ast.UNASSIGN_BRANCH, *first_seen)
             ):
+                what = "timeout" if isinstance(option, ast.Timeout) else f"`reassign when {option.trigger}`"
                 report(
                     option.branch_position,
-                    f"timeout branch `{option.branch}` names no route",
+                    f"{what} branch `{option.branch}` names no route",
                     did_you_mean(option.branch, first_seen) or "name a route of this policy, or `unassign`",
                     codes.UNKNOWN_BRANCH,
                 )
-    _check_cycles(policy, first_seen, report)
+    _check_cycles(policy, first_seen, report)  # timeout branches only: a released contact runs out of users
 
 
 def _check_cycles(policy: ast.Policy, routes: dict[str, ast.Route], report) -> None:
@@ -115,6 +117,9 @@ def _check_cycles(policy: ast.Policy, routes: dict[str, ast.Route], report) -> N
 def _check_options(route: ast.Route, report) -> None:
     seen: set[type] = set()
     for option in route.options:
+        if isinstance(option, ast.Reassign):
+            _check_reassign(route, option, report)
+            continue
         kind = type(option)
         if kind in ONCE_PER_ROUTE and kind in seen:
             report(
@@ -137,6 +142,54 @@ def _check_options(route: ast.Route, report) -> None:
             report(
                 option.position, f"a timeout {what} is not allowed", "give a timeout from 1s to 7d", codes.TIMEOUT_RANGE
             )
+
+
+def _check_reassign(route: ast.Route, option: ast.Reassign, report) -> None:
+    """SPEC 2.2: with team, space and user actions, once per trigger, 1s to 7d, a branch on a user route."""
+    written = f"reassign when {option.trigger}"
+    if next(other for other in route.reassigns if other.trigger == option.trigger) is not option:
+        report(option.position, f"`{written}` is given twice in route `{route.name}`", "keep one", codes.OPTION_TWICE)
+    if isinstance(route.action, ast.Unassign):
+        report(
+            option.position,
+            f"`reassign` has no meaning with `{RouteKind.UNASSIGN}`: the route gives the contact to nobody",
+            "use it with `assign to user`, `assign to team` or `assign to space`",
+            codes.REASSIGN_WITH_UNASSIGN,
+        )
+    elif isinstance(route.action, ast.AssignToUser) and option.branch is None:
+        report(
+            option.position,
+            f"`{written}` on `assign to user` needs a branch: routing again would pick the same user",
+            f"add where the contact goes next: `{written} {format_seconds(option.seconds)} -> ROUTE` or `-> unassign`",
+            codes.REASSIGN_NEEDS_BRANCH,
+        )
+    if not 0 < option.seconds <= ast.MAX_REASSIGN_SECONDS:
+        what = "of zero" if option.seconds == 0 else "longer than 7 days"
+        report(
+            option.position,
+            f"a `reassign` wait {what} is not allowed",
+            "give a wait from 1s to 7d",
+            codes.REASSIGN_RANGE,
+        )
+
+
+def reassign_not_run(policy: ast.Policy) -> list[Diagnostic]:
+    """Until the engine runs SPEC 4.1, every `reassign` is refused here rather than run as if absent."""
+    return [
+        Diagnostic(
+            reassign.position.file or policy.file,
+            reassign.position.line,
+            reassign.position.column,
+            f"`reassign when {reassign.trigger}` is checked but not yet run by this engine",
+            "remove it for now: this version of rota would never release the contact",
+            codes.REASSIGN_NOT_RUN.severity,
+            codes.REASSIGN_NOT_RUN,
+            reassign.position.end_line or None,
+            reassign.position.end_column or None,
+        )
+        for route in policy.routes
+        for reassign in route.reassigns
+    ]
 
 
 def _check_against_snapshot(route: ast.Route, schema: SnapshotSchema, report) -> None:

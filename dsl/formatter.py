@@ -1,8 +1,9 @@
 """`rota fmt`: the canonical text of a policy, with its comments kept.
 
 Canonical: `timezone` first, then one route after another with a blank line
-between them; inside a route the action, then `using`, the `only`s, `priority`
-and `timeout`, one per line, indented two spaces. Expressions get the fewest
+between them; inside a route the action, then `using`, the `only`s, `priority`,
+`timeout` and the `reassign`s (`unanswered`, then `away`), one per line,
+indented two spaces. Expressions get the fewest
 parentheses that keep their meaning; in `only`, user fields are written bare
 (`only online`), everything else qualified (`contact.tags`, `now.hour`).
 """
@@ -72,6 +73,8 @@ def _option(option: ast.Option) -> str:
     if isinstance(option, ast.Priority):
         return f"priority {option.value}"
     branch = f" -> {option.branch}" if option.branch is not None else ""
+    if isinstance(option, ast.Reassign):
+        return f"reassign when {option.trigger} {format_duration(option.seconds)}{branch}"
     return f"timeout {format_duration(option.seconds)}{branch}"
 
 

@@ -184,8 +184,7 @@ class _ToAst(Transformer):
         options = [
             replace(o, condition=_with_scope(o.condition, "user")) if isinstance(o, ast.Only) else o for o in options
         ]
-        order = {ast.Using: 0, ast.Only: 1, ast.Priority: 2, ast.Timeout: 3}
-        options.sort(key=lambda option: order[type(option)])
+        options.sort(key=ast.option_order)
         return ast.Route(str(name), when, action, tuple(options), self._at(meta), self._at_token(name))
 
     def when(self, meta, children):
@@ -234,6 +233,20 @@ class _ToAst(Transformer):
         return ast.Timeout(
             duration_seconds(children[1]), str(branch) if branch is not None else None, self._at(meta), branch_position
         )
+
+    def reassign(self, meta, children):
+        _, trigger, duration, branch = children
+        branch_position = self._at_token(branch) if branch is not None else ast.NOWHERE
+        return ast.Reassign(
+            str(trigger),
+            duration_seconds(duration),
+            str(branch) if branch is not None else None,
+            self._at(meta),
+            branch_position,
+        )
+
+    def trigger(self, meta, children):
+        return children[0]
 
     def branch(self, meta, children):
         return children[0]

@@ -4,7 +4,7 @@ The text is lexed first, text the lexer cannot read becoming a token of its
 own (an unclosed string runs to the end of its line). The tokens are then fed
 one by one to Lark's LALR parser (its interactive parser). After an error the
 parser resumes at the next place a new statement starts: an option keyword
-(`using`, `only`, `priority`, `timeout`) or the `}` inside a route, the `{`
+(`using`, `only`, `priority`, `timeout`, `reassign`) or the `}` inside a route, the `{`
 of a route whose header is broken, or the next `route`. Tokens skipped on the
 way are never read as further mistakes, so there are no follow-on errors.
 
@@ -29,7 +29,7 @@ from .syntax_errors import describe_unexpected
 
 MAX_SYNTAX_ERRORS = 100
 UNREADABLE = "UNREADABLE"  # the type of a token for text the lexer cannot read
-OPTION_KEYWORDS = frozenset({"USING", "ONLY", "PRIORITY", "TIMEOUT"})
+OPTION_KEYWORDS = frozenset({"USING", "ONLY", "PRIORITY", "TIMEOUT", "REASSIGN"})
 ACTION_KEYWORDS = frozenset({"_ASSIGN", "UNASSIGN"})
 CLOSING = {"_LPAR": "_RPAR", "_LSQB": "_RSQB"}
 SHOWN = {"_LPAR": "(", "_RPAR": ")", "_LSQB": "[", "_RSQB": "]"}

@@ -11,6 +11,8 @@ from typing import cast
 
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
+from rota.vocabulary import ReassignTrigger
+
 from .diagnostics import did_you_mean
 
 KEYWORDS = {
@@ -29,6 +31,9 @@ KEYWORDS = {
     "ONLY": "only",
     "PRIORITY": "priority",
     "TIMEOUT": "timeout",
+    "REASSIGN": "reassign",
+    "UNANSWERED": ReassignTrigger.UNANSWERED.value,
+    "AWAY": ReassignTrigger.AWAY.value,
     "_AND": "and",
     "_OR": "or",
     "NOT": "not",
@@ -56,6 +61,7 @@ WORDS = {
     "COMPARATOR": "a comparison (`==`, `!=`, `<`, `<=`, `>`, `>=`)",
     "$END": "the end of the file",
 }
+REASSIGN_HINT = f"say what to wait for: `reassign when {ReassignTrigger.UNANSWERED} 5m` or `reassign when {ReassignTrigger.AWAY} 5m`"
 # Terminals that can start an expression: listed as one phrase, not ten.
 EXPRESSION_START = {"NAME", "_USER", "STRING", "NUMBER", "TRUE", "FALSE", "NULL", "_LSQB", "_LPAR"}
 # The order expected terminals are listed in: the order a policy is written.
@@ -78,6 +84,9 @@ ORDER = [
     "ONLY",
     "PRIORITY",
     "TIMEOUT",
+    "REASSIGN",
+    "UNANSWERED",
+    "AWAY",
     "DURATION",
     "_ARROW",
     "COMPARATOR",
@@ -133,6 +142,8 @@ def _unexpected_token(error: UnexpectedToken) -> tuple[str, str | None]:
     if token.type == "NAME" or token.type in KEYWORDS:
         keywords = [KEYWORDS[name] for name in expected if name in KEYWORDS]
         hint = did_you_mean(str(token), keywords)
+    if hint is None and (expected == {"_WHEN"} or expected == {"UNANSWERED", "AWAY"}):  # only after `reassign`
+        hint = REASSIGN_HINT
     if token.type == "NUMBER" and "DURATION" in expected:
         hint = f"give a unit: `{token}s`, `{token}m`, `{token}h` or `{token}d`"
     if token.type in ("COMPARATOR", "_IN") and "COMPARATOR" not in expected:

@@ -12,7 +12,9 @@ from zoneinfo import ZoneInfo
 from rota.vocabulary import NowField, Weekday
 
 WEEKDAYS = Weekday.texts()  # Monday first, as datetime.weekday() counts
-HOUR, MINUTE, WEEKDAY = NowField.HOUR.value, NowField.MINUTE.value, NowField.WEEKDAY.value
+HOUR, MINUTE, WEEKDAY, DATE = (
+    field.value for field in (NowField.HOUR, NowField.MINUTE, NowField.WEEKDAY, NowField.DATE)
+)
 
 
 def to_utc(moment: datetime) -> datetime:
@@ -52,7 +54,7 @@ def now_fields(moment: datetime, zone: ZoneInfo | None) -> dict[str, object]:
     local = moment.replace(tzinfo=timezone.utc)
     if zone is not None:
         local = local.astimezone(zone)
-    return {HOUR: local.hour, MINUTE: local.minute, WEEKDAY: WEEKDAYS[local.weekday()]}
+    return {HOUR: local.hour, MINUTE: local.minute, WEEKDAY: WEEKDAYS[local.weekday()], DATE: local.date().isoformat()}
 
 
 def deadline_after(moment: datetime, seconds: int) -> datetime:

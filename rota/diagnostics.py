@@ -86,11 +86,22 @@ UNKNOWN_TEAM = code(
 UNKNOWN_USER = code("E222", "unknown-user", "a user the snapshot does not have: the route fails", WARNING)
 
 # E3xx: the routes do not fit together (SPEC 2.2); checked by dsl/checker.py.
-UNKNOWN_BRANCH = code("E310", "unknown-branch", "a timeout branch that names no route")
+UNKNOWN_BRANCH = code("E310", "unknown-branch", "a timeout or reassign branch that names no route")
 BRANCH_CYCLE = code("E311", "branch-cycle", "timeout branches that lead back where they started")
-OPTION_TWICE = code("E312", "option-twice", "`using`, `priority` or `timeout` given twice in one route")
+OPTION_TWICE = code(
+    "E312", "option-twice", "`using`, `priority`, `timeout` or a `reassign` of one trigger given twice in one route"
+)
 OPTION_WITHOUT_QUEUE = code("E313", "option-without-queue", "`using`, `only` or `timeout` on a route that never queues")
 TIMEOUT_RANGE = code("E314", "timeout-range", "a timeout of zero, or longer than 7 days")
+REASSIGN_WITH_UNASSIGN = code(
+    "E315", "reassign-with-unassign", "`reassign` on an `unassign` route, which assigns nobody"
+)
+REASSIGN_NEEDS_BRANCH = code(
+    "E316", "reassign-needs-branch", "`reassign` on an `assign to user` route without `->`: it would pick the same user"
+)
+REASSIGN_RANGE = code("E317", "reassign-range", "a `reassign` wait of zero, or longer than 7 days")
+# Until the engine runs SPEC 4.1, a policy using `reassign` is refused rather than run without it (dsl.analyze).
+REASSIGN_NOT_RUN = code("E318", "reassign-not-run", "`reassign` is checked but not yet run by this engine")
 
 # D4xx: a data file (snapshot, contacts, events) cannot be used as it is.
 DATA_UNREADABLE = code("D401", "data-unreadable", "the file is missing, unreadable, not UTF-8 or not in its format")

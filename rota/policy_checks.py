@@ -20,16 +20,16 @@ import itertools
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from rota import diagnostics as codes
 from rota.diagnostics import Code, Diagnostic
-from rota.dsl.ast import AssignToUser, fields_of
+from rota.dsl.ast import AssignToUser, Compare, Expr, Field, ListLiteral, Literal, children, fields_of
 from rota.dsl.formatter import format_duration, format_expression
 from rota.engine import CompiledPolicy, CompiledRoute, User
 from rota.engine.clock import now_fields
-from rota.vocabulary import UNASSIGN_BRANCH, ContactField, RouteKind, Scope, Status
+from rota.vocabulary import UNASSIGN_BRANCH, ContactField, NowField, RouteKind, Scope, Status
 
 from .testing.run import Snapshot
 from .testing.strategies import Vocabulary
@@ -37,6 +37,7 @@ from .wording import plural
 
 MAX_CONTACT_SAMPLES = 4000
 MONDAY = datetime(2026, 11, 23)
+NOW_DATE = Field(Scope.NOW.value, NowField.DATE.value)
 
 
 @dataclass(frozen=True)
@@ -358,13 +359,37 @@ def _contact_values(attribute) -> list[Any]:
 
 
 def _moments(policy: CompiledPolicy) -> list[dict[str, Any]]:
-    reads_now = any(
-        field.scope == Scope.NOW
+    expressions = [
+        expr
         for route in policy.routes
         for expr in ((route.route.when,) if route.route.when is not None else ()) + route.conjuncts
-        for field in fields_of(expr)
-    )
+    ]
+    reads_now = any(field.scope == Scope.NOW for expr in expressions for field in fields_of(expr))
     if not reads_now:
         return [now_fields(MONDAY, policy.zone)]
-    # Every hour of a week, at :00 and :30, in the policy's zone.
-    return [now_fields(MONDAY + timedelta(minutes=30 * step), policy.zone) for step in range(7 * 48)]
+    # Every hour of a week, at :00 and :30, in the policy's zone; and of every day the policy names
+    # for `now.date` (a holiday list), which the week would miss.
+    starts = [MONDAY + timedelta(days=day) for day in range(7)] + _named_days(expressions, policy)
+    return [now_fields(start + timedelta(minutes=30 * step), policy.zone) for start in starts for step in range(48)]
+
+
+def _named_days(expressions: list[Expr], policy: CompiledPolicy) -> list[datetime]:
+    """The midnights (in the policy's zone, as UTC) of the `"YYYY-MM-DD"` texts compared with `now.date`."""
+    texts: set[str] = set()
+    stack = list(expressions)
+    while stack:
+        expr = stack.pop()
+        stack.extend(children(expr))
+        if isinstance(expr, Compare) and NOW_DATE in (expr.left, expr.right):
+            other = expr.right if expr.left == NOW_DATE else expr.left
+            items = other.items if isinstance(other, ListLiteral) else (other,)
+            texts.update(item.value for item in items if isinstance(item, Literal) and isinstance(item.value, str))
+    days = []
+    for text in sorted(texts):
+        try:
+            day = date.fromisoformat(text)
+        except ValueError:
+            continue
+        midnight = datetime(day.year, day.month, day.day, tzinfo=policy.zone or timezone.utc)
+        days.append(midnight.astimezone(timezone.utc).replace(tzinfo=None))
+    return days

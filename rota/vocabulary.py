@@ -67,6 +67,14 @@ class EventType(Name):
     LEAVE = "leave"
 
 
+class PendingEventType(Name):
+    """Event types of SPEC v2 that the engine does not apply yet: replay accepts every EventType, so
+    `reply` (SPEC 4.1) joins EventType in the change that makes the engine apply it. The model of
+    rota.testing reads it from here."""
+
+    REPLY = "reply"
+
+
 class Outcome(Name):
     ASSIGNED = "assigned"
     QUEUED = "queued"
@@ -74,6 +82,14 @@ class Outcome(Name):
     FAILED = "failed"
     NO_ROUTE = "no_route"
     TIMED_OUT = "timed_out"
+    RELEASED = "released"  # a release timer fired (SPEC 4.1)
+
+
+class ReassignTrigger(Name):
+    """What a `reassign when TRIGGER D` option watches (SPEC 2.2, 4.1); in this order its timers are set."""
+
+    UNANSWERED = "unanswered"  # no reply by the assignee within D
+    AWAY = "away"  # the assignee not online for D
 
 
 class Reason(Name):
@@ -87,6 +103,10 @@ class Reason(Name):
     TEAM_EMPTY = "team_empty"
     SPACE_EMPTY = "space_empty"
     TIMEOUT = "timeout"
+    USER_RELEASED = "user_released"  # `assign to user` names a user the contact was released from
+    # on `released`: the trigger whose timer fired
+    UNANSWERED = ReassignTrigger.UNANSWERED.value
+    AWAY = ReassignTrigger.AWAY.value
 
 
 class Logic(Name):
@@ -129,6 +149,7 @@ class NowField(Name):
     HOUR = "hour"
     MINUTE = "minute"
     WEEKDAY = "weekday"
+    DATE = "date"  # "YYYY-MM-DD", a string: `now.date in ["2026-12-25"]` lists holidays
 
 
 class Kind(Name):
@@ -164,7 +185,12 @@ CONTACT_FIELDS: Mapping[str, Kind] = MappingProxyType(
     {ContactField.ID.value: Kind.STRING, ContactField.ASSIGNEE.value: Kind.STRING}
 )
 NOW_FIELDS: Mapping[str, Kind] = MappingProxyType(
-    {NowField.HOUR.value: Kind.INT, NowField.MINUTE.value: Kind.INT, NowField.WEEKDAY.value: Kind.STRING}
+    {
+        NowField.HOUR.value: Kind.INT,
+        NowField.MINUTE.value: Kind.INT,
+        NowField.WEEKDAY.value: Kind.STRING,
+        NowField.DATE.value: Kind.STRING,
+    }
 )
 # User fields that routing itself changes: a filter reading one can change during a pass.
 CHANGING_USER_FIELDS = frozenset({UserField.OPEN.value, UserField.LAST_ASSIGNED_AT.value})

@@ -49,6 +49,8 @@ CONTACT_CONDITIONS = [
         "or", Compare("==", Field("contact", "tier"), Literal(None)), Compare("<", Field("contact", "tier"), Literal(2))
     ),
     Compare("in", Field("contact", "language"), ListLiteral((Literal("es"), Literal("fr")))),
+    Compare("in", Field("now", "date"), ListLiteral((Literal("2026-12-25"), Literal("2026-11-25")))),  # NOW's date
+    Compare("not in", Field("now", "date"), ListLiteral((Literal("2026-12-25"),))),
 ]
 
 USER_CONDITIONS = [
@@ -68,6 +70,7 @@ USER_CONDITIONS = [
     Compare("in", Literal("Alpha"), Field("user", "teams")),
     BoolOp("and", Field("user", "online"), Compare("==", Field("user", "level"), Literal(None))),
     Compare(">", Field("user", "last_assigned_at"), Literal("2026-11-02T00:00:00Z")),
+    BoolOp("or", Compare("!=", Field("now", "date"), Literal("2026-11-25")), Field("user", "online")),
 ]
 
 

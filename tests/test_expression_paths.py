@@ -4,16 +4,19 @@ Random expressions, type mismatches and nulls included, are evaluated for
 every (user, contact) pair both ways and compared value for value.
 """
 
+from datetime import datetime
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from strategies import contacts, contacts_table, roster_of, snapshot_connection, snapshots
 
 from rota.dsl.ast import BoolOp, Compare, Field, ListLiteral, Literal, Not
+from rota.engine.clock import now_fields
 from rota.engine.evaluate import compile_expression
 from rota.engine.snapshot import USERS_VIEW, contact_kinds, create_users_view, user_kinds
 from rota.engine.sql import SqlCompiler, SqlScope
 
-NOW_FIELDS = {"hour": 10, "minute": 0, "weekday": "wed"}
+NOW_FIELDS = now_fields(datetime(2026, 11, 25, 10, 0), None)  # every `now.*` field: a Wednesday, 2026-11-25
 
 operands = st.sampled_from(
     [
@@ -35,6 +38,8 @@ operands = st.sampled_from(
         Field("contact", "nothing"),
         Field("now", "hour"),
         Field("now", "weekday"),
+        Field("now", "date"),
+        Field("now", "minute"),
         Literal(2),
         Literal(1.5),
         Literal("es"),
@@ -46,6 +51,8 @@ operands = st.sampled_from(
         ListLiteral((Literal("es"), Literal("fr"))),
         ListLiteral((Literal(1), Literal(None))),
         ListLiteral(()),
+        Literal("2026-11-25"),
+        ListLiteral((Literal("2026-12-25"), Literal("2026-11-25"))),
     ]
 )
 comparisons = st.builds(

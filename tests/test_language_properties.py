@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from rota.dsl import analyze, format_policy, parse
 from rota.dsl.ast import (
+    TRIGGERS,
     AssignToSpace,
     AssignToTeam,
     AssignToUser,
@@ -20,10 +21,12 @@ from rota.dsl.ast import (
     Only,
     Policy,
     Priority,
+    Reassign,
     Route,
     Timeout,
     Unassign,
     Using,
+    option_order,
 )
 from rota.dsl.syntax_errors import KEYWORDS
 
@@ -82,6 +85,10 @@ def policies(draw):
                     draw(st.one_of(st.none(), st.just("unassign"), st.sampled_from(route_names))),
                 )
             )
+        for trigger in draw(st.lists(st.sampled_from(TRIGGERS), unique=True)):  # kept unanswered first
+            branch = draw(st.one_of(st.none(), st.just("unassign"), st.sampled_from(route_names)))
+            options.append(Reassign(trigger, draw(st.integers(1, 7 * 86400)), branch))
+        options.sort(key=option_order)
         when = draw(st.one_of(st.none(), expressions(["contact", "now", "user"])))
         routes.append(Route(name, when, action, tuple(options)))
     timezone = draw(st.one_of(st.none(), st.sampled_from(["UTC", "Europe/Berlin", "Asia/Kuala_Lumpur"])))
@@ -133,4 +140,14 @@ def test_a_mistake_in_each_of_k_routes_gives_exactly_k_syntax_errors_on_their_li
     assert [d.line for d in diagnostics] == [action + 2 + offset for offset, action in enumerate(broken)]
 
 
-MISTAKES = ["usng least_open", "only = 3", "priority x", "timeout 30", 'assign to team "again"', "only (online"]
+MISTAKES = [
+    "usng least_open",
+    "only = 3",
+    "priority x",
+    "timeout 30",
+    'assign to team "again"',
+    "only (online",
+    "reassign when 5m",
+    "reassign unanswered 5m",
+    "reassign when away 5",
+]

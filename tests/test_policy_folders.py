@@ -126,7 +126,7 @@ def test_check_takes_folders_and_files_and_names_the_real_file(tmp_path, capsys)
     assert code == 1 and "checked 5 files: 1 error" in err
     assert out.splitlines()[0] == (
         f"{bad}/b.rota:3:3: error: unexpected name `usng`; "
-        "expected `using`, `only`, `priority`, `timeout` or `}` [E101]"
+        "expected `using`, `only`, `priority`, `timeout`, `reassign` or `}` [E101]"
     )
     assert out.splitlines()[1] == "    usng least_open"
     assert run(capsys, "check", good)[0] == 0

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from rota.dsl import analyze, format_policy, parse
-from rota.dsl.ast import AssignToUser, BoolOp, Compare, Field, Literal, Not
+from rota.dsl.ast import AssignToUser, BoolOp, Compare, Field, Literal, Not, Reassign
 
 GOLDEN = Path(__file__).parent / "golden" / "diagnostics"
 
@@ -214,3 +214,93 @@ def test_lines_are_counted_at_newlines_only():
     policy = parse(text).policy
     assert policy.comments == () and policy.routes[0].action.team == "\x0c#"
     assert format_policy(policy) == text
+
+
+# ------------------------------------------------------------------ reassign (SPEC v2, 2.2)
+
+
+def language_errors_of(text: str) -> list[str]:
+    """The errors of the language alone, without this engine's refusal of `reassign` (E318)."""
+    return [d.message for d in analyze(text, "p.rota", engine_runs_reassign=True)[1] if d.is_error]
+
+
+def test_reassign_parses_with_its_trigger_duration_and_branch():
+    policy = parse(
+        "route r { assign to space reassign when away 1d12h -> unassign reassign when unanswered 90s } "
+        "route s { assign to user contact.last_agent reassign when away 5m -> r }"
+    ).policy
+    assert policy.routes[0].reassigns == (Reassign("unanswered", 90), Reassign("away", 129600, "unassign"))
+    assert policy.routes[1].reassigns == (Reassign("away", 300, "r"),)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'route r { assign to team "T" reassign when unanswered 5m }',  # with team,
+        "route r { assign to space reassign when away 5m }",  # space
+        "route r { assign to user contact.x reassign when away 5m -> unassign }",  # and user actions
+        "route r { assign to space reassign when unanswered 5m reassign when away 1h }",  # once per trigger
+        "route r { assign to space reassign when away 1s }",  # a duration of 1s
+        "route r { assign to space reassign when away 7d }",  # to 7d
+        # Reassign branches are not part of the cycle rule.
+        "route a { assign to space reassign when away 5m -> b } route b { assign to space reassign when away 5m -> a }",
+        "route a { assign to space reassign when away 5m -> a }",
+        "route a { assign to space timeout 1h -> b } route b { assign to space reassign when unanswered 5m -> a }",
+    ],
+)
+def test_reassign_is_allowed_where_spec_2_2_allows_it(text):
+    assert language_errors_of(text) == []
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("route r { unassign reassign when away 5m }", "`reassign` has no meaning with `unassign`"),
+        (
+            "route r { assign to space reassign when away 5m reassign when away 9m }",
+            "`reassign when away` is given twice in route `r`",
+        ),
+        ("route r { assign to space reassign when unanswered 7d1s }", "a `reassign` wait longer than 7 days"),
+        ("route r { assign to space reassign when unanswered 0s }", "a `reassign` wait of zero"),
+        (
+            "route r { assign to user contact.x reassign when away 5m }",
+            "`reassign when away` on `assign to user` needs a branch",
+        ),
+        ("route r { assign to space reassign when away 5m -> s }", "`reassign when away` branch `s` names no route"),
+    ],
+)
+def test_reassign_static_rules(text, message):
+    assert any(message in found for found in language_errors_of(text)), language_errors_of(text)
+
+
+def test_reassign_and_its_triggers_are_reserved_words():
+    for word in ("reassign", "unanswered", "away"):
+        assert errors_of(f"route {word} {{ unassign }}")
+        assert not errors_of(f"route r when contact.{word} == 1 {{ unassign }}")  # after the dot, a name
+
+
+def test_until_the_engine_runs_reassign_a_policy_using_it_is_refused_with_one_clear_error():
+    text = 'route r {\n  assign to team "T"\n  reassign when unanswered 5m\n}\n'
+    policy, diagnostics = analyze(text, "p.rota")
+    assert policy is None
+    assert [(d.code.id, d.line, d.message) for d in diagnostics] == [
+        ("E318", 3, "`reassign when unanswered` is checked but not yet run by this engine")
+    ]
+    assert analyze(text, "p.rota", engine_runs_reassign=True) == (parse(text).policy, [])
+
+
+def test_reassign_is_formatted_last_in_its_route_unanswered_first():
+    text = "route r { assign to space reassign when away 90m -> unassign reassign when unanswered 300s timeout 1h }"
+    assert format_policy(parse(text).policy) == (
+        "route r {\n"
+        "  assign to space\n"
+        "  timeout 1h\n"
+        "  reassign when unanswered 5m\n"
+        "  reassign when away 1h30m -> unassign\n"
+        "}\n"
+    )
+
+
+def test_now_date_is_a_string_field_of_now():
+    assert language_errors_of('route holiday when now.date in ["2026-12-25", "2026-12-26"] { unassign }') == []
+    assert any("a number" in found for found in errors_of("route r when now.date == 20261225 { unassign }"))

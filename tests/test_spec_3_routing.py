@@ -1,6 +1,8 @@
 """SPEC 3: routing one contact: route selection, the four actions and their failures,
 eligibility with three-valued logic, round-robin cursors, least-open tie-breaks, assigning."""
 
+from datetime import datetime, timedelta
+
 from routing_helpers import at, contact, router
 
 SPACE_RR = "route all { assign to space }"
@@ -137,3 +139,16 @@ def test_now_fields_use_the_policy_timezone():
         router(policy.replace("Asia/Kuala_Lumpur", "America/New_York"), {"u1": {}}).route(contact(), at()).outcome
         == "no_route"
     )  # 04:00 in New York
+
+
+def test_now_date_lists_holidays_in_the_policy_timezone():
+    policy = (
+        'timezone "Asia/Kuala_Lumpur"\n'
+        'route holiday when now.date in ["2026-12-25", "2026-12-26"] { unassign }\n'
+        "route desk { assign to space }"
+    )
+    on = datetime(2026, 12, 25, 12, 0)  # 20:00 on Christmas Day in Kuala Lumpur
+    assert router(policy, {"u1": {}}).route(contact(), on).route == "holiday"
+    assert router(policy, {"u1": {}}).route(contact(), on - timedelta(hours=21)).route == "desk"  # 24 Dec, 23:00 there
+    # 23:00 UTC on 24 December is already 07:00 on the 25th in Kuala Lumpur.
+    assert router(policy, {"u1": {}}).route(contact(), on - timedelta(hours=13)).route == "holiday"

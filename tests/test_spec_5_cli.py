@@ -30,7 +30,7 @@ def test_check_prints_file_line_column_source_and_caret(tmp_path, capsys):
     lines = out.splitlines()
     assert (
         lines[0]
-        == f"{policy}:3:3: error: unexpected name `usng`; expected `using`, `only`, `priority`, `timeout` or `}}` [E101]"
+        == f"{policy}:3:3: error: unexpected name `usng`; expected `using`, `only`, `priority`, `timeout`, `reassign` or `}}` [E101]"
     )
     assert lines[1:4] == ["    usng least_open", "    ^", "  hint: did you mean `using`?"]
 
@@ -219,3 +219,21 @@ def test_batch_text_output_writes_times_as_replay_does(tmp_path, now):
     assert main([*argv, "--contacts", str(DEMO / "contacts.jsonl"), "--out", str(out), "--now", now]) == 0
     deadlines = {row["deadline"] for row in json.loads(out.read_text()) if row["deadline"]}
     assert deadlines == {format_instant(parse_instant(now) + timedelta(minutes=30))}
+
+
+def test_a_policy_using_reassign_is_refused_by_check_and_batch_but_formatted_by_fmt(tmp_path, capsys):
+    """Until the engine runs SPEC 4.1, `reassign` is an error (E318) wherever a policy is routed; fmt formats it."""
+    policy = tmp_path / "desk.rota"
+    policy.write_text("route desk {\n  assign to space\n  reassign when unanswered 300s\n}\n")
+    refused = f"{policy}:3:3: error: `reassign when unanswered` is checked but not yet run by this engine [E318]"
+    code, out, _ = run(capsys, "check", policy)
+    assert (code, out.splitlines()[0]) == (1, refused)
+    contacts = tmp_path / "contacts.csv"
+    contacts.write_text("id\nc1\n")
+    code, out, err = run(
+        capsys, "batch", policy, "--snapshot", DEMO / "snapshot", "--contacts", contacts, "--out", tmp_path / "o.csv"
+    )
+    assert code == 1 and refused in out + err
+    assert not (tmp_path / "o.csv").exists()
+    assert run(capsys, "fmt", policy)[0] == 0
+    assert policy.read_text() == "route desk {\n  assign to space\n  reassign when unanswered 5m\n}\n"

@@ -180,3 +180,20 @@ route rest { assign to space }
     finding = shadowed.findings[0]
     assert (finding.file, finding.line, finding.column, finding.code.name) == ("p.rota", 3, 1, "unreachable-route")
     assert (finding.end_line, finding.end_column) == (3, len("route spanish_vip") + 1)  # the route's name ends it
+
+
+def test_a_holiday_route_is_reachable_on_the_days_it_lists():
+    """verify samples a week of `now`, and also every day a `now.date` list names: a holiday is not unreachable."""
+    from rota.testing import vocabulary
+    from rota.verify import review_policy
+
+    policy = compile_policy(
+        load_policy("""
+timezone "Europe/Berlin"
+route holiday when now.date in ["2026-12-25", "2027-01-01"] { unassign }
+route never when now.date == "2026-02-30" { unassign }
+route rest { assign to space }
+""")
+    )
+    unreachable = review_policy(policy, vocabulary(policy), None, "p.rota", None)[0]
+    assert [finding.message.split(":")[0] for finding in unreachable.findings] == ["route `never` can never be chosen"]

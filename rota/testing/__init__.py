@@ -18,6 +18,7 @@ Every check reads only the run, through an independent model of the spec.
 from .model import Finding
 from .properties import (
     PROPERTIES,
+    REASSIGN_PROPERTIES,
     ConservationViolation,
     DeadlinesViolation,
     EligibilityViolation,
@@ -25,6 +26,7 @@ from .properties import (
     Property,
     PropertyViolation,
     QueueOrderViolation,
+    ReleasesViolation,
     RoundRobinBalanceViolation,
     RoundRobinTurnsViolation,
     check_conservation,
@@ -32,6 +34,7 @@ from .properties import (
     check_eligibility,
     check_least_open,
     check_queue_order,
+    check_releases,
     check_round_robin_balance,
     check_round_robin_turns,
     check_run,
@@ -50,6 +53,7 @@ from .strategies import (
 
 __all__ = [
     "PROPERTIES",
+    "REASSIGN_PROPERTIES",
     "Attribute",
     "ConservationViolation",
     "DeadlinesViolation",
@@ -61,6 +65,7 @@ __all__ = [
     "Property",
     "PropertyViolation",
     "QueueOrderViolation",
+    "ReleasesViolation",
     "ReplayFiles",
     "RoundRobinBalanceViolation",
     "RoundRobinTurnsViolation",
@@ -73,6 +78,7 @@ __all__ = [
     "check_eligibility",
     "check_least_open",
     "check_queue_order",
+    "check_releases",
     "check_round_robin_balance",
     "check_round_robin_turns",
     "check_run",

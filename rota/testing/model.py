@@ -1,8 +1,9 @@
-"""An independent model of SPEC 3 and 4 that walks a run and notes what breaks a property.
+"""An independent model of SPEC 3, 4 and 4.1 that walks a run and notes what breaks a property.
 
 The model keeps its own state (statuses, teams, deletions, open counts, the
-order of assignments, cursors, the queue with deadlines and priorities) and
-moves it with the run's events and the run's own decisions. Before applying
+order of assignments, cursors, the queue with deadlines and priorities, each
+contact's release timers and released users) and moves it with the run's
+events and the run's own decisions. Before applying
 each decision it works out, from the compiled routes' filters, who was
 eligible at that moment, and notes a `Finding` wherever the decision
 disagrees with the spec. It never looks inside the engine; at the very end it
@@ -11,7 +12,7 @@ compares its state with the engine's final state, when the run has one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,9 +29,12 @@ from rota.vocabulary import (
     EventType,
     Logic,
     Outcome,
+    PendingEventType,
     Reason,
+    ReassignTrigger,
     RouteKind,
     Scope,
+    Status,
     UserField,
 )
 
@@ -43,11 +47,13 @@ LEAST_OPEN = "least_open"
 CONSERVATION = "conservation"
 DEADLINES = "deadlines"
 QUEUE_ORDER = "queue_order"
+RELEASES = "releases"  # SPEC 4.1: each release timer fires at its instant, in order, and only then
 
 # A `user` event's attrs that set a User's own attribute, not one of its `attributes`.
 USER_TEXT_FIELDS = (UserField.STATUS, UserField.NAME)
 POOL_ROUTES = (RouteKind.TEAM, RouteKind.SPACE)
 EMPTY_POOL_REASONS = (Reason.TEAM_EMPTY, Reason.SPACE_EMPTY)
+TIMER_ROWS = (Outcome.TIMED_OUT, Outcome.RELEASED)  # rows a timer writes, not an event
 
 
 @dataclass(frozen=True)
@@ -77,10 +83,26 @@ class RoundRobinPick:
 
 
 @dataclass(eq=False)
+class ReleaseTimer:
+    """One `reassign` option watching the contact's assignment (SPEC 4.1)."""
+
+    trigger: str
+    route: str  # the route that assigned the contact, whose option this is
+    seconds: int
+    due: datetime | None = None  # None: not running (an `away` timer while the assignee is online)
+    order: int = 0  # when it was set: timers due at one instant fire in this order
+
+    def is_due(self, moment: datetime, inclusive: bool) -> bool:
+        return self.due is not None and (self.due < moment or inclusive and self.due <= moment)
+
+
+@dataclass(eq=False)
 class ModelContact:
     attributes: dict[str, Any]
     assignee: str | None
     closed: bool = False
+    timers: dict[str, ReleaseTimer] = field(default_factory=dict)  # by trigger
+    released: set[str] = field(default_factory=set)  # never candidates until closed or routed again
 
     def fields(self, contact_id: str) -> dict[str, Any]:
         return {**self.attributes, ContactField.ID.value: contact_id, ContactField.ASSIGNEE.value: self.assignee}
@@ -122,6 +144,8 @@ class Walk:
         self.queue: dict[str, Waiting] = {}
         self.sequence = 0
         self.overdue_reported: set[str] = set()
+        self.overdue_timers: set[tuple[str, str, datetime]] = set()
+        self.timers_set = 0  # release timers set so far, for their order
         self.next_event_at: datetime | None = None
 
     # ------------------------------------------------------------------ walk
@@ -161,13 +185,19 @@ class Walk:
     # -------------------------------------------------------------- timeouts
 
     def _fire_timeouts(self, moment: datetime, inclusive: bool, overdue_is_late: bool = True) -> None:
+        """Deadlines and release timers due by `moment` (SPEC 4, 4.1), as the run's rows fire them."""
         while (
             (row := self._peek()) is not None
-            and row.outcome == Outcome.TIMED_OUT
+            and row.outcome in TIMER_ROWS
             and row.at is not None
             and (row.at < moment or inclusive and row.at <= moment)
         ):
-            self._time_out(*self._take())
+            if row.outcome == Outcome.TIMED_OUT:
+                self._time_out(*self._take())
+            else:
+                self._release(*self._take())
+        if overdue_is_late:
+            self._note_overdue_timers(moment, inclusive)
         for contact_id, waiting in self._in_queue_order() if overdue_is_late else ():
             due = waiting.deadline < moment or inclusive and waiting.deadline <= moment
             if due and contact_id not in self.overdue_reported:
@@ -208,8 +238,11 @@ class Walk:
                 index,
                 f"contact {first_due}, due at the same instant, is ahead in queue order and should time out first",
             )
+        earlier = self._first_running_timer(lambda timer: timer.due is not None and timer.due < at)
+        if earlier is not None:
+            self._note(RELEASES, index, f"{describe_timer(*earlier)} was due earlier and should fire first")
         branch_row = self._peek()
-        if branch_row is None or branch_row.contact != row.contact or branch_row.outcome == Outcome.TIMED_OUT:
+        if branch_row is None or branch_row.contact != row.contact or branch_row.outcome in TIMER_ROWS:
             self._note(CONSERVATION, index, f"no decision followed the timeout of {row.contact}: the contact was lost")
             return
         branch_index, branch_row = self._take()
@@ -222,11 +255,148 @@ class Walk:
         self._apply_decision(branch_index, branch_row, target, at)
         self._drain(at, f"the timeout of {row.contact}")
 
+    # -------------------------------------------------------------- releases
+
+    def _release(self, index: int, row: Decision) -> None:
+        """SPEC 4.1: `released` (the route whose option fired, the assignee, the trigger), the branch, the drain."""
+        at = row.at
+        assert at is not None  # _fire_timeouts takes only rows with a time
+        contact = self.contacts.get(row.contact)
+        timer = contact.timers.get(row.reason or "") if contact is not None else None
+        if contact is None or timer is None or timer.due is None:
+            self._note(RELEASES, index, f"contact {row.contact} had no `reassign when {row.reason}` timer running")
+            return
+        self._check_release(index, row, contact, timer)
+        released = contact.assignee
+        self._take_away(released)
+        if released is not None:
+            contact.released.add(released)
+        contact.assignee = None
+        contact.timers = {}
+        branch_row = self._peek()
+        if branch_row is None or branch_row.contact != row.contact or branch_row.outcome in TIMER_ROWS:
+            self._note(CONSERVATION, index, f"no decision followed the release of {row.contact}: the contact was lost")
+            return
+        branch_index, branch_row = self._take()
+        route = self._route_named(timer.route)
+        option = next((o for o in route.route.reassigns if o.trigger == timer.trigger), None) if route else None
+        branch = option.branch if option is not None else None
+        if branch == UNASSIGN_BRANCH:
+            target = None
+            if branch_row.outcome != Outcome.UNASSIGNED:
+                self._note(RELEASES, branch_index, f"the release by `{timer.route}` branches to `unassign`")
+        else:  # no branch: the route that assigned the contact routes it again
+            target = route if branch is None else self.policy.route_named(branch)
+        expected = target.name if target is not None else timer.route
+        if branch_row.route != expected:
+            self._note(ELIGIBILITY, branch_index, f"the release by `{timer.route}` branches to `{expected}`")
+        self._apply_decision(branch_index, branch_row, target, at)
+        self._drain(at, f"the release of {row.contact}")
+
+    def _check_release(self, index: int, row: Decision, contact: ModelContact, timer: ReleaseTimer) -> None:
+        assert row.at is not None and timer.due is not None  # a timer row, a running timer
+        if row.at != timer.due:
+            self._note(
+                RELEASES,
+                index,
+                f"released at {format_instant(row.at)}; its timer was due at {format_instant(timer.due)}",
+            )
+        if row.route != timer.route:
+            self._note(RELEASES, index, f"the timer is the `reassign when {timer.trigger}` of route `{timer.route}`")
+        if row.user != contact.assignee:
+            self._note(RELEASES, index, f"the released user is the assignee, {contact.assignee}")
+        self.overdue_timers.add((row.contact, timer.trigger, timer.due))
+        deadline = next(
+            ((other, w) for other, w in self._in_queue_order() if w.deadline <= timer.due), None
+        )  # at one instant, deadlines fire first
+        if deadline is not None:
+            self._note(
+                RELEASES, index, f"contact {deadline[0]}'s deadline {format_instant(deadline[1].deadline)} comes first"
+            )
+        due = timer.due
+        earlier = self._first_running_timer(
+            lambda other: other is not timer and other.due is not None and (other.due, other.order) < (due, timer.order)
+        )
+        if earlier is not None:
+            self._note(RELEASES, index, f"{describe_timer(*earlier)} fires first: timers fire in the order set")
+
+    def _first_running_timer(self, holds) -> tuple[str, ReleaseTimer] | None:
+        running = [
+            (timer.due, timer.order, contact_id, timer)
+            for contact_id, contact in self.contacts.items()
+            for timer in contact.timers.values()
+            if holds(timer)
+        ]
+        if not running:
+            return None
+        first = min(running, key=lambda item: (item[0], item[1]))
+        return first[2], first[3]
+
+    def _note_overdue_timers(self, moment: datetime, inclusive: bool) -> None:
+        for contact_id, contact in sorted(self.contacts.items()):
+            for timer in contact.timers.values():
+                assert_due = timer.due
+                if timer.is_due(moment, inclusive) and assert_due is not None:
+                    key = (contact_id, timer.trigger, assert_due)
+                    if key not in self.overdue_timers:
+                        self.overdue_timers.add(key)
+                        self._note(
+                            RELEASES,
+                            None,
+                            f"contact {contact_id} was still with {contact.assignee} at {format_instant(moment)}, "
+                            f"past {describe_timer(contact_id, timer)}",
+                        )
+
+    def _set_timers(self, contact: ModelContact, route: CompiledRoute | None, now: datetime) -> None:
+        """Every new assignment sets the timers of the route that assigned it afresh, `unanswered` first."""
+        contact.timers = {}
+        if route is None:
+            return
+        for option in route.route.reassigns:
+            timer = ReleaseTimer(option.trigger, route.name, option.seconds)
+            if option.trigger == ReassignTrigger.UNANSWERED or not self._online(contact.assignee):
+                self._arm(timer, now)
+            contact.timers[option.trigger] = timer
+
+    def _arm(self, timer: ReleaseTimer, since: datetime) -> None:
+        self.timers_set += 1
+        timer.due, timer.order = since + timedelta(seconds=timer.seconds), self.timers_set
+
+    def _online(self, user_id: str | None) -> bool:
+        """Online for `reassign when away`: status `online` and not deleted."""
+        user = self.users.get(user_id) if user_id is not None else None
+        return user is not None and not user.deleted and user.status == Status.ONLINE
+
+    def _presence_changed(self, user_id: str, was_online: bool, now: datetime) -> None:
+        """A user stopped or started being online: arm or clear the `away` timers of the contacts it holds."""
+        if self._online(user_id) == was_online:
+            return
+        for contact in self.contacts.values():
+            away = contact.timers.get(ReassignTrigger.AWAY.value)
+            if contact.assignee == user_id and away is not None:
+                if was_online:
+                    self._arm(away, now)
+                else:
+                    away.due = None
+
+    def _reply(self, event: Event) -> None:
+        contact = self.contacts.get(event.contact or "")
+        if contact is not None and contact.assignee is not None and contact.assignee == event.user:
+            contact.timers.pop(ReassignTrigger.UNANSWERED.value, None)  # for good, for this assignment
+
     # ---------------------------------------------------------------- events
 
     def _apply_event(self, event: Event) -> None:
         # An event carries the fields its type needs, as the engine's events do.
-        if event.type == EventType.ROUTE:
+        was_online = self._online(event.user)
+        self._apply_event_to_state(event)
+        if event.user is not None:
+            self._presence_changed(event.user, was_online, event.at)
+
+    def _apply_event_to_state(self, event: Event) -> None:
+        if event.type == PendingEventType.REPLY:
+            self._reply(event)
+        elif event.type == EventType.ROUTE:
             self._route(event)
         elif event.type == EventType.CLOSE:
             assert event.contact is not None
@@ -251,11 +421,12 @@ class Walk:
         if contact is None:
             contact = self.contacts[event.contact] = ModelContact(attributes, event.attrs.get(ContactField.ASSIGNEE))
         contact.attributes = attributes
+        contact.released = set()  # SPEC 4.1: a `route` event empties them, queued, held or neither
         if event.contact in self.queue:
             return  # SPEC 4: stays where it is, no row
         contact.closed = False
         row = self._peek()
-        if row is None or row.contact != event.contact or row.outcome == Outcome.TIMED_OUT:
+        if row is None or row.contact != event.contact or row.outcome in TIMER_ROWS:
             self.findings.append(
                 Finding(
                     CONSERVATION,
@@ -279,6 +450,7 @@ class Walk:
         self._take_away(contact.assignee)
         contact.assignee = None
         contact.closed = True
+        contact.timers, contact.released = {}, set()
 
     def _update_user(self, event: Event) -> None:
         user_id = event.user
@@ -316,7 +488,9 @@ class Walk:
             self._check_assignment(index, row, route, contact, now)
             self._give(row.user, contact, now)
             contact.assignee = row.user
+            self._set_timers(contact, route, now)
         elif row.outcome == Outcome.QUEUED:
+            contact.timers = {}
             self._check_queueing(index, row, route, contact, now)
             self.sequence += 1
             deadline = row.deadline or now
@@ -326,12 +500,19 @@ class Walk:
         elif row.outcome == Outcome.UNASSIGNED:
             self._take_away(contact.assignee)
             contact.assignee = None
+            contact.timers = {}
         elif row.outcome == Outcome.FAILED and row.reason in EMPTY_POOL_REASONS and route is not None:
             members = [user.id for user in self._pool(route)]
             if members:
                 self._note(ELIGIBILITY, index, f"the pool was not empty: {', '.join(sorted(members))}")
+        elif row.outcome == Outcome.FAILED and row.reason == Reason.USER_RELEASED:
+            target = self._target_user(route, contact, row.contact, now)
+            if target not in contact.released:
+                self._note(ELIGIBILITY, index, f"the contact was never released from {target}")
         elif row.outcome == Outcome.TIMED_OUT:
             self._note(CONSERVATION, index, f"contact {row.contact} timed out but was not queued")
+        elif row.outcome == Outcome.RELEASED:
+            self._note(RELEASES, index, f"contact {row.contact} was released where a decision was due")
 
     def _check_assignment(
         self, index: int, row: Decision, route: CompiledRoute | None, contact: ModelContact, now: datetime
@@ -340,6 +521,8 @@ class Walk:
             user = self.users.get(row.user) if row.user is not None else None
             if user is None or user.deleted:
                 self._note(ELIGIBILITY, index, f"user {row.user} is {'deleted' if user else 'unknown'}")
+            elif user.id in contact.released:
+                self._note(ELIGIBILITY, index, f"the contact was released from {user.id}: it fails with user_released")
             return
         if route is None or route.kind not in POOL_ROUTES:
             self._note(ELIGIBILITY, index, f"route `{row.route}` cannot assign by {row.reason}")
@@ -473,8 +656,19 @@ class Walk:
         return [
             Candidate(user.id, user.open, self.order[user.id])
             for user in sorted(self._pool(route), key=lambda u: u.id)
-            if route.eligible(user, fields, moment)
+            if route.eligible(user, fields, moment) and user.id not in contact.released
         ]
+
+    def _target_user(
+        self, route: CompiledRoute | None, contact: ModelContact, contact_id: str, now: datetime
+    ) -> str | None:
+        """The user id `assign to user E` gives: a string, or a whole number written as one."""
+        if route is None or route.target_user is None:
+            return None
+        value = route.target_user(None, contact.fields(contact_id), now_fields(now, self.policy.zone))
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            return None
+        return str(value)
 
     def _pool(self, route: CompiledRoute) -> list[User]:
         if route.kind == RouteKind.SPACE:
@@ -495,6 +689,8 @@ class Walk:
             return "deleted"
         if route.team is not None and user_id not in self.members.get(route.team, ()):  # a team route
             return f"not in team {route.team!r}"
+        if user.id in contact.released:
+            return "released from this contact"
         fields, moment = contact.fields(contact_id), now_fields(now, self.policy.zone)
         failing = [
             format_expression(conjunct, Scope.USER.value)
@@ -556,6 +752,13 @@ def describe(row: Decision) -> str:
     if row.reason:
         parts.append(f"reason={row.reason}")
     return "(" + " ".join(parts) + ")"
+
+
+def describe_timer(contact_id: str, timer: ReleaseTimer) -> str:
+    return (
+        f"the `reassign when {timer.trigger}` timer of contact {contact_id} (route `{timer.route}`), "
+        f"due at {format_instant(timer.due)}"
+    )
 
 
 def format_candidates(candidates: list[Candidate]) -> str:

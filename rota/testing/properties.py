@@ -174,6 +174,23 @@ PROPERTIES: tuple[Property, ...] = (
 )
 
 
+check_releases, ReleasesViolation = _findings_check(model.RELEASES, "release timers fire when due")
+
+# SPEC 4.1's properties: they join PROPERTIES (which verify and check_run go through) once the engine
+# runs `reassign`; until then a policy using it is refused, so no run of the engine has a release.
+REASSIGN_PROPERTIES: tuple[Property, ...] = (
+    Property(
+        model.RELEASES,
+        "release timers fire when due",
+        "no contact stays with its assignee past a due release timer; each `released` row comes at its "
+        "timer's instant, after the deadlines of that instant, in the order the timers were set, and is "
+        "followed by its branch",
+        check_releases,
+        ReleasesViolation,
+    ),
+)
+
+
 def check_run(run: Run) -> None:
     """Every property; raises the first violation."""
     for prop in PROPERTIES:

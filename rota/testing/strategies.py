@@ -18,7 +18,17 @@ from hypothesis import strategies as st
 
 from rota.dsl.ast import AssignToTeam, AssignToUser, BoolOp, Compare, Field, ListLiteral, Literal, Not, Policy, children
 from rota.engine import CompiledPolicy, Engine, Event
-from rota.vocabulary import CONTACT_FIELDS, SPACE_POOL, USER_FIELDS, ContactField, EventType, Scope, Status, UserField
+from rota.vocabulary import (
+    CONTACT_FIELDS,
+    SPACE_POOL,
+    USER_FIELDS,
+    ContactField,
+    EventType,
+    PendingEventType,
+    Scope,
+    Status,
+    UserField,
+)
 
 from .run import EngineFactory, Run, Snapshot, UserRecord, run_engine
 
@@ -29,6 +39,7 @@ STATUSES = Status.texts()
 ONLINE, AWAY, OFFLINE = Status.ONLINE.value, Status.AWAY.value, Status.OFFLINE.value
 ROUTE, STATUS, CLOSE = EventType.ROUTE.value, EventType.STATUS.value, EventType.CLOSE.value
 USER, DELETE, JOIN, LEAVE = EventType.USER.value, EventType.DELETE.value, EventType.JOIN.value, EventType.LEAVE.value
+REPLY = PendingEventType.REPLY.value
 CONTACT_ASSIGNEE = ContactField.ASSIGNEE.value
 MEMBERSHIP = "membership"  # a join or a leave, drawn as one kind
 START = datetime(2026, 11, 23, 9, 0)  # a Monday morning
@@ -37,6 +48,7 @@ MOMENTS = (datetime(2026, 11, 20, 9), datetime(2026, 11, 21, 9), datetime(2026, 
 GAPS = (0, 60, 300, 1200, 3600, 4 * 3600, 86400, 8 * 86400)
 # Routing mostly, statuses often, the rest now and then; route first: shrinking moves towards it.
 EVENT_MIX = (ROUTE,) * 8 + (STATUS,) * 4 + (CLOSE,) * 3 + (USER, MEMBERSHIP, MEMBERSHIP, DELETE)
+REPLY_MIX = (REPLY,) * 4  # added to EVENT_MIX when replies are asked for (SPEC 4.1)
 BUILT_IN_USER_FIELDS = frozenset(USER_FIELDS)
 BUILT_IN_CONTACT_FIELDS = frozenset(CONTACT_FIELDS)
 
@@ -245,11 +257,15 @@ class EventLog:
     until: datetime
 
 
-def event_logs(words: Vocabulary = Vocabulary(), max_events: int = 25) -> st.SearchStrategy[EventLog]:
+def event_logs(
+    words: Vocabulary = Vocabulary(), max_events: int = 25, replies: bool = False
+) -> st.SearchStrategy[EventLog]:
     """Events of every type at increasing times, and an `until` that lets timeouts fire.
 
     Users are drawn from the vocabulary's ids (and one new id): those not in a
-    snapshot are unknown to the engine until a `user` event creates them."""
+    snapshot are unknown to the engine until a `user` event creates them.
+    `replies` adds SPEC 4.1's `reply` events, which the engine does not apply yet
+    (it passes them by): opt in where a run may carry them."""
     users = st.sampled_from(words.user_ids + ("new",))
     contacts = st.sampled_from(CONTACT_IDS)
     statuses = st.sampled_from(STATUSES)
@@ -271,8 +287,9 @@ def event_logs(words: Vocabulary = Vocabulary(), max_events: int = 25) -> st.Sea
             teams,
         ),
         DELETE: st.builds(lambda user: {"type": DELETE, "user": user}, users),
+        REPLY: st.builds(lambda contact, user: {"type": REPLY, "contact": contact, "user": user}, contacts, users),
     }
-    kinds = st.sampled_from(EVENT_MIX).flatmap(by_kind.__getitem__)
+    kinds = st.sampled_from(EVENT_MIX + (REPLY_MIX if replies else ())).flatmap(by_kind.__getitem__)
     # Three short lists make a long one: a single list averages five elements.
     part = st.lists(st.tuples(st.sampled_from(GAPS), kinds), max_size=max(1, max_events // 3))
     steps = st.tuples(part, part, part).map(lambda parts: parts[0] + parts[1] + parts[2])
@@ -297,11 +314,12 @@ def runs(
     words: Vocabulary | None = None,
     engine_factory: EngineFactory = Engine,
     max_events: int = 25,
+    replies: bool = False,
 ) -> st.SearchStrategy[Run]:
-    """A snapshot and an event log for `policy`, run through the engine."""
+    """A snapshot and an event log for `policy` (with `reply` events when asked), run through the engine."""
     words = words or vocabulary(policy)
     return st.builds(
         lambda snapshot, log: run_engine(policy, snapshot, log.events, log.until, engine_factory),
         snapshots(words),
-        event_logs(words, max_events),
+        event_logs(words, max_events, replies),
     )
