@@ -35,17 +35,19 @@ AUTHORIZED = {"Authorization": f"Bearer {TOKEN}"}
 class Receiver:
     """A platform's webhook endpoint on loopback: answers 500, or too late, at random (seeded)."""
 
-    def __init__(self, failing: float, late: float, late_seconds: float, seed: int = 7):
+    def __init__(self, failing: float, late: float, late_seconds: float, seed: int = 7, first: tuple = ()):
+        """`first`: draws for the first posts (0: fails, `failing`: late), so each way of failing surely happens."""
         self.arrivals: list[tuple[int, dict, bool]] = []  # (seq, decision, its post's signature verified)
         self.lock = threading.Lock()
         randomness = random.Random(seed)
+        scripted = list(first)
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 with receiver.lock:
-                    draw = randomness.random()
+                    draw = scripted.pop(0) if scripted else randomness.random()
                 if draw < failing:
                     self.send_response(500)
                     self.send_header("Content-Length", "0")
@@ -104,7 +106,7 @@ class Receiver:
 
 @pytest.fixture
 def receiver():
-    running = Receiver(failing=0.2, late=0.1, late_seconds=0.3)
+    running = Receiver(failing=0.2, late=0.1, late_seconds=0.3, first=(0.0, 0.2))
     yield running
     running.close()
 
