@@ -6,7 +6,13 @@ then sends a fixed number of route requests from a few client threads (about
 itself. Also prints the server's CPU time per routed contact, which a busy
 machine disturbs less than throughput.
 
-    .venv/bin/python bench/serve.py [--requests N] [--clients N]
+The same load runs with the webhook off and on (`--webhook`, posting every
+decision to a local receiver in its own process), one after the other, each
+on a fresh file, so the two lines printed are measured in the same run; with
+the webhook on it also prints the receiver's count and the backlog left when
+the load ended.
+
+    .venv/bin/python bench/serve.py [--requests N] [--clients N] [--rounds N]
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import multiprocessing
 import os
 import random
 import socket
@@ -23,6 +30,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -57,33 +65,88 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=1, help="pairs of runs, webhook off then on")
     arguments = parser.parse_args()
-    with tempfile.TemporaryDirectory() as directory:
-        folder = Path(directory)
-        (folder / "policy.rota").write_text(POLICY)
-        (folder / "token").write_text(TOKEN)
-        port = free_port()
-        server = subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / "rota"),
-                "serve",
-                "--db",
-                str(folder / "engine.duckdb"),
-                "--policy",
-                str(folder / "policy.rota"),
-                "--port",
-                str(port),
-                "--token-file",
-                str(folder / "token"),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+    received = multiprocessing.Value("q", 0)
+    receiver_port = free_port()
+    receiver = multiprocessing.Process(target=receive, args=(receiver_port, received), daemon=True)
+    receiver.start()
+    try:
+        for _ in range(arguments.rounds):
+            for webhook in (None, f"http://127.0.0.1:{receiver_port}/hook"):
+                with received.get_lock():
+                    received.value = 0
+                with tempfile.TemporaryDirectory() as directory:
+                    serve_and_load(Path(directory), webhook, arguments.requests, arguments.clients, received)
+    finally:
+        receiver.terminate()
+
+
+def serve_and_load(folder: Path, webhook: str | None, requests: int, clients: int, received) -> None:
+    (folder / "policy.rota").write_text(POLICY)
+    (folder / "token").write_text(TOKEN)
+    port = free_port()
+    options = [] if webhook is None else ["--webhook", webhook]
+    server = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "rota"),
+            "serve",
+            "--db",
+            str(folder / "engine.duckdb"),
+            "--policy",
+            str(folder / "policy.rota"),
+            "--port",
+            str(port),
+            "--token-file",
+            str(folder / "token"),
+            *options,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        figures = run_load(url, requests, clients, server.pid)
+        if webhook is None:
+            print(f"webhook off: {figures}", flush=True)
+            return
+        backlog = webhook_backlog(url)
+        started = time.perf_counter()
+        while webhook_backlog(url) > 0 and time.perf_counter() - started < 60:
+            time.sleep(0.05)
+        print(
+            f"webhook on:  {figures}; the receiver had {received.value:,} posts, "
+            f"{backlog:,.0f} decisions behind when the load ended, all delivered "
+            f"{time.perf_counter() - started:.2f}s later",
+            flush=True,
         )
-        try:
-            run_load(f"http://127.0.0.1:{port}", arguments.requests, arguments.clients, server.pid)
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def receive(port: int, received) -> None:
+    """The platform's side of the webhook, in its own process: counts the posts and answers 204."""
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as a real receiver would
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            with received.get_lock():
+                received.value += 1
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *arguments) -> None:
+            pass
+
+    ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
+
+
+def webhook_backlog(url: str) -> float:
+    metrics = httpx.get(f"{url}/metrics", headers={"Authorization": f"Bearer {TOKEN}"}).text
+    return next(float(line.split()[1]) for line in metrics.splitlines() if line.startswith("rota_webhook_backlog "))
 
 
 def cpu_seconds(pid: int) -> float:
@@ -92,7 +155,7 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run_load(url: str, requests: int, clients: int, server_pid: int) -> None:
+def run_load(url: str, requests: int, clients: int, server_pid: int) -> str:
     headers = {"Authorization": f"Bearer {TOKEN}"}
     for _ in range(300):
         try:
@@ -139,8 +202,8 @@ def run_load(url: str, requests: int, clients: int, server_pid: int) -> None:
     seconds = time.perf_counter() - started
     server_cpu = cpu_seconds(server_pid) - server_cpu
     p99 = latencies[int(len(latencies) * 0.99) - 1]
-    print(
-        f"rota serve: {len(latencies):,} routed contacts from {clients} clients in {seconds:.2f}s "
+    return (
+        f"{len(latencies):,} routed contacts from {clients} clients in {seconds:.2f}s "
         f"({len(latencies) / seconds:,.0f} routed/s, with ~80% closed again); "
         f"latency p50 {statistics.median(latencies) * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms; "
         f"server CPU {server_cpu / len(latencies) * 1000:.2f} ms per routed contact"

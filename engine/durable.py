@@ -330,6 +330,20 @@ class DurableEngine:
         """Committed decision rows, filtered as `EngineStore.decisions` says."""
         return self.store.decisions(**filters)
 
+    def decisions_after(self, seq: int, limit: int) -> list[tuple]:
+        """Committed decision rows after sequence number `seq`, as `EngineStore.decisions_after` says."""
+        return self.store.decisions_after(seq, limit)
+
+    def last_committed_seq(self) -> int:
+        """The sequence number of the newest committed decision (-1 before the first); numbers start at 0."""
+        return self.store.count("decisions") - 1
+
+    def delivered_through(self, destination: str) -> int | None:
+        return self.store.delivered_through(destination)
+
+    def save_delivered_through(self, destination: str, seq: int) -> None:
+        self.store.save_delivered_through(destination, seq)
+
     def policy_versions(self) -> list[dict[str, Any]]:
         """Every policy version kept, with its text and when it was first seen."""
         return self.store.policies()

@@ -16,6 +16,7 @@ import sys
 import textwrap
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 from rich.console import Console
@@ -33,6 +34,9 @@ from . import __version__, report
 from .jobs import PolicyNotReadable, batch_file, load_snapshot_warning, read_policy_source, replay_file
 from .remote import ServiceError
 from .tokens import TokenError
+
+if TYPE_CHECKING:
+    from .service import Webhook
 
 OK, POLICY_ERRORS, INPUT_ERRORS = 0, 1, 2
 
@@ -221,6 +225,19 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8080, help="the port to listen on")
     serve.add_argument("--token-file", metavar="FILE", help="the bearer token (default: generated beside the db)")
     serve.add_argument("--snapshot", metavar="DIR", help="users and teams to start a new engine file with")
+    serve.add_argument("--webhook", metavar="URL", help="post every decision to this http(s) URL (default: none)")
+    serve.add_argument(
+        "--webhook-secret-file",
+        metavar="FILE",
+        help="the secret that signs each post (X-Rota-Signature); default: posts are not signed",
+    )
+    serve.add_argument(
+        "--webhook-timeout",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="how long to wait for the receiver's answer before trying again",
+    )
     serve.set_defaults(run=run_serve)
     return parser
 
@@ -541,6 +558,7 @@ def run_serve(arguments, errors: Console) -> int:
     policy, diagnostics = analyze(source)
     if policy is None:
         raise PolicyError([d for d in diagnostics if d.is_error], source.texts)
+    webhook = _webhook(arguments)
     token = existing_token(arguments.token_file, arguments.db)
     token_file = token_path(arguments.token_file, arguments.db)
     roster = (
@@ -556,11 +574,13 @@ def run_serve(arguments, errors: Console) -> int:
             engine = DurableEngine.open(arguments.db, source, roster or Roster(), source.name, utc_now(), run=run)
             if token is None:
                 token, made_token = create_token(token_file), True
-            server = uvicorn.Server(uvicorn.Config(create_app(RotaService(engine, token)), log_level="warning"))
+            service = RotaService(engine, token, webhook)
+            server = _server(uvicorn.Config(create_app(service), log_level="warning"), service)
             url = f"http://{arguments.host}:{listener.getsockname()[1]}"  # the port bound, for --port 0 too
             _say(
                 errors,
-                f"rota serving {url} (API docs: {url}/docs); engine file {arguments.db}; bearer token in {token_file}",
+                f"rota serving {url} (API docs: {url}/docs); engine file {arguments.db}; bearer token in {token_file}"
+                + ("" if webhook is None else f"; decisions posted to {webhook.url}"),
             )
             server.run(sockets=[listener])
         except BaseException as error:
@@ -576,6 +596,42 @@ def run_serve(arguments, errors: Console) -> int:
                 raise InputError(f"{arguments.db}: the service did not start; see the lines above") from None
             raise
     return OK
+
+
+def _server(config, service):
+    """uvicorn's server, which ends the open decision streams as soon as a shutdown begins
+    (it waits for every open response to finish, and a stream never does)."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig, frame) -> None:
+            service.end_streams()
+            super().handle_exit(sig, frame)
+
+    return Server(config)
+
+
+def _webhook(arguments) -> Webhook | None:
+    from urllib.parse import urlsplit
+
+    from .service import Webhook
+    from .tokens import read_secret
+
+    if arguments.webhook is None:
+        if arguments.webhook_secret_file is not None:
+            raise InputError("--webhook-secret-file signs the webhook's posts; give --webhook URL too")
+        return None
+    parts = urlsplit(arguments.webhook)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InputError(f"--webhook {arguments.webhook}: not an http(s) URL; give one such as http://host:port/path")
+    if not 0 < arguments.webhook_timeout <= 300:
+        raise InputError(
+            f"--webhook-timeout {arguments.webhook_timeout:g}: give a number of seconds above 0, up to 300"
+        )
+    secret = None
+    if arguments.webhook_secret_file is not None:
+        secret = read_secret(Path(arguments.webhook_secret_file), "webhook secret file").encode()
+    return Webhook(arguments.webhook, secret, arguments.webhook_timeout)
 
 
 def _listening_socket(host: str, port: int) -> socket.socket:

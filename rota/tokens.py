@@ -19,26 +19,29 @@ def token_path(token_file: str | None, database: str) -> Path:
 def existing_token(token_file: str | None, database: str) -> str | None:
     """The token already kept, None when a new one is to be made; TokenError when the file is unusable."""
     path = token_path(token_file, database)
-    if not path.exists():
-        if token_file:
-            raise TokenError(f"{path}: no such token file")
+    if not path.exists() and not token_file:
         return None
     return read_token(path)
 
 
 def read_token(path: Path) -> str:
     """The token a file holds, whitespace stripped; TokenError when the file is missing, unreadable or empty."""
+    return read_secret(path, "token file")
+
+
+def read_secret(path: Path, what: str) -> str:
+    """A secret kept in a file (`what`: "token file"), whitespace stripped; TokenError when it is unusable."""
+    if not path.exists():
+        raise TokenError(f"{path}: no such {what}")
     try:
-        token = path.read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        raise TokenError(f"{path}: no such token file") from None
+        secret = path.read_text(encoding="utf-8").strip()
     except UnicodeDecodeError:
-        raise TokenError(f"{path}: the token file is not UTF-8 text") from None
+        raise TokenError(f"{path}: the {what} is not UTF-8 text") from None
     except OSError as error:
-        raise TokenError(f"{path}: cannot read the token file: {(error.strerror or 'unreadable').lower()}") from None
-    if not token:
-        raise TokenError(f"{path}: the token file is empty")
-    return token
+        raise TokenError(f"{path}: cannot read the {what}: {(error.strerror or 'unreadable').lower()}") from None
+    if not secret:
+        raise TokenError(f"{path}: the {what} is empty")
+    return secret
 
 
 def create_token(path: Path) -> str:

@@ -41,6 +41,7 @@ CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
 CREATE TABLE IF NOT EXISTS policies (version VARCHAR PRIMARY KEY, text VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL);
 CREATE TABLE IF NOT EXISTS journal (body VARCHAR NOT NULL);
 CREATE TABLE IF NOT EXISTS binary_journal (body BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS deliveries (destination VARCHAR PRIMARY KEY, delivered_through BIGINT NOT NULL);
 """
 
 SMALL_BATCH = 32
@@ -210,7 +211,9 @@ class EngineStore:
             self.connection.unregister("rota_store_keys")
 
     def decisions(self, **filters: Any) -> list[dict[str, Any]]:
-        """The decision log, oldest first; filters on contact, user, route, outcome, since, limit."""
+        """The decision log, oldest first; filters on contact, user, route, outcome, since, after, limit.
+
+        `limit` keeps the newest rows, or with `after` (a sequence number) the first ones after it: a page."""
         clauses, parameters = [], []
         for column in ("contact", "user", "route", "outcome"):
             if filters.get(column) is not None:
@@ -219,15 +222,49 @@ class EngineStore:
         if filters.get("since") is not None:
             clauses.append('"at" >= ?')
             parameters.append(filters["since"])
+        after = filters.get("after")
+        if after is not None:
+            clauses.append("seq > ?")
+            parameters.append(after)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         limit = int(filters.get("limit") or 0)
         query = f"SELECT * FROM decisions {where} ORDER BY seq"
-        if limit:
-            query = f"SELECT * FROM ({query} DESC LIMIT {limit}) ORDER BY seq"
+        if limit and after is not None:
+            query += " LIMIT ?"
+            parameters.append(limit)
+        elif limit:
+            query = f"SELECT * FROM ({query} DESC LIMIT ?) ORDER BY seq"
+            parameters.append(limit)
         with self.lock:
             self.checkpoint()
             rows = self.connection.execute(query, parameters).fetchall()
         return [dict(zip(DECISION_COLUMNS, row)) for row in rows]
+
+    def decisions_after(self, seq: int, limit: int) -> list[tuple]:
+        """The first `limit` decision rows after sequence number `seq`, in order, without folding the
+        journal (a reader that follows the log must not make the writer wait for a checkpoint)."""
+        with self.lock:
+            rows = self.connection.execute(
+                "SELECT * FROM decisions WHERE seq > ? ORDER BY seq LIMIT ?", [seq, limit]
+            ).fetchall()
+            for changes in self._unfolded:  # newer than every folded row: commits keep their order
+                if len(rows) >= limit:
+                    break
+                rows.extend(row for row in changes.decisions if row[0] > seq)
+        return rows[:limit]
+
+    def delivered_through(self, destination: str) -> int | None:
+        """The last sequence number delivered to `destination` (a webhook's URL), None when it is new."""
+        with self.lock:
+            found = self.connection.execute(
+                "SELECT delivered_through FROM deliveries WHERE destination = ?", [destination]
+            ).fetchall()
+        return found[0][0] if found else None
+
+    def save_delivered_through(self, destination: str, seq: int) -> None:
+        """Durable when it returns; kept apart from the commits of decisions (one small transaction)."""
+        with self.lock:
+            self.connection.execute("INSERT OR REPLACE INTO deliveries VALUES (?, ?)", [destination, seq])
 
     def policies(self) -> list[dict[str, Any]]:
         with self.lock:

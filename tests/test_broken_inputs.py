@@ -349,6 +349,30 @@ CASES = {
     ),
     # tokens, hosts, ports
     "serve, no such token file": (None, serve("--token-file", "token"), "token: no such token file", 2),
+    "serve, a webhook that is not http": (
+        None,
+        serve("--webhook", "ftp://platform/hook"),
+        "--webhook ftp://platform/hook: not an http(s) URL; give one such as http://host:port/path",
+        2,
+    ),
+    "serve, an empty webhook secret file": (
+        written("secret", "\n"),
+        serve("--webhook", "http://127.0.0.1:9/hook", "--webhook-secret-file", "secret"),
+        "secret: the webhook secret file is empty",
+        2,
+    ),
+    "serve, a webhook secret without a webhook": (
+        written("secret", "s3cret"),
+        serve("--webhook-secret-file", "secret"),
+        "--webhook-secret-file signs the webhook's posts; give --webhook URL too",
+        2,
+    ),
+    "serve, a webhook timeout of zero": (
+        None,
+        serve("--webhook", "http://127.0.0.1:9/hook", "--webhook-timeout", "0"),
+        "--webhook-timeout 0: give a number of seconds above 0, up to 300",
+        2,
+    ),
     "serve, an empty token file": (
         written("token", "\n"),
         serve("--token-file", "token"),

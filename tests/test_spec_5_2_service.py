@@ -50,6 +50,7 @@ class Server:
         (directory / "policy.rota").write_text(POLICY)
         (directory / "token").write_text(TOKEN + "\n")
         self.process = None
+        self.options: list[str] = []  # more of `rota serve`'s options
 
     def start(self) -> "Server":
         self.port = free_port()
@@ -65,6 +66,7 @@ class Server:
                 str(self.port),
                 "--token-file",
                 str(self.directory / "token"),
+                *self.options,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,

@@ -22,8 +22,11 @@ from rota.engine import DurableEngine, Event
 from rota.engine.decisions import Decision
 
 from .errors import ApiError
+from .feed import DecisionFeed
+from .outbox import Webhook, WebhookOutbox
 
 TIMEOUT_TICK_SECONDS = 0.25
+STREAM_HEARTBEAT_SECONDS = 15.0  # an idle stream sends a comment line this often, so proxies keep it open
 
 
 def utc_now() -> datetime:
@@ -40,7 +43,7 @@ class RotaService:
     requests share one, and an answer is never sent before its decision is
     durable. Requests wait on the event loop, not in a thread each."""
 
-    def __init__(self, engine: DurableEngine, token: str):
+    def __init__(self, engine: DurableEngine, token: str, webhook: Webhook | None = None):
         self.engine = engine
         self.token = token
         self.lock = threading.Lock()
@@ -58,6 +61,11 @@ class RotaService:
         )
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        # Durable decisions for the stream and the webhook, published by the writer after each commit.
+        self.stream_heartbeat = STREAM_HEARTBEAT_SECONDS
+        self.streams_ended = False  # set when a shutdown begins: open streams end, so it need not wait for them
+        self.feed = DecisionFeed(engine.decisions_after, engine.last_committed_seq())
+        self.outbox = None if webhook is None else WebhookOutbox(webhook, self.feed, engine, self.registry, self._stop)
         # Set when a commit failed: memory is then ahead of the file, so no more changes are taken
         # (a restart reloads the file, where every answered decision is).
         self._failure: ApiError | None = None
@@ -147,6 +155,8 @@ class RotaService:
                 self._waiters = [(ticket, wake) for ticket, wake in self._waiters if ticket > covered]
             for wake in woken:
                 wake(error)
+            if error is None:
+                self.feed.publish(changes.decisions)
             for decision in decisions:
                 self.decisions.labels(decision.outcome, decision.route or "").inc()
             self.queue_length.set(queued)
@@ -163,13 +173,20 @@ class RotaService:
             threading.Thread(target=self._write_commits, name="rota-writer", daemon=True),
             threading.Thread(target=tick, name="rota-timeouts", daemon=True),
         ]
+        if self.outbox is not None:
+            self._threads.append(threading.Thread(target=self.outbox.run, name="rota-webhook", daemon=True))
         for thread in self._threads:
             thread.start()
+
+    def end_streams(self) -> None:
+        self.streams_ended = True
+        self.feed.wake_listeners()
 
     def stop(self) -> None:
         self._stop.set()
         with self._commits:
             self._commits.notify()
+        self.feed.wake_all()
         for thread in reversed(self._threads):
             thread.join()
         with self.lock:
