@@ -148,8 +148,10 @@ def with_times_as_text(rows: list[dict]) -> list[dict]:
 def print_decisions(rows: list[dict], output_format: str) -> None:
     """The decision log on stdout (times as text): JSON lines, or aligned columns for a person."""
     if output_format == "json":
-        for row in rows:
-            print(json.dumps(row))
+        from rota.storage.engine_store import DECISION_COLUMNS
+
+        for row in rows:  # in the engine file's column order, however the row came (file or service)
+            print(json.dumps({column: row.get(column) for column in DECISION_COLUMNS}))
         return
     table = Table(box=None, pad_edge=False, header_style="bold")
     for column in ("at", "contact", "route", "outcome", "user", "reason", "deadline", "candidates"):

@@ -22,6 +22,23 @@ from .models import LoggedDecision
 DECISIONS_AT_MOST = MAX_LIMIT
 
 NEXT_AFTER_HEADER = "X-Rota-Next-After"
+SEQ_PATTERN = r"^(-1|[0-9]+)$"
+# One event of the stream as schemathesis and readers of the contract see it.
+SSE_EVENT_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string", "pattern": SEQ_PATTERN},
+        "event": {"type": "string"},
+        "data": {"type": "string", "contentMediaType": "application/json"},
+    },
+}
+LAST_EVENT_ID_PARAMETER = {
+    "name": "Last-Event-ID",
+    "in": "header",
+    "required": False,
+    "description": "the last `id:` the client received: the stream resumes after it",
+    "schema": {"type": "string", "pattern": SEQ_PATTERN},
+}
 STREAM_BATCH = 256  # events written at a time to one client, which then waits for the client to read them
 
 
@@ -53,8 +70,24 @@ def add_decision_routes(app: FastAPI, service: RotaService, authorized) -> None:
             response.headers[NEXT_AFTER_HEADER] = str(next_after)
         return [decision_json(row) for row in rows]
 
-    @app.get("/v1/decisions/stream", dependencies=authorized)
-    async def stream(after: int | None = Query(None, ge=-1), last_event_id: str | None = Header(None)):
+    @app.get(
+        "/v1/decisions/stream",
+        dependencies=authorized,
+        response_class=StreamingResponse,
+        # Documented by hand: a header FastAPI declares from `str | None` would admit JSON's null.
+        openapi_extra={"parameters": [LAST_EVENT_ID_PARAMETER]},
+        responses={
+            **error_responses(422, by_reference=True),
+            200: {
+                "description": "server-sent events: `id:` a decision's seq, `data:` its row as JSON",
+                "content": {"text/event-stream": {"schema": SSE_EVENT_SCHEMA}},
+            },
+        },
+    )
+    async def stream(
+        after: int | None = Query(None, ge=-1),
+        last_event_id: str | None = Header(None, include_in_schema=False),
+    ):
         start = service.feed.last_seq if after is None else after
         if last_event_id is not None:  # a client reconnecting: it says the last event it had
             start = _event_id(last_event_id)

@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 from rota.vocabulary import Status
 
 from .core import RotaService
+from .errors import error_responses
 
 
 class UserLoad(BaseModel):
@@ -42,7 +43,7 @@ class ServiceStatus(BaseModel):
 
 
 def add_status_routes(app: FastAPI, service: RotaService, authorized) -> None:
-    @app.get("/v1/status", dependencies=authorized, response_model=ServiceStatus)
+    @app.get("/v1/status", dependencies=authorized, response_model=ServiceStatus, responses=error_responses())
     def status() -> ServiceStatus:
         with service.lock:  # one moment: the queue and the counts agree
             everyone = service.engine.users()
