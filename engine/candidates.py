@@ -25,9 +25,9 @@ class FallenCounts:
     def __init__(self, roster: Roster):
         self.roster = roster
         self.reader = JournalReader(roster.journal)
-        self.sets_of_user: dict[str, list[RoundRobinSet | LeastOpenSet]] = {}
+        self.sets_of_user: dict[str, list[CandidateSet]] = {}
 
-    def hold(self, candidate_set: RoundRobinSet | LeastOpenSet, users: Iterable[User]) -> None:
+    def hold(self, candidate_set: CandidateSet, users: Iterable[User]) -> None:
         for user in users:
             self.sets_of_user.setdefault(user.id, []).append(candidate_set)
 
@@ -45,17 +45,32 @@ class FallenCounts:
                 candidate_set.key_fell(users[user_id])
 
 
-class RoundRobinSet:
-    def __init__(self, users: list[User], cursors: dict[str, str], pool_key: str, monotone: bool, fallen: FallenCounts):
-        self.users = users
-        self.ids = [user.id for user in users]
-        self.cursors = cursors
-        self.pool_key = pool_key
-        # Under monotone caps a set where nobody passed stays so until a count falls.
+class CandidateSet:
+    """What both kinds of set share: under monotone caps, a set where nobody passed stays so until a count falls."""
+
+    def __init__(self, users: list[User], monotone: bool, fallen: FallenCounts):
         self.monotone = monotone
         self._exhausted = False
         self.fallen = fallen
         fallen.hold(self, users)
+
+    @property
+    def exhausted(self) -> bool:
+        """Nobody passes, and only a falling count can change that."""
+        self.fallen.catch_up()
+        return self._exhausted
+
+    def key_fell(self, user: User) -> None:
+        self._exhausted = False
+
+
+class RoundRobinSet(CandidateSet):
+    def __init__(self, users: list[User], cursors: dict[str, str], pool_key: str, monotone: bool, fallen: FallenCounts):
+        super().__init__(users, monotone, fallen)
+        self.users = users
+        self.ids = [user.id for user in users]
+        self.cursors = cursors
+        self.pool_key = pool_key
 
     def choose(self, accept: Accept) -> User | None:
         self.fallen.catch_up()
@@ -76,23 +91,11 @@ class RoundRobinSet:
         self._exhausted = self.monotone
         return None
 
-    @property
-    def exhausted(self) -> bool:
-        """Nobody passes, and only a falling count can change that."""
-        self.fallen.catch_up()
-        return self._exhausted
 
-    def key_fell(self, user: User) -> None:
-        self._exhausted = False
-
-
-class LeastOpenSet:
+class LeastOpenSet(CandidateSet):
     def __init__(self, users: list[User], monotone: bool, fallen: FallenCounts):
-        self.monotone = monotone
-        self._exhausted = False
+        super().__init__(users, monotone, fallen)
         self.heap = LeastOpenHeap(users)
-        self.fallen = fallen
-        fallen.hold(self, users)
 
     def choose(self, accept: Accept) -> User | None:
         self.fallen.catch_up()
@@ -103,12 +106,6 @@ class LeastOpenSet:
             self._exhausted = True
         return chosen
 
-    @property
-    def exhausted(self) -> bool:
-        """Nobody passes, and only a falling count can change that."""
-        self.fallen.catch_up()
-        return self._exhausted
-
     def key_fell(self, user: User) -> None:
-        self._exhausted = False
+        super().key_fell(user)
         self.heap.push(user)
