@@ -123,6 +123,8 @@ class Engine:
     def _unblock_classes(self, now: datetime) -> None:
         moment = self.router.now_fields(now) if self._reads_now else NO_FIELDS
         clock_moved, self._last_moment = moment != self._last_moment, moment
+        if not clock_moved and not self._drain_reader.behind:  # nothing changed since the last look
+            return
         entries = self._drain_reader.read()
         if entries is None:  # too many changes to tell who: any class might be placeable
             for klass in self.queue.classes.values():
