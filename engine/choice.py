@@ -67,15 +67,18 @@ class LeastOpenHeap:
 
     def top(self) -> User | None:
         """The user with the smallest key; None when the heap holds nobody."""
-        heap, members = self.heap, self.members
+        # Written out, not through helpers: this runs once or more per assignment.
+        heap, members, serial = self.heap, self.members, self._serial
         while heap:
             open_count, order, user_id, _, user = heap[0]
             if members is not None and members.get(user_id) is not user:
                 heappop(heap)
-            elif open_count == user.open and order == user.assigned_order:
+                continue
+            now_open, now_order = user.open, user.assigned_order
+            if open_count == now_open and order == now_order:
                 return user
-            elif (user.open, user.assigned_order) > (open_count, order):
-                heapreplace(heap, self._entry(user))
+            if now_open > open_count or (now_open == open_count and now_order > order):
+                heapreplace(heap, (now_open, now_order, user_id, next(serial), user))
             else:  # a smaller entry was pushed when the key fell
                 heappop(heap)
         return None

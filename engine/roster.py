@@ -67,6 +67,7 @@ class Journal:
     def __init__(self) -> None:
         self.entries: list[Entry] = []
         self.start = 0  # the absolute position of entries[0]
+        self.falls = 0  # how many COUNT_FELL entries were ever recorded: a reader of those alone checks this first
 
     @property
     def end(self) -> int:
@@ -74,6 +75,8 @@ class Journal:
 
     def record(self, change: Change, user_id: str) -> None:
         self.entries.append((change, user_id))
+        if change is Change.COUNT_FELL:
+            self.falls += 1
         if len(self.entries) > 2 * KEPT_CHANGES:
             del self.entries[:KEPT_CHANGES]
             self.start += KEPT_CHANGES
@@ -95,6 +98,10 @@ class JournalReader:
     @property
     def behind(self) -> bool:
         return self.position != self.journal.end
+
+    def skip(self) -> None:
+        """Move to the end without reading (the reader knows nothing there concerns it)."""
+        self.position = self.journal.end
 
     def read(self) -> list[Entry] | None:
         """The entries since the last read (None: some are no longer kept); moves to the end."""
