@@ -33,13 +33,12 @@ class FallenCounts:
             self.sets_of_user.setdefault(user.id, []).append(candidate_set)
 
     def catch_up(self) -> None:
-        if not self.reader.behind:
+        # Every assignment is logged but counts seldom fall: until one does, nothing is read (amortised,
+        # each entry is read once, at the next fall).
+        falls = self.roster.journal.falls
+        if falls == self.falls_seen:
             return
-        journal = self.roster.journal
-        if journal.falls == self.falls_seen:  # every assignment is logged, but counts seldom fall: O(1) then
-            self.reader.skip()
-            return
-        self.falls_seen = journal.falls
+        self.falls_seen = falls
         entries = self.reader.read()
         if entries is None:  # too far behind to know who: as if every count fell
             fallen = list(self.sets_of_user)

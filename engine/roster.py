@@ -99,10 +99,6 @@ class JournalReader:
     def behind(self) -> bool:
         return self.position != self.journal.end
 
-    def skip(self) -> None:
-        """Move to the end without reading (the reader knows nothing there concerns it)."""
-        self.position = self.journal.end
-
     def read(self) -> list[Entry] | None:
         """The entries since the last read (None: some are no longer kept); moves to the end."""
         entries = self.journal.since(self.position)
