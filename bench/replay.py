@@ -97,10 +97,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--users", type=int, default=2_000)
-    parser.add_argument("--queued", type=int, default=100_000)
+    parser.add_argument("--queued", type=int, default=100_000, help="contacts queued for the drains (0: no drains)")
     arguments = parser.parse_args()
     replay_figures(events(arguments.events, arguments.users), arguments.users)
-    drain_figures(arguments.queued, arguments.users)
+    if arguments.queued:
+        drain_figures(arguments.queued, arguments.users)
 
 
 if __name__ == "__main__":

@@ -319,9 +319,9 @@ class DurableEngine:
     def roster_schema(self) -> SnapshotSchema:
         """What a new policy is checked against, as `rota check --snapshot` checks a snapshot's: the teams
         with a member and the user ids (user attributes have no declared columns here)."""
-        return SnapshotSchema(
-            user_columns=None, teams=frozenset(self.teams()), user_ids=frozenset(self.engine.roster.users)
-        )
+        roster = self.engine.roster
+        teams = frozenset(team for team, members in roster.members.items() if members)  # names only, no member lists
+        return SnapshotSchema(user_columns=None, teams=teams, user_ids=frozenset(roster.users))
 
     def contact(self, contact_id: str) -> ContactState | None:
         return self.engine.contacts.get(contact_id)
