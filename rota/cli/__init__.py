@@ -1,0 +1,84 @@
+"""The `rota` command (SPEC 5.1). Exit codes: 0 ok, 1 policy errors, 2 usage or input errors.
+
+Results go to stdout (diagnostics, formatted text); progress and summaries to
+stderr. No command ever shows a traceback: every failure is one clear line.
+
+Each module here adds its commands to the parser (`register`); the order of
+`COMMAND_MODULES` is the order of `rota -h`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import duckdb
+
+from rota import __version__, report
+from rota.dsl import PolicyError
+from rota.engine.provenance import RunMismatch
+from rota.engine.replay import EventError
+from rota.remote import ServiceError
+from rota.storage import StorageError
+from rota.storage.engine_store import EngineFileError
+from rota.tokens import TokenError
+
+from . import log_commands, policy_commands, run_commands, serve_command, simulate_command, verify_command
+from .common import INPUT_ERRORS, POLICY_ERRORS, HelpWithDefaults, InputError, os_problem, say
+
+COMMAND_MODULES = (
+    policy_commands,
+    run_commands,
+    simulate_command,
+    log_commands,
+    verify_command,
+    serve_command,
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    arguments = parser.parse_args(argv)
+    if not getattr(arguments, "command", None):
+        parser.print_help(sys.stderr)
+        return INPUT_ERRORS
+    errors = report.console_for(sys.stderr)
+    try:
+        return arguments.run(arguments, errors)
+    except PolicyError as error:
+        print(str(error))
+        return POLICY_ERRORS
+    except (InputError, StorageError, EventError, TokenError, EngineFileError, RunMismatch, ServiceError) as error:
+        say(errors, f"rota: error: {error}")
+        return INPUT_ERRORS
+    except KeyboardInterrupt:
+        say(errors, "rota: interrupted")
+        return 130
+    except OSError as error:
+        say(errors, f"rota: error: {os_problem(error)}")
+        return INPUT_ERRORS
+    except duckdb.Error:  # data rota did not recognise as bad: never DuckDB's own words
+        say(errors, f"rota: error: rota {arguments.command} could not read or write its data; please report it")
+        return INPUT_ERRORS
+    except Exception:  # a bug: one line, no traceback
+        say(errors, f"rota: error: rota {arguments.command} stopped on an unexpected problem; please report it")
+        return INPUT_ERRORS
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rota", description="Routing policies, checked and run like code.", formatter_class=HelpWithDefaults
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", help="`rota COMMAND -h` tells its options")
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=help_text, description=help_text, formatter_class=HelpWithDefaults)
+
+    for module in COMMAND_MODULES:
+        module.register(command)
+    return parser
+
+
+if __name__ == "__main__":
+    sys.exit(main())
