@@ -143,6 +143,15 @@ BAD_ID = code("S611", "bad-id", "an id in the path that is empty, too long or ho
 NO_ROUTE = code("S612", "no-route", "a policy with no route, sent without `allow_empty=true`")
 VERSION_MISMATCH = code("S613", "version-mismatch", "`If-Match` names another version than the active one (409)")
 
+# T7xx: a policy test file (`rota test`, rota/policytest/) cannot be used as it is.
+TEST_NOT_YAML = code("T701", "test-not-yaml", "the test file is unreadable, not UTF-8 or not YAML")
+TEST_UNKNOWN_KEY = code("T702", "test-unknown-key", "a key the test format does not have (often a typo)")
+TEST_BAD_VALUE = code("T703", "test-bad-value", "a value of the wrong kind: not a list, not a time, an unknown status")
+TEST_MISSING_KEY = code("T704", "test-missing-key", "a key the test format needs is absent (a case's `name`)")
+TEST_DUPLICATE = code("T705", "test-duplicate", "a key, a user id or a case name given twice")
+TEST_NO_POLICY = code("T706", "test-no-policy", "the policy a test file is for does not exist")
+TEST_UNKNOWN_ROUTE = code("T707", "test-unknown-route", "an expectation names a route the policy does not have")
+
 
 @dataclass(frozen=True)
 class Diagnostic:

@@ -42,7 +42,7 @@ def documented() -> dict[str, Entry]:
         heading, body = section.split("\n", 1)
         id, name = heading.split()
         severity = re.search(r"^Severity: (error|warning)\b", body, re.MULTILINE)
-        examples = tuple(re.findall(r"^```rota\n(.*?)^```$", body, re.MULTILINE | re.DOTALL))
+        examples = tuple(re.findall(r"^```(?:rota|yaml)\n(.*?)^```$", body, re.MULTILINE | re.DOTALL))
         entries[id] = Entry(id, name, severity.group(1) if severity else "", examples)
     return entries
 
@@ -77,7 +77,7 @@ def test_the_docs_list_every_registered_code_and_only_those():
 
 def test_codes_are_stable_ids_with_kebab_names_in_their_block():
     for code in CODES.values():
-        assert re.fullmatch(r"[EDVS]\d{3}", code.id) and re.fullmatch(r"[a-z]+(-[a-z]+)*", code.name), code
+        assert re.fullmatch(r"[EDVST]\d{3}", code.id) and re.fullmatch(r"[a-z]+(-[a-z]+)*", code.name), code
         assert code.severity in (ERROR, WARNING)
 
 
@@ -110,6 +110,23 @@ def test_each_verify_example_gives_its_code_and_its_fix_nothing(entry):
     max_wait = MAX_WAIT_OF_THE_EXAMPLES if entry.name == "escalation-too-long" else None
     assert verify_codes_of(example, max_wait) == [entry.id]
     assert verify_codes_of(fix, max_wait) == []
+
+
+def rota_test_codes_of(text: str, folder: Path) -> list[str]:
+    """The codes `rota test` gives for a test file of this text beside a copy of policies/vip_desk.rota."""
+    from rota.policytest import run_suite
+
+    (folder / "example.rota").write_text((ROOT / "policies" / "vip_desk.rota").read_text())
+    (folder / "example.test.yaml").write_text(text)
+    return [diagnostic.code.id for run in run_suite([str(folder)]).files for diagnostic in run.diagnostics]
+
+
+@pytest.mark.parametrize("entry", _example_cases("T"))
+def test_each_test_file_example_gives_its_code_and_its_fix_nothing(entry, tmp_path):
+    assert len(entry.examples) == 2, "an example and its fix"
+    example, fix = entry.examples
+    assert rota_test_codes_of(example, tmp_path) == [entry.id]
+    assert rota_test_codes_of(fix, tmp_path) == []
 
 
 def _checked_policies() -> list:

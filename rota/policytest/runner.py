@@ -1,0 +1,149 @@
+"""Running one case through the real engine, in memory, and holding its decisions to the expectations.
+
+A case's roster is built from its fixtures; each step is one event handled by the live engine
+(SPEC 4: timers due before it, the event, the drain); at the end the clock runs to the case's
+`until`, firing the timers due by then. An expectation after an event looks at the rows of that
+step; one at the end of the case looks at every row of the case.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from rota.engine import CompiledPolicy, Decision, Roster, User, format_instant
+
+from .cases import LAST_ROW_KEYS, TIMER_OUTCOMES, Case, Check, Expectation, Key
+from .coverage import FilterRecordingEngine, ItemKey, decision_keys
+
+
+@dataclass(frozen=True)
+class Failure:
+    """An expectation not met: where it is written, what was expected and got, and the contact's rows."""
+
+    line: int
+    column: int
+    expected: str
+    got: str
+    contact: str | None
+    rows: tuple[Decision, ...]
+
+    @property
+    def message(self) -> str:
+        return f"expected {self.expected}, got {self.got}"
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    case: Case
+    failures: tuple[Failure, ...]
+    decisions: tuple[Decision, ...]
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+
+def roster_of(case: Case) -> Roster:
+    users = [
+        User(
+            id=fixture.id,
+            status=fixture.status,
+            name=fixture.name,
+            deleted=fixture.deleted,
+            open=fixture.open,
+            last_assigned_at=fixture.last_assigned_at,
+            attributes=dict(fixture.attrs),
+        )
+        for fixture in case.users.values()
+    ]
+    return Roster.build(users, case.memberships, case.cursors)
+
+
+def run_case(policy: CompiledPolicy, case: Case, seen: set[ItemKey]) -> CaseResult:
+    """Run the case; what it exercised is added to `seen` (coverage)."""
+    engine = FilterRecordingEngine(policy, roster_of(case), seen)
+    decisions: list[Decision] = []
+    failures: list[Failure] = []
+    for step in case.steps:
+        rows = engine.handle(step.event)
+        decisions += rows
+        for expectation in step.expectations:
+            failures += check(expectation, rows)
+    decisions += engine.advance(case.until, inclusive=True)
+    for expectation in case.expectations:
+        failures += check(expectation, decisions)
+    seen.update(decision_keys(decisions))
+    return CaseResult(case, tuple(failures), tuple(decisions))
+
+
+def check(expectation: Expectation, rows: list[Decision]) -> list[Failure]:
+    """The checks of `expectation` that the rows of its contact do not meet."""
+    mine = tuple(row for row in rows if row.contact == expectation.contact)
+    fate = next((row for row in reversed(mine) if row.outcome not in TIMER_OUTCOMES), None)
+    failures = []
+    for item in expectation.checks:
+        got = _got(item, mine, fate)
+        if not _meets(item, got):
+            failures.append(
+                Failure(
+                    item.line,
+                    item.column,
+                    _expected(item),
+                    _said(item, got, expectation.contact),
+                    expectation.contact,
+                    mine,
+                )
+            )
+    return failures
+
+
+_NO_DECISION = object()  # the contact has no decision where the expectation looks
+
+
+def _got(item: Check, mine: tuple[Decision, ...], fate: Decision | None) -> Any:
+    if item.key in LAST_ROW_KEYS:
+        return _NO_DECISION if fate is None else getattr(fate, item.key)
+    wanted = Key.TIMED_OUT.value if item.key == Key.TIMED_OUT.value else Key.RELEASED.value
+    return [row for row in mine if row.outcome == wanted]
+
+
+def _meets(item: Check, got: Any) -> bool:
+    if item.key in LAST_ROW_KEYS:
+        return got in item.want if isinstance(item.want, tuple) else got == item.want
+    if isinstance(item.want, bool):
+        return bool(got) == item.want
+    return any(row.user == item.want for row in got)  # released: by this user
+
+
+def _expected(item: Check) -> str:
+    if item.key in LAST_ROW_KEYS:
+        if isinstance(item.want, tuple):
+            return f"{item.key} one of {', '.join(item.want)}"
+        return f"{item.key} {_text(item.want)}"
+    if item.want is True:
+        return "a timed_out row" if item.key == Key.TIMED_OUT.value else "a released row"
+    if item.want is False:
+        return "no timed_out row" if item.key == Key.TIMED_OUT.value else "no released row"
+    return f"a release from {item.want}"
+
+
+def _said(item: Check, got: Any, contact: str | None) -> str:
+    if got is _NO_DECISION:
+        return f"no decision for {contact}"
+    if item.key in LAST_ROW_KEYS:
+        return _text(got)
+    if not got:
+        return "none"
+    return ", ".join(
+        f"{row.outcome} at {format_instant(row.at)}" + (f" from {row.user}" if row.user else "") for row in got
+    )
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, datetime):
+        return format_instant(value)
+    return str(value)
