@@ -89,7 +89,9 @@ def run_suite(paths: list[str]) -> SuiteRun:
         runs.append(run)
     tested = {path.resolve() for path in compiled}
     untested = [p for p in policies if p.resolve() not in tested and not any(t in p.resolve().parents for t in tested)]
-    coverage = [coverage_of(str(path), policy_items(policy), seen.get(path, set())) for path, policy in compiled.items()]
+    coverage = [
+        coverage_of(str(path), policy_items(policy), seen.get(path, set())) for path, policy in compiled.items()
+    ]
     for path in untested:
         try:
             coverage.append(coverage_of(str(path), policy_items(compile_policy_file(path)), set()))
