@@ -28,6 +28,7 @@ run: $(STAMP)
 	$(BIN)/rota serve --db $(OUT)/service.duckdb --policy $(DEMO)/desk.rota --snapshot $(DEMO)/snapshot
 
 test: $(STAMP) lint
+	$(BIN)/rota test policies/ --min-coverage 100
 	$(BIN)/python -m pytest
 
 # ruff (lint and format) over the whole tree, mypy over the packages. mypy reads
