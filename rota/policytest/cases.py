@@ -243,6 +243,11 @@ class _Reader:
         contacts = {step.event.contact for step in steps if step.event.contact is not None}
         only_contact = next(iter(contacts)) if len(contacts) == 1 else None  # what an end expectation is about
         end = self.expectations(keys.get(Key.EXPECT.value), only_contact)
+        if steps and not end and not any(step.expectations for step in steps):
+            self.problems.add(
+                node, f"case {name!r} expects nothing", TEST_MISSING_KEY,
+                "give `expect:` after a contact or an event, or at the end of the case",
+            )  # fmt: skip
         return Case(
             name,
             node.line,
@@ -324,7 +329,7 @@ class _Reader:
                 "give `contact: ID` (it may be left out where the case has one contact)",
             )  # fmt: skip
         checks = [self.check(key, value) for key, value in keys.items() if key != Key.CONTACT.value]
-        if not checks:
+        if not checks and not node.raw.value:  # (unknown keys are reported as such)
             self.problems.add(node, "this expectation checks nothing", TEST_MISSING_KEY, f"give {_listed(EXPECT_KEYS)}")
         return Expectation(node.line, contact, tuple(check for check in checks if check is not None))
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rota.dsl.ast import AssignToSpace, AssignToTeam, AssignToUser, Position, Timeout
-from rota.dsl.formatter import format_expression
+from rota.dsl.formatter import format_duration, format_expression
 from rota.engine import CompiledPolicy, CompiledRoute, Decision, Engine, Roster, Router
 from rota.vocabulary import Outcome, Reason, Scope
 
@@ -42,7 +42,7 @@ class Item:
 
 
 def policy_items(policy: CompiledPolicy) -> list[Item]:
-    """Every item of the policy, in the order written."""
+    """Every item of the policy, in the order of their places."""
     file = policy.policy.file
     releases = any(route.route.reassigns for route in policy.routes)
     items: list[Item] = []
@@ -63,8 +63,8 @@ def policy_items(policy: CompiledPolicy) -> list[Item]:
             branch = route.branch
             timeout = next((option for option in route.options if isinstance(option, Timeout)), None)
             where = timeout.position if timeout is not None else route.action.position
-            after = f"-> {branch}" if branch else "with no branch (failed, timeout)"
-            item((TIMEOUT, name), where, f"route {name}'s timeout {after}")
+            after = f"-> {branch}" if branch else "with no branch (fails with timeout)"
+            item((TIMEOUT, name), where, f"route {name}'s timeout {format_duration(route.timeout_seconds)} {after}")
         for reassign in route.reassigns:
             after = f" -> {reassign.branch}" if reassign.branch else ""
             item(
@@ -82,7 +82,7 @@ def policy_items(policy: CompiledPolicy) -> list[Item]:
                 )
     if policy.routes and all(route.when is not None for route in policy.routes):
         item((NO_ROUTE,), policy.routes[-1].route.position, "no route holding (no_route)")
-    return items
+    return sorted(items, key=lambda item: (item.file, item.line, item.column))
 
 
 def decision_keys(decisions: Iterable[Decision]) -> set[ItemKey]:

@@ -36,9 +36,11 @@ def _problems(run: FileRun) -> list[str]:
 def case_lines(run: FileRun, result: CaseResult) -> list[str]:
     verdict = "pass" if result.passed else "FAIL"
     lines = [f"{verdict} {run.path}:{result.case.line}: {result.case.name}"]
-    for failure in result.failures:
-        lines.append(f"  {run.path}:{failure.line}: {failure.message}")
-        lines += [f"    {json_line(row).rstrip()}" for row in failure.rows]
+    for index, failure in enumerate(result.failures):
+        lines.append(f"  {run.path}:{failure.line}:{failure.column}: {failure.message}")
+        following = result.failures[index + 1] if index + 1 < len(result.failures) else None
+        if following is None or following.rows != failure.rows:  # the rows once, after the last failure they explain
+            lines += [f"    {json_line(row).rstrip()}" for row in failure.rows]
     return lines
 
 

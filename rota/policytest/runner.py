@@ -2,8 +2,9 @@
 
 A case's roster is built from its fixtures; each step is one event handled by the live engine
 (SPEC 4: timers due before it, the event, the drain); at the end the clock runs to the case's
-`until`, firing the timers due by then. An expectation after an event looks at the rows of that
-step; one at the end of the case looks at every row of the case.
+`until`, firing the timers due by then. An expectation is about the contact's decisions so far:
+after its event (the timers fired before it, the event, the drain after it), or at the end of
+the case; `route`, `outcome`, `user`, `reason` and `deadline` are its last decision's.
 """
 
 from __future__ import annotations
@@ -67,10 +68,9 @@ def run_case(policy: CompiledPolicy, case: Case, seen: set[ItemKey]) -> CaseResu
     decisions: list[Decision] = []
     failures: list[Failure] = []
     for step in case.steps:
-        rows = engine.handle(step.event)
-        decisions += rows
+        decisions += engine.handle(step.event)
         for expectation in step.expectations:
-            failures += check(expectation, rows)
+            failures += check(expectation, decisions)
     decisions += engine.advance(case.until, inclusive=True)
     for expectation in case.expectations:
         failures += check(expectation, decisions)
