@@ -24,6 +24,7 @@ from rota.storage.engine_store import EngineFileError
 from rota.tokens import TokenError
 
 from . import (
+    explain_command,
     log_commands,
     policy_commands,
     run_commands,
@@ -40,6 +41,7 @@ COMMAND_MODULES = (
     simulate_command,
     log_commands,
     verify_command,
+    explain_command,
     test_command,
     serve_command,
 )
