@@ -39,8 +39,10 @@ def case_lines(run: FileRun, result: CaseResult) -> list[str]:
     for index, failure in enumerate(result.failures):
         lines.append(f"  {run.path}:{failure.line}:{failure.column}: {failure.message}")
         following = result.failures[index + 1] if index + 1 < len(result.failures) else None
-        if following is None or following.rows != failure.rows:  # the rows once, after the last failure they explain
+        if following is None or following.rows != failure.rows:  # once, after the last failure they explain
             lines += [f"    {json_line(row).rstrip()}" for row in failure.rows]
+            if failure.explanation is not None:
+                lines += ["    " + line if line else "" for line in failure.explanation.render_text().splitlines()]
     return lines
 
 
@@ -97,6 +99,7 @@ def _failure_json(failure: Failure) -> dict[str, Any]:
         "got": failure.got,
         "message": failure.message,
         "decisions": [json.loads(json_line(row)) for row in failure.rows],
+        "explanation": None if failure.explanation is None else failure.explanation.to_json(),
     }
 
 

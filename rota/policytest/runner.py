@@ -9,11 +9,12 @@ the case; `route`, `outcome`, `user`, `reason` and `deadline` are its last decis
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from rota.engine import CompiledPolicy, Decision, Roster, User, format_instant
+from rota.explain import Explanation, explain_recorded, record_run
 
 from .cases import LAST_ROW_KEYS, TIMER_OUTCOMES, Case, Check, Expectation, Key
 from .coverage import FilterRecordingEngine, ItemKey, decision_keys
@@ -23,12 +24,20 @@ from .coverage import FilterRecordingEngine, ItemKey, decision_keys
 class Failure:
     """An expectation not met: where it is written, what was expected and got, and the contact's rows."""
 
-    line: int
-    column: int
+    check: Check
     expected: str
     got: str
     contact: str | None
     rows: tuple[Decision, ...]
+    explanation: Explanation | None = None  # of the contact's last decision (rota.explain)
+
+    @property
+    def line(self) -> int:
+        return self.check.line
+
+    @property
+    def column(self) -> int:
+        return self.check.column
 
     @property
     def message(self) -> str:
@@ -70,26 +79,25 @@ def run_case(policy: CompiledPolicy, case: Case, seen: set[ItemKey]) -> CaseResu
     for step in case.steps:
         decisions += engine.handle(step.event)
         for expectation in step.expectations:
-            failures += check(expectation, decisions)
+            failures += explained(policy, case, decisions, check(expectation, decisions))
     decisions += engine.advance(case.until, inclusive=True)
     for expectation in case.expectations:
-        failures += check(expectation, decisions)
+        failures += explained(policy, case, decisions, check(expectation, decisions))
     seen.update(decision_keys(decisions))
     return CaseResult(case, tuple(failures), tuple(decisions))
 
 
-def check(expectation: Expectation, rows: list[Decision]) -> list[Failure]:
-    """The checks of `expectation` that the rows of its contact do not meet."""
-    mine = tuple(row for row in rows if row.contact == expectation.contact)
-    fate = next((row for row in reversed(mine) if row.outcome not in TIMER_OUTCOMES), None)
+def check(expectation: Expectation, decisions: list[Decision]) -> list[Failure]:
+    """The checks of `expectation` that the decisions of its contact so far do not meet."""
+    mine = tuple(row for row in decisions if row.contact == expectation.contact)
+    fate = _last_decision(mine)
     failures = []
     for item in expectation.checks:
         got = _got(item, mine, fate)
         if not _meets(item, got):
             failures.append(
                 Failure(
-                    item.line,
-                    item.column,
+                    item,
                     _expected(item),
                     _said(item, got, expectation.contact),
                     expectation.contact,
@@ -97,6 +105,29 @@ def check(expectation: Expectation, rows: list[Decision]) -> list[Failure]:
                 )
             )
     return failures
+
+
+def explained(policy: CompiledPolicy, case: Case, decisions: list[Decision], failures: list[Failure]) -> list[Failure]:
+    """The failures of one expectation, given the explanation of the contact's last decision (and, when
+    the expectation named one user, of why that user was not chosen)."""
+    fate = _last_decision(failures[0].rows) if failures else None
+    if fate is None:
+        return failures
+    position = next(index for index, decision in enumerate(decisions) if decision is fate)
+    wanted = (failure.check for failure in failures if failure.check.key == Key.USER.value)
+    user = next((check.want for check in wanted if isinstance(check.want, str)), None)
+    events = [step.event for step in case.steps]
+    roster = roster_of(case)
+    recorded = record_run(policy, roster, events, case.until)
+    if position >= len(recorded.decisions) or recorded.decisions[position] != fate:  # `until` before an event
+        return failures
+    explanation = next(iter(explain_recorded(policy, roster, events, recorded, [position], user, case.until)), None)
+    return [replace(failure, explanation=explanation) for failure in failures]
+
+
+def _last_decision(rows: tuple[Decision, ...]) -> Decision | None:
+    """The contact's fate so far: its last row that is not a timer's."""
+    return next((row for row in reversed(rows) if row.outcome not in TIMER_OUTCOMES), None)
 
 
 _NO_DECISION = object()  # the contact has no decision where the expectation looks
