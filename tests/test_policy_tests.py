@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import textwrap
 from pathlib import Path
 
@@ -288,6 +289,21 @@ def golden(path: Path, text: str) -> None:
     if UPDATE:
         path.write_text(text)
     assert text == path.read_text()
+
+
+def test_the_example_of_docs_testing_md_prints_what_the_page_shows(tmp_path, monkeypatch, capsys):
+    page = (ROOT / "docs" / "testing.md").read_text()
+    policy, tests = (re.search(rf"^```{kind}\n(.*?)^```$", page, re.M | re.S).group(1) for kind in ("rota", "yaml"))
+    passing, failing = re.findall(r"^```text\n(.*?)^```$", page, re.M | re.S)
+    (tmp_path / "desk.rota").write_text(policy)
+    (tmp_path / "desk.test.yaml").write_text(tests)
+    monkeypatch.chdir(tmp_path)
+    assert rota(["test", "desk.test.yaml", "--coverage"], capsys)[:2] == (0, passing)
+    (tmp_path / "desk.test.yaml").write_text(
+        tests.replace("user: u01, reason: least_open", "user: u02, reason: least_open")
+    )
+    status, out, _ = rota(["test", "desk.test.yaml"], capsys)
+    assert status == 1 and out.startswith(failing)
 
 
 # --------------------------------------------------------------------------- the fast path
