@@ -17,6 +17,7 @@ from rota.policytest import run_suite
 from rota.policytest.coverage import FilterRecordingEngine
 from rota.testing import runs
 from rota.testing.run import run_engine
+from rota.vocabulary import EventType
 
 ROOT = Path(__file__).parent.parent
 GOLDEN = Path(__file__).parent / "golden" / "policytest"
@@ -323,3 +324,66 @@ def test_recording_filters_changes_no_decision(policy_path):
         assert run.decisions == plain.decisions
 
     recorded_and_plain_agree()
+
+
+REASSIGN = """\
+route returning when contact.last_agent != null {
+  assign to user contact.last_agent
+  reassign when unanswered 10m -> desk
+}
+
+route desk {
+  assign to team "Desk"
+  using round_robin
+  only online
+  reassign when unanswered 5m
+  reassign when away 10m -> unassign
+}
+"""
+
+
+ENGINE_RUNS_REASSIGN = hasattr(EventType, "REPLY")  # SPEC 4.1 is in the engine on branch r1-engine: drop once merged
+
+
+@pytest.mark.skipif(not ENGINE_RUNS_REASSIGN, reason="the engine does not run SPEC 4.1 yet")
+def test_released_expectations_and_reply_events(tmp_path):
+    path = desk_test(
+        tmp_path,
+        """\
+        - name: unanswered for 5 minutes, the contact goes to the next agent
+          events:
+            - {type: route, contact: c1, expect: {user: u01}}
+            - {at: +6m, type: status, user: u03, status: away, expect: {contact: c1, released: u01, user: u02}}
+        - name: a reply by the assignee keeps the contact
+          events:
+            - {type: route, contact: c1, expect: {user: u01}}
+            - {at: +1m, type: reply, contact: c1, user: u01}
+          until: +30m
+          expect: {released: false, user: u01}
+        - name: away for 10 minutes and the contact is unassigned
+          events:
+            - {type: route, contact: c1, expect: {user: u01}}
+            - {at: +1m, type: reply, contact: c1, user: u01}
+            - {at: +2m, type: status, user: u01, status: away}
+          until: +12m
+          expect: {released: u01, outcome: unassigned}
+        """,
+        policy=REASSIGN,
+        fixtures="at: 2026-11-25 10:00\nusers:\n"
+        + "".join(
+            f"  - {{id: {user}, status: {status}, teams: [Desk]}}\n"
+            for user, status in [("u01", "online"), ("u02", "online"), ("u03", "away")]
+        ),
+    )
+    suite = run_suite([str(path)])
+    assert [result.failures for result in suite.results] == [(), (), ()]
+    (coverage,) = suite.coverage
+    assert [item.what for item in coverage.missed] == [
+        "route returning taken",
+        "route returning failing with user_not_found",
+        "route returning failing with user_deleted",
+        "route returning's reassign when unanswered -> desk",
+        "route desk failing with team_empty",
+        "route desk queueing (nobody eligible)",
+        "route desk's timeout 7d with no branch (fails with timeout)",
+    ]

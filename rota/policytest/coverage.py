@@ -44,7 +44,9 @@ class Item:
 def policy_items(policy: CompiledPolicy) -> list[Item]:
     """Every item of the policy, in the order of their places."""
     file = policy.policy.file
-    releases = any(route.route.reassigns for route in policy.routes)
+    # `user_released` needs a contact released from someone and then sent to a user route by a branch.
+    reassigns = [option for route in policy.routes for option in route.route.reassigns]
+    branch_targets = {route.route.branch for route in policy.routes} | {option.branch for option in reassigns}
     items: list[Item] = []
 
     def item(key: ItemKey, position: Position, what: str) -> None:
@@ -54,7 +56,7 @@ def policy_items(policy: CompiledPolicy) -> list[Item]:
         route, name = compiled.route, compiled.name
         item((ROUTE, name), route.position, f"route {name} taken")
         failures = FAILURES.get(type(route.action), ())
-        if isinstance(route.action, AssignToUser) and releases:
+        if isinstance(route.action, AssignToUser) and reassigns and name in branch_targets:
             failures += (Reason.USER_RELEASED.value,)
         for reason in failures:
             item((FAILED, name, reason), route.action.position, f"route {name} failing with {reason}")
