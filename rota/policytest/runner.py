@@ -13,8 +13,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from rota.engine import CompiledPolicy, Decision, Roster, User, format_instant
+from rota.engine import CompiledPolicy, Decision, Roster, format_instant
 from rota.explain import Explanation, explain_recorded, record_run
+from rota.testing import Snapshot, UserRecord
 
 from .cases import LAST_ROW_KEYS, TIMER_OUTCOMES, Case, Check, Expectation, Key
 from .coverage import FilterRecordingEngine, ItemKey, decision_keys
@@ -56,19 +57,12 @@ class CaseResult:
 
 
 def roster_of(case: Case) -> Roster:
-    users = [
-        User(
-            id=fixture.id,
-            status=fixture.status,
-            name=fixture.name,
-            deleted=fixture.deleted,
-            open=fixture.open,
-            last_assigned_at=fixture.last_assigned_at,
-            attributes=dict(fixture.attrs),
-        )
-        for fixture in case.users.values()
-    ]
-    return Roster.build(users, case.memberships, case.cursors)
+    """A fresh roster of the case's fixtures, built as rota.testing builds a snapshot's."""
+    users = tuple(
+        UserRecord(user.id, user.status, user.deleted, user.open, user.last_assigned_at, user.name, dict(user.attrs))
+        for user in case.users.values()
+    )
+    return Snapshot(users, case.memberships, tuple(case.cursors.items())).roster()
 
 
 def run_case(policy: CompiledPolicy, case: Case, seen: set[ItemKey]) -> CaseResult:
