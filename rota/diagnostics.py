@@ -151,6 +151,7 @@ TEST_MISSING_KEY = code("T704", "test-missing-key", "a key the test format needs
 TEST_DUPLICATE = code("T705", "test-duplicate", "a key, a user id or a case name given twice")
 TEST_NO_POLICY = code("T706", "test-no-policy", "the policy a test file is for does not exist")
 TEST_UNKNOWN_ROUTE = code("T707", "test-unknown-route", "an expectation names a route the policy does not have")
+TEST_UNKNOWN_NAME = code("T708", "test-unknown-name", "an expectation names a contact or a user its case does not have")
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from rota.diagnostics import (
     TEST_MISSING_KEY,
     TEST_NOT_YAML,
     TEST_UNKNOWN_KEY,
+    TEST_UNKNOWN_NAME,
     Diagnostic,
 )
 from rota.dsl.parser import written_duration
@@ -95,6 +96,7 @@ class Check:
 @dataclass(frozen=True)
 class Expectation:
     line: int
+    column: int
     contact: str | None
     checks: tuple[Check, ...]
 
@@ -243,6 +245,8 @@ class _Reader:
         contacts = {step.event.contact for step in steps if step.event.contact is not None}
         only_contact = next(iter(contacts)) if len(contacts) == 1 else None  # what an end expectation is about
         end = self.expectations(keys.get(Key.EXPECT.value), only_contact)
+        users_named = set(case_users) | {step.event.user for step in steps if step.event.user is not None}
+        self.unknown_names([*end, *(e for step in steps for e in step.expectations)], contacts, users_named)
         if steps and not end and not any(step.expectations for step in steps):
             self.problems.add(
                 node, f"case {name!r} expects nothing", TEST_MISSING_KEY,
@@ -331,7 +335,30 @@ class _Reader:
         checks = [self.check(key, value) for key, value in keys.items() if key != Key.CONTACT.value]
         if not checks and not node.raw.value:  # (unknown keys are reported as such)
             self.problems.add(node, "this expectation checks nothing", TEST_MISSING_KEY, f"give {_listed(EXPECT_KEYS)}")
-        return Expectation(node.line, contact, tuple(check for check in checks if check is not None))
+        return Expectation(node.line, node.column, contact, tuple(check for check in checks if check is not None))
+
+    def unknown_names(self, expectations: list[Expectation], contacts: set[str], users: set[str]) -> None:
+        """A contact no event of the case routes, or a user it never has, is a typo: it could never be met."""
+        for expectation in expectations:
+            if expectation.contact is not None and expectation.contact not in contacts:
+                self._unknown(expectation.line, expectation.column, f"contact {expectation.contact}", contacts)
+            for check in expectation.checks:
+                wanted = check.want if isinstance(check.want, tuple) else (check.want,)
+                if check.key in (Key.USER.value, Key.RELEASED.value):
+                    for user in (u for u in wanted if isinstance(u, str) and u not in users):
+                        self._unknown(check.line, check.column, f"user {user}", users)
+
+    def _unknown(self, line: int, column: int, what: str, known: set[str]) -> None:
+        self.problems.found.append(
+            Diagnostic(
+                self.problems.file,
+                line,
+                column,
+                f"this case has no {what}",
+                code=TEST_UNKNOWN_NAME,
+                hint=f"it has {', '.join(sorted(known)) or 'none'}",
+            )  # fmt: skip
+        )
 
     def check(self, key: str, node: Node) -> Check | None:
         value = node.value()

@@ -64,8 +64,10 @@ def summary(suite: SuiteRun) -> str:
 
 
 def as_json(suite: SuiteRun, with_coverage: bool) -> str:
+    failed = sum(not result.passed for result in suite.results)
     document: dict[str, Any] = {
         "passed": suite.all_passed and not suite.bad_input,
+        "summary": {"cases": len(suite.results), "passed": len(suite.results) - failed, "failed": failed},
         "cases": [_case_json(run, result) for run in suite.files for result in run.results],
         "diagnostics": [d.to_json() for run in suite.files for d in run.diagnostics],
         "policy_errors": [d.to_json() for run in suite.files if run.policy_error for d in run.policy_error.diagnostics],
