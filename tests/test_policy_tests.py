@@ -177,6 +177,11 @@ def test_an_expectation_at_the_end_of_a_case_of_several_contacts_must_name_one(t
         ("- name: x\n  contacts: [{id: c1, expect: {route: gneral}}]\n", [("T707", "gneral")]),
         ("- name: x\n  contacts: [{id: c1, expect: {outcome: released}}]\n", [("T703", "released")]),
         ("- name: x\n  contacts: [{id: c1, expect: {user: [u01, u99]}}]\n", [("T708", "[u01, u99]")]),
+        (
+            "- name: x\n  events: [{type: route, contact: c1, at: +5m}, {type: close, contact: c1, at: +1m}]\n"
+            "  until: +2m\n  expect: {route: vip}\n",
+            [("T703", "{type: close"), ("T703", "+2m")],
+        ),
         ("- name: x\n  contacts: [{id: c1}]\n  expect: {contact: c9, route: vip}\n", [("T708", "{contact: c9")]),
         (
             "- name: x\n  users: [{id: u01, status: busy, open: many}]\n  contacts: [{id: c1, expect: {route: vip}}]\n",

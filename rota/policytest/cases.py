@@ -218,7 +218,15 @@ class _Reader:
                 cases.append(case)
         return tuple(cases)
 
-    def case(self, node, clock, users, teams, cursors, names: set[str]) -> Case | None:
+    def case(
+        self,
+        node: Node,
+        clock: datetime | None,
+        users: dict[str, UserFixture],
+        teams: list[tuple[str, str]],
+        cursors: dict[str, str],
+        names: set[str],
+    ) -> Case | None:
         keys = self.mapping(node, CASE_KEYS, "a case", required=_keys(Key.NAME))
         if keys is None:
             return None
@@ -240,29 +248,34 @@ class _Reader:
         if Key.ROTATION.value in keys:
             cursors = self.rotation(keys[Key.ROTATION.value]) or {}
         steps = self.steps(keys, clock, name, node)
-        until = self.time(keys[Key.UNTIL.value], clock) if Key.UNTIL.value in keys else None
+        end = self.end_of_case(keys, name, node, steps, case_users)
         last = max((step.event.at for step in steps), default=clock)
+        until = self.until(keys.get(Key.UNTIL.value), clock, last)
+        return Case(name, node.line, clock, case_users, tuple(sorted(memberships)), dict(cursors), steps, until, end)
+
+    def end_of_case(
+        self, keys: dict[str, Node], name: str, node: Node, steps: tuple[Step, ...], users: dict[str, UserFixture]
+    ) -> tuple[Expectation, ...]:
+        """The expectations at the end of the case, once every expectation of the case is known to name
+        its case's contacts and users and the case to expect something."""
         contacts = {step.event.contact for step in steps if step.event.contact is not None}
         only_contact = next(iter(contacts)) if len(contacts) == 1 else None  # what an end expectation is about
         end = self.expectations(keys.get(Key.EXPECT.value), only_contact)
-        users_named = set(case_users) | {step.event.user for step in steps if step.event.user is not None}
+        users_named = set(users) | {step.event.user for step in steps if step.event.user is not None}
         self.unknown_names([*end, *(e for step in steps for e in step.expectations)], contacts, users_named)
         if steps and not end and not any(step.expectations for step in steps):
             self.problems.add(
                 node, f"case {name!r} expects nothing", TEST_MISSING_KEY,
                 "give `expect:` after a contact or an event, or at the end of the case",
             )  # fmt: skip
-        return Case(
-            name,
-            node.line,
-            clock,
-            case_users,
-            tuple(sorted(memberships)),
-            dict(cursors),
-            steps,
-            until or last,
-            end,
-        )
+        return end
+
+    def until(self, node: Node | None, clock: datetime, last: datetime) -> datetime:
+        """How far the clock runs: `until`, or by default the last event's time (as `rota replay`)."""
+        until = self.time(node, clock) if node is not None else None
+        if until is not None and until < last:
+            self.problems.add(node, "`until` is before the case's last event", TEST_BAD_VALUE, "run the clock past it")
+        return until or last
 
     def steps(self, keys: dict[str, Node], clock: datetime, name: str, node: Node) -> tuple[Step, ...]:
         contacts, events = keys.get(Key.CONTACTS.value), keys.get(Key.EVENTS.value)
@@ -278,7 +291,13 @@ class _Reader:
             return tuple(step for item in self.elements(contacts, "`contacts`") if (step := self.contact(item, clock)))
         steps: list[Step] = []
         for item in self.elements(events, "`events`"):
-            step = self.event(item, clock, steps[-1].event.at if steps else clock)
+            previous = steps[-1].event.at if steps else clock
+            step = self.event(item, clock, previous)
+            if step is not None and step.event.at < previous:
+                self.problems.add(
+                    item, "this event's time is before the event above it", TEST_BAD_VALUE,
+                    "a case's events run one after another: list them in the order of their times",
+                )  # fmt: skip
             if step is not None:
                 steps.append(step)
         return tuple(steps)
