@@ -284,6 +284,9 @@ def test_exit_status_and_json(tmp_path, capsys):
     assert status == 1 and (failure["expected"], failure["got"]) == ("outcome queued", "assigned")
     assert failure["decisions"][0]["outcome"] == "assigned"
     assert rota(["test", str(tmp_path / "nothing")], capsys)[0] == 2
+    (tmp_path / "desk.rota").write_text(DESK.replace("timeout 30m", "timeout 30"))
+    status, out, _ = rota(["test", str(path)], capsys)
+    assert status == 1 and f"{tmp_path / 'desk.rota'}:5:11: error:" in out  # the policy's own diagnostics
 
 
 def test_the_golden_output_of_a_failing_run(monkeypatch, capsys):
