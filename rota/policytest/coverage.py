@@ -9,7 +9,7 @@ and failed for some user. The engine of replay and the service never pays for it
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,48 +43,54 @@ class Item:
 
 def policy_items(policy: CompiledPolicy) -> list[Item]:
     """Every item of the policy, in the order of their places."""
-    file = policy.policy.file
     # `user_released` needs a contact released from someone and then sent to a user route by a branch.
     reassigns = [option for route in policy.routes for option in route.route.reassigns]
     branch_targets = {route.route.branch for route in policy.routes} | {option.branch for option in reassigns}
-    items: list[Item] = []
-
-    def item(key: ItemKey, position: Position, what: str) -> None:
-        items.append(Item(key, position.file or file, position.line, position.column, what))
-
-    for compiled in policy.routes:
-        route, name = compiled.route, compiled.name
-        item((ROUTE, name), route.position, f"route {name} taken")
-        failures = FAILURES.get(type(route.action), ())
-        if isinstance(route.action, AssignToUser) and reassigns and name in branch_targets:
-            failures += (Reason.USER_RELEASED.value,)
-        for reason in failures:
-            item((FAILED, name, reason), route.action.position, f"route {name} failing with {reason}")
-        if route.queues:
-            item((QUEUED, name), route.action.position, f"route {name} queueing (nobody eligible)")
-            branch = route.branch
-            timeout = next((option for option in route.options if isinstance(option, Timeout)), None)
-            where = timeout.position if timeout is not None else route.action.position
-            after = f"-> {branch}" if branch else "with no branch (fails with timeout)"
-            item((TIMEOUT, name), where, f"route {name}'s timeout {format_duration(route.timeout_seconds)} {after}")
-        for reassign in route.reassigns:
-            after = f" -> {reassign.branch}" if reassign.branch else ""
-            item(
-                (REASSIGN, name, reassign.trigger),
-                reassign.position,
-                f"route {name}'s reassign when {reassign.trigger}{after}",
-            )
-        for index, conjunct in enumerate(compiled.plan.conjuncts):
-            text = format_expression(conjunct.expr, Scope.USER.value)
-            for holds in (True, False):
-                item(
-                    (FILTER, name, index, holds),
-                    conjunct.expr.position,
-                    f"route {name}'s `only {text}` {'true' if holds else 'false'} for some user",
-                )
+    found = [
+        (key, position, what)
+        for route in policy.routes
+        for key, position, what in _route_items(route, bool(reassigns) and route.name in branch_targets)
+    ]
     if policy.routes and all(route.when is not None for route in policy.routes):
-        item((NO_ROUTE,), policy.routes[-1].route.position, "no route holding (no_route)")
+        found.append(((NO_ROUTE,), policy.routes[-1].route.position, "no route holding (no_route)"))
+    file = policy.policy.file
+    items = [Item(key, position.file or file, position.line, position.column, what) for key, position, what in found]
     return sorted(items, key=lambda item: (item.file, item.line, item.column))
+
+
+def _route_items(compiled: CompiledRoute, may_find_released: bool) -> Iterator[tuple[ItemKey, Position, str]]:
+    """A route's items: taken, its failures, queueing, its timeout and reassigns, its filters both ways."""
+    route, name, action = compiled.route, compiled.name, compiled.route.action
+    yield (ROUTE, name), route.position, f"route {name} taken"
+    failures = FAILURES.get(type(action), ())
+    if isinstance(action, AssignToUser) and may_find_released:
+        failures += (Reason.USER_RELEASED.value,)
+    for reason in failures:
+        yield (FAILED, name, reason), action.position, f"route {name} failing with {reason}"
+    if route.queues:
+        yield (QUEUED, name), action.position, f"route {name} queueing (nobody eligible)"
+        timeout = next((option for option in route.options if isinstance(option, Timeout)), None)
+        after = f"-> {route.branch}" if route.branch else "with no branch (fails with timeout)"
+        yield (
+            (TIMEOUT, name),
+            timeout.position if timeout is not None else action.position,
+            f"route {name}'s timeout {format_duration(route.timeout_seconds)} {after}",
+        )
+    for reassign in route.reassigns:
+        after = f" -> {reassign.branch}" if reassign.branch else ""
+        yield (
+            (REASSIGN, name, reassign.trigger),
+            reassign.position,
+            f"route {name}'s reassign when {reassign.trigger}{after}",
+        )
+    for index, conjunct in enumerate(compiled.plan.conjuncts):
+        text = format_expression(conjunct.expr, Scope.USER.value)
+        for holds in (True, False):
+            yield (
+                (FILTER, name, index, holds),
+                conjunct.expr.position,
+                f"route {name}'s `only {text}` {'true' if holds else 'false'} for some user",
+            )
 
 
 def decision_keys(decisions: Iterable[Decision]) -> set[ItemKey]:
