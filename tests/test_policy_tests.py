@@ -284,6 +284,9 @@ def test_exit_status_and_json(tmp_path, capsys):
     assert status == 1 and (failure["expected"], failure["got"]) == ("outcome queued", "assigned")
     assert failure["decisions"][0]["outcome"] == "assigned"
     assert rota(["test", str(tmp_path / "nothing")], capsys)[0] == 2
+    (tmp_path / "empty").mkdir()
+    status, _, err = rota(["test", str(tmp_path / "empty")], capsys)
+    assert status == 2 and "no test files (*.test.yaml) and no policies (*.rota) in it" in err
     (tmp_path / "desk.rota").write_text(DESK.replace("timeout 30m", "timeout 30"))
     status, out, _ = rota(["test", str(path)], capsys)
     assert status == 1 and f"{tmp_path / 'desk.rota'}:5:11: error:" in out  # the policy's own diagnostics

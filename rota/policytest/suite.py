@@ -63,8 +63,11 @@ def find(paths: list[str]) -> tuple[list[Path], list[Path]]:
     for text in paths:
         path = Path(text)
         if path.is_dir():
-            tests.update(dict.fromkeys(sorted(path.rglob("*" + TEST_SUFFIX))))
-            policies.update(dict.fromkeys(sorted(path.rglob("*" + POLICY_SUFFIX))))
+            found_tests, found_policies = sorted(path.rglob("*" + TEST_SUFFIX)), sorted(path.rglob("*" + POLICY_SUFFIX))
+            if not found_tests and not found_policies:
+                raise NothingToTest(f"{text}: no test files (*{TEST_SUFFIX}) and no policies (*{POLICY_SUFFIX}) in it")
+            tests.update(dict.fromkeys(found_tests))
+            policies.update(dict.fromkeys(found_policies))
         elif path.name.endswith(TEST_SUFFIX) and path.is_file():
             tests[path] = None
         elif path.suffix == POLICY_SUFFIX and path.is_file():
