@@ -62,8 +62,8 @@ class Key(str, enum.Enum):
     OUTCOME = "outcome"
     REASON = "reason"
     DEADLINE = "deadline"
-    TIMED_OUT = "timed_out"
-    RELEASED = "released"
+    TIMED_OUT = Outcome.TIMED_OUT.value  # `timed_out: true`: a row of that outcome
+    RELEASED = Outcome.RELEASED.value
 
 
 def _keys(*keys: Key) -> tuple[str, ...]:

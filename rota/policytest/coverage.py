@@ -9,6 +9,7 @@ and failed for some user. The engine of replay and the service never pays for it
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Hashable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -19,9 +20,20 @@ from rota.engine import CompiledPolicy, CompiledRoute, Decision, Engine, Roster,
 from rota.vocabulary import Outcome, Reason, Scope
 
 ItemKey = tuple[Hashable, ...]
-ROUTE, TIMEOUT, REASSIGN, FAILED, QUEUED, NO_ROUTE, FILTER = (
-    "route", "timeout", "reassign", "failed", "queued", "no_route", "filter",
-)  # fmt: skip
+
+
+class Kind(enum.Enum):
+    """What an item is: the first part of its key."""
+
+    ROUTE = "route taken"
+    TIMEOUT = "timeout fired"
+    REASSIGN = "release timer fired"
+    FAILED = "failure"
+    QUEUED = "queueing"
+    NO_ROUTE = "no route holding"
+    FILTER = "filter"
+
+
 # The failures each kind of route can end in when it is routed (SPEC 3.2).
 FAILURES = {
     AssignToTeam: (Reason.TEAM_EMPTY.value,),
@@ -52,7 +64,7 @@ def policy_items(policy: CompiledPolicy) -> list[Item]:
         for key, position, what in _route_items(route, bool(reassigns) and route.name in branch_targets)
     ]
     if policy.routes and all(route.when is not None for route in policy.routes):
-        found.append(((NO_ROUTE,), policy.routes[-1].route.position, "no route holding (no_route)"))
+        found.append(((Kind.NO_ROUTE,), policy.routes[-1].route.position, "no route holding (no_route)"))
     file = policy.policy.file
     items = [Item(key, position.file or file, position.line, position.column, what) for key, position, what in found]
     return sorted(items, key=lambda item: (item.file, item.line, item.column))
@@ -61,25 +73,25 @@ def policy_items(policy: CompiledPolicy) -> list[Item]:
 def _route_items(compiled: CompiledRoute, may_find_released: bool) -> Iterator[tuple[ItemKey, Position, str]]:
     """A route's items: taken, its failures, queueing, its timeout and reassigns, its filters both ways."""
     route, name, action = compiled.route, compiled.name, compiled.route.action
-    yield (ROUTE, name), route.position, f"route {name} taken"
+    yield (Kind.ROUTE, name), route.position, f"route {name} taken"
     failures = FAILURES.get(type(action), ())
     if isinstance(action, AssignToUser) and may_find_released:
         failures += (Reason.USER_RELEASED.value,)
     for reason in failures:
-        yield (FAILED, name, reason), action.position, f"route {name} failing with {reason}"
+        yield (Kind.FAILED, name, reason), action.position, f"route {name} failing with {reason}"
     if route.queues:
-        yield (QUEUED, name), action.position, f"route {name} queueing (nobody eligible)"
+        yield (Kind.QUEUED, name), action.position, f"route {name} queueing (nobody eligible)"
         timeout = next((option for option in route.options if isinstance(option, Timeout)), None)
         after = f"-> {route.branch}" if route.branch else "with no branch (fails with timeout)"
         yield (
-            (TIMEOUT, name),
+            (Kind.TIMEOUT, name),
             timeout.position if timeout is not None else action.position,
             f"route {name}'s timeout {format_duration(route.timeout_seconds)} {after}",
         )
     for reassign in route.reassigns:
         after = f" -> {reassign.branch}" if reassign.branch else ""
         yield (
-            (REASSIGN, name, reassign.trigger),
+            (Kind.REASSIGN, name, reassign.trigger),
             reassign.position,
             f"route {name}'s reassign when {reassign.trigger}{after}",
         )
@@ -87,7 +99,7 @@ def _route_items(compiled: CompiledRoute, may_find_released: bool) -> Iterator[t
         text = format_expression(conjunct.expr, Scope.USER.value)
         for holds in (True, False):
             yield (
-                (FILTER, name, index, holds),
+                (Kind.FILTER, name, index, holds),
                 conjunct.expr.position,
                 f"route {name}'s `only {text}` {'true' if holds else 'false'} for some user",
             )
@@ -99,17 +111,17 @@ def decision_keys(decisions: Iterable[Decision]) -> set[ItemKey]:
     for decision in decisions:
         outcome, route = decision.outcome, decision.route
         if outcome == Outcome.NO_ROUTE:
-            seen.add((NO_ROUTE,))
+            seen.add((Kind.NO_ROUTE,))
         elif outcome == Outcome.TIMED_OUT:
-            seen.add((TIMEOUT, route))
+            seen.add((Kind.TIMEOUT, route))
         elif outcome == Outcome.RELEASED:
-            seen.add((REASSIGN, route, decision.reason))
+            seen.add((Kind.REASSIGN, route, decision.reason))
         else:
-            seen.add((ROUTE, route))
+            seen.add((Kind.ROUTE, route))
             if outcome == Outcome.QUEUED:
-                seen.add((QUEUED, route))
+                seen.add((Kind.QUEUED, route))
             elif outcome == Outcome.FAILED:
-                seen.add((FAILED, route, decision.reason))
+                seen.add((Kind.FAILED, route, decision.reason))
     return seen
 
 
@@ -125,7 +137,7 @@ class FilterRecordingRouter(Router):
         pool = self.roster.pool(route.team)
         for index, conjunct in enumerate(route.plan.conjuncts):
             for holds in (True, False):
-                key = (FILTER, route.name, index, holds)
+                key = (Kind.FILTER, route.name, index, holds)
                 if key not in self.seen and any(bool(conjunct.condition(u, fields, moment)) == holds for u in pool):
                     self.seen.add(key)
         return super().pick(route, contact, now, *more)
