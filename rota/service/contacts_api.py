@@ -28,28 +28,7 @@ def add_contact_routes(app: FastAPI, service: RotaService, authorized) -> None:
     )
     async def route(contact_id: ContactId, body: RouteRequest | None = None):
         """Route a contact (again): the decision, as a replay row; an already queued contact keeps its place."""
-        try:  # the same value rules as a contacts file and a `route` event (rota.storage.kinds)
-            attrs = contact_attributes(body.attrs.model_dump(exclude_unset=True) if body is not None else {})
-        except ValueError as error:
-            raise refused(codes.BAD_ATTRIBUTE, "body.attrs", str(error)) from None
-        started = time.perf_counter()
-        own = await service.apply(EventType.ROUTE.value, contact=contact_id, attrs=attrs)
-        service.latency.observe(time.perf_counter() - started)
-        if own:  # a plain JSONResponse: the row is JSON already, FastAPI need not check and re-encode it
-            return JSONResponse(own[0].row())
-        with service.lock:  # already queued: it keeps its place, and no row is written
-            entry = service.engine.queue_entry(contact_id)
-            return JSONResponse(
-                {
-                    "at": format_instant(utc_now()),
-                    "contact": contact_id,
-                    "route": entry.route if entry else None,
-                    "outcome": Outcome.QUEUED.value,
-                    "user": None,
-                    "reason": None,
-                    "deadline": format_instant(entry.deadline) if entry else None,
-                }
-            )
+        return await route_contact(service, contact_id, route_attributes(body))
 
     @app.post(
         "/v1/contacts/{contact_id:path}/close",
@@ -61,8 +40,7 @@ def add_contact_routes(app: FastAPI, service: RotaService, authorized) -> None:
     async def close(contact_id: ContactId):
         """Close a contact: its assignee loses it, or it leaves the queue."""
         known_contact(service, contact_id)
-        await service.apply(EventType.CLOSE.value, contact=contact_id)
-        return Response(status_code=204)
+        return await close_contact(service, contact_id)
 
     @app.get(
         "/v1/contacts/{contact_id:path}",
@@ -105,3 +83,41 @@ def known_contact(service: RotaService, contact_id: str):
     if state is None:
         raise ApiError(404, "unknown_contact", f"no contact `{contact_id}`; route it first")
     return state
+
+
+def route_attributes(body: RouteRequest | None) -> dict[str, Any]:
+    """The attributes of a route request, by the same value rules as a contacts file and a `route` event
+    (rota.storage.kinds); refused (422) before anything changes."""
+    try:
+        return contact_attributes(body.attrs.model_dump(exclude_unset=True) if body is not None else {})
+    except ValueError as error:
+        raise refused(codes.BAD_ATTRIBUTE, "body.attrs", str(error)) from None
+
+
+async def route_contact(service: RotaService, contact_id: str, attrs: dict[str, Any]) -> JSONResponse:
+    """Route a checked request: the decision once durable (a plain JSONResponse: the row is JSON already,
+    FastAPI need not check and re-encode it)."""
+    started = time.perf_counter()
+    own = await service.apply(EventType.ROUTE.value, contact=contact_id, attrs=attrs)
+    service.latency.observe(time.perf_counter() - started)
+    if own:
+        return JSONResponse(own[0].row())
+    with service.lock:  # already queued: it keeps its place, and no row is written
+        entry = service.engine.queue_entry(contact_id)
+        return JSONResponse(
+            {
+                "at": format_instant(utc_now()),
+                "contact": contact_id,
+                "route": entry.route if entry else None,
+                "outcome": Outcome.QUEUED.value,
+                "user": None,
+                "reason": None,
+                "deadline": format_instant(entry.deadline) if entry else None,
+            }
+        )
+
+
+async def close_contact(service: RotaService, contact_id: str) -> Response:
+    """Close a known contact, once durable."""
+    await service.apply(EventType.CLOSE.value, contact=contact_id)
+    return Response(status_code=204)
