@@ -719,6 +719,18 @@ def test_the_releases_property_raises_on_a_run_the_model_catches():
         check_releases(RELEASE_AT_5.run(RELEASE_AT_5.rows[:1]))
 
 
+def test_rota_log_shows_the_released_rows_of_an_engine_file(tmp_path, capsys):
+    files = RELEASE_AT_5.run().write(tmp_path, RELEASE_AT_5.policy)
+    database = tmp_path / "engine.duckdb"
+    assert main([*files.replay_arguments(), "--db", str(database)]) == 0
+    capsys.readouterr()
+    assert main(["log", "--db", str(database), "--outcome", "released", "--format", "json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(row["contact"], row["route"], row["user"], row["reason"]) for row in rows] == [
+        ("c1", "desk", "u1", "unanswered")
+    ]
+
+
 # ---- The `reply` event (SPEC 5.1): "clears its `unanswered` timer if the user is its assignee; nothing else."
 
 NO_REASSIGN = compile_policy(
