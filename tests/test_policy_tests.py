@@ -17,7 +17,6 @@ from rota.policytest import run_suite
 from rota.policytest.coverage import FilterRecordingEngine
 from rota.testing import runs
 from rota.testing.run import run_engine
-from rota.vocabulary import EventType
 
 ROOT = Path(__file__).parent.parent
 GOLDEN = Path(__file__).parent / "golden" / "policytest"
@@ -355,10 +354,6 @@ route desk {
 """
 
 
-ENGINE_RUNS_REASSIGN = hasattr(EventType, "REPLY")  # SPEC 4.1 is in the engine on branch r1-engine: drop once merged
-
-
-@pytest.mark.skipif(not ENGINE_RUNS_REASSIGN, reason="the engine does not run SPEC 4.1 yet")
 def test_released_expectations_and_reply_events(tmp_path):
     path = desk_test(
         tmp_path,
