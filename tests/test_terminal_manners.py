@@ -19,8 +19,8 @@ from rota.cli import _parser, main
 from rota.dsl import load_policy
 from rota.engine import compile_policy
 from rota.report import console_for
-from rota.simulate_measures import ASSIGNED_AFTER_WAITING, SimulationMeasures
-from rota.simulate_report import print_simulation_summary
+from rota.simulate.measures import ASSIGNED_AFTER_WAITING, SimulationMeasures
+from rota.simulate.report import print_simulation_summary
 from rota.testing import Snapshot, UserRecord
 from rota.wording import plural
 

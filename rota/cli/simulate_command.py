@@ -42,7 +42,7 @@ def register(command: Command) -> None:
 def run_simulate(arguments, errors: Console) -> int:
     from rota.engine.replay import write_rows
     from rota.simulate import SimulationSettings
-    from rota.simulate_report import print_simulation_summary, simulate_file
+    from rota.simulate.report import print_simulation_summary, simulate_file
 
     values = {
         "--hours": arguments.hours,

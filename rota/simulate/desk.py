@@ -4,7 +4,7 @@ The model (the README's "Simulating a policy" says the same for ops teams):
 
 - **Arrivals** form a Poisson process: the gaps between contacts are
   exponential with mean `60 / arrivals_per_hour` minutes. Each contact's
-  attributes come from `ContactProfiles` (rota.simulate_contacts): plain, or
+  attributes come from `ContactProfiles` (rota.simulate.contacts): plain, or
   aimed at one of the policy's conditional routes.
 - **Handling** starts when a contact is first assigned and lasts an
   exponential time with mean `handle_minutes`; then the contact is closed.
@@ -35,7 +35,7 @@ from typing import Any
 from rota.engine import CompiledPolicy, Contact, Decision, Engine, Event, Roster
 from rota.vocabulary import EventType, Outcome, RouteKind, Status
 
-from .simulate_contacts import ContactProfiles
+from .contacts import ContactProfiles
 
 DEFAULT_START = datetime(2026, 11, 25, 8, 0)  # a Wednesday, 09:00 in Berlin: the demo day
 

@@ -14,8 +14,8 @@ from datetime import datetime
 
 from rota.vocabulary import UNASSIGN_BRANCH, Outcome, Reason
 
-from .simulate import SimulationRun
-from .waits import WaitSummary
+from ..waits import WaitSummary
+from .desk import SimulationRun
 
 ASSIGNED_AT_ONCE = "assigned at once"
 ASSIGNED_AFTER_WAITING = "assigned after waiting"

@@ -26,9 +26,11 @@ from rota.storage import Warn
 from rota.storage.files import replaced_atomically
 from rota.vocabulary import Outcome
 
-from .jobs import PolicyLocation, compile_policy_file, load_snapshot_warning, policy_name
-from .simulate import SimulationRun, SimulationSettings, simulate
-from .simulate_measures import (
+from ..jobs import PolicyLocation, compile_policy_file, load_snapshot_warning, policy_name
+from ..waits import WaitSummary, duration, percentile
+from ..wording import plural
+from .desk import SimulationRun, SimulationSettings, simulate
+from .measures import (
     ASSIGNED_AFTER_WAITING,
     ASSIGNED_AT_ONCE,
     FAILED,
@@ -40,8 +42,6 @@ from .simulate_measures import (
     SimulationMeasures,
     measure,
 )
-from .waits import WaitSummary, duration, percentile
-from .wording import plural
 
 FATE_COLOURS = {
     ASSIGNED_AT_ONCE: "#4c9a6a",
