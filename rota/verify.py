@@ -23,17 +23,21 @@ from .policy_checks import (
     ESCALATION,
     IMPOSSIBLE_FILTERS,
     POLICY_CHECKS,
+    REASSIGN_BRANCHES,
     SHADOWED_ROUTES,
     STARVED_USERS,
+    WAIT_CHAINS,
     PolicyReview,
     finding_line,
 )
-from .testing.properties import PROPERTIES, Property, PropertyViolation
+from .testing.properties import PROPERTIES, REASSIGN_PROPERTIES, Property, PropertyViolation
 from .testing.run import EngineFactory, ReplayFiles, Run, Snapshot
 from .testing.strategies import Vocabulary, runs, vocabulary
 from .wording import plural
 
 DEFAULT_EXAMPLES = 200
+# SPEC 4.1's properties hold (trivially) for a policy without `reassign`, so every verify reports them.
+VERIFIED_PROPERTIES = PROPERTIES + REASSIGN_PROPERTIES
 
 
 @dataclass(frozen=True)
@@ -101,7 +105,7 @@ def verify(
     words = vocabulary(policy, snapshot)
     failing, count = _survey(policy, words, examples, seed, engine_factory)
     results = []
-    for prop in PROPERTIES:
+    for prop in VERIFIED_PROPERTIES:
         if prop.name not in failing:
             results.append(PropertyResult(prop))
             continue
@@ -110,6 +114,11 @@ def verify(
         results.append(PropertyResult(prop, violation, run, files))
     checks = review_policy(policy, words, snapshot, policy_file, max_wait_seconds, seed)
     return VerifyReport(tuple(results), checks, count, time.perf_counter() - started)
+
+
+def _has_reassign(policy: CompiledPolicy) -> bool:
+    """Generated runs carry `reply` events when a route can be answered in time (SPEC 4.1)."""
+    return any(route.route.reassigns for route in policy.routes)
 
 
 def _settings(examples: int) -> settings:
@@ -132,11 +141,11 @@ def _survey(
 
     @_settings(examples)
     @hypothesis_seed(seed)
-    @given(run=runs(policy, words, engine_factory))
+    @given(run=runs(policy, words, engine_factory, replies=_has_reassign(policy)))
     def survey(run: Run) -> None:
         nonlocal count
         count += 1
-        for prop in PROPERTIES:
+        for prop in VERIFIED_PROPERTIES:
             try:
                 prop.check(run)
             except PropertyViolation:
@@ -156,7 +165,7 @@ def _shrink(
 
     @_settings(examples)
     @hypothesis_seed(seed)
-    @given(run=runs(policy, words, engine_factory))
+    @given(run=runs(policy, words, engine_factory, replies=_has_reassign(policy)))
     def search(run: Run) -> None:
         try:
             prop.check(run)
@@ -183,13 +192,18 @@ def review_policy(
     review = PolicyReview(policy, words, snapshot, policy_file, seed)
     given = {"--snapshot": snapshot is not None, "--max-wait": max_wait_seconds is not None}
     escalation, longest = review.escalation(max_wait_seconds)
+    never_assigning, unread_pools = review.reassign_branches()
+    wait_chains, longest_wait = review.wait_chains(max_wait_seconds)
     finders = {
         SHADOWED_ROUTES.name: review.shadowed_routes,
         IMPOSSIBLE_FILTERS.name: review.impossible_filters,
         STARVED_USERS.name: review.starved_users,
         ESCALATION.name: lambda: escalation,
+        REASSIGN_BRANCHES.name: lambda: never_assigning,
+        WAIT_CHAINS.name: lambda: wait_chains,
     }
-    notes = {ESCALATION.name: longest}  # the longest chain helps choose a --max-wait
+    # The longest chains help choose a --max-wait.
+    notes = {ESCALATION.name: longest, WAIT_CHAINS.name: longest_wait, REASSIGN_BRANCHES.name: unread_pools}
     results = []
     for check in POLICY_CHECKS:
         note = notes.get(check.name)
@@ -273,5 +287,5 @@ def clear_failures(directory: str | Path) -> None:
     """Counterexamples of an earlier verify would mislead: each run writes its own."""
     directory = Path(directory)
     if directory.is_dir():
-        for prop in PROPERTIES:
+        for prop in VERIFIED_PROPERTIES:
             shutil.rmtree(directory / prop.name, ignore_errors=True)

@@ -28,11 +28,12 @@ from __future__ import annotations
 import heapq
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from rota.engine import CompiledPolicy, Contact, Decision, Engine, Event, Roster
+from rota.dsl.ast import Reassign
+from rota.engine import CompiledPolicy, Contact, Decision, Engine, Event, Roster, compile_policy
 from rota.vocabulary import EventType, Outcome, RouteKind, Status
 
 from .contacts import ContactProfiles
@@ -231,6 +232,15 @@ class _Desk:
             pools=self.pools,
             samples=self.samples,
         )
+
+
+def without_reassign(policy: CompiledPolicy) -> CompiledPolicy:
+    """The same policy with every `reassign` option taken out: what the desk would do without them."""
+    routes = tuple(
+        replace(route, options=tuple(option for option in route.options if not isinstance(option, Reassign)))
+        for route in policy.policy.routes
+    )
+    return compile_policy(replace(policy.policy, routes=routes))
 
 
 def _pools_by_route(policy: CompiledPolicy, roster: Roster) -> dict[str, set[str]]:
