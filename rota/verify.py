@@ -30,14 +30,12 @@ from .policy_checks import (
     PolicyReview,
     finding_line,
 )
-from .testing.properties import PROPERTIES, REASSIGN_PROPERTIES, Property, PropertyViolation
+from .testing.properties import PROPERTIES, Property, PropertyViolation
 from .testing.run import EngineFactory, ReplayFiles, Run, Snapshot
 from .testing.strategies import Vocabulary, runs, vocabulary
 from .wording import plural
 
 DEFAULT_EXAMPLES = 200
-# SPEC 4.1's properties hold (trivially) for a policy without `reassign`, so every verify reports them.
-VERIFIED_PROPERTIES = PROPERTIES + REASSIGN_PROPERTIES
 
 
 @dataclass(frozen=True)
@@ -105,7 +103,7 @@ def verify(
     words = vocabulary(policy, snapshot)
     failing, count = _survey(policy, words, examples, seed, engine_factory)
     results = []
-    for prop in VERIFIED_PROPERTIES:
+    for prop in PROPERTIES:
         if prop.name not in failing:
             results.append(PropertyResult(prop))
             continue
@@ -145,7 +143,7 @@ def _survey(
     def survey(run: Run) -> None:
         nonlocal count
         count += 1
-        for prop in VERIFIED_PROPERTIES:
+        for prop in PROPERTIES:
             try:
                 prop.check(run)
             except PropertyViolation:
@@ -287,5 +285,5 @@ def clear_failures(directory: str | Path) -> None:
     """Counterexamples of an earlier verify would mislead: each run writes its own."""
     directory = Path(directory)
     if directory.is_dir():
-        for prop in VERIFIED_PROPERTIES:
+        for prop in PROPERTIES:
             shutil.rmtree(directory / prop.name, ignore_errors=True)

@@ -64,7 +64,7 @@ def codes_of(text: str) -> list[str]:
 def verify_codes_of(text: str, max_wait: int | None) -> list[str]:
     """The codes of the policy checks `rota verify --snapshot policies/demo/snapshot` gives for the text."""
     snapshot = Snapshot.from_directory(DEMO_SNAPSHOT)
-    policy = compile_policy(load_policy(text, engine_runs_reassign=True))
+    policy = compile_policy(load_policy(text))
     checks = review_policy(policy, vocabulary(policy, snapshot), snapshot, "example.rota", max_wait)
     return [finding.code.id for result in checks for finding in result.findings]
 
