@@ -328,5 +328,5 @@ def test_simulate_waits_are_the_same_percentiles(tmp_path):
     stream = io.StringIO()
     print_simulation_summary(console_for(stream), run_so_far, measures, "r.html", "r.png")
     lines = stream.getvalue().splitlines()
-    assert "time to assignment    p50 3m00s · p90 5m00s · max 5m00s" in lines
+    assert "time to assignment       p50 3m00s · p90 5m00s · max 5m00s" in lines
     assert any(re.fullmatch(r"desk .* 3m00s 5m00s 5m00s", line) for line in lines), lines

@@ -10,6 +10,14 @@ from .common import OK, Command, InputError, existing_policy, parse_time, warner
 
 # Bounds that keep a simulation to seconds, not hours.
 SIMULATION_LIMITS = {"--hours": (0, 24 * 31), "--arrivals": (0, 100_000), "--handle-minutes": (0, 7 * 24 * 60)}
+# Bounds that may be reached: no spread, nobody away.
+INCLUSIVE_LIMITS = {
+    "--reply-minutes": (0, 7 * 24 * 60),
+    "--reply-spread": (0, 7 * 24 * 60),
+    "--away-share": (0, 1),
+    "--away-minutes": (0, 7 * 24 * 60),
+    "--away-spread": (0, 7 * 24 * 60),
+}
 SIMULATED_CONTACTS_AT_MOST = 500_000
 
 
@@ -23,6 +31,29 @@ def register(command: Command) -> None:
     )
     simulate.add_argument(
         "--handle-minutes", type=float, default=20.0, metavar="M", help="mean handling time of an assigned contact"
+    )
+    simulate.add_argument(
+        "--reply-minutes",
+        type=float,
+        default=3.0,
+        metavar="M",
+        help="mean time from an assignment to the assignee's reply (lognormal; SPEC 4.1 `reply`)",
+    )
+    simulate.add_argument(
+        "--reply-spread", type=float, default=2.0, metavar="M", help="standard deviation of the reply time, minutes"
+    )
+    simulate.add_argument(
+        "--away-share",
+        type=float,
+        default=0.2,
+        metavar="SHARE",
+        help="share of agents who go away once mid-shift, keeping their contacts (0 to 1)",
+    )
+    simulate.add_argument(
+        "--away-minutes", type=float, default=45.0, metavar="M", help="mean length of that absence (lognormal)"
+    )
+    simulate.add_argument(
+        "--away-spread", type=float, default=30.0, metavar="M", help="standard deviation of the absence, minutes"
     )
     simulate.add_argument("--seed", type=int, default=1, metavar="S", help="the same seed gives the same report")
     simulate.add_argument(
@@ -53,6 +84,10 @@ def run_simulate(arguments, errors: Console) -> int:
         low, high = SIMULATION_LIMITS[option]
         if not low < value <= high and not (option == "--arrivals" and value == 0):
             raise InputError(f"{option} must be above {low} and at most {high:,}, got {value:g}")
+    for option, (low, high) in INCLUSIVE_LIMITS.items():
+        value = getattr(arguments, option[2:].replace("-", "_"))
+        if not low <= value <= high:
+            raise InputError(f"{option} must be from {low} to {high:,}, got {value:g}")
     if arguments.arrivals * arguments.hours > SIMULATED_CONTACTS_AT_MOST:
         raise InputError(
             f"--arrivals times --hours is {arguments.arrivals * arguments.hours:,.0f} contacts; "
@@ -71,9 +106,14 @@ def run_simulate(arguments, errors: Console) -> int:
         handle_minutes=arguments.handle_minutes,
         seed=arguments.seed,
         start=parse_time(arguments.start, "--start"),
+        away_share=arguments.away_share,
+        away_minutes=arguments.away_minutes,
+        away_spread=arguments.away_spread,
+        reply_minutes=arguments.reply_minutes,
+        reply_spread=arguments.reply_spread,
     )
-    run, measures = simulate_file(policy, arguments.snapshot, settings, report_path, png_path, warner(errors))
+    run, measures, baseline = simulate_file(policy, arguments.snapshot, settings, report_path, png_path, warner(errors))
     if out_path is not None:
         write_rows(run.decisions, out_path)
-    print_simulation_summary(errors, run, measures, str(report_path), str(png_path))
+    print_simulation_summary(errors, run, measures, str(report_path), str(png_path), baseline)
     return OK
