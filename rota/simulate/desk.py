@@ -217,6 +217,9 @@ class _Desk:
     # ------------------------------------------------------------ happenings
 
     def happen(self, at: datetime, kind: str, subject: Any) -> None:
+        # Timers due before this instant fire first (those due at it wait for its events), so what the desk
+        # knows of who holds what is up to date before it acts.
+        self.record(self.engine.advance(at, inclusive=False))
         if kind == ARRIVAL:
             contact_id = f"s{len(self.arrivals) + 1:05d}"
             self.arrivals.append(contact_id)
@@ -247,8 +250,6 @@ class _Desk:
                 else:
                     self.unsent_replies.setdefault(user_id, []).append((contact_id, assignment))
         elif kind == SAMPLE:
-            # Timeouts due before the sample fire first; those due at it wait for the events of that instant.
-            self.record(self.engine.advance(at, inclusive=False))
             self.sample(at)
 
     def change_status(self, at: datetime, user_id: str, status: str, following: bool = True) -> None:
