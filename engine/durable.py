@@ -348,6 +348,10 @@ class DurableEngine:
     def contact(self, contact_id: str) -> ContactState | None:
         return self.engine.contacts.get(contact_id)
 
+    def release_timers(self, contact_id: str) -> list[ReleaseTimer]:
+        """The contact's release timers (SPEC 4.1), `unanswered` first."""
+        return list(self.engine.releases.timers.get(contact_id, {}).values())
+
     def decisions(self, **filters: Any) -> list[dict[str, Any]]:
         """Committed decision rows, filtered as `EngineStore.decisions` says."""
         return self.store.decisions(**filters)

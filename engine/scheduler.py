@@ -10,7 +10,7 @@ decision, then the drain.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -149,28 +149,39 @@ class Engine:
         changed = [users[user_id] for user_id in dict.fromkeys(user_id for _, user_id in entries) if user_id in users]
         if not changed and not clock_moved:
             return
+        # Classes that differ only by their released users (SPEC 4.1) share who they could take: found once.
+        takers: dict[ClassKey, list[str]] = {}
         for klass in self.queue.classes.values():
-            if klass.blocked and (
-                clock_moved and klass.key[0] in self._reads_now or self._could_take(klass, changed, moment)
-            ):
+            if not klass.blocked:
+                continue
+            if clock_moved and klass.key[0] in self._reads_now:
                 klass.blocked = False
+                continue
+            released = klass.key[-1]  # the class's released users, when it has some (see _class_key)
+            if type(released) is not frozenset:
+                klass.blocked = next(self._takers(klass, changed, moment), None) is None
+                continue
+            base = klass.key[:-1]
+            found = takers.get(base)
+            if found is None:
+                found = takers[base] = [user.id for user in self._takers(klass, changed, moment)]
+            klass.blocked = all(user_id in released for user_id in found)
 
-    def _could_take(self, klass, users: list[User], moment: dict) -> bool:
+    def _takers(self, klass, users: list[User], moment: dict) -> Iterator[User]:
+        """The users among `users` the class's contacts could take, its released users aside."""
         route = self.policy.route_named(klass.key[0])
         if route is None:
-            return False
+            return
         team = route.team  # a team route's; None for the space
         members = self.roster.members.get(team, set()) if team is not None else None
         fields = None  # the class's contact fields, built only once a user in the pool is found
-        released = self.contacts[klass.head.contact].contact.released  # the same for the whole class
         for user in users:
-            if user.deleted or (members is not None and user.id not in members) or user.id in released:
+            if user.deleted or (members is not None and user.id not in members):
                 continue
             if fields is None:
                 fields = self.contacts[klass.head.contact].contact.fields
             if route.eligible(user, fields, moment):
-                return True
-        return False
+                yield user
 
     # ---------------------------------------------------------------- events
 
@@ -277,7 +288,8 @@ class Engine:
             self.queue.add(entry, self._class_key(contact, entry.route))
 
     def _class_key(self, contact: Contact, route_name: str) -> ClassKey:
-        """Same route, same values of the fields its filters read, same released users: same candidates."""
+        """Same route, same values of the fields its filters read, same released users: same candidates.
+        The released users come last, as a frozenset (no field value is one: see _hashable)."""
         fields = contact.fields
         key = (route_name,) + tuple(_hashable(fields.get(name)) for name in self._class_fields.get(route_name, ()))
         return key + (frozenset(contact.released),) if contact.released else key

@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 
 from rota.cli import main
 from rota.dsl import load_policy
-from rota.engine import CompiledPolicy, Decision, Event, compile_policy, parse_instant
+from rota.engine import CompiledPolicy, Decision, DurableEngine, Event, compile_policy
 from rota.testing import ReleasesViolation, Run, Snapshot, UserRecord, check_releases, check_run, run_engine, runs
 from rota.testing.model import (
     CONSERVATION,
@@ -140,23 +140,30 @@ def holds(scenario: Scenario) -> None:
         files = scenario.run().write(directory, scenario.policy)
         for durable in ([], ["--db", str(Path(directory) / "engine.duckdb")]):
             assert main([*files.replay_arguments(), *durable]) == 0
-            assert replayed_rows(files.out) == scenario.rows, durable
+            replayed = [json.loads(line) for line in files.out.read_text(encoding="utf-8").splitlines()]
+            assert replayed == [decision.row() for decision in scenario.rows], durable
+        for split in range(1, len(scenario.events)):
+            assert reopened_between(scenario, split, Path(directory) / f"split-{split}.duckdb") == scenario.rows
 
 
-def replayed_rows(path: Path) -> tuple[Decision, ...]:
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-    return tuple(
-        Decision(
-            row["contact"],
-            row["route"],
-            row["outcome"],
-            row["user"],
-            row["reason"],
-            row["deadline"] and parse_instant(row["deadline"]),
-            parse_instant(row["at"]),
-        )
-        for row in rows
-    )
+def reopened_between(scenario: Scenario, split: int, path: Path) -> tuple[Decision, ...]:
+    """The decisions of a durable engine closed after the first `split` events and reopened for the rest:
+    its timers and released users come back from the file."""
+    events = scenario.run().ordered_events()
+    durable = DurableEngine.open(path, scenario.policy, scenario.run().snapshot.roster())
+    for event in events[:split]:
+        durable.handle(event)
+    durable.close()
+    durable = DurableEngine.open(path)
+    for event in events[split:]:
+        durable.handle(event)
+    durable.advance(scenario.until)
+    durable.close()
+    durable = DurableEngine.open(path)
+    try:
+        return tuple(durable.logged())
+    finally:
+        durable.close()
 
 
 def caught(scenario: Scenario, rows: tuple[Decision, ...], prop: str, words: str) -> None:
@@ -717,6 +724,18 @@ def test_the_releases_property_raises_on_a_run_the_model_catches():
     check_releases(RELEASE_AT_5.run())
     with pytest.raises(ReleasesViolation, match="release timers fire when due"):
         check_releases(RELEASE_AT_5.run(RELEASE_AT_5.rows[:1]))
+
+
+def test_rota_log_shows_the_released_rows_of_an_engine_file(tmp_path, capsys):
+    files = RELEASE_AT_5.run().write(tmp_path, RELEASE_AT_5.policy)
+    database = tmp_path / "engine.duckdb"
+    assert main([*files.replay_arguments(), "--db", str(database)]) == 0
+    capsys.readouterr()
+    assert main(["log", "--db", str(database), "--outcome", "released", "--format", "json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(row["contact"], row["route"], row["user"], row["reason"]) for row in rows] == [
+        ("c1", "desk", "u1", "unanswered")
+    ]
 
 
 # ---- The `reply` event (SPEC 5.1): "clears its `unanswered` timer if the user is its assignee; nothing else."
