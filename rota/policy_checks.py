@@ -344,24 +344,31 @@ class PolicyReview:
             for route in self.policy.routes
             if route.name in self.chosen_for and self.chosen_for[route.name] and route.route.queues
         ]
+        return self._held_to(chains, max_wait_seconds, codes.ESCALATION_TOO_LONG, "no route queues")
+
+    def _held_to(
+        self, chains: list[Chain], max_wait_seconds: int | None, code: Code, none: str
+    ) -> tuple[list[Diagnostic], str]:
+        """The chains over the limit (none without one), and a line on the longest (`none` when there is none)."""
         if not chains:
-            return [], "no route queues"
-        longest = max(chains, key=lambda chain: chain[2])
-        summary = f"longest {format_duration(longest[2])}: {longest[1]}"
+            return [], none
+        longest = max(chains, key=lambda chain: chain.seconds)
+        summary = f"longest {format_duration(longest.seconds)}: {longest.path}"
         if max_wait_seconds is None:
             return [], summary
         findings = [
             self.finding(
-                codes.ESCALATION_TOO_LONG,
-                f"{path} adds up to {format_duration(total)}, over the {format_duration(max_wait_seconds)} limit",
-                start,
+                code,
+                f"{chain.path} adds up to {format_duration(chain.seconds)}, "
+                f"over the {format_duration(max_wait_seconds)} limit",
+                chain.start,
             )
-            for start, path, total in chains
-            if total > max_wait_seconds
+            for chain in chains
+            if chain.seconds > max_wait_seconds
         ]
         return findings, summary
 
-    def _chain(self, start: CompiledRoute) -> tuple[CompiledRoute, str, int]:
+    def _chain(self, start: CompiledRoute) -> Chain:
         steps: list[str] = []
         total = 0
         route: CompiledRoute | None = start
@@ -376,7 +383,7 @@ class PolicyReview:
             route = self.policy.route_named(branch) if branch is not None and branch != UNASSIGN_BRANCH else None
             if route is not None and not route.route.queues:
                 steps.append(route.name)
-        return start, " -> ".join(steps), total
+        return Chain(start, tuple(steps), total, releases=False)
 
     # ------------------------------------------------------------ reassign
 
@@ -433,23 +440,7 @@ class PolicyReview:
             for chain in (self._longest_chain(route),)
             if chain.releases
         ]
-        if not chains:
-            return [], "no route reassigns"
-        longest = max(chains, key=lambda chain: chain.seconds)
-        summary = f"longest {format_duration(longest.seconds)}: {longest.path}"
-        if max_wait_seconds is None:
-            return [], summary
-        findings = [
-            self.finding(
-                codes.WAIT_CHAIN_TOO_LONG,
-                f"{chain.path} adds up to {format_duration(chain.seconds)}, "
-                f"over the {format_duration(max_wait_seconds)} limit",
-                chain.start,
-            )
-            for chain in chains
-            if chain.seconds > max_wait_seconds
-        ]
-        return findings, summary
+        return self._held_to(chains, max_wait_seconds, codes.WAIT_CHAIN_TOO_LONG, "no route reassigns")
 
     def _longest_chain(self, start: CompiledRoute) -> Chain:
         """The longest chain of waits from `start`, each timeout and reassign taken at most once along it

@@ -91,11 +91,14 @@ def test_by_shift_follows_berlin_time(now, route):
     assert all(team in people[row["user"]]["teams"] for row in rows if row["outcome"] == "assigned")
 
 
-def test_returning_contacts_go_back_to_their_agent():
-    for row in batch("returning.rota"):
+@pytest.mark.parametrize(
+    "name, first_time", [("returning.rota", "first_time"), ("sticky.rota", "team_route")], ids=["returning", "sticky"]
+)
+def test_returning_contacts_go_back_to_their_agent_whatever_its_status(name, first_time):
+    for row in batch(name):
         agent = row["attrs"]["last_agent"]
         if agent is None:
-            assert row["route"] == "first_time"
+            assert row["route"] == first_time
         elif agent == "u19":  # deleted in the snapshot
             assert (row["outcome"], row["reason"]) == ("failed", "user_deleted")
         elif agent == "u99":  # not in the snapshot
@@ -180,17 +183,6 @@ def test_first_response_takes_turns_through_general():
         u for u, p in people.items() if "General" in p["teams"] and p["status"] == "online" and not p["deleted"]
     )
     assert [row["user"] for row in rows] == [online[i % len(online)] for i in range(len(rows))]
-
-
-def test_sticky_goes_back_to_the_last_agent_whatever_its_status():
-    for row in batch("sticky.rota"):
-        agent = row["attrs"]["last_agent"]
-        if agent is None:
-            assert row["route"] == "team_route"
-        elif agent in ("u19", "u99"):  # deleted, or not in the snapshot
-            assert (row["outcome"], row["reason"]) == ("failed", "user_deleted" if agent == "u19" else "user_not_found")
-        else:
-            assert (row["outcome"], row["user"], row["reason"]) == ("assigned", agent, "user")
 
 
 EXPECTED = sorted((POLICIES / "expected").glob("*.json"))

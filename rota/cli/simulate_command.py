@@ -8,15 +8,17 @@ from rich.console import Console
 
 from .common import OK, Command, InputError, existing_policy, parse_time, warner
 
+WEEK_IN_MINUTES = 7 * 24 * 60
 # Bounds that keep a simulation to seconds, not hours.
-SIMULATION_LIMITS = {"--hours": (0, 24 * 31), "--arrivals": (0, 100_000), "--handle-minutes": (0, 7 * 24 * 60)}
-# Bounds that may be reached: no spread, nobody away.
-INCLUSIVE_LIMITS = {
-    "--reply-minutes": (0, 7 * 24 * 60),
-    "--reply-spread": (0, 7 * 24 * 60),
-    "--away-share": (0, 1),
-    "--away-minutes": (0, 7 * 24 * 60),
-    "--away-spread": (0, 7 * 24 * 60),
+SIMULATION_LIMITS = {"--hours": (0, 24 * 31), "--arrivals": (0, 100_000), "--handle-minutes": (0, WEEK_IN_MINUTES)}
+# How agents come and go and answer (rota.simulate.desk): default, metavar, the highest value (0 is the lowest:
+# no spread, nobody away), help.
+PRESENCE_OPTIONS = {
+    "--reply-minutes": (3.0, "M", WEEK_IN_MINUTES, "mean time from an assignment to the assignee's reply (lognormal)"),
+    "--reply-spread": (2.0, "M", WEEK_IN_MINUTES, "standard deviation of the reply time, minutes"),
+    "--away-share": (0.2, "SHARE", 1, "share of agents who go away once mid-shift, keeping their contacts (0 to 1)"),
+    "--away-minutes": (45.0, "M", WEEK_IN_MINUTES, "mean length of that absence (lognormal)"),
+    "--away-spread": (30.0, "M", WEEK_IN_MINUTES, "standard deviation of the absence, minutes"),
 }
 SIMULATED_CONTACTS_AT_MOST = 500_000
 
@@ -32,29 +34,8 @@ def register(command: Command) -> None:
     simulate.add_argument(
         "--handle-minutes", type=float, default=20.0, metavar="M", help="mean handling time of an assigned contact"
     )
-    simulate.add_argument(
-        "--reply-minutes",
-        type=float,
-        default=3.0,
-        metavar="M",
-        help="mean time from an assignment to the assignee's reply (lognormal; SPEC 4.1 `reply`)",
-    )
-    simulate.add_argument(
-        "--reply-spread", type=float, default=2.0, metavar="M", help="standard deviation of the reply time, minutes"
-    )
-    simulate.add_argument(
-        "--away-share",
-        type=float,
-        default=0.2,
-        metavar="SHARE",
-        help="share of agents who go away once mid-shift, keeping their contacts (0 to 1)",
-    )
-    simulate.add_argument(
-        "--away-minutes", type=float, default=45.0, metavar="M", help="mean length of that absence (lognormal)"
-    )
-    simulate.add_argument(
-        "--away-spread", type=float, default=30.0, metavar="M", help="standard deviation of the absence, minutes"
-    )
+    for option, (default, metavar, _, help_text) in PRESENCE_OPTIONS.items():
+        simulate.add_argument(option, type=float, default=default, metavar=metavar, help=help_text)
     simulate.add_argument("--seed", type=int, default=1, metavar="S", help="the same seed gives the same report")
     simulate.add_argument(
         "--start",
@@ -84,10 +65,10 @@ def run_simulate(arguments, errors: Console) -> int:
         low, high = SIMULATION_LIMITS[option]
         if not low < value <= high and not (option == "--arrivals" and value == 0):
             raise InputError(f"{option} must be above {low} and at most {high:,}, got {value:g}")
-    for option, (low, high) in INCLUSIVE_LIMITS.items():
+    for option, (_, _, high, _) in PRESENCE_OPTIONS.items():
         value = getattr(arguments, option[2:].replace("-", "_"))
-        if not low <= value <= high:
-            raise InputError(f"{option} must be from {low} to {high:,}, got {value:g}")
+        if not 0 <= value <= high:
+            raise InputError(f"{option} must be from 0 to {high:,}, got {value:g}")
     if arguments.arrivals * arguments.hours > SIMULATED_CONTACTS_AT_MOST:
         raise InputError(
             f"--arrivals times --hours is {arguments.arrivals * arguments.hours:,.0f} contacts; "
