@@ -17,6 +17,8 @@ def render(explanation: Explanation) -> str:
         lines += [f"  {when_line(when)}" for when in explanation.routes]
     if explanation.via == Via.DRAIN:
         lines.append(f"route: {explanation.decision.route} (the contact waited in its queue; a drain placed it)")
+    if explanation.via == Via.BRANCH:
+        lines.append(f"route: {explanation.decision.route} (a timer's branch: its `when` is not checked)")
     if explanation.timer is not None:
         timer = explanation.timer
         started = f", started {timer.started_at}" if timer.started_at else ""
