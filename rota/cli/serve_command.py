@@ -52,8 +52,9 @@ def run_serve(arguments, errors: Console) -> int:
     if the service cannot start, what this command made is removed again."""
     import uvicorn
 
-    from rota.engine import DurableEngine, Roster, load_roster
+    from rota.engine import Roster, load_roster
     from rota.engine.provenance import Run
+    from rota.explain.inputs import ExplainedDurableEngine
     from rota.service import RotaService, create_app, utc_now
     from rota.storage.engine_store import remove_engine_file
     from rota.tokens import create_token, existing_token, token_path
@@ -77,7 +78,9 @@ def run_serve(arguments, errors: Console) -> int:
         new_engine_file, made_token = not Path(arguments.db).exists(), False
         engine = server = None
         try:
-            engine = DurableEngine.open(arguments.db, source, roster or Roster(), source.name, utc_now(), run=run)
+            engine = ExplainedDurableEngine.open(
+                arguments.db, source, roster or Roster(), source.name, utc_now(), run=run
+            )
             if token is None:
                 token, made_token = create_token(token_file), True
             service = RotaService(engine, token, webhook)
