@@ -15,6 +15,7 @@ the one whose status changed), so it costs a few hundred bytes.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -69,6 +70,7 @@ class InputRecorder(Watcher):
         self.changes = JournalReader(roster.journal)
         self.users: dict[str, list[Any]] = {}  # users changed since the last note, as of the last look
         self.whole = True  # the next note holds every user
+        self.noted_everyone = False  # every user is in `users` already (a drain that placed nobody noted them)
         self.since_whole = 0
         self.current: dict[str, Any] = {}
         self.notes: dict[int, tuple[bool, str]] = {}  # id of a decision made -> (whole, its note)
@@ -79,8 +81,12 @@ class InputRecorder(Watcher):
         users = self.roster.users
         entries = self.changes.read()
         if entries is None:  # too far behind to know who changed
-            self.whole = True
-        changed = users if self.whole or entries is None else dict.fromkeys(user_id for _, user_id in entries)
+            self.whole, self.noted_everyone = True, False
+        if self.whole and not self.noted_everyone:
+            changed: Iterable[str] = users
+            self.noted_everyone = True
+        else:
+            changed = dict.fromkeys(user_id for _, user_id in entries or ())
         for user_id in changed:
             self.users[user_id] = user_note(users[user_id])
         self.current = {
@@ -100,7 +106,7 @@ class InputRecorder(Watcher):
         self.since_whole += 1
         self.whole = self.since_whole >= WHOLE_EVERY
         if self.whole:
-            self.since_whole = 0
+            self.since_whole, self.noted_everyone = 0, False
 
     def taken(self, decision: Decision) -> tuple[bool, str] | None:
         return self.notes.pop(id(decision), None)
