@@ -122,6 +122,12 @@ FILTER_NEVER_PASSES = code(
 )
 STARVED_USERS = code("V504", "starved-users", "users that no reachable route can ever choose")
 ESCALATION_TOO_LONG = code("V505", "escalation-too-long", "a chain of timeouts that adds up to more than --max-wait")
+REASSIGN_NEVER_ASSIGNS = code(
+    "V506", "reassign-never-assigns", "a `reassign` whose branch can never assign: its pool is the user just released"
+)
+WAIT_CHAIN_TOO_LONG = code(
+    "V507", "wait-chain-too-long", "a chain of waits through a release (timeouts and reassigns) over --max-wait"
+)
 
 # S6xx: a request the service refuses (rota/service/), beside the policy's own codes in a 422.
 BODY_NOT_JSON = code("S601", "body-not-json", "the body does not parse as JSON (answered 400)")

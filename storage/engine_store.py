@@ -48,6 +48,7 @@ CREATE TABLE IF NOT EXISTS policies (version VARCHAR PRIMARY KEY, text VARCHAR N
 CREATE TABLE IF NOT EXISTS journal (body VARCHAR NOT NULL);
 CREATE TABLE IF NOT EXISTS binary_journal (body BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS deliveries (destination VARCHAR PRIMARY KEY, delivered_through BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS decision_inputs (seq BIGINT PRIMARY KEY, whole BOOLEAN NOT NULL, body VARCHAR NOT NULL);
 """
 
 SMALL_BATCH = 32
@@ -90,6 +91,7 @@ class Changes:
     decisions: list[tuple] = field(default_factory=list)
     meta: dict[str, str] = field(default_factory=dict)
     policies: list[tuple] = field(default_factory=list)  # (version, text, created_at), kept forever
+    decision_inputs: list[tuple] = field(default_factory=list)  # (seq, whole, JSON body): what `rota explain` reads
 
 
 class EngineFileError(ValueError):
@@ -195,6 +197,8 @@ class EngineStore:
             self._upsert("meta", ("key", "value"), list(changes.meta.items()))
         if changes.policies:
             self._upsert("policies", ("version", "text", "created_at"), changes.policies, verb="INSERT OR IGNORE")
+        if changes.decision_inputs:
+            self._upsert("decision_inputs", ("seq", "whole", "body"), changes.decision_inputs, verb="INSERT")
 
     def _upsert(self, table: str, columns: tuple[str, ...], rows: list[tuple], verb: str = "INSERT OR REPLACE") -> None:
         names = ", ".join(f'"{name}"' for name in columns)
@@ -273,6 +277,17 @@ class EngineStore:
                     break
                 rows.extend(row for row in changes.decisions if row[0] > seq)
         return rows[:limit]
+
+    def decision_inputs(self, seq: int) -> list[tuple[int, str]]:
+        """(seq, note) of decision `seq` and those before it, back to the last note of every user (`whole`), in order."""
+        with self.lock:
+            self.checkpoint()
+            rows = self.connection.execute(
+                "SELECT seq, body FROM decision_inputs WHERE seq <= ? AND seq >= "
+                "(SELECT max(seq) FROM decision_inputs WHERE whole AND seq <= ?) ORDER BY seq",
+                [seq, seq],
+            ).fetchall()
+        return [(row[0], row[1]) for row in rows]
 
     def delivered_through(self, destination: str) -> int | None:
         """The last sequence number delivered to `destination` (a webhook's URL), None when it is new."""
@@ -405,6 +420,7 @@ def _size(changes: Changes) -> int:
         + len(changes.queued)
         + len(changes.unqueued)
         + len(changes.decisions)
+        + len(changes.decision_inputs)
         + sum(len(teams) + 1 for teams in changes.memberships.values())
         + sum(len(timers) + 1 for timers in changes.timers.values())
         + sum(len(users) + 1 for users in changes.released.values())
@@ -471,6 +487,7 @@ def _merged(changes_in_order: list[Changes]) -> Changes:
         meta.update(changes.meta)
         merged.decisions.extend(changes.decisions)
         merged.policies.extend(changes.policies)
+        merged.decision_inputs.extend(changes.decision_inputs)
     merged.users, merged.contacts = list(users.values()), list(contacts.values())
     merged.queued = [row for row in queue.values() if row is not None]
     merged.unqueued = [contact for contact, row in queue.items() if row is None]

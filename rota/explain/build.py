@@ -23,7 +23,7 @@ from rota.engine.decisions import Decision
 from rota.engine.evaluate import compile_expression, compile_field
 from rota.engine.roster import User
 from rota.engine.router import Contact, Router
-from rota.vocabulary import Outcome, Scope
+from rota.vocabulary import Outcome, Reason, Scope
 
 from .model import Contender, Explanation, FilterStep, Pool, Row, TieBreak, UserVerdict, Via, WhenValue
 
@@ -139,10 +139,13 @@ def explain_named_user(
     explanation: Explanation,
     user: str | None,
 ) -> None:
-    assert route.target_user is not None  # compiled for every user route
+    action = route.route.action
+    assert isinstance(action, AssignToUser) and route.target_user is not None  # a user route
     target = route.target_user(None, moment.contact, moment.now)
     if decision.outcome == Outcome.FAILED:
-        explanation.nobody = f"{explanation.action} gives {format_literal(jsonable(target))}: {decision.reason}"
+        named = format_expression(action.user, None)
+        said = NAMED_USER_FAILURES.get(str(decision.reason), str(decision.reason))
+        explanation.nobody = f"{named} is {format_literal(jsonable(target))}: {said}"
     if user is not None:
         if decision.user == user:
             explanation.user = UserVerdict(user=user, verdict="chosen", says=f"{user} is the user the route names")
@@ -150,6 +153,14 @@ def explain_named_user(
             explanation.user = no_pool_verdict(
                 user, f"route {route.name} names its user ({format_literal(jsonable(target))})"
             )
+
+
+# Why `assign to user` failed, in words (SPEC 3.2).
+NAMED_USER_FAILURES = {
+    Reason.USER_NOT_FOUND.value: "no user has that id",
+    Reason.USER_DELETED.value: "that user is deleted",
+    Reason.USER_RELEASED.value: "the contact was released from that user",
+}
 
 
 def no_pool_verdict(user: str | None, says: str) -> UserVerdict | None:

@@ -61,7 +61,8 @@ def decision_position(decisions: list, wanted: Wanted) -> int:
         raise NoSuchDecision(f"--contact {wanted.contact}: the replay makes no decision for that contact")
     if not 1 <= wanted.nth <= len(positions):
         raise NoSuchDecision(
-            f"--nth {wanted.nth}: contact {wanted.contact} has {len(positions)} decision(s) in the replay"
+            f"--nth {wanted.nth}: contact {wanted.contact} has {len(positions)} "
+            f"decision{'' if len(positions) == 1 else 's'} in the replay, counted from 1"
         )
     return positions[wanted.nth - 1]
 

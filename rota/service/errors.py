@@ -41,7 +41,7 @@ ERROR_STATUSES: dict[int, str] = {
     400: "the body is not JSON (S601)",
     401: "no `Authorization: Bearer <token>` header",
     403: "the token is not valid",
-    404: "no such contact, user, team or policy version",
+    404: "no such contact, user, team, policy version or decision",
     409: "`If-Match` names a version that is no longer active (S613)",
     413: f"the body is over {MAX_BODY_BYTES // 1024} KiB",
     422: "a part of the request is not valid: its diagnostics name it (S6xx, or the policy's own codes)",
