@@ -321,7 +321,7 @@ def test_the_example_of_docs_testing_md_prints_what_the_page_shows(tmp_path, mon
 
 # --------------------------------------------------------------------------- the fast path
 
-POLICIES = [ROOT / "policies" / "vip_desk.rota", ROOT / "policies" / "load_balance.rota"]
+POLICIES = [ROOT / "policies" / f"{name}.rota" for name in ("vip_desk", "load_balance", "sticky", "first_response")]
 
 
 @pytest.mark.parametrize("policy_path", POLICIES, ids=lambda path: path.stem)
@@ -329,8 +329,10 @@ def test_recording_filters_changes_no_decision(policy_path):
     """The engine `rota test` runs (recording how filters evaluate) decides as the live engine does."""
     policy = compile_policy(load_policy(policy_path.read_text(), str(policy_path)))
 
+    recording = runs(policy, engine_factory=lambda p, roster: FilterRecordingEngine(p, roster, set()), replies=True)
+
     @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-    @given(run=runs(policy, engine_factory=lambda p, roster: FilterRecordingEngine(p, roster, set())))
+    @given(run=recording)
     def recorded_and_plain_agree(run):
         plain = run_engine(policy, run.snapshot, run.events, run.until)
         assert run.decisions == plain.decisions
