@@ -68,6 +68,19 @@ class EventType(Name):
     REPLY = "reply"  # SPEC 4.1: the user replied to the contact
 
 
+class Verdict(Name):
+    """Why one user was or was not chosen for a contact (`rota explain --user`)."""
+
+    CHOSEN = "chosen"
+    UNKNOWN = "unknown"
+    DELETED = "deleted"
+    NO_POOL = "no_pool"
+    NOT_IN_POOL = "not_in_pool"
+    FILTERED = "filtered"
+    RELEASED = "released"
+    LOST = "lost"
+
+
 class Outcome(Name):
     ASSIGNED = "assigned"
     QUEUED = "queued"
