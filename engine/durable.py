@@ -11,6 +11,7 @@ that it holds that run, and refuses another one before writing anything.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,10 @@ from rota.dsl.sources import PolicySource, as_source
 from rota.dsl.types import SnapshotSchema
 from rota.storage.engine_store import Changes, EngineStore, decode_attributes, encode_attributes
 
+from .clock import format_instant
 from .compiler import CompiledPolicy, compile_policy
 from .decisions import Decision
+from .history import HistoryError, Input, PolicySwitch, input_from_record, input_line, state_at, state_of
 from .provenance import EVENTS_DIGEST, EventLog, Held, Run, RunMismatch
 from .queue import QueueEntry
 from .roster import Change, JournalReader, Roster, User
@@ -48,6 +51,11 @@ class DurableEngine:
         self._fingerprint: dict[str, str] = {}  # written with the next commit
         self._changes = JournalReader(engine.roster.journal)  # the users changed since the last commit
         self._write_all_users = False
+        # The service's history (`keep_history`): inputs applied since the last commit, (seq, at, JSON line),
+        # and the state the history starts from when this file has none yet.
+        self._history: list[tuple] | None = None
+        self._input_count = 0
+        self._history_base: list[tuple] = []
 
     # ------------------------------------------------------------- opening
 
@@ -125,6 +133,7 @@ class DurableEngine:
         if event.contact is not None:
             self._touched_contacts.add(event.contact)
         self.events_applied += 1
+        self._keep(event)
         self._remember(decisions)
         return decisions
 
@@ -166,6 +175,9 @@ class DurableEngine:
         self._fingerprint = {}
         if self._new_policy is not None:
             changes.policies.append(self._new_policy)
+        if self._history is not None:
+            changes.inputs, self._history = self._history, []
+            changes.history_base, self._history_base = self._history_base, []
         contacts, queued = engine.contacts, engine.queue.entries
         for contact_id in sorted(self._touched_contacts):
             state = contacts.get(contact_id)
@@ -236,10 +248,75 @@ class DurableEngine:
 
         source = as_source(policy, file)
         compiled = compile_policy(load_policy(source))
+        self._remember(self.engine.advance(now, inclusive=False))  # as at any input: what was due goes first
         self.engine.use_policy(compiled)
         self.policy_text = source.encode()
         self._new_policy = (compiled.version, self.policy_text, now)
+        self._keep(PolicySwitch(now, compiled.version))
         return compiled
+
+    # ------------------------------------------------------------- history
+
+    def keep_history(self, now: datetime) -> datetime:
+        """From now on every input applied (event or policy version) is kept, in the commit of its decisions.
+        A file without a history starts one here, from the state it holds at `now`; one with a history
+        records the policy it was opened with as a version taking effect at `now`, after the timeouts due.
+        Returns the latest instant the history holds: the caller's clock must go on after it."""
+        self._history = []
+        self._input_count = self.store.count("inputs")
+        base = self.store.history_base()
+        if base is None:
+            self._history_base = [(now, json.dumps(state_of(self.engine, now), ensure_ascii=False))]
+            return now
+        latest = max([base[0], *(at for _, at, _ in self.store.inputs()[-1:])])
+        now = max(now, latest)
+        self._remember(self.engine.advance(now, inclusive=False))
+        self._keep(PolicySwitch(now, self.policy.version))
+        return now
+
+    def _keep(self, entry: Input) -> None:
+        if self._history is not None:
+            self._history.append((self._input_count, entry.at, input_line(entry)))
+            self._input_count += 1
+
+    def history_began(self) -> datetime | None:
+        """The instant the kept history starts (committed), None when this file keeps none."""
+        base = self.store.history_base()
+        return None if base is None else base[0]
+
+    def history(self, since: datetime, until: datetime) -> dict[str, Any]:
+        """The state at `since` and the inputs from `since` through `until`, as `rota export` writes them:
+        `{"since", "until", "history_began", "snapshot", "events", "policies"}`. Reads only committed rows
+        (the file, not memory): safe beside the writer. HistoryError when the window is not in the history."""
+        base = self.store.history_base()
+        if base is None:
+            raise HistoryError("this engine file keeps no history yet: it starts when rota serve next opens it")
+        began = base[0]
+        if since < began:
+            raise HistoryError(f"the kept history begins at {format_instant(began)}: start the window there or later")
+        texts = {row["version"]: row["text"] for row in self.store.policies()}
+        compiled: dict[str, CompiledPolicy] = {}
+
+        def policy_of(version: str) -> CompiledPolicy:
+            if version not in compiled:
+                from rota.dsl import load_policy
+
+                compiled[version] = compile_policy(load_policy(PolicySource.decode(texts[version])))
+            return compiled[version]
+
+        rows = self.store.inputs(until)
+        inputs = [input_from_record(json.loads(body), texts) for _, _, body in rows]
+        engine = state_at(json.loads(base[1]), inputs, policy_of, since)
+        window = [entry for entry in inputs if entry.at >= since]
+        versions = [engine.policy.version] + [e.version for e in window if isinstance(e, PolicySwitch)]
+        return {
+            "since": format_instant(since),
+            "until": format_instant(until),
+            "history_began": format_instant(began),
+            "snapshot": state_of(engine, since),
+            "events": [json.loads(body) for _, at, body in rows if at >= since],
+            "policies": [{"version": version, "text": texts[version]} for version in dict.fromkeys(versions)],
+        }
 
     def logged(self) -> list[Decision]:
         """Every decision committed so far, oldest first."""

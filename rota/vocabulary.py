@@ -67,6 +67,13 @@ class EventType(Name):
     LEAVE = "leave"
 
 
+class HistoryEventType(Name):
+    """A line of an export's event log (README "History and export") beyond SPEC 5.1's types:
+    `policy` names the version that takes effect at its `at`; only `rota replay --export` reads it."""
+
+    POLICY = "policy"
+
+
 class PendingEventType(Name):
     """Event types of SPEC v2 that the engine does not apply yet: replay accepts every EventType, so
     `reply` (SPEC 4.1) joins EventType in the change that makes the engine apply it. The model of

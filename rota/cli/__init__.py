@@ -23,7 +23,15 @@ from rota.storage import StorageError
 from rota.storage.engine_store import EngineFileError
 from rota.tokens import TokenError
 
-from . import log_commands, policy_commands, run_commands, serve_command, simulate_command, verify_command
+from . import (
+    export_command,
+    log_commands,
+    policy_commands,
+    run_commands,
+    serve_command,
+    simulate_command,
+    verify_command,
+)
 from .common import INPUT_ERRORS, POLICY_ERRORS, HelpWithDefaults, InputError, os_problem, say
 
 COMMAND_MODULES = (
@@ -31,6 +39,7 @@ COMMAND_MODULES = (
     run_commands,
     simulate_command,
     log_commands,
+    export_command,
     verify_command,
     serve_command,
 )

@@ -14,6 +14,7 @@ from .core import RotaService
 from .decisions_api import add_decision_routes
 from .docs import add_docs_routes
 from .errors import error_responses, install_body_limit, install_error_handlers
+from .export_api import add_export_routes
 from .inputs import JsonBodyRoute
 from .models import Health
 from .policy_api import add_policy_routes
@@ -51,6 +52,7 @@ def create_app(service: RotaService) -> FastAPI:
     add_contact_routes(app, service, authorized)
     add_decision_routes(app, service, authorized)
     add_status_routes(app, service, authorized)
+    add_export_routes(app, service, authorized)
 
     @app.get(
         "/metrics",
