@@ -68,7 +68,9 @@ def write_export(directory: Path, export: dict[str, Any], progress: Progress | N
 def read_export(directory: Path) -> ExportFolder:
     """An export folder read whole; StorageError names the file (and line) that cannot be used."""
     manifest = _json_file(directory / MANIFEST)
-    state = {table: [record for _, record in _lines(directory / SNAPSHOT / f"{table}.jsonl")] for table in TABLES}
+    state: dict[str, Any] = {
+        table: [record for _, record in _lines(directory / SNAPSHOT / f"{table}.jsonl")] for table in TABLES
+    }
     state["engine"] = _json_file(directory / SNAPSHOT / ENGINE)
     state["policy"] = manifest.get("policy")
     from rota.jobs import read_policy_source
