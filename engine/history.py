@@ -4,7 +4,8 @@ An input is a SPEC 5.1 event (as its JSON line) or a policy activation (`policy`
 naming a version). A *state* is everything the engine holds at an instant, as
 plain JSON: users (with their open counts and the order of their last
 assignments), memberships, rotation cursors, and every contact it knows (held,
-queued with its place and deadline, or closed). From the state at the start of
+queued with its place and deadline, or closed; the users it was released from and
+its release timers). From the state at the start of
 the history and the inputs since, `state_at` rebuilds the engine at any later
 instant, and `run_inputs` replays a window exactly as the service ran it:
 timeouts due before an input fire first, as `Engine.handle` fires them.
@@ -35,6 +36,7 @@ from .clock import format_instant, parse_instant
 from .compiler import CompiledPolicy
 from .decisions import Decision
 from .queue import QueueEntry
+from .releases import ReleaseTimer
 from .roster import NEVER_ASSIGNED, Roster, User
 from .router import Contact
 from .scheduler import Engine, Event, event_from_record
@@ -136,7 +138,7 @@ def state_of(engine: Engine, at: datetime) -> dict[str, Any]:
     roster = engine.roster
     users = sorted(roster.users.values(), key=lambda user: user.id)
     assigned = sorted((user for user in users if user.assigned_order != NEVER_ASSIGNED), key=_assignment_order)
-    entries = engine.queue.entries
+    entries, timers = engine.queue.entries, engine.releases.timers
     return {
         "at": format_instant(at),
         "policy": engine.policy.version,
@@ -148,12 +150,13 @@ def state_of(engine: Engine, at: datetime) -> dict[str, Any]:
         ],
         "rotation": [{"pool": pool, "last_user": user} for pool, user in sorted(roster.cursors.items())],
         "contacts": [
-            _contact_record(state.contact, state.closed, entries.get(contact_id))
+            _contact_record(state.contact, state.closed, entries.get(contact_id), timers.get(contact_id, {}))
             for contact_id, state in sorted(engine.contacts.items())
         ],
         "engine": {
             "assignment_order": [user.id for user in assigned],
             "next_sequence": engine.queue.next_sequence,
+            "next_timer_order": engine.releases.next_order,
         },
     }
 
@@ -171,9 +174,13 @@ def engine_from_state(state: Mapping[str, Any], policy: CompiledPolicy) -> Engin
         roster.join(row["user_id"], row["team"])
     engine = Engine(policy, roster)
     for record in state["contacts"]:
-        contact = Contact(record["id"], record.get("assignee"), decode_attributes(json.dumps(record["attrs"])))
+        attributes = decode_attributes(json.dumps(record["attrs"]))
+        contact = Contact(record["id"], record.get("assignee"), attributes, set(record.get("released", ())))
         engine.restore(contact, bool(record["closed"]), _queue_entry(record))
+        for timer in record.get("timers", ()):
+            engine.releases.restore(_release_timer(record["id"], timer))
     engine.queue.next_sequence = int(state["engine"]["next_sequence"])
+    engine.releases.next_order = max(engine.releases.next_order, int(state["engine"].get("next_timer_order", 0)))
     return engine
 
 
@@ -219,7 +226,9 @@ def _user_of(record: Mapping[str, Any], assigned_order: int) -> User:
     )
 
 
-def _contact_record(contact: Contact, closed: bool, entry: QueueEntry | None) -> dict[str, Any]:
+def _contact_record(
+    contact: Contact, closed: bool, entry: QueueEntry | None, timers: Mapping[str, ReleaseTimer]
+) -> dict[str, Any]:
     place = None
     if entry is not None:
         place = {
@@ -236,7 +245,35 @@ def _contact_record(contact: Contact, closed: bool, entry: QueueEntry | None) ->
         "closed": closed,
         "attrs": json.loads(encode_attributes(attributes)),
         "queue": place,  # its place in the queue, None when it is not queued
+        "released": sorted(contact.released),  # the users it was released from (SPEC 4.1)
+        "timers": [_timer_record(timer) for timer in timers.values()],  # its release timers, `unanswered` first
     }
+
+
+def _timer_record(timer: ReleaseTimer) -> dict[str, Any]:
+    return {
+        "trigger": timer.trigger,
+        "route": timer.route,
+        "seconds": timer.seconds,
+        "assignee": timer.assignee,
+        "assignment": timer.assignment,
+        "due": format_instant(timer.due),
+        "order": timer.order,
+    }
+
+
+def _release_timer(contact: str, record: Mapping[str, Any]) -> ReleaseTimer:
+    due = record.get("due")
+    return ReleaseTimer(
+        contact,
+        record["trigger"],
+        record["route"],
+        int(record["seconds"]),
+        record["assignee"],
+        int(record["assignment"]),
+        None if due is None else parse_instant(due),
+        int(record["order"]),
+    )
 
 
 def _queue_entry(record: Mapping[str, Any]) -> QueueEntry | None:

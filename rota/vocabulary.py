@@ -65,6 +65,7 @@ class EventType(Name):
     DELETE = "delete"
     JOIN = "join"
     LEAVE = "leave"
+    REPLY = "reply"  # SPEC 4.1: the user replied to the contact
 
 
 class HistoryEventType(Name):
@@ -72,14 +73,6 @@ class HistoryEventType(Name):
     `policy` names the version that takes effect at its `at`; only `rota replay --export` reads it."""
 
     POLICY = "policy"
-
-
-class PendingEventType(Name):
-    """Event types of SPEC v2 that the engine does not apply yet: replay accepts every EventType, so
-    `reply` (SPEC 4.1) joins EventType in the change that makes the engine apply it. The model of
-    rota.testing reads it from here."""
-
-    REPLY = "reply"
 
 
 class Outcome(Name):

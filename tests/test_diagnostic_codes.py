@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from rota.diagnostics import CODES, ERROR, REASSIGN_NOT_RUN, SYNTAX, WARNING
+from rota.diagnostics import CODES, ERROR, SYNTAX, WARNING
 from rota.dsl import analyze, check, load_policy, parse
 from rota.dsl.type_check import TypeChecker
 from rota.engine import compile_policy, snapshot_schema
@@ -55,9 +55,9 @@ def demo_schema():
     return snapshot_schema(load_snapshot(DEMO_SNAPSHOT).connection)
 
 
-def codes_of(text: str, engine_runs_reassign: bool = False) -> list[str]:
+def codes_of(text: str) -> list[str]:
     """The codes `rota check --snapshot policies/demo/snapshot` gives for the text."""
-    found = analyze(text, "example.rota", demo_schema(), engine_runs_reassign=engine_runs_reassign)[1]
+    found = analyze(text, "example.rota", demo_schema())[1]
     return [diagnostic.code.id for diagnostic in found]
 
 
@@ -97,10 +97,8 @@ def _example_cases(prefix: str) -> list:
 def test_each_policy_example_gives_its_code_and_its_fix_nothing(entry):
     assert len(entry.examples) == 2, "an example and its fix"
     example, fix = entry.examples
-    # The rules of `reassign` are shown as the language has them; E318 is what this engine adds to them.
-    language_only = entry.id != REASSIGN_NOT_RUN.id
-    assert codes_of(example, language_only) == [entry.id]
-    assert codes_of(fix, language_only) == []
+    assert codes_of(example) == [entry.id]
+    assert codes_of(fix) == []
 
 
 @pytest.mark.parametrize("entry", _example_cases("V"))

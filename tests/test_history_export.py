@@ -14,7 +14,8 @@ from rota.cli import main
 from rota.engine import format_instant
 from rota.engine.replay import REPLAY_COLUMNS
 
-# Small caps and 1 s timeouts: contacts queue, time out, go to their branch and fail, within seconds.
+# Small caps and 1 s timeouts: contacts queue, time out, go to their branch and fail, and assigned ones
+# are released (unanswered, or their assignee away), within seconds.
 FIRST_POLICY = """\
 route vip when "vip" in contact.tags {
   assign to team "Desk"
@@ -22,6 +23,7 @@ route vip when "vip" in contact.tags {
   only online
   only open < 2
   timeout 1s -> anyone
+  reassign when away 1s
 }
 
 route anyone {
@@ -30,6 +32,7 @@ route anyone {
   only online
   only open < 2
   timeout 1s
+  reassign when unanswered 1s
 }
 """
 # Mid-way the desk takes one more each, by least open, and waits a little longer.
@@ -53,6 +56,13 @@ def _route(client, *contacts: tuple[str, list[str]]) -> None:
         client.post(f"/v1/contacts/{contact_id}/route", json={"attrs": {"tags": tags}}).raise_for_status()
 
 
+def _reply(client, contact_id: str, user_id: str | None = None) -> None:
+    """A reply to the contact by `user_id`, by default by its assignee (when it has one)."""
+    user_id = user_id or client.get(f"/v1/contacts/{contact_id}").json()["assignee"]
+    if user_id is not None:
+        client.post(f"/v1/contacts/{contact_id}/reply", json={"user": user_id}).raise_for_status()
+
+
 def _before_the_window(client) -> None:
     """A desk of three and a fourth user; more vip contacts than the desk takes, so some queue and time out."""
     _put_users(client, ("u1", {"status": "online"}), ("u2", {"status": "online"}), ("u3", {"status": "online"}))
@@ -63,6 +73,7 @@ def _before_the_window(client) -> None:
     client.post("/v1/contacts/c0/close").raise_for_status()
     time.sleep(TIMEOUTS_FIRE)  # queued vip contacts time out to `anyone`, and wait there again
     _route(client, *((f"c{index}", []) for index in range(8, 12)))  # held and queued at the window's start
+    _reply(client, "c8")
 
 
 def _in_the_window(client) -> None:
@@ -78,6 +89,8 @@ def _in_the_window(client) -> None:
     time.sleep(TIMEOUTS_FIRE)
     _put_users(client, ("u2", {"status": "online"}))
     _route(client, ("c1", ["vip"]), ("e1", []), ("e2", ["vip"]))
+    _reply(client, "e1")
+    _reply(client, "c9", "u9")  # not its assignee: changes nothing
     client.post("/v1/contacts/d0/close").raise_for_status()
     time.sleep(2 + TIMEOUTS_FIRE)  # the second policy's 2 s, then `anyone`'s 1 s
 
@@ -122,7 +135,7 @@ def test_a_replay_of_an_export_gives_every_decision_the_service_made_in_the_wind
     replayed = [json.loads(line) for line in out.read_text().splitlines()]
     assert replayed == service_rows
     outcomes = {row["outcome"] for row in service_rows}
-    assert {"assigned", "queued", "timed_out", "failed"} <= outcomes, service_rows  # all of these to compare
+    assert {"assigned", "queued", "timed_out", "failed", "released"} <= outcomes  # all of these to compare
     manifest = json.loads((folder / "export.json").read_text())
     assert manifest["since"] == since and manifest["until"] <= until and len(list((folder / "policies").iterdir())) == 2
 
@@ -134,10 +147,12 @@ def test_the_export_holds_the_state_at_since_and_the_events_after_it(history, tm
     assert _rota(capsys, "export", "--url", server.url, *token, "--since", since, "--until", until, str(folder))[0] == 0
     contacts = [json.loads(line) for line in (folder / "snapshot" / "contacts.jsonl").read_text().splitlines()]
     assert any(contact["queue"] for contact in contacts) and any(contact["assignee"] for contact in contacts)
-    assert {"id": "c0", "assignee": None, "closed": True, "attrs": {"tags": ["vip"]}, "queue": None} in contacts
+    assert {"id": "c0", "assignee": None, "closed": True, "attrs": {"tags": ["vip"]}, "queue": None, "released": [], "timers": []} in contacts
     events = [json.loads(line) for line in (folder / "events.jsonl").read_text().splitlines()]
     assert events[0] == {"at": events[0]["at"], "type": "close", "contact": "c1"} and events[0]["at"] >= since
     assert [event["type"] for event in events].count("policy") == 1
+    last_reply = [event for event in events if event["type"] == "reply"][-1]
+    assert last_reply == {"at": last_reply["at"], "type": "reply", "contact": "c9", "user": "u9"}
     users = [json.loads(line) for line in (folder / "snapshot" / "users.jsonl").read_text().splitlines()]
     assert [user["id"] for user in users] == ["u1", "u2", "u3", "u4"] and users[3]["level"] == 2
 

@@ -65,8 +65,6 @@ def test_outcomes_event_types_and_route_kinds_come_from_the_vocabulary():
     assert set(Logic.texts()) <= set(Reason.texts())
     # A release's reason is the trigger whose timer fired (SPEC 4.1).
     assert set(vocabulary.ReassignTrigger.texts()) <= set(Reason.texts())
-    # `reply` is not an EventType until the engine applies it: replay accepts every EventType.
-    assert not set(vocabulary.PendingEventType.texts()) & set(scheduler.EVENT_TYPES)
 
 
 def test_rota_testing_simulate_and_the_service_draw_on_the_same_names():

@@ -1,4 +1,4 @@
-"""Contact endpoints and the queue: route, close, a contact's state, the queue in order."""
+"""Contact endpoints and the queue: route, close, reply, a contact's state, the queue in order."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from rota.vocabulary import EventType, Outcome
 from .core import RotaService, utc_now
 from .errors import ApiError, error_responses, refused
 from .inputs import ContactId
-from .models import ContactBody, DecisionRow, QueueEntryBody, RouteRequest
+from .models import ContactBody, DecisionRow, QueueEntryBody, ReplyRequest, RouteRequest
 
 CHANGING = error_responses(400, 503)
 
@@ -64,6 +64,20 @@ def add_contact_routes(app: FastAPI, service: RotaService, authorized) -> None:
         await service.apply(EventType.CLOSE.value, contact=contact_id)
         return Response(status_code=204)
 
+    @app.post(
+        "/v1/contacts/{contact_id:path}/reply",
+        dependencies=authorized,
+        status_code=204,
+        response_class=Response,
+        responses=error_responses(400, 404, 503),
+    )
+    async def reply(contact_id: ContactId, body: ReplyRequest):
+        """A user replied to the contact (SPEC 4.1): its assignee's reply clears the contact's `unanswered`
+        timer; anyone else's changes nothing."""
+        known_contact(service, contact_id)
+        await service.apply(EventType.REPLY.value, contact=contact_id, user=body.user)
+        return Response(status_code=204)
+
     @app.get(
         "/v1/contacts/{contact_id:path}",
         dependencies=authorized,
@@ -71,7 +85,8 @@ def add_contact_routes(app: FastAPI, service: RotaService, authorized) -> None:
         responses=error_responses(404),
     )
     def contact(contact_id: ContactId):
-        """A contact's state: its assignee, or its place in the queue, or neither."""
+        """A contact's state: its assignee, or its place in the queue, or neither; its release timers
+        and the users it was released from."""
         with service.lock:
             state = known_contact(service, contact_id)
             entry = service.engine.queue_entry(contact_id)
@@ -81,6 +96,11 @@ def add_contact_routes(app: FastAPI, service: RotaService, authorized) -> None:
                 "closed": state.closed,
                 "queued": queue_entry_view(entry) if entry else None,
                 "attrs": state.contact.attributes,
+                "timers": [
+                    {"trigger": timer.trigger, "route": timer.route, "due": format_instant(timer.due)}
+                    for timer in service.engine.release_timers(contact_id)
+                ],
+                "released": sorted(state.contact.released),
             }
 
     @app.get("/v1/queue", dependencies=authorized, response_model=list[QueueEntryBody], responses=error_responses())
