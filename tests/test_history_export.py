@@ -147,7 +147,15 @@ def test_the_export_holds_the_state_at_since_and_the_events_after_it(history, tm
     assert _rota(capsys, "export", "--url", server.url, *token, "--since", since, "--until", until, str(folder))[0] == 0
     contacts = [json.loads(line) for line in (folder / "snapshot" / "contacts.jsonl").read_text().splitlines()]
     assert any(contact["queue"] for contact in contacts) and any(contact["assignee"] for contact in contacts)
-    assert {"id": "c0", "assignee": None, "closed": True, "attrs": {"tags": ["vip"]}, "queue": None, "released": [], "timers": []} in contacts
+    assert {
+        "id": "c0",
+        "assignee": None,
+        "closed": True,
+        "attrs": {"tags": ["vip"]},
+        "queue": None,
+        "released": [],
+        "timers": [],
+    } in contacts
     events = [json.loads(line) for line in (folder / "events.jsonl").read_text().splitlines()]
     assert events[0] == {"at": events[0]["at"], "type": "close", "contact": "c1"} and events[0]["at"] >= since
     assert [event["type"] for event in events].count("policy") == 1
