@@ -49,7 +49,8 @@ class DurableEngine:
         # written at each step (routed, queued, assigned, closed) but its attributes change rarely.
         self._attribute_texts: dict[str, tuple[dict, str]] = {}
         # Versions are kept with the time they were first seen (the epoch when no clock was given).
-        self._new_policy: tuple | None = (engine.policy.version, policy_text, now or datetime(1970, 1, 1))
+        # Every version taken since the last commit (two may come between commits: each is kept).
+        self._new_policies: list[tuple] = [(engine.policy.version, policy_text, now or datetime(1970, 1, 1))]
         self._decision_count = store.count("decisions")
         self.log: EventLog | None = None  # a replay's EventLog: its digest is written with every commit
         self._fingerprint: dict[str, str] = {}  # written with the next commit
@@ -184,8 +185,7 @@ class DurableEngine:
         if self.log is not None:
             changes.meta[EVENTS_DIGEST] = self.log.digest(self.events_applied)
         self._fingerprint = {}
-        if self._new_policy is not None:
-            changes.policies.append(self._new_policy)
+        changes.policies, self._new_policies = self._new_policies, []
         if self._history is not None:
             changes.inputs, self._history = self._history, []
             changes.history_base, self._history_base = self._history_base, []
@@ -232,7 +232,6 @@ class DurableEngine:
         ]
         self._decision_count += len(self._pending)
         durable, self._pending = self._pending, []
-        self._new_policy = None
         self._touched_contacts.clear()
         return changes, durable
 
@@ -273,7 +272,7 @@ class DurableEngine:
         self._remember(self.engine.advance(now, inclusive=False))  # as at any input: what was due goes first
         self.engine.use_policy(compiled)
         self.policy_text = source.encode()
-        self._new_policy = (compiled.version, self.policy_text, now)
+        self._new_policies.append((compiled.version, self.policy_text, now))
         self._keep(PolicySwitch(now, compiled.version))
         return compiled
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -251,29 +251,18 @@ def _contact_record(
 
 
 def _timer_record(timer: ReleaseTimer) -> dict[str, Any]:
-    return {
-        "trigger": timer.trigger,
-        "route": timer.route,
-        "seconds": timer.seconds,
-        "assignee": timer.assignee,
-        "assignment": timer.assignment,
-        "due": format_instant(timer.due),
-        "order": timer.order,
-    }
+    """A release timer's fields but its contact (the record's own), its `due` as ISO 8601."""
+    record = {name: getattr(timer, name) for name in _TIMER_FIELDS}
+    record["due"] = format_instant(timer.due)
+    return record
 
 
 def _release_timer(contact: str, record: Mapping[str, Any]) -> ReleaseTimer:
     due = record.get("due")
-    return ReleaseTimer(
-        contact,
-        record["trigger"],
-        record["route"],
-        int(record["seconds"]),
-        record["assignee"],
-        int(record["assignment"]),
-        None if due is None else parse_instant(due),
-        int(record["order"]),
-    )
+    return ReleaseTimer(contact=contact, **{**record, "due": None if due is None else parse_instant(due)})
+
+
+_TIMER_FIELDS = tuple(timer_field.name for timer_field in fields(ReleaseTimer) if timer_field.name != "contact")
 
 
 def _queue_entry(record: Mapping[str, Any]) -> QueueEntry | None:
