@@ -42,6 +42,8 @@ from .router import Contact
 from .scheduler import Engine, Event, event_from_record
 
 POLICY_EVENT = HistoryEventType.POLICY.value
+# What a plain replay says of a `policy` line (engine.replay).
+POLICY_ONLY_IN_AN_EXPORT = "a `policy` event is read only from an export: run `rota replay --export DIR`"
 # An event's fields as its JSON line names them (SPEC 5.1), in that order.
 _EVENT_FIELDS = ("contact", "user", "team", "status")
 _EVENTS_WITH_ATTRS = (EventType.ROUTE.value, EventType.USER.value)
@@ -85,13 +87,11 @@ def input_line(entry: Input) -> str:
     return json.dumps(input_record(entry), ensure_ascii=False, default=_plain)
 
 
-def input_from_record(record: dict[str, Any], versions: Iterable[str] | None = None) -> Input:
-    """A JSON line read back; ValueError says what is wrong. A `policy` line is taken only when `versions`
-    (the versions at hand) is given and holds its version."""
+def input_from_record(record: dict[str, Any], versions: Iterable[str]) -> Input:
+    """A JSON line read back; ValueError says what is wrong. A `policy` line must name one of `versions`
+    (the versions at hand)."""
     if record.get("type") != POLICY_EVENT:
         return event_from_record(record)
-    if versions is None:
-        raise ValueError("a `policy` event is read only from an export: run `rota replay --export DIR`")
     version = record.get("version")
     if not isinstance(version, str) or version not in set(versions):
         raise ValueError(f"policy version {version!r} is not among the export's policies/ folders; export it again")
@@ -175,7 +175,7 @@ def engine_from_state(state: Mapping[str, Any], policy: CompiledPolicy) -> Engin
     engine = Engine(policy, roster)
     for record in state["contacts"]:
         attributes = decode_attributes(json.dumps(record["attrs"]))
-        contact = Contact(record["id"], record.get("assignee"), attributes, set(record.get("released", ())))
+        contact = Contact(record["id"], record.get("assignee"), attributes, set(record.get("released_from", ())))
         engine.restore(contact, bool(record["closed"]), _queue_entry(record))
         for timer in record.get("timers", ()):
             engine.releases.restore(_release_timer(record["id"], timer))
@@ -245,7 +245,7 @@ def _contact_record(
         "closed": closed,
         "attrs": json.loads(encode_attributes(attributes)),
         "queue": place,  # its place in the queue, None when it is not queued
-        "released": sorted(contact.released),  # the users it was released from (SPEC 4.1)
+        "released_from": sorted(contact.released),  # the users it was released from (SPEC 4.1)
         "timers": [_timer_record(timer) for timer in timers.values()],  # its release timers, `unanswered` first
     }
 

@@ -153,7 +153,7 @@ def test_the_export_holds_the_state_at_since_and_the_events_after_it(history, tm
         "closed": True,
         "attrs": {"tags": ["vip"]},
         "queue": None,
-        "released": [],
+        "released_from": [],
         "timers": [],
     } in contacts
     events = [json.loads(line) for line in (folder / "events.jsonl").read_text().splitlines()]
@@ -163,6 +163,12 @@ def test_the_export_holds_the_state_at_since_and_the_events_after_it(history, tm
     assert last_reply == {"at": last_reply["at"], "type": "reply", "contact": "c9", "user": "u9"}
     users = [json.loads(line) for line in (folder / "snapshot" / "users.jsonl").read_text().splitlines()]
     assert [user["id"] for user in users] == ["u1", "u2", "u3", "u4"] and users[3]["level"] == 2
+    lines = (folder / "events.jsonl").read_text().splitlines()
+    policy_line = next(number for number, event in enumerate(events) if event["type"] == "policy")
+    lines[policy_line] = json.dumps({**events[policy_line], "version": "nope"})
+    (folder / "events.jsonl").write_text("\n".join(lines) + "\n")
+    code, _, err = _rota(capsys, "replay", "--export", str(folder), "--out", str(tmp_path / "out.jsonl"))
+    assert code == 2 and f"events.jsonl:{policy_line + 1}: policy version 'nope' is not among the export's" in err
 
 
 def test_an_export_says_when_the_window_is_not_in_the_history(history, tmp_path, capsys):
@@ -190,4 +196,6 @@ def test_a_policy_event_is_read_only_from_an_export(tmp_path, capsys):
         capsys, "replay", str(tmp_path / "policy.rota"), "--snapshot", str(tmp_path / "snapshot"),
         "--events", str(tmp_path / "events.jsonl"), "--out", str(tmp_path / "out.jsonl"),
     )  # fmt: skip
-    assert code == 2 and "unknown event type 'policy'" in err
+    assert (
+        code == 2 and "events.jsonl:1: a `policy` event is read only from an export: run `rota replay --export" in err
+    )
