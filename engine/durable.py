@@ -289,8 +289,7 @@ class DurableEngine:
         if base is None:
             self._history_base = [(now, json.dumps(state_of(self.engine, now), ensure_ascii=False))]
             return now
-        latest = max([base[0], *(at for _, at, _ in self.store.inputs()[-1:])])
-        now = max(now, latest)
+        now = max(now, self.store.last_input_at() or base[0])  # inputs come after the base
         self._remember(self.engine.advance(now, inclusive=False))
         self._keep(PolicySwitch(now, self.policy.version))
         return now
@@ -299,11 +298,6 @@ class DurableEngine:
         if self._history is not None:
             self._history.append((self._input_count, entry.at, input_line(entry)))
             self._input_count += 1
-
-    def history_began(self) -> datetime | None:
-        """The instant the kept history starts (committed), None when this file keeps none."""
-        base = self.store.history_base()
-        return None if base is None else base[0]
 
     def history(self, since: datetime, until: datetime) -> dict[str, Any]:
         """The state at `since` and the inputs from `since` through `until`, as `rota export` writes them:

@@ -320,6 +320,12 @@ class EngineStore:
                 'SELECT seq, "at", body FROM inputs WHERE "at" <= ? ORDER BY seq', [until]
             ).fetchall()
 
+    def last_input_at(self) -> Any:
+        """The instant of the latest input kept, None when there is none."""
+        with self.lock:
+            self.checkpoint()
+            return self.connection.execute('SELECT max("at") FROM inputs').fetchall()[0][0]
+
     def close(self) -> None:
         with self.lock:
             self.checkpoint()
