@@ -22,6 +22,7 @@ from typing import Any
 from rota.storage.engine_store import decode_attributes, encode_attributes
 from rota.vocabulary import (
     CONTACT_FIELDS,
+    STANDARD_USER_COLUMNS,
     USER_DELETED_COLUMN,
     USER_ID_COLUMN,
     USER_LAST_ASSIGNED_COLUMN,
@@ -188,16 +189,6 @@ def _assignment_order(user: User) -> int:
     return user.assigned_order
 
 
-_BUILT_IN_USER_COLUMNS = (
-    USER_ID_COLUMN,
-    USER_NAME_COLUMN,
-    USER_STATUS_COLUMN,
-    USER_DELETED_COLUMN,
-    USER_OPEN_COLUMN,
-    USER_LAST_ASSIGNED_COLUMN,
-)
-
-
 def _user_record(user: User) -> dict[str, Any]:
     """A `users` row of SPEC 1; attribute values as the engine file keeps them (times tagged)."""
     return {
@@ -212,7 +203,7 @@ def _user_record(user: User) -> dict[str, Any]:
 
 
 def _user_of(record: Mapping[str, Any], assigned_order: int) -> User:
-    attributes = {name: value for name, value in record.items() if name not in _BUILT_IN_USER_COLUMNS}
+    attributes = {name: value for name, value in record.items() if name not in STANDARD_USER_COLUMNS}
     last = record.get(USER_LAST_ASSIGNED_COLUMN)
     return User(
         id=record[USER_ID_COLUMN],
