@@ -47,7 +47,7 @@ def write_export(directory: Path, export: dict[str, Any], progress: Progress | N
         _write_lines(directory / SNAPSHOT / f"{table}.jsonl", snapshot[table])
     (directory / SNAPSHOT / ENGINE).write_text(json.dumps(snapshot["engine"], indent=2) + "\n", encoding="utf-8")
     for kept in export["policies"]:
-        folder = directory / POLICIES / kept["version"]
+        folder = directory / POLICIES / Path(kept["version"]).name  # a name, never a path elsewhere
         folder.mkdir(parents=True, exist_ok=True)
         files = PolicySource.decode(kept["text"]).files
         for index, (name, text) in enumerate(files, 1):
