@@ -61,6 +61,7 @@ class DurableEngine:
         self._history: list[tuple] | None = None
         self._input_count = 0
         self._history_base: list[tuple] = []
+        self._replaced_text: str | None = None  # the stored policy this opening replaced, if it did
         engine.releases.changed = set()  # the contacts whose release timers the next commit writes
         # The contacts with released users on disk: when they are touched, their rows are rewritten.
         self._with_released = {contact_id for contact_id, state in engine.contacts.items() if state.contact.released}
@@ -116,6 +117,8 @@ class DurableEngine:
         engine.releases.next_order = max(engine.releases.next_order, int(meta.get("next_timer_order", 0)))
         durable = cls(store, engine, text, held.events_applied, now)
         durable._follow(run, held)
+        if policy is not None and text != stored:
+            durable._replaced_text = stored
         if (policy is not None and text != stored) or durable._fingerprint:
             durable.commit()
         return durable
@@ -290,9 +293,20 @@ class DurableEngine:
             self._history_base = [(now, json.dumps(state_of(self.engine, now), ensure_ascii=False))]
             return now
         now = max(now, self.store.last_input_at() or base[0])  # inputs come after the base
-        self._remember(self.engine.advance(now, inclusive=False))
+        self._fire_under_replaced_policy(now)
         self._keep(PolicySwitch(now, self.policy.version))
         return now
+
+    def _fire_under_replaced_policy(self, now: datetime) -> None:
+        """Fire what fell due before `now` under the policy this opening replaced (if it did), as a replay
+        of the history fires it before the opening's `policy` event."""
+        from rota.dsl import load_policy
+
+        opened_with = self.engine.policy
+        if self._replaced_text is not None:
+            self.engine.use_policy(compile_policy(load_policy(PolicySource.decode(self._replaced_text))))
+        self._remember(self.engine.advance(now, inclusive=False))
+        self.engine.use_policy(opened_with)
 
     def _keep(self, entry: Input) -> None:
         if self._history is not None:

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rota.dsl import load_policy
-from rota.engine import DurableEngine, compile_policy
+from rota.engine import DurableEngine, Event, compile_policy
 from rota.engine.history import engine_from_state, input_from_record, run_inputs
 from rota.testing import vocabulary
 from rota.testing.strategies import START, event_logs, snapshots
@@ -93,3 +93,36 @@ def test_the_history_starts_where_it_was_first_kept_and_goes_on_after_a_reopenin
     reopened.close()
     assert export["history_began"] == "2026-11-23T09:00:00Z"
     assert export["events"] == [{"at": "2026-11-23T09:00:00Z", "type": "policy", "version": list(TEXTS)[1]}]
+
+
+def test_timeouts_due_while_stopped_fire_under_the_policy_a_restart_replaced(tmp_path):
+    """A contact queued under the first policy, whose 30 minutes passed while the service was stopped;
+    restarted with one whose timeout unassigns: it times out to `anyone` as the first says, in the
+    service as in the export."""
+    unassigning = FIRST.replace("timeout 30m -> anyone", "timeout 30m -> unassign")
+    compiled = {**COMPILED, compile_policy(load_policy(unassigning)).version: compile_policy(load_policy(unassigning))}
+    path, began = tmp_path / "engine.duckdb", datetime(2026, 11, 23, 9, 0)
+    durable = DurableEngine.open(path, FIRST, now=began)
+    durable.keep_history(began)
+    durable.handle(Event(began, "user", user="u1", attrs={"status": "offline"}))
+    durable.handle(Event(began, "join", user="u1", team="Desk"))
+    durable.handle(Event(began + timedelta(minutes=1), "route", contact="c1", attrs={"tags": ["vip"]}))
+    durable.close()
+    restart, end = began + timedelta(hours=1), began + timedelta(hours=4)
+    reopened = DurableEngine.open(path, unassigning, now=restart)
+    reopened.keep_history(restart)
+    reopened.commit()
+    export = json.loads(json.dumps(reopened.history(began, end)))
+    reopened.advance(end)
+    reopened.commit()
+    made = [decision.row() for decision in reopened.logged()]
+    reopened.close()
+    engine = engine_from_state(export["snapshot"], compiled[export["snapshot"]["policy"]])
+    inputs = [input_from_record(record, compiled) for record in export["events"]]
+    replayed = run_inputs(engine, inputs, compiled.__getitem__) + engine.advance(end)
+    assert [decision.row() for decision in replayed] == made
+    assert [(row["outcome"], row["route"]) for row in made][:3] == [
+        ("queued", "vip"),
+        ("timed_out", "vip"),
+        ("queued", "anyone"),
+    ]
