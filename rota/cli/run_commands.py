@@ -23,8 +23,12 @@ def register(command: Command) -> None:
 
     replay = command("replay", "run an event log through the engine")
     replay.add_argument("policy", metavar="POLICY", nargs="?", help="the policy file (not with --export)")
-    replay.add_argument("--snapshot", metavar="DIR", help="the users, teams and rotation to start from (required)")
-    replay.add_argument("--events", metavar="FILE", help="JSON lines, each with `at` and `type` (required)")
+    replay.add_argument(
+        "--snapshot", metavar="DIR", help="the users, teams and rotation to start from (without --export: required)"
+    )
+    replay.add_argument(
+        "--events", metavar="FILE", help="JSON lines, each with `at` and `type` (without --export: required)"
+    )
     replay.add_argument("--out", metavar="FILE", required=True, help="decisions as JSON lines")
     replay.add_argument("--until", metavar="T", help="fire timeouts up to T (default: the last event's time)")
     replay.add_argument(
