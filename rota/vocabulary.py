@@ -81,6 +81,13 @@ class Verdict(Name):
     LOST = "lost"
 
 
+class HistoryEventType(Name):
+    """A line of an export's event log (README "History and export") beyond SPEC 5.1's types:
+    `policy` names the version that takes effect at its `at`; only `rota replay --export` reads it."""
+
+    POLICY = "policy"
+
+
 class Outcome(Name):
     ASSIGNED = "assigned"
     QUEUED = "queued"

@@ -25,6 +25,7 @@ from rota.tokens import TokenError
 
 from . import (
     explain_command,
+    export_command,
     log_commands,
     policy_commands,
     run_commands,
@@ -40,6 +41,7 @@ COMMAND_MODULES = (
     run_commands,
     simulate_command,
     log_commands,
+    export_command,
     verify_command,
     explain_command,
     test_command,
