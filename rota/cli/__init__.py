@@ -23,7 +23,15 @@ from rota.storage import StorageError
 from rota.storage.engine_store import EngineFileError
 from rota.tokens import TokenError
 
-from . import log_commands, policy_commands, run_commands, serve_command, simulate_command, verify_command
+from . import (
+    diff_command,
+    log_commands,
+    policy_commands,
+    run_commands,
+    serve_command,
+    simulate_command,
+    verify_command,
+)
 from .common import INPUT_ERRORS, POLICY_ERRORS, HelpWithDefaults, InputError, os_problem, say
 
 COMMAND_MODULES = (
@@ -32,6 +40,7 @@ COMMAND_MODULES = (
     simulate_command,
     log_commands,
     verify_command,
+    diff_command,
     serve_command,
 )
 

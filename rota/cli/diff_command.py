@@ -1,0 +1,107 @@
+"""`rota diff OLD NEW`: what changes if NEW replaces OLD, on a snapshot and its history; a deploy gate."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from rota import report
+
+from .common import OK, POLICY_ERRORS, Command, InputError, existing_policy, input_file, parse_time, say, warner
+
+EXPORT_SNAPSHOT, EXPORT_EVENTS = "snapshot", "events.jsonl"  # a `rota export` directory's parts
+
+
+def register(command: Command) -> None:
+    diff = command(
+        "diff",
+        "run two policies on the same history and say what changes if NEW replaces OLD; "
+        "exit 1 when more decisions change than --max-changed",
+    )
+    diff.add_argument("old", metavar="OLD", help="the policy in use: a file or a folder of .rota files")
+    diff.add_argument("new", metavar="NEW", help="the policy that would replace it")
+    diff.add_argument("--snapshot", metavar="DIR", help="the users, teams and rotation both runs start from")
+    history = diff.add_mutually_exclusive_group(required=True)
+    history.add_argument("--events", metavar="LOG", help="an event log, replayed in memory under each policy")
+    history.add_argument("--contacts", metavar="FILE", help="contacts, routed in one pass (as rota batch) under each")
+    history.add_argument(
+        "--export",
+        metavar="DIR",
+        help=f"a `rota export` directory: its {EXPORT_SNAPSHOT}/ and {EXPORT_EVENTS} (no --snapshot then)",
+    )
+    diff.add_argument("--now", metavar="T", help="with --contacts: the instant they are routed at (default: now)")
+    diff.add_argument(
+        "--until", metavar="T", help="with --events: fire timeouts up to T (default: the last event's time)"
+    )
+    diff.add_argument("--first", type=int, default=10, metavar="N", help="show the first N contacts whose fate differs")
+    diff.add_argument(
+        "--max-changed",
+        type=int,
+        metavar="N",
+        help="exit 1 when more than N decisions differ (default: no gate, exit 0)",
+    )
+    diff.add_argument("--format", choices=("text", "json"), default="text", help="the report's form")
+    diff.set_defaults(run=run_diff)
+
+
+def run_diff(arguments: argparse.Namespace, errors: Console) -> int:
+    from rota.diff import diff_files
+    from rota.diff.text import diff_json, print_diff
+
+    for option in ("first", "max_changed"):
+        value = getattr(arguments, option)
+        if value is not None and value < 0:
+            raise InputError(f"--{option.replace('_', '-')} must be 0 or more, got {value}")
+    snapshot, events = _history_files(arguments)
+    if arguments.now is not None and arguments.contacts is None:
+        raise InputError("--now is the instant a batch of --contacts is routed at; an event log has its own times")
+    if arguments.until is not None and events is None:
+        raise InputError("--until applies to an event log (--events or --export), not to --contacts")
+    old, new = existing_policy(arguments.old), existing_policy(arguments.new)
+    diff = diff_files(
+        old,
+        new,
+        snapshot,
+        events=events,
+        contacts=arguments.contacts,
+        now=parse_time(arguments.now, "--now") if arguments.contacts else None,
+        until=parse_time(arguments.until, "--until") if arguments.until else None,
+        warn=warner(errors),
+    )
+    names = (arguments.old, arguments.new)
+    if arguments.format == "json":
+        print(json.dumps(diff_json(diff, names, arguments.first, arguments.max_changed)))
+    else:
+        print_diff(report.console_for(sys.stdout), diff, names, arguments.first)
+    if diff.within(arguments.max_changed):
+        return OK
+    say(
+        errors,
+        f"rota diff: {diff.changed_decisions:,} decisions differ, more than --max-changed {arguments.max_changed:,}",
+    )
+    return POLICY_ERRORS
+
+
+def _history_files(arguments: argparse.Namespace) -> tuple[str, str | None]:
+    """The snapshot directory and the event log (None with --contacts), each checked to exist."""
+    if arguments.export is not None:
+        if arguments.snapshot is not None:
+            raise InputError("--export gives the snapshot; leave out --snapshot")
+        export = Path(arguments.export)
+        if not export.is_dir():
+            raise InputError(f"{export}: no such export directory")
+        snapshot, events = export / EXPORT_SNAPSHOT, export / EXPORT_EVENTS
+        if not snapshot.is_dir() or not events.is_file():
+            raise InputError(f"{export}: not a rota export: it needs {EXPORT_SNAPSHOT}/ and {EXPORT_EVENTS}")
+        return str(snapshot), str(events)
+    if arguments.snapshot is None:
+        raise InputError("give --snapshot DIR (or --export DIR, which holds one)")
+    if arguments.events is not None:
+        input_file(arguments.events, "event log")
+    else:
+        input_file(arguments.contacts, "contacts file")
+    return arguments.snapshot, arguments.events

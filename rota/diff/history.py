@@ -1,0 +1,75 @@
+"""The history both policies run on: an event log (replayed in memory) or a batch of contacts.
+
+Each run starts from a fresh roster of the same snapshot, so the two runs share
+nothing but their input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import duckdb
+import pyarrow as pa
+
+from rota.engine import CompiledPolicy, Decision, Engine, Event, Roster, run_batch
+from rota.engine.replay import run_events
+from rota.vocabulary import EventType, Status, UserField
+
+RosterFactory = Callable[[], Roster]
+
+
+@dataclass(frozen=True)
+class EventHistory:
+    """An event log, sorted by time, and the instant timeouts fire up to (None: the last event's)."""
+
+    events: Sequence[Event]
+    until: datetime | None = None
+
+    def run(self, policy: CompiledPolicy, roster: Roster) -> list[Decision]:
+        decisions, _ = run_events(Engine(policy, roster), self.events, self.until)
+        return decisions
+
+    def applied(self) -> list[Event]:
+        return [event for event in self.events if self.until is None or event.at <= self.until]
+
+    def online_at_some_point(self, roster: Roster) -> set[str]:
+        """Users online in the snapshot or made online by a `status` or `user` event."""
+        online = {user.id for user in roster.users.values() if user.status == Status.ONLINE}
+        for event in self.applied():
+            status = event.status if event.type == EventType.STATUS else event.attrs.get(UserField.STATUS.value)
+            if event.type in (EventType.STATUS, EventType.USER) and status == Status.ONLINE and event.user:
+                online.add(event.user)
+        return online
+
+    def joined(self) -> list[tuple[str, str]]:
+        """(team, user) of every `join` event applied."""
+        return [
+            (event.team, event.user)
+            for event in self.applied()
+            if event.type == EventType.JOIN and event.team and event.user
+        ]
+
+
+@dataclass(frozen=True)
+class BatchHistory:
+    """A batch of contacts routed in one pass at `now` against the snapshot in `connection`."""
+
+    connection: duckdb.DuckDBPyConnection
+    contacts: pa.Table
+    now: datetime
+
+    def run(self, policy: CompiledPolicy, roster: Roster) -> list[Decision]:
+        """One decision per contact, in input order, each at `now` (no time passes in a batch)."""
+        table = run_batch(policy, self.connection, roster, self.contacts, self.now)
+        return [Decision(**row, at=self.now) for row in table.to_pylist()]
+
+    def online_at_some_point(self, roster: Roster) -> set[str]:
+        return {user.id for user in roster.users.values() if user.status == Status.ONLINE}
+
+    def joined(self) -> list[tuple[str, str]]:
+        return []
+
+
+History = EventHistory | BatchHistory
