@@ -39,24 +39,28 @@ def print_diff(console: Console, diff: PolicyDiff, names: tuple[str, str], first
     contacts = len(comparison.changed_contacts)
     say(
         f"decisions  {comparison.changed_decisions:,} of {comparison.pairs:,} differ "
-        f"differ ({plural(comparison.old_decisions, 'decision')} under OLD, {comparison.new_decisions:,} under NEW); "
+        f"({plural(comparison.old_decisions, 'decision')} under OLD, {comparison.new_decisions:,} under NEW); "
         f"the fate of {plural(contacts, 'contact')} differs"
     )
     say(f"  {MATCHING}")
     say()
     console.print(_outcomes_table(diff))
-    say()
-    console.print(_waits_table(diff))
+    batch = isinstance(diff.history, BatchHistory)
+    if not batch:  # in a batch no time passes: nothing waits, and no timer is set
+        say()
+        console.print(_waits_table(diff))
     say()
     console.print(_fairness_table(diff))
-    say()
-    console.print(_timers_table(diff))
+    if not batch:
+        say()
+        timers = _timers_table(diff)
+        console.print(timers if timers.row_count else "timeouts and releases: none under either policy")
     if comparison.changed_contacts:
         shown = comparison.changed_contacts[:first]
         say()
         say(f"first {plural(len(shown), 'contact')} whose fate differs (of {contacts:,})")
         for changed in shown:
-            for line in changed_contact_lines(changed, isinstance(diff.history, BatchHistory)):
+            for line in changed_contact_lines(changed, batch):
                 say(f"  {line}")
 
 

@@ -1,0 +1,257 @@
+"""`rota diff OLD NEW`: both policies on one history, what differs, and the deploy gate (README "Change a policy safely")."""
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from rota.cli import main
+from rota.diff import EventHistory, diff_policies, static_diff
+from rota.diff.text import static_lines
+from rota.dsl import format_policy, load_policy
+from rota.engine import compile_policy
+from rota.testing import event_logs, snapshots, vocabulary
+
+DEMO = Path(__file__).parent.parent / "policies" / "demo"
+GOLDEN = Path(__file__).parent / "golden" / "diff"
+DESK = (DEMO / "desk.rota").read_text(encoding="utf-8")
+# The README's example: the VIP desk's cap lowered from 5 open contacts to 3.
+DESK_CAP_3 = DESK.replace("only open < 5", "only open < 3")
+NOW = "2026-11-25T10:00:00Z"
+
+
+@pytest.fixture
+def desks(tmp_path, monkeypatch):
+    """desk.rota and desk-new.rota (VIP cap 3) in the working directory, so the report names them so."""
+    monkeypatch.chdir(tmp_path)
+    Path("desk.rota").write_text(DESK, encoding="utf-8")
+    Path("desk-new.rota").write_text(DESK_CAP_3, encoding="utf-8")
+    return tmp_path
+
+
+def run(capsys, *argv):
+    code = main([str(arg) for arg in argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def on_events(*extra):
+    return ("--snapshot", DEMO / "snapshot", "--events", DEMO / "events.jsonl", *extra)
+
+
+def on_contacts(*extra):
+    return ("--snapshot", DEMO / "snapshot", "--contacts", DEMO / "contacts.jsonl", "--now", NOW, *extra)
+
+
+def assert_golden(name: str, text: str) -> None:
+    path = GOLDEN / f"{name}.expected"
+    if os.environ.get("ROTA_UPDATE_GOLDEN"):
+        path.write_text(text, encoding="utf-8")
+    assert text == path.read_text(encoding="utf-8")
+
+
+# ------------------------------------------------------------ the report
+
+
+def test_a_lower_vip_cap_on_the_demo_day_reads_as_the_golden_report(desks, capsys):
+    code, out, _ = run(capsys, "diff", "desk.rota", "desk-new.rota", *on_events("--first", 3))
+    assert code == 0  # no gate asked for
+    assert_golden("desk_vip_cap_events", out)
+
+
+def test_a_lower_vip_cap_on_the_demo_backlog_reads_as_the_golden_report(desks, capsys):
+    code, out, _ = run(capsys, "diff", "desk.rota", "desk-new.rota", *on_contacts("--first", 3))
+    assert code == 0
+    assert_golden("desk_vip_cap_batch", out)
+
+
+def test_the_json_report_gives_each_measure_old_against_new(desks, capsys):
+    code, out, _ = run(capsys, "diff", "desk.rota", "desk-new.rota", *on_events("--format", "json", "--first", 2))
+    report = json.loads(out)
+    assert code == 0
+    assert report["static"]["changed"] == [
+        {
+            "route": "vip",
+            "condition": None,
+            "action": None,
+            "options_removed": ["only open < 5"],
+            "options_added": ["only open < 3"],
+        }
+    ]
+    decisions = report["decisions"]
+    assert 0 < decisions["changed"] <= decisions["matched"]
+    assert decisions["matched"] >= max(decisions["old"], decisions["new"])
+    outcomes = report["outcomes"]
+    assert sum(counts["old"] for counts in outcomes.values()) == decisions["old"]
+    assert sum(counts["new"] for counts in outcomes.values()) == decisions["new"]
+    # fewer VIP agents under the cap: more VIP contacts wait out their 30 minutes
+    assert report["timeouts"]["vip"]["new"] > report["timeouts"]["vip"]["old"]
+    assert outcomes["timed_out"]["new"] == sum(route["new"] for route in report["timeouts"].values())
+    assert set(report["waits"]["vip"]["old"]) == {"assigned", "waited", "p50", "p90"}
+    assert set(report["fairness"]["VIP Desk"]["old"]) == {"members", "gini", "max_min"}
+    first = report["first_changed"]
+    assert len(first) == 2 and first[0]["old"] != first[0]["new"]
+    assert first[0]["old"]["contact"] == first[0]["contact"]
+    assert report["gate"] == {"max_changed": None, "passed": True}
+
+
+def test_the_same_policy_written_differently_gives_no_difference(desks, capsys):
+    Path("desk-copy.rota").write_text("# reformatted\n" + format_policy(load_policy(DESK)), encoding="utf-8")
+    code, out, _ = run(capsys, "diff", "desk.rota", "desk-copy.rota", *on_events("--max-changed", 0))
+    assert code == 0
+    assert "routes\n  no difference: the same routes" in out
+    assert "decisions  0 of " in out
+    assert "whose fate differs (of" not in out
+
+
+# ------------------------------------------------------------ the gate
+
+
+@pytest.mark.parametrize(
+    "gate, expected",
+    [((), 0), (("--max-changed", 0), 1), (("--max-changed", 100_000), 0)],
+    ids=["no gate", "above", "within"],
+)
+def test_the_gate_fails_only_above_max_changed(desks, capsys, gate, expected):
+    code, _, err = run(capsys, "diff", "desk.rota", "desk-new.rota", *on_events(*gate))
+    assert code == expected
+    assert ("more than --max-changed" in err) == (expected == 1)
+
+
+def test_the_gate_allows_exactly_max_changed(desks, capsys):
+    _, out, _ = run(capsys, "diff", "desk.rota", "desk-new.rota", *on_events("--format", "json"))
+    changed = json.loads(out)["decisions"]["changed"]
+    assert run(capsys, "diff", "desk.rota", "desk-new.rota", *on_events("--max-changed", changed))[0] == 0
+    assert run(capsys, "diff", "desk.rota", "desk-new.rota", *on_events("--max-changed", changed - 1))[0] == 1
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (("--events", DEMO / "events.jsonl"), "give --snapshot DIR"),
+        (("--snapshot", DEMO / "snapshot", "--events", "missing.jsonl"), "missing.jsonl: no such event log"),
+        (on_events("--now", NOW), "--now is the instant a batch"),
+        (on_contacts("--until", NOW), "--until applies to an event log"),
+        (on_events("--max-changed", -1), "--max-changed must be 0 or more"),
+        (("--export", "."), "not a rota export"),
+        (("--export", ".", "--snapshot", DEMO / "snapshot"), "--export gives the snapshot"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(desks, capsys, argv, message):
+    code, out, err = run(capsys, "diff", "desk.rota", "desk-new.rota", *argv)
+    assert code == 2 and out == ""
+    assert message in err and len(err.splitlines()) == 1
+
+
+def test_a_policy_with_errors_exits_1_with_its_diagnostics(desks, capsys):
+    Path("broken.rota").write_text(DESK.replace("using least_open", "usng least_open"), encoding="utf-8")
+    code, out, _ = run(capsys, "diff", "desk.rota", "broken.rota", *on_events())
+    assert code == 1
+    assert out.startswith("broken.rota:7:3: error: unexpected name `usng`")
+
+
+def test_an_export_directory_gives_the_snapshot_and_the_event_log(desks, capsys):
+    shutil.copytree(DEMO / "snapshot", "export/snapshot")
+    shutil.copy(DEMO / "events.jsonl", "export/events.jsonl")
+    from_export = run(capsys, "diff", "desk.rota", "desk-new.rota", "--export", "export")
+    assert from_export == run(capsys, "diff", "desk.rota", "desk-new.rota", *on_events())
+
+
+# ------------------------------------------------------------ the static difference
+
+OLD = """
+route vip when "vip" in contact.tags { assign to team "VIP" using least_open only online priority 10 }
+route returning when contact.last_agent != null { assign to user contact.last_agent }
+route spanish when contact.language == "es" { assign to team "ES" }
+route general { assign to space only online timeout 1d -> unassign }
+"""
+NEW = """
+timezone "Europe/Berlin"
+route returning when contact.last_agent != null { assign to user contact.last_agent }
+route french when contact.language == "fr" { assign to team "FR" }
+route general when contact.tier != 1 { assign to space only online only open < 6 timeout 2h -> unassign }
+route vip { assign to team "VIP Desk" using least_open only online priority 10 }
+"""
+
+
+def test_routes_added_removed_reordered_and_changed():
+    static = static_diff(load_policy(OLD), load_policy(NEW))
+    assert static.added == ("french",)
+    assert static.removed == ("spanish",)
+    assert static.moved == ("vip",)  # returning and general kept their order: vip is the one that moved
+    assert static.timezone == (None, "Europe/Berlin")
+    general, vip = static.changed  # in NEW's order
+    assert vip.route == "vip"
+    assert vip.condition == ('when "vip" in contact.tags', "")
+    assert vip.action == ('assign to team "VIP"', 'assign to team "VIP Desk"')
+    assert (vip.options_removed, vip.options_added) == ((), ())
+    assert general.route == "general" and general.condition == ("", "when contact.tier != 1")
+    assert general.action is None
+    assert general.options_removed == ("timeout 1d -> unassign",)
+    assert general.options_added == ("only open < 6", "timeout 2h -> unassign")
+
+
+def test_the_static_difference_in_words():
+    assert static_lines(static_diff(load_policy(OLD), load_policy(NEW))) == [
+        "timezone  UTC (none given) -> Europe/Berlin",
+        "added     french",
+        "removed   spanish",
+        "reordered vip: now returning -> french -> general -> vip",
+        "changed   general",
+        "  - (no when: always holds)",
+        "  + when contact.tier != 1",
+        "  - timeout 1d -> unassign",
+        "  + only open < 6",
+        "  + timeout 2h -> unassign",
+        "changed   vip",
+        '  - when "vip" in contact.tags',
+        "  + (no when: always holds)",
+        '  - assign to team "VIP"',
+        '  + assign to team "VIP Desk"',
+    ]
+
+
+def test_options_in_another_order_and_comments_are_no_change():
+    shuffled = OLD.replace(
+        "using least_open only online priority 10", "priority 10 # first\n only online using least_open"
+    )
+    assert static_diff(load_policy(OLD), load_policy(shuffled)).identical
+
+
+# ------------------------------------------------------------ properties
+
+SELF_POLICY = compile_policy(load_policy(DESK.replace('timezone "Europe/Berlin"\n', "")))
+OTHER_POLICY = compile_policy(load_policy(DESK_CAP_3.replace("using least_open", "using round_robin")))
+WORDS = vocabulary(SELF_POLICY)
+PROPERTY_SETTINGS = settings(max_examples=40, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+
+
+@PROPERTY_SETTINGS
+@given(snapshot=snapshots(WORDS), log=event_logs(WORDS))
+def test_a_policy_against_itself_changes_no_decision(snapshot, log):
+    reparsed = compile_policy(load_policy(format_policy(SELF_POLICY.policy)))
+    history = EventHistory(sorted(log.events, key=lambda event: event.at), log.until)
+    diff = diff_policies(SELF_POLICY, reparsed, history, snapshot.roster)
+    assert diff.identical and diff.changed_decisions == 0 and not diff.comparison.changed_contacts
+    assert diff.old == diff.new
+
+
+@PROPERTY_SETTINGS
+@given(snapshot=snapshots(WORDS), log=event_logs(WORDS), swap=st.booleans())
+def test_changed_decisions_are_the_same_both_ways_and_cover_the_difference_in_counts(snapshot, log, swap):
+    history = EventHistory(sorted(log.events, key=lambda event: event.at), log.until)
+    there = diff_policies(SELF_POLICY, OTHER_POLICY, history, snapshot.roster)
+    back = diff_policies(OTHER_POLICY, SELF_POLICY, history, snapshot.roster)
+    assert there.changed_decisions == back.changed_decisions
+    assert {c.contact for c in there.comparison.changed_contacts} == {
+        c.contact for c in back.comparison.changed_contacts
+    }
+    comparison = there.comparison
+    assert comparison.changed_decisions >= abs(comparison.old_decisions - comparison.new_decisions)
+    assert (comparison.changed_decisions == 0) == (
+        there.old.outcomes == there.new.outcomes and not comparison.changed_contacts
+    )
