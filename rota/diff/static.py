@@ -88,7 +88,7 @@ def static_diff(old: Policy, new: Policy) -> StaticDiff:
 
 
 def _moved(old_order: list[str], new_order: list[str]) -> tuple[str, ...]:
-    """The fewest routes whose moving explains the new order: those off the longest run kept in order."""
+    """The routes whose place changed: those off the runs of routes difflib finds kept in order."""
     matcher = difflib.SequenceMatcher(a=old_order, b=new_order, autojunk=False)
     in_place = {name for block in matcher.get_matching_blocks() for name in new_order[block.b : block.b + block.size]}
     return tuple(name for name in new_order if name not in in_place)
