@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 from rota.engine import CompiledPolicy, load_roster, snapshot_schema
+from rota.engine.replay import loaded_state_frozen
 from rota.jobs import PolicyLocation, compile_policy_file, load_snapshot_warning
 from rota.storage import Warn, read_contacts, read_events
 
@@ -48,14 +49,15 @@ class PolicyDiff:
 def diff_policies(old: CompiledPolicy, new: CompiledPolicy, history: History, roster: RosterFactory) -> PolicyDiff:
     """Run both policies on the history, each on a fresh `roster()`, and compare."""
     old_run, new_run = history.run(old, roster()), history.run(new, roster())
-    population = fairness_population(history, roster(), [old_run, new_run])
-    return PolicyDiff(
-        static=static_diff(old.policy, new.policy),
-        comparison=compare_decisions(old_run, new_run),
-        old=measure_run(old_run, population),
-        new=measure_run(new_run, population),
-        history=history,
-    )
+    with loaded_state_frozen():  # both runs' decisions live on: the collector need not walk them again
+        population = fairness_population(history, roster(), [old_run, new_run])
+        return PolicyDiff(
+            static=static_diff(old.policy, new.policy),
+            comparison=compare_decisions(old_run, new_run),
+            old=measure_run(old_run, population),
+            new=measure_run(new_run, population),
+            history=history,
+        )
 
 
 def diff_files(
