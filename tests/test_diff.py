@@ -10,11 +10,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rota.cli import main
-from rota.diff import EventHistory, diff_policies, static_diff
+from rota.diff import EventHistory, diff_files, diff_policies, static_diff
 from rota.diff.text import static_lines
 from rota.dsl import format_policy, load_policy
-from rota.engine import compile_policy
+from rota.engine import compile_policy, load_roster
+from rota.storage import load_snapshot
 from rota.testing import event_logs, snapshots, vocabulary
+from rota.vocabulary import Outcome
 
 DEMO = Path(__file__).parent.parent / "policies" / "demo"
 GOLDEN = Path(__file__).parent / "golden" / "diff"
@@ -271,3 +273,24 @@ def test_changed_decisions_are_the_same_both_ways_and_cover_the_difference_in_co
     assert (comparison.changed_decisions == 0) == (
         there.old.outcomes == there.new.outcomes and not comparison.changed_contacts
     )
+
+
+# ------------------------------------------------------------ the benchmark
+
+
+def test_the_benchmarks_history_is_read_back_as_it_was_written(tmp_path, monkeypatch):
+    """bench/diff.py writes replay.py's roster and log as files: both policies run on them, and differ."""
+    monkeypatch.syspath_prepend(str(Path(__file__).parent.parent / "bench"))
+    import diff as bench  # a script's module, found on the path set above
+
+    snapshot, log = bench.write_history(tmp_path, 400, 30)
+    written = load_roster(load_snapshot(snapshot).connection)
+    built = bench.roster(30, 0.3)
+    assert {(u.id, u.status) for u in written.users.values()} == {(u.id, u.status) for u in built.users.values()}
+    assert written.members == built.members
+    (tmp_path / "old.rota").write_text(bench.POLICY, encoding="utf-8")
+    (tmp_path / "new.rota").write_text(bench.NEW_POLICY, encoding="utf-8")
+    diff = diff_files(tmp_path / "old.rota", tmp_path / "new.rota", snapshot, events=log)
+    assert diff.old.outcomes[Outcome.ASSIGNED] > 0
+    assert [change.route for change in diff.static.changed] == ["general"]
+    assert sum(len(fairness.assigned) for fairness in diff.old.fairness.values()) > 0
