@@ -37,7 +37,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	@rm -rf $(TYPECHECK) && mkdir -p $(TYPECHECK)
-	@for entry in rota/*.py rota/cli rota/diff rota/testing rota/service; do ln -s "$(CURDIR)/$$entry" $(TYPECHECK)/; done
+	@for entry in rota/*.py rota/cli rota/diff rota/explain rota/testing rota/service; do ln -s "$(CURDIR)/$$entry" $(TYPECHECK)/; done
 	@for package in dsl engine storage; do ln -s "$(CURDIR)/$$package" $(TYPECHECK)/$$package; done
 	$(BIN)/mypy $(TYPECHECK)
 

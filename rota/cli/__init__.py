@@ -25,6 +25,7 @@ from rota.tokens import TokenError
 
 from . import (
     diff_command,
+    explain_command,
     log_commands,
     policy_commands,
     run_commands,
@@ -41,6 +42,7 @@ COMMAND_MODULES = (
     log_commands,
     verify_command,
     diff_command,
+    explain_command,
     serve_command,
 )
 
