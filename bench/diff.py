@@ -2,9 +2,10 @@
 
 Writes the log, its roster as a snapshot and two policies (bench/replay.py's, and
 a copy with the general route's cap lowered) to a temporary folder, then times,
-in the same run and interleaved, `rota diff` (rota.diff.diff_files) against what
-it cannot beat: the two in-memory replays it runs, each as `rota replay` would
-(rota.jobs.replay_file). Prints both and their ratio, best of a few tries.
+in the same run and interleaved, `rota diff` (rota.diff.diff_files) with no
+contact explained (`--first 0`) and with the command's default ten, against
+what it cannot beat: the two in-memory replays it runs, each as `rota replay`
+would (rota.jobs.replay_file). Prints each and its ratio, best of a few tries.
 
     .venv/bin/python bench/diff.py [--events N] [--users N] [--tries N]
 """
@@ -57,22 +58,25 @@ def main() -> None:
         old, new = directory / "old.rota", directory / "new.rota"
         old.write_text(POLICY, encoding="utf-8")
         new.write_text(NEW_POLICY, encoding="utf-8")
-        diff_times, replay_times = [], []
+        times: dict[str, list[float]] = {"--first 0": [], "--first 10": [], "replays": []}
         for _ in range(arguments.tries):
-            started = time.perf_counter()
-            diff = diff_files(old, new, snapshot, events=log)
-            diff_times.append(time.perf_counter() - started)
+            for first in (0, 10):
+                started = time.perf_counter()
+                diff = diff_files(old, new, snapshot, events=log, explain_first=first)
+                times[f"--first {first}"].append(time.perf_counter() - started)
             started = time.perf_counter()
             for policy in (old, new):
                 replay_file(policy, snapshot, log, directory / "out.jsonl")
-            replay_times.append(time.perf_counter() - started)
+            times["replays"].append(time.perf_counter() - started)
     comparison = diff.comparison
+    replays = min(times["replays"])
     print(
-        f"rota diff: {arguments.events:,} events, {comparison.old_decisions:,} and {comparison.new_decisions:,} "
-        f"decisions, {comparison.changed_decisions:,} differ, in {min(diff_times):.2f}s"
+        f"rota diff on {arguments.events:,} events: {comparison.old_decisions:,} and {comparison.new_decisions:,} "
+        f"decisions, {comparison.changed_decisions:,} differ"
     )
-    print(f"two in-memory replays (rota replay, once per policy): {min(replay_times):.2f}s")
-    print(f"rota diff / two replays: {min(diff_times) / min(replay_times):.2f}")
+    print(f"two in-memory replays (rota replay, once per policy): {replays:.2f}s")
+    for first in ("--first 0", "--first 10"):
+        print(f"rota diff {first}: {min(times[first]):.2f}s, {min(times[first]) / replays:.2f} x the two replays")
 
 
 if __name__ == "__main__":

@@ -74,16 +74,7 @@ def replay_events(
 ) -> tuple[list[Decision], int]:
     """Run the events up to `until` (default: the last event's time), then fire the
     timeouts due by then; write every decision as a JSON line, atomically."""
-    decisions, handled = run_events(engine, load_events(records, str(source)), until, progress)
-    write_rows(decisions, out_path)
-    return decisions, handled
-
-
-def run_events(
-    engine: Engine, events: Sequence[Event], until: datetime | None, progress: Progress | None = None
-) -> tuple[list[Decision], int]:
-    """The in-memory replay of events already loaded (sorted by time): every decision, and how many
-    events were applied (those up to `until`, by default the last event's time)."""
+    events = load_events(records, str(source))
     if until is None and events:
         until = events[-1].at
     decisions: list[Decision] = []
@@ -95,6 +86,7 @@ def run_events(
                 progress(handled, len(events))
     if until is not None:
         decisions += engine.advance(until, inclusive=True)
+    write_rows(decisions, out_path)
     if progress is not None:
         progress(len(events), len(events))
     return decisions, handled

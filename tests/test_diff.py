@@ -78,6 +78,7 @@ def test_a_lower_vip_cap_on_the_demo_day_gives_the_readmes_report(tmp_path, monk
     assert (code, err) == (1, "rota diff: 32 decisions differ, more than --max-changed 10\n")  # as the README says
     if os.environ.get("ROTA_UPDATE_GOLDEN"):
         README.write_text(README.read_text(encoding="utf-8").replace(shown, out), encoding="utf-8")
+        shown = out
     assert out == shown
 
 
@@ -114,6 +115,10 @@ def test_the_json_report_gives_each_measure_old_against_new(desks, capsys):
     first = report["first_changed"]
     assert len(first) == 2 and first[0]["old"] != first[0]["new"]
     assert first[0]["old"]["contact"] == first[0]["contact"]
+    # each side's decision explained as `rota explain --format json` does, the row the same
+    explained = first[0]["old_explained"], first[0]["new_explained"]
+    assert [side["decision"] for side in explained] == [first[0]["old"], first[0]["new"]]
+    assert [step["only"] for step in explained[1]["filters"]] == ["only online", "only open < 3"]
     assert report["gate"] == {"max_changed": None, "passed": True}
 
 

@@ -37,7 +37,13 @@ def register(command: Command) -> None:
     diff.add_argument(
         "--until", metavar="T", help="with --events: fire timeouts up to T (default: the last event's time)"
     )
-    diff.add_argument("--first", type=int, default=10, metavar="N", help="show the first N contacts whose fate differs")
+    diff.add_argument(
+        "--first",
+        type=int,
+        default=10,
+        metavar="N",
+        help="show the first N contacts whose fate differs, each decision explained (0: none, and no time spent explaining)",
+    )
     diff.add_argument(
         "--max-changed",
         type=int,
@@ -71,6 +77,7 @@ def run_diff(arguments: argparse.Namespace, errors: Console) -> int:
         now=parse_time(arguments.now, "--now") if arguments.contacts else None,
         until=parse_time(arguments.until, "--until") if arguments.until else None,
         warn=warner(errors),
+        explain_first=arguments.first,
     )
     names = (arguments.old, arguments.new)
     if arguments.format == "json":

@@ -9,12 +9,15 @@ decisions that differ (rota.diff.compare) and the measures of each run
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from rota.engine import CompiledPolicy, load_roster, snapshot_schema
 from rota.engine.replay import loaded_state_frozen
+from rota.explain import Explanation
+from rota.explain.run import RecordedRun
 from rota.jobs import PolicyLocation, compile_policy_file, load_snapshot_warning
 from rota.storage import Warn, read_contacts, read_events
 
@@ -31,6 +34,9 @@ class PolicyDiff:
     old: RunMeasures
     new: RunMeasures
     history: History
+    # The first changed contacts' first differing decisions explained: contact -> (under OLD, under NEW),
+    # None where that policy made no decision there.
+    explained: dict[str, tuple[Explanation | None, Explanation | None]] = field(default_factory=dict)
 
     @property
     def changed_decisions(self) -> int:
@@ -46,18 +52,48 @@ class PolicyDiff:
         return max_changed is None or self.changed_decisions <= max_changed
 
 
-def diff_policies(old: CompiledPolicy, new: CompiledPolicy, history: History, roster: RosterFactory) -> PolicyDiff:
-    """Run both policies on the history, each on a fresh `roster()`, and compare."""
+def diff_policies(
+    old: CompiledPolicy, new: CompiledPolicy, history: History, roster: RosterFactory, explain_first: int = 0
+) -> PolicyDiff:
+    """Run both policies on the history, each on a fresh `roster()`, and compare; explain the first
+    differing decision of the first `explain_first` contacts whose fate differs, under each policy."""
     old_run, new_run = history.run(old, roster()), history.run(new, roster())
     with loaded_state_frozen():  # both runs' decisions live on: the collector need not walk them again
-        population = fairness_population(history, roster(), [old_run, new_run])
-        return PolicyDiff(
-            static=static_diff(old.policy, new.policy),
-            comparison=compare_decisions(old_run, new_run),
-            old=measure_run(old_run, population),
-            new=measure_run(new_run, population),
-            history=history,
+        population = fairness_population(history, roster(), [old_run.decisions, new_run.decisions])
+        comparison = compare_decisions(old_run.decisions, new_run.decisions)
+        old_measures, new_measures = (
+            measure_run(old_run.decisions, population),
+            measure_run(new_run.decisions, population),
         )
+    first = comparison.changed_contacts[:explain_first]
+    old_explained = _explained(history, old, roster, old_run, [(c.contact, c.first_difference) for c in first])
+    new_explained = _explained(history, new, roster, new_run, [(c.contact, c.first_difference) for c in first])
+    return PolicyDiff(
+        static=static_diff(old.policy, new.policy),
+        comparison=comparison,
+        old=old_measures,
+        new=new_measures,
+        history=history,
+        explained={c.contact: (old_explained.get(c.contact), new_explained.get(c.contact)) for c in first},
+    )
+
+
+def _explained(
+    history: History, policy: CompiledPolicy, roster: RosterFactory, run: RecordedRun, wanted: list[tuple[str, int]]
+) -> dict[str, Explanation]:
+    """Each wanted contact's decision of that occurrence (0: its first) in the run, explained."""
+    occurrences = dict(wanted)
+    seen: Counter[str] = Counter()
+    positions: dict[int, str] = {}
+    for position, decision in enumerate(run.decisions):
+        if decision.contact in occurrences:
+            if seen[decision.contact] == occurrences[decision.contact]:
+                positions[position] = decision.contact
+            seen[decision.contact] += 1
+    if not positions:
+        return {}
+    explanations = history.explain(policy, roster(), run, sorted(positions))
+    return {positions[explanation.seq]: explanation for explanation in explanations if explanation.seq in positions}
 
 
 def diff_files(
@@ -69,9 +105,11 @@ def diff_files(
     now: datetime | None = None,
     until: datetime | None = None,
     warn: Warn | None = None,
+    explain_first: int = 0,
 ) -> PolicyDiff:
     """`rota diff`: both policies checked against the snapshot, then run on its event log
-    (`events`, up to `until`) or its batch of contacts (`contacts`, at `now`)."""
+    (`events`, up to `until`) or its batch of contacts (`contacts`, at `now`); `explain_first` as
+    `diff_policies`."""
     from rota.engine.replay import load_events
 
     snapshot = load_snapshot_warning(snapshot_dir, warn)
@@ -84,7 +122,7 @@ def diff_files(
         history = BatchHistory(snapshot.connection, read_contacts(contacts), now)
     else:
         raise ValueError("give an event log, or contacts and the time to route them at")
-    return diff_policies(old_policy, new_policy, history, lambda: load_roster(snapshot.connection))
+    return diff_policies(old_policy, new_policy, history, lambda: load_roster(snapshot.connection), explain_first)
 
 
 __all__ = [

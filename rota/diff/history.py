@@ -1,21 +1,23 @@
 """The history both policies run on: an event log (replayed in memory) or a batch of contacts.
 
 Each run starts from a fresh roster of the same snapshot, so the two runs share
-nothing but their input.
+nothing but their input. A replay is recorded as rota.explain records it, so
+that explaining one of its decisions replays only up to that decision.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 import duckdb
 import pyarrow as pa
 
-from rota.engine import CompiledPolicy, Decision, Engine, Event, Roster, run_batch
-from rota.engine.replay import run_events
-from rota.vocabulary import EventType, Status, UserField
+from rota.engine import CompiledPolicy, Contact, Decision, Event, Roster, run_batch
+from rota.explain import Explanation, explain_batch, explain_recorded, record_run
+from rota.explain.run import RecordedRun
+from rota.vocabulary import ContactField, EventType, Status, UserField
 
 RosterFactory = Callable[[], Roster]
 
@@ -27,9 +29,14 @@ class EventHistory:
     events: Sequence[Event]
     until: datetime | None = None
 
-    def run(self, policy: CompiledPolicy, roster: Roster) -> list[Decision]:
-        decisions, _ = run_events(Engine(policy, roster), self.events, self.until)
-        return decisions
+    def run(self, policy: CompiledPolicy, roster: Roster) -> RecordedRun:
+        return record_run(policy, roster, self.events, self.until)
+
+    def explain(
+        self, policy: CompiledPolicy, roster: Roster, run: RecordedRun, positions: Collection[int]
+    ) -> list[Explanation]:
+        """The decisions at `positions` of `run` explained, in order (the run replayed up to the last)."""
+        return explain_recorded(policy, roster, self.events, run, positions, until=self.until)
 
     def applied(self) -> list[Event]:
         return [event for event in self.events if self.until is None or event.at <= self.until]
@@ -60,10 +67,24 @@ class BatchHistory:
     contacts: pa.Table
     now: datetime
 
-    def run(self, policy: CompiledPolicy, roster: Roster) -> list[Decision]:
+    def run(self, policy: CompiledPolicy, roster: Roster) -> RecordedRun:
         """One decision per contact, in input order, each at `now` (no time passes in a batch)."""
         table = run_batch(policy, self.connection, roster, self.contacts, self.now)
-        return [Decision(**row, at=self.now) for row in table.to_pylist()]
+        return RecordedRun([Decision(**row, at=self.now) for row in table.to_pylist()])
+
+    def explain(
+        self, policy: CompiledPolicy, roster: Roster, run: RecordedRun, positions: Collection[int]
+    ) -> list[Explanation]:
+        """The decisions at `positions` (one per contact, in input order) explained, in order."""
+        wanted = {run.decisions[position].contact for position in positions}
+        return explain_batch(policy, roster, self._contacts(), self.now, lambda decision: decision.contact in wanted)
+
+    def _contacts(self) -> list[Contact]:
+        identity = (ContactField.ID.value, ContactField.ASSIGNEE.value)
+        return [
+            Contact(row[identity[0]], row[identity[1]], {k: v for k, v in row.items() if k not in identity})
+            for row in self.contacts.to_pylist()
+        ]
 
     def online_at_some_point(self, roster: Roster) -> set[str]:
         return {user.id for user in roster.users.values() if user.status == Status.ONLINE}

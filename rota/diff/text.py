@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from rota.engine import Decision, format_instant
+from rota.explain import Explanation
 from rota.vocabulary import Outcome
 from rota.waits import duration
 from rota.wording import plural
@@ -60,7 +61,7 @@ def print_diff(console: Console, diff: PolicyDiff, names: tuple[str, str], first
         say()
         say(f"first {plural(len(shown), 'contact')} whose fate differs (of {contacts:,})")
         for changed in shown:
-            for line in changed_contact_lines(changed, batch):
+            for line in changed_contact_lines(changed, batch, diff.explained.get(changed.contact, (None, None))):
                 say(f"  {line}")
 
 
@@ -103,12 +104,24 @@ def describe(decision: Decision | None, batch: bool) -> str:
     return what if batch else f"{format_instant(decision.at)} {what}"
 
 
-def changed_contact_lines(changed: ChangedContact, batch: bool) -> list[str]:
+def changed_contact_lines(
+    changed: ChangedContact, batch: bool, explained: tuple[Explanation | None, Explanation | None]
+) -> list[str]:
+    """The contact, how many of its decisions differ, and its first differing decision under each
+    policy: explained where it was, else in a line."""
     occurrence = "" if batch else f", from its decision {changed.first_difference + 1}"
-    header = f"{changed.contact}: {plural(changed.changed_decisions, 'decision')} differ{occurrence}"
-    if changed.changed_decisions == 1:
-        header = header.replace(" differ", " differs")
-    return [header, f"  OLD {describe(changed.first_old, batch)}", f"  NEW {describe(changed.first_new, batch)}"]
+    count = plural(changed.changed_decisions, "decision")
+    lines = [f"{changed.contact}: {count} {'differs' if changed.changed_decisions == 1 else 'differ'}{occurrence}"]
+    for side, decision, explanation in (
+        ("OLD", changed.first_old, explained[0]),
+        ("NEW", changed.first_new, explained[1]),
+    ):
+        if explanation is None:
+            lines.append(f"  {side} {describe(decision, batch)}")
+            continue
+        headline, *facts = explanation.render_text().splitlines()
+        lines += [f"  {side} {headline}", *(f"      {fact}" for fact in facts)]
+    return lines
 
 
 def _table(*columns: str) -> Table:
@@ -231,11 +244,17 @@ def diff_json(diff: PolicyDiff, names: tuple[str, str], first: int, max_changed:
                 "occurrence": changed.first_difference + 1,
                 "old": None if changed.first_old is None else changed.first_old.row(),
                 "new": None if changed.first_new is None else changed.first_new.row(),
+                "old_explained": _explanation_json(diff.explained.get(changed.contact, (None, None))[0]),
+                "new_explained": _explanation_json(diff.explained.get(changed.contact, (None, None))[1]),
             }
             for changed in comparison.changed_contacts[:first]
         ],
         "gate": {"max_changed": max_changed, "passed": diff.within(max_changed)},
     }
+
+
+def _explanation_json(explanation: Explanation | None) -> dict[str, Any] | None:
+    return None if explanation is None else explanation.to_json()
 
 
 def _waits_json(waits: RouteWaits | None) -> dict[str, Any]:
