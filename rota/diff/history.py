@@ -30,6 +30,7 @@ class EventHistory:
     until: datetime | None = None
 
     def run(self, policy: CompiledPolicy, roster: Roster) -> RecordedRun:
+        """Replayed in memory as `rota replay` does, and recorded for `explain`."""
         return record_run(policy, roster, self.events, self.until)
 
     def explain(
