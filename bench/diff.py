@@ -5,7 +5,8 @@ a copy with the general route's cap lowered) to a temporary folder, then times,
 in the same run and interleaved, `rota diff` (rota.diff.diff_files) with no
 contact explained (`--first 0`) and with the command's default ten, against
 what it cannot beat: the two in-memory replays it runs, each as `rota replay`
-would (rota.jobs.replay_file). Prints each and its ratio, best of a few tries.
+would (rota.jobs.replay_file). Prints each, wall and CPU time, and the ratios,
+best of a few tries.
 
     .venv/bin/python bench/diff.py [--events N] [--users N] [--tries N]
 """
@@ -17,6 +18,8 @@ import csv
 import json
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from common import events, roster
@@ -58,25 +61,35 @@ def main() -> None:
         old, new = directory / "old.rota", directory / "new.rota"
         old.write_text(POLICY, encoding="utf-8")
         new.write_text(NEW_POLICY, encoding="utf-8")
-        times: dict[str, list[float]] = {"--first 0": [], "--first 10": [], "replays": []}
+        times: dict[str, list[tuple[float, float]]] = {"--first 0": [], "--first 10": [], "replays": []}
         for _ in range(arguments.tries):
             for first in (0, 10):
-                started = time.perf_counter()
-                diff = diff_files(old, new, snapshot, events=log, explain_first=first)
-                times[f"--first {first}"].append(time.perf_counter() - started)
-            started = time.perf_counter()
-            for policy in (old, new):
-                replay_file(policy, snapshot, log, directory / "out.jsonl")
-            times["replays"].append(time.perf_counter() - started)
+                with timed(times[f"--first {first}"]):
+                    diff = diff_files(old, new, snapshot, events=log, explain_first=first)
+            with timed(times["replays"]):
+                for policy in (old, new):
+                    replay_file(policy, snapshot, log, directory / "out.jsonl")
     comparison = diff.comparison
-    replays = min(times["replays"])
     print(
         f"rota diff on {arguments.events:,} events: {comparison.old_decisions:,} and {comparison.new_decisions:,} "
-        f"decisions, {comparison.changed_decisions:,} differ"
+        f"decisions, {comparison.changed_decisions:,} differ (best of {arguments.tries}: wall, CPU)"
     )
-    print(f"two in-memory replays (rota replay, once per policy): {replays:.2f}s")
+    wall, cpu = min(times["replays"])
+    print(f"two in-memory replays (rota replay, once per policy): {wall:.2f}s, CPU {cpu:.2f}s")
     for first in ("--first 0", "--first 10"):
-        print(f"rota diff {first}: {min(times[first]):.2f}s, {min(times[first]) / replays:.2f} x the two replays")
+        diff_wall, diff_cpu = min(times[first])
+        print(
+            f"rota diff {first}: {diff_wall:.2f}s, CPU {diff_cpu:.2f}s: "
+            f"{diff_wall / wall:.2f} x the two replays' wall time, {diff_cpu / cpu:.2f} x their CPU"
+        )
+
+
+@contextmanager
+def timed(into: list[tuple[float, float]]) -> Iterator[None]:
+    """Append (wall, CPU) seconds of the block: CPU time is steadier on a machine others share."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    yield
+    into.append((time.perf_counter() - wall, time.process_time() - cpu))
 
 
 if __name__ == "__main__":
