@@ -257,8 +257,8 @@ PROPERTY_SETTINGS = settings(max_examples=40, deadline=None, database=None, supp
 @given(snapshot=snapshots(WORDS), log=event_logs(WORDS))
 def test_a_policy_against_itself_changes_no_decision(snapshot, log):
     reparsed = compile_policy(load_policy(format_policy(SELF_POLICY.policy)))
-    history = EventHistory(sorted(log.events, key=lambda event: event.at), log.until)
-    diff = diff_policies(SELF_POLICY, reparsed, history, snapshot.roster)
+    history = EventHistory(snapshot.roster, sorted(log.events, key=lambda event: event.at), log.until)
+    diff = diff_policies(SELF_POLICY, reparsed, history)
     assert diff.identical and diff.changed_decisions == 0 and not diff.comparison.changed_contacts
     assert diff.old == diff.new
 
@@ -266,9 +266,9 @@ def test_a_policy_against_itself_changes_no_decision(snapshot, log):
 @PROPERTY_SETTINGS
 @given(snapshot=snapshots(WORDS), log=event_logs(WORDS), swap=st.booleans())
 def test_changed_decisions_are_the_same_both_ways_and_cover_the_difference_in_counts(snapshot, log, swap):
-    history = EventHistory(sorted(log.events, key=lambda event: event.at), log.until)
-    there = diff_policies(SELF_POLICY, OTHER_POLICY, history, snapshot.roster)
-    back = diff_policies(OTHER_POLICY, SELF_POLICY, history, snapshot.roster)
+    history = EventHistory(snapshot.roster, sorted(log.events, key=lambda event: event.at), log.until)
+    there = diff_policies(SELF_POLICY, OTHER_POLICY, history)
+    back = diff_policies(OTHER_POLICY, SELF_POLICY, history)
     assert there.changed_decisions == back.changed_decisions
     assert {c.contact for c in there.comparison.changed_contacts} == {
         c.contact for c in back.comparison.changed_contacts

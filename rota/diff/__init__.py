@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from rota.engine import CompiledPolicy, load_roster, snapshot_schema
+from rota.engine import CompiledPolicy, Roster, load_roster, snapshot_schema
 from rota.engine.replay import loaded_state_frozen
 from rota.explain import Explanation
 from rota.explain.run import RecordedRun
@@ -22,7 +22,7 @@ from rota.jobs import PolicyLocation, compile_policy_file, load_snapshot_warning
 from rota.storage import Warn, read_contacts, read_events
 
 from .compare import ChangedContact, Comparison, compare_decisions
-from .history import BatchHistory, EventHistory, History, RosterFactory
+from .history import BatchHistory, EventHistory, History
 from .measures import RunMeasures, fairness_population, measure_run
 from .static import RouteChange, StaticDiff, static_diff
 
@@ -52,22 +52,20 @@ class PolicyDiff:
         return max_changed is None or self.changed_decisions <= max_changed
 
 
-def diff_policies(
-    old: CompiledPolicy, new: CompiledPolicy, history: History, roster: RosterFactory, explain_first: int = 0
-) -> PolicyDiff:
-    """Run both policies on the history, each on a fresh `roster()`, and compare; explain the first
-    differing decision of the first `explain_first` contacts whose fate differs, under each policy."""
-    old_run, new_run = history.run(old, roster()), history.run(new, roster())
+def diff_policies(old: CompiledPolicy, new: CompiledPolicy, history: History, explain_first: int = 0) -> PolicyDiff:
+    """Run both policies on the history and compare; explain the first differing decision of the first
+    `explain_first` contacts whose fate differs, under each policy."""
+    old_run, new_run = history.run(old), history.run(new)
     with loaded_state_frozen():  # both runs' decisions live on: the collector need not walk them again
-        population = fairness_population(history, roster(), [old_run.decisions, new_run.decisions])
+        population = fairness_population(history, [old_run.decisions, new_run.decisions])
         comparison = compare_decisions(old_run.decisions, new_run.decisions)
         old_measures, new_measures = (
             measure_run(old_run.decisions, population),
             measure_run(new_run.decisions, population),
         )
     first = comparison.changed_contacts[:explain_first]
-    old_explained = _explained(history, old, roster, old_run, [(c.contact, c.first_difference) for c in first])
-    new_explained = _explained(history, new, roster, new_run, [(c.contact, c.first_difference) for c in first])
+    old_explained = _explained(history, old, old_run, [(c.contact, c.first_difference) for c in first])
+    new_explained = _explained(history, new, new_run, [(c.contact, c.first_difference) for c in first])
     return PolicyDiff(
         static=static_diff(old.policy, new.policy),
         comparison=comparison,
@@ -79,7 +77,7 @@ def diff_policies(
 
 
 def _explained(
-    history: History, policy: CompiledPolicy, roster: RosterFactory, run: RecordedRun, wanted: list[tuple[str, int]]
+    history: History, policy: CompiledPolicy, run: RecordedRun, wanted: list[tuple[str, int]]
 ) -> dict[str, Explanation]:
     """Each wanted contact's decision of that occurrence (0: its first) in the run, explained."""
     occurrences = dict(wanted)
@@ -92,7 +90,7 @@ def _explained(
             seen[decision.contact] += 1
     if not positions:
         return {}
-    explanations = history.explain(policy, roster(), run, sorted(positions))
+    explanations = history.explain(policy, run, sorted(positions))
     return {positions[explanation.seq]: explanation for explanation in explanations if explanation.seq in positions}
 
 
@@ -115,14 +113,18 @@ def diff_files(
     snapshot = load_snapshot_warning(snapshot_dir, warn)
     schema = snapshot_schema(snapshot.connection)
     old_policy, new_policy = compile_policy_file(old, schema), compile_policy_file(new, schema)
+
+    def start() -> Roster:
+        return load_roster(snapshot.connection)
+
     history: History
     if events is not None:
-        history = EventHistory(load_events(read_events(events), str(events)), until)
+        history = EventHistory(start, load_events(read_events(events), str(events)), until)
     elif contacts is not None and now is not None:
-        history = BatchHistory(snapshot.connection, read_contacts(contacts), now)
+        history = BatchHistory(start, snapshot.connection, read_contacts(contacts), now)
     else:
         raise ValueError("give an event log, or contacts and the time to route them at")
-    return diff_policies(old_policy, new_policy, history, lambda: load_roster(snapshot.connection), explain_first)
+    return diff_policies(old_policy, new_policy, history, explain_first)
 
 
 __all__ = [

@@ -1,7 +1,7 @@
 """The history both policies run on: an event log (replayed in memory) or a batch of contacts.
 
-Each run starts from a fresh roster of the same snapshot, so the two runs share
-nothing but their input. A replay is recorded as rota.explain records it, so
+Each run starts from a fresh roster of the same snapshot (`start()`), so the two
+runs share nothing but their input. A replay is recorded as rota.explain records it, so
 that explaining one of its decisions replays only up to that decision.
 """
 
@@ -24,26 +24,25 @@ RosterFactory = Callable[[], Roster]
 
 @dataclass(frozen=True)
 class EventHistory:
-    """An event log, sorted by time, and the instant timeouts fire up to (None: the last event's)."""
+    """An event log, sorted by time, run from `start()`'s roster up to `until` (None: the last event's time)."""
 
+    start: RosterFactory
     events: Sequence[Event]
     until: datetime | None = None
 
-    def run(self, policy: CompiledPolicy, roster: Roster) -> RecordedRun:
+    def run(self, policy: CompiledPolicy) -> RecordedRun:
         """Replayed in memory as `rota replay` does, and recorded for `explain`."""
-        return record_run(policy, roster, self.events, self.until)
+        return record_run(policy, self.start(), self.events, self.until)
 
-    def explain(
-        self, policy: CompiledPolicy, roster: Roster, run: RecordedRun, positions: Collection[int]
-    ) -> list[Explanation]:
+    def explain(self, policy: CompiledPolicy, run: RecordedRun, positions: Collection[int]) -> list[Explanation]:
         """The decisions at `positions` of `run` explained, in order (the run replayed up to the last)."""
-        return explain_recorded(policy, roster, self.events, run, positions, until=self.until)
+        return explain_recorded(policy, self.start(), self.events, run, positions, until=self.until)
 
     def applied(self) -> list[Event]:
         return [event for event in self.events if self.until is None or event.at <= self.until]
 
     def online_at_some_point(self, roster: Roster) -> set[str]:
-        """Users online in the snapshot or made online by a `status` or `user` event."""
+        """Users online at the start (in `roster`) or made online by a `status` or `user` event."""
         online = {user.id for user in roster.users.values() if user.status == Status.ONLINE}
         for event in self.applied():
             status = event.status if event.type == EventType.STATUS else event.attrs.get(UserField.STATUS.value)
@@ -62,23 +61,23 @@ class EventHistory:
 
 @dataclass(frozen=True)
 class BatchHistory:
-    """A batch of contacts routed in one pass at `now` against the snapshot in `connection`."""
+    """A batch of contacts routed in one pass at `now` against the snapshot in `connection` (its roster `start()`)."""
 
+    start: RosterFactory
     connection: duckdb.DuckDBPyConnection
     contacts: pa.Table
     now: datetime
 
-    def run(self, policy: CompiledPolicy, roster: Roster) -> RecordedRun:
+    def run(self, policy: CompiledPolicy) -> RecordedRun:
         """One decision per contact, in input order, each at `now` (no time passes in a batch)."""
-        table = run_batch(policy, self.connection, roster, self.contacts, self.now)
+        table = run_batch(policy, self.connection, self.start(), self.contacts, self.now)
         return RecordedRun([Decision(**row, at=self.now) for row in table.to_pylist()])
 
-    def explain(
-        self, policy: CompiledPolicy, roster: Roster, run: RecordedRun, positions: Collection[int]
-    ) -> list[Explanation]:
+    def explain(self, policy: CompiledPolicy, run: RecordedRun, positions: Collection[int]) -> list[Explanation]:
         """The decisions at `positions` (one per contact, in input order) explained, in order."""
         wanted = {run.decisions[position].contact for position in positions}
-        return explain_batch(policy, roster, self._contacts(), self.now, lambda decision: decision.contact in wanted)
+        contacts = self._contacts()
+        return explain_batch(policy, self.start(), contacts, self.now, lambda decision: decision.contact in wanted)
 
     def _contacts(self) -> list[Contact]:
         identity = (ContactField.ID.value, ContactField.ASSIGNEE.value)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from rota.engine import Decision, Roster
+from rota.engine import Decision
 from rota.simulate_measures import ASSIGNED_AFTER_WAITING, follow_contacts, gini, max_min_ratio
 from rota.vocabulary import Outcome
 from rota.waits import WaitSummary
@@ -41,10 +41,11 @@ class RunMeasures:
     releases: Counter  # route -> released rows
 
 
-def fairness_population(history: History, roster: Roster, runs: list[list[Decision]]) -> dict[str, list[str]]:
+def fairness_population(history: History, runs: list[list[Decision]]) -> dict[str, list[str]]:
     """Each team's members who count, the same for both runs: members at the start or by a `join`,
     not deleted at the start, and online at some moment of the history or given a contact by either
     policy (so an off-shift member does not make every team look unfair)."""
+    roster = history.start()
     members: dict[str, set[str]] = {team: set(users) for team, users in roster.members.items()}
     for team, user_id in history.joined():
         members.setdefault(team, set()).add(user_id)
