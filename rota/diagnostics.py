@@ -100,8 +100,7 @@ REASSIGN_NEEDS_BRANCH = code(
     "E316", "reassign-needs-branch", "`reassign` on an `assign to user` route without `->`: it would pick the same user"
 )
 REASSIGN_RANGE = code("E317", "reassign-range", "a `reassign` wait of zero, or longer than 7 days")
-# Until the engine runs SPEC 4.1, a policy using `reassign` is refused rather than run without it (dsl.analyze).
-REASSIGN_NOT_RUN = code("E318", "reassign-not-run", "`reassign` is checked but not yet run by this engine")
+# E318 (reassign-not-run) refused `reassign` until the engine ran SPEC 4.1; retired, never to be reused.
 
 # D4xx: a data file (snapshot, contacts, events) cannot be used as it is.
 DATA_UNREADABLE = code("D401", "data-unreadable", "the file is missing, unreadable, not UTF-8 or not in its format")
@@ -123,6 +122,12 @@ FILTER_NEVER_PASSES = code(
 )
 STARVED_USERS = code("V504", "starved-users", "users that no reachable route can ever choose")
 ESCALATION_TOO_LONG = code("V505", "escalation-too-long", "a chain of timeouts that adds up to more than --max-wait")
+REASSIGN_NEVER_ASSIGNS = code(
+    "V506", "reassign-never-assigns", "a `reassign` whose branch can never assign: its pool is the user just released"
+)
+WAIT_CHAIN_TOO_LONG = code(
+    "V507", "wait-chain-too-long", "a chain of waits through a release (timeouts and reassigns) over --max-wait"
+)
 
 # S6xx: a request the service refuses (rota/service/), beside the policy's own codes in a 422.
 BODY_NOT_JSON = code("S601", "body-not-json", "the body does not parse as JSON (answered 400)")

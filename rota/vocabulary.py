@@ -65,14 +65,7 @@ class EventType(Name):
     DELETE = "delete"
     JOIN = "join"
     LEAVE = "leave"
-
-
-class PendingEventType(Name):
-    """Event types of SPEC v2 that the engine does not apply yet: replay accepts every EventType, so
-    `reply` (SPEC 4.1) joins EventType in the change that makes the engine apply it. The model of
-    rota.testing reads it from here."""
-
-    REPLY = "reply"
+    REPLY = "reply"  # SPEC 4.1: the user replied to the contact
 
 
 class Outcome(Name):

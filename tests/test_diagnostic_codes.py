@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from rota.diagnostics import CODES, ERROR, REASSIGN_NOT_RUN, SYNTAX, WARNING
+from rota.diagnostics import CODES, ERROR, SYNTAX, WARNING
 from rota.dsl import analyze, check, load_policy, parse
 from rota.dsl.type_check import TypeChecker
 from rota.engine import compile_policy, snapshot_schema
@@ -24,7 +24,7 @@ ROOT = Path(__file__).parent.parent
 DOC = ROOT / "docs" / "diagnostics.md"
 DEMO_SNAPSHOT = ROOT / "policies" / "demo" / "snapshot"
 GOLDEN = Path(__file__).parent / "golden" / "diagnostics"
-MAX_WAIT_OF_THE_EXAMPLES = 2 * 3600  # V505's examples are checked with --max-wait 2h
+MAX_WAIT_OF_THE_EXAMPLES = 2 * 3600  # V505's and V507's examples are checked with --max-wait 2h
 # Codes the parser gives once its error recovery assigns them (another branch); until then they read E101.
 
 
@@ -55,9 +55,9 @@ def demo_schema():
     return snapshot_schema(load_snapshot(DEMO_SNAPSHOT).connection)
 
 
-def codes_of(text: str, engine_runs_reassign: bool = False) -> list[str]:
+def codes_of(text: str) -> list[str]:
     """The codes `rota check --snapshot policies/demo/snapshot` gives for the text."""
-    found = analyze(text, "example.rota", demo_schema(), engine_runs_reassign=engine_runs_reassign)[1]
+    found = analyze(text, "example.rota", demo_schema())[1]
     return [diagnostic.code.id for diagnostic in found]
 
 
@@ -97,17 +97,15 @@ def _example_cases(prefix: str) -> list:
 def test_each_policy_example_gives_its_code_and_its_fix_nothing(entry):
     assert len(entry.examples) == 2, "an example and its fix"
     example, fix = entry.examples
-    # The rules of `reassign` are shown as the language has them; E318 is what this engine adds to them.
-    language_only = entry.id != REASSIGN_NOT_RUN.id
-    assert codes_of(example, language_only) == [entry.id]
-    assert codes_of(fix, language_only) == []
+    assert codes_of(example) == [entry.id]
+    assert codes_of(fix) == []
 
 
 @pytest.mark.parametrize("entry", _example_cases("V"))
 def test_each_verify_example_gives_its_code_and_its_fix_nothing(entry):
     assert len(entry.examples) == 2, "an example and its fix"
     example, fix = entry.examples
-    max_wait = MAX_WAIT_OF_THE_EXAMPLES if entry.name == "escalation-too-long" else None
+    max_wait = MAX_WAIT_OF_THE_EXAMPLES if entry.name in ("escalation-too-long", "wait-chain-too-long") else None
     assert verify_codes_of(example, max_wait) == [entry.id]
     assert verify_codes_of(fix, max_wait) == []
 

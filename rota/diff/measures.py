@@ -1,6 +1,6 @@
 """What one run of a history says about its policy, measured the same way for OLD and NEW.
 
-Waits are `rota simulate`'s queue waits (rota.simulate_measures.follow_contacts),
+Waits are `rota simulate`'s queue waits (rota.simulate.measures.follow_contacts),
 fairness its Gini and max/min ratio, over each team's members: one place for a
 measure.
 """
@@ -11,7 +11,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from rota.engine import Decision
-from rota.simulate_measures import ASSIGNED_AFTER_WAITING, follow_contacts, gini, max_min_ratio
+from rota.simulate.measures import ASSIGNED_AFTER_WAITING, follow_contacts, gini, max_min_ratio
 from rota.vocabulary import Outcome
 from rota.waits import WaitSummary
 

@@ -184,13 +184,19 @@ def explain_recorded(
     if wanted:
         events = list(events)
         run_events(WatchedEngine(policy, copy.deepcopy(roster), explainer), events, until, explainer.done)
-    explained = []
-    for position in positions:
-        explanation = explainer.explained.get(position) or timer_row(policy, decisions, position, user)
-        if explanation.via == Via.BRANCH:
-            explanation.timer = branch_timer(policy, decisions, position)
-        explained.append(explanation)
-    return explained
+    return [with_timer(policy, decisions, position, explainer.explained.get(position), user) for position in positions]
+
+
+def with_timer(
+    policy: CompiledPolicy, decisions: list[Decision], position: int, explanation: Explanation | None, user: str | None
+) -> Explanation:
+    """The explanation of `decisions[position]` told which timer it follows: for a row the router did not make
+    (None), the timer that wrote it; for a timer's branch, the timer. `decisions` may be the contact's alone."""
+    if explanation is None:
+        return timer_row(policy, decisions, position, user)
+    if explanation.via == Via.BRANCH:
+        explanation.timer = branch_timer(policy, decisions, position)
+    return explanation
 
 
 def explain_run(

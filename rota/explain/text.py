@@ -11,14 +11,7 @@ VALUE_WORDS = {True: "true", False: "false", None: "null"}
 
 
 def render(explanation: Explanation) -> str:
-    lines = [headline(explanation)]
-    if explanation.routes:
-        lines.append("route:")
-        lines += [f"  {when_line(when)}" for when in explanation.routes]
-    if explanation.via == Via.DRAIN:
-        lines.append(f"route: {explanation.decision.route} (the contact waited in its queue; a drain placed it)")
-    if explanation.via == Via.BRANCH:
-        lines.append(f"route: {explanation.decision.route} (a timer's branch: its `when` is not checked)")
+    lines = [headline(explanation), *route_lines(explanation)]
     if explanation.timer is not None:
         timer = explanation.timer
         started = f", started {timer.started_at}" if timer.started_at else ""
@@ -28,27 +21,47 @@ def render(explanation: Explanation) -> str:
         )
     if explanation.action is not None:
         lines.append(f"action: {explanation.action}")
-    if explanation.pool is not None:
-        pool = explanation.pool
-        where = "the space" if pool.team is None else f"team {format_string(pool.team)}"
-        lines.append(f"pool: {where}, {pool.size} users not deleted")
-        width = max((len(step.only) for step in explanation.filters), default=0)
-        lines += [f"  {step.only:<{width}}  dropped {step.dropped}, {step.left} left" for step in explanation.filters]
-        if explanation.released:
-            lines.append(f"  released from this contact: {explanation.released}")
-        lines.append(f"candidates: {len(explanation.candidates)}" + _listed(explanation.candidates))
-    if explanation.tie_break is not None:
-        tie = explanation.tie_break
-        cursor = f", cursor {tie.cursor or 'none'}" if tie.logic != Logic.LEAST_OPEN else ""
-        lines.append(f"tie-break: {tie.logic}{cursor}: {tie.decided_by}")
-        lines.append(f"  winner     {contender_line(tie.winner)}")
-        if tie.runner_up is not None:
-            lines.append(f"  runner-up  {contender_line(tie.runner_up)}")
+    lines += pool_lines(explanation) + tie_break_lines(explanation)
     if explanation.nobody is not None:
         lines.append(f"nobody: {explanation.nobody}")
     if explanation.user is not None:
         lines.append(f"user {explanation.user.user}: {explanation.user.says}")
     return "\n".join(lines) + "\n"
+
+
+def route_lines(explanation: Explanation) -> list[str]:
+    """How the contact reached its route: the `when`s tried, or the queue or timer it came from."""
+    if explanation.via == Via.DRAIN:
+        return [f"route: {explanation.decision.route} (the contact waited in its queue; a drain placed it)"]
+    if explanation.via == Via.BRANCH:
+        return [f"route: {explanation.decision.route} (a timer's branch: its `when` is not checked)"]
+    if not explanation.routes:
+        return []
+    return ["route:"] + [f"  {when_line(when)}" for when in explanation.routes]
+
+
+def pool_lines(explanation: Explanation) -> list[str]:
+    pool = explanation.pool
+    if pool is None:
+        return []
+    where = "the space" if pool.team is None else f"team {format_string(pool.team)}"
+    width = max((len(step.only) for step in explanation.filters), default=0)
+    lines = [f"pool: {where}, {pool.size} users not deleted"]
+    lines += [f"  {step.only:<{width}}  dropped {step.dropped}, {step.left} left" for step in explanation.filters]
+    if explanation.released:
+        lines.append(f"  released from this contact: {explanation.released}")
+    return lines + [f"candidates: {len(explanation.candidates)}" + _listed(explanation.candidates)]
+
+
+def tie_break_lines(explanation: Explanation) -> list[str]:
+    tie = explanation.tie_break
+    if tie is None:
+        return []
+    cursor = f", cursor {tie.cursor or 'none'}" if tie.logic != Logic.LEAST_OPEN else ""
+    lines = [f"tie-break: {tie.logic}{cursor}: {tie.decided_by}", f"  winner     {contender_line(tie.winner)}"]
+    if tie.runner_up is not None:
+        lines.append(f"  runner-up  {contender_line(tie.runner_up)}")
+    return lines
 
 
 def headline(explanation: Explanation) -> str:
