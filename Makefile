@@ -45,6 +45,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/batch.py
 	$(BIN)/python bench/replay.py
 	$(BIN)/python bench/replay.py --reassign
+	$(BIN)/python bench/history.py
 	$(BIN)/python bench/scale.py
 	$(BIN)/python bench/diff.py
 	$(BIN)/python bench/serve.py

@@ -14,6 +14,7 @@ that it holds that run, and refuses another one before writing anything.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -22,8 +23,10 @@ from rota.dsl.sources import PolicySource, as_source
 from rota.dsl.types import SnapshotSchema
 from rota.storage.engine_store import Changes, EngineStore, decode_attributes, encode_attributes
 
+from .clock import format_instant
 from .compiler import CompiledPolicy, compile_policy
 from .decisions import Decision
+from .history import HistoryError, Input, PolicySwitch, input_from_record, input_line, state_at, state_of
 from .provenance import EVENTS_DIGEST, EventLog, Held, Run, RunMismatch
 from .queue import QueueEntry
 from .releases import ReleaseTimer
@@ -46,12 +49,18 @@ class DurableEngine:
         # written at each step (routed, queued, assigned, closed) but its attributes change rarely.
         self._attribute_texts: dict[str, tuple[dict, str]] = {}
         # Versions are kept with the time they were first seen (the epoch when no clock was given).
-        self._new_policy: tuple | None = (engine.policy.version, policy_text, now or datetime(1970, 1, 1))
+        # Every version taken since the last commit (two may come between commits: each is kept).
+        self._new_policies: list[tuple] = [(engine.policy.version, policy_text, now or datetime(1970, 1, 1))]
         self._decision_count = store.count("decisions")
         self.log: EventLog | None = None  # a replay's EventLog: its digest is written with every commit
         self._fingerprint: dict[str, str] = {}  # written with the next commit
         self._changes = JournalReader(engine.roster.journal)  # the users changed since the last commit
         self._write_all_users = False
+        # The service's history (`keep_history`): inputs applied since the last commit, (seq, at, JSON line),
+        # and the state the history starts from when this file has none yet.
+        self._history: list[tuple] | None = None
+        self._input_count = 0
+        self._history_base: list[tuple] = []
         engine.releases.changed = set()  # the contacts whose release timers the next commit writes
         # The contacts with released users on disk: when they are touched, their rows are rewritten.
         self._with_released = {contact_id for contact_id, state in engine.contacts.items() if state.contact.released}
@@ -135,6 +144,7 @@ class DurableEngine:
         if event.contact is not None:
             self._touched_contacts.add(event.contact)
         self.events_applied += 1
+        self._keep(event)
         self._remember(decisions)
         return decisions
 
@@ -175,8 +185,10 @@ class DurableEngine:
         if self.log is not None:
             changes.meta[EVENTS_DIGEST] = self.log.digest(self.events_applied)
         self._fingerprint = {}
-        if self._new_policy is not None:
-            changes.policies.append(self._new_policy)
+        changes.policies, self._new_policies = self._new_policies, []
+        if self._history is not None:
+            changes.inputs, self._history = self._history, []
+            changes.history_base, self._history_base = self._history_base, []
         contacts, queued = engine.contacts, engine.queue.entries
         for contact_id in sorted(self._touched_contacts):
             state = contacts.get(contact_id)
@@ -220,7 +232,6 @@ class DurableEngine:
         ]
         self._decision_count += len(self._pending)
         durable, self._pending = self._pending, []
-        self._new_policy = None
         self._touched_contacts.clear()
         return changes, durable
 
@@ -258,10 +269,69 @@ class DurableEngine:
 
         source = as_source(policy, file)
         compiled = compile_policy(load_policy(source))
+        self._remember(self.engine.advance(now, inclusive=False))  # as at any input: what was due goes first
         self.engine.use_policy(compiled)
         self.policy_text = source.encode()
-        self._new_policy = (compiled.version, self.policy_text, now)
+        self._new_policies.append((compiled.version, self.policy_text, now))
+        self._keep(PolicySwitch(now, compiled.version))
         return compiled
+
+    # ------------------------------------------------------------- history
+
+    def keep_history(self, now: datetime) -> datetime:
+        """From now on every input applied (event or policy version) is kept, in the commit of its decisions.
+        A file without a history starts one here, from the state it holds at `now`; one with a history
+        records the policy it was opened with as a version taking effect at `now`, after the timeouts due.
+        Returns the latest instant the history holds: the caller's clock must go on after it."""
+        self._history = []
+        self._input_count = self.store.count("inputs")
+        base = self.store.history_base()
+        if base is None:
+            self._history_base = [(now, json.dumps(state_of(self.engine, now), ensure_ascii=False))]
+            return now
+        now = max(now, self.store.last_input_at() or base[0])  # inputs come after the base
+        self._remember(self.engine.advance(now, inclusive=False))
+        self._keep(PolicySwitch(now, self.policy.version))
+        return now
+
+    def _keep(self, entry: Input) -> None:
+        if self._history is not None:
+            self._history.append((self._input_count, entry.at, input_line(entry)))
+            self._input_count += 1
+
+    def history(self, since: datetime, until: datetime) -> dict[str, Any]:
+        """The state at `since` and the inputs from `since` through `until`, as `rota export` writes them:
+        `{"since", "until", "history_began", "snapshot", "events", "policies"}`. Reads only committed rows
+        (the file, not memory): safe beside the writer. HistoryError when the window is not in the history."""
+        base = self.store.history_base()
+        if base is None:
+            raise HistoryError("this engine file keeps no history yet: it starts when rota serve next opens it")
+        began = base[0]
+        if since < began:
+            raise HistoryError(f"the kept history begins at {format_instant(began)}: start the window there or later")
+        texts = {row["version"]: row["text"] for row in self.store.policies()}
+        compiled: dict[str, CompiledPolicy] = {}
+
+        def policy_of(version: str) -> CompiledPolicy:
+            if version not in compiled:
+                from rota.dsl import load_policy
+
+                compiled[version] = compile_policy(load_policy(PolicySource.decode(texts[version])))
+            return compiled[version]
+
+        rows = self.store.inputs(until)
+        inputs = [input_from_record(json.loads(body), texts) for _, _, body in rows]
+        engine = state_at(json.loads(base[1]), inputs, policy_of, since)
+        window = [entry for entry in inputs if entry.at >= since]
+        versions = [engine.policy.version] + [e.version for e in window if isinstance(e, PolicySwitch)]
+        return {
+            "since": format_instant(since),
+            "until": format_instant(until),
+            "history_began": format_instant(began),
+            "snapshot": state_of(engine, since),
+            "events": [json.loads(body) for _, at, body in rows if at >= since],
+            "policies": [{"version": version, "text": texts[version]} for version in dict.fromkeys(versions)],
+        }
 
     def logged(self) -> list[Decision]:
         """Every decision committed so far, oldest first."""

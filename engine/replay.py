@@ -18,6 +18,7 @@ from pathlib import Path
 from rota.storage.files import replaced_atomically
 
 from .decisions import REPLAY_COLUMNS, Decision
+from .history import POLICY_EVENT, POLICY_ONLY_IN_AN_EXPORT
 from .scheduler import Engine, Event, event_from_record
 
 Progress = Callable[[int, int], None]
@@ -58,6 +59,8 @@ def load_events(records: Iterable[dict], source: str) -> list[Event]:
     events = []
     for line_number, record in enumerate(records, 1):
         try:
+            if record.get("type") == POLICY_EVENT:  # an export's own line: say where it is read
+                raise ValueError(POLICY_ONLY_IN_AN_EXPORT)
             events.append(event_from_record(record))
         except ValueError as error:
             raise EventError(f"{source}:{record.get('_line', line_number)}: {error}") from None

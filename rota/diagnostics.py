@@ -147,6 +147,9 @@ ATTRIBUTE_VALUE = code(
 BAD_ID = code("S611", "bad-id", "an id in the path that is empty, too long or holds a control character")
 NO_ROUTE = code("S612", "no-route", "a policy with no route, sent without `allow_empty=true`")
 VERSION_MISMATCH = code("S613", "version-mismatch", "`If-Match` names another version than the active one (409)")
+# S620-S629: the service's kept history (rota export, GET /v1/export).
+HISTORY_NOT_HELD = code("S620", "history-not-held", "an export window that starts before the kept history begins")
+WINDOW_REVERSED = code("S621", "window-reversed", "an export window whose `until` is before its `since`")
 
 
 @dataclass(frozen=True)

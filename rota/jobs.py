@@ -180,6 +180,45 @@ def replay_file(
     return summary
 
 
+def replay_export(
+    directory: str | Path, out_path: str | Path, until: datetime | None = None, progress: Progress | None = None
+) -> ReplaySummary:
+    """`rota replay --export DIR`: the export's inputs from its snapshot, each `policy` event switching to
+    that version of its policies/ folder, then the timeouts due by `until` (default: the export's end)."""
+    from rota.diagnostics import DATA_UNREADABLE
+    from rota.engine import parse_instant
+    from rota.engine.history import engine_from_state, input_from_record, run_inputs
+    from rota.engine.replay import EventError, write_rows
+    from rota.export_folder import MANIFEST, POLICIES, read_export
+    from rota.storage.errors import data_error
+
+    started = time.perf_counter()
+    _check_output(Path(out_path))
+    folder = read_export(Path(directory))
+    policies = {version: compile_policy_file(source) for version, source in folder.policies.items()}
+    first = folder.state["policy"]
+    if first not in policies:
+        raise data_error(
+            Path(directory) / MANIFEST,
+            f"names policy version {first!r}, but {POLICIES}/{first} is not in the export; export the window again",
+            DATA_UNREADABLE,
+        )
+    inputs = []
+    for record in folder.events:
+        try:
+            inputs.append(input_from_record(record, policies))
+        except ValueError as error:
+            raise EventError(f"{folder.events_path}:{record['_line']}: {error}") from None
+    end = until or parse_instant(folder.manifest["until"])
+    engine = engine_from_state(folder.state, policies[first])
+    window = [entry for entry in sorted(inputs, key=lambda entry: entry.at) if entry.at <= end]
+    decisions = run_inputs(engine, window, policies.__getitem__) + engine.advance(end, inclusive=True)
+    write_rows(decisions, out_path)
+    if progress is not None:
+        progress(len(window), len(window))
+    return _replay_summary(decisions, len(window), time.perf_counter() - started)
+
+
 def _check_output(path: Path) -> None:
     if path.is_dir():
         raise StorageError(f"{path}: is a folder; give the output file's name")

@@ -47,22 +47,24 @@ def service_url(text: str) -> str:
     return text.strip().rstrip("/")
 
 
-def get_json(url: str, path: str, token: str, query: dict[str, Any] | None = None) -> Any:
-    """GET `path` of the service at `url` with the token; the answer's JSON."""
+def get_json(
+    url: str, path: str, token: str, query: dict[str, Any] | None = None, timeout: float = ANSWER_WITHIN_SECONDS
+) -> Any:
+    """GET `path` of the service at `url` with the token; the answer's JSON within `timeout` seconds."""
     given = {name: value for name, value in (query or {}).items() if value is not None}
     address = f"{url}{path}" + (f"?{urllib.parse.urlencode(given)}" if given else "")
     request = urllib.request.Request(
         address, headers={"Authorization": f"Bearer {token}", "Accept": "application/json"}
     )
     try:
-        with urllib.request.urlopen(request, timeout=ANSWER_WITHIN_SECONDS) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             body = response.read()
     except urllib.error.HTTPError as error:  # an answer, but a refusal: before URLError, its base
         raise ServiceError(_refusal(url, path, error)) from None
     except urllib.error.URLError as error:
         raise ServiceError(f"no rota service at {url}: {_reason(error.reason)}; is rota serve running there?") from None
     except TimeoutError:
-        raise ServiceError(f"no answer from the rota service at {url} within {ANSWER_WITHIN_SECONDS} s") from None
+        raise ServiceError(f"no answer from the rota service at {url} within {timeout:g} s") from None
     except OSError as error:  # the connection dropped while reading
         raise ServiceError(f"the rota service at {url} stopped answering: {_reason(error)}") from None
     try:

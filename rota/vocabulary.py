@@ -68,6 +68,13 @@ class EventType(Name):
     REPLY = "reply"  # SPEC 4.1: the user replied to the contact
 
 
+class HistoryEventType(Name):
+    """A line of an export's event log (README "History and export") beyond SPEC 5.1's types:
+    `policy` names the version that takes effect at its `at`; only `rota replay --export` reads it."""
+
+    POLICY = "policy"
+
+
 class Outcome(Name):
     ASSIGNED = "assigned"
     QUEUED = "queued"

@@ -49,6 +49,8 @@ CREATE TABLE IF NOT EXISTS journal (body VARCHAR NOT NULL);
 CREATE TABLE IF NOT EXISTS binary_journal (body BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS deliveries (destination VARCHAR PRIMARY KEY, delivered_through BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS decision_inputs (seq BIGINT PRIMARY KEY, whole BOOLEAN NOT NULL, body VARCHAR NOT NULL);
+CREATE TABLE IF NOT EXISTS inputs (seq BIGINT PRIMARY KEY, "at" TIMESTAMP NOT NULL, body VARCHAR NOT NULL);
+CREATE TABLE IF NOT EXISTS history_base ("at" TIMESTAMP NOT NULL, body VARCHAR NOT NULL);
 """
 
 SMALL_BATCH = 32
@@ -92,6 +94,8 @@ class Changes:
     meta: dict[str, str] = field(default_factory=dict)
     policies: list[tuple] = field(default_factory=list)  # (version, text, created_at), kept forever
     decision_inputs: list[tuple] = field(default_factory=list)  # (seq, whole, JSON body): what `rota explain` reads
+    inputs: list[tuple] = field(default_factory=list)  # (seq, at, JSON line): the service's history
+    history_base: list[tuple] = field(default_factory=list)  # (at, JSON state): where the history starts, once
 
 
 class EngineFileError(ValueError):
@@ -199,6 +203,10 @@ class EngineStore:
             self._upsert("policies", ("version", "text", "created_at"), changes.policies, verb="INSERT OR IGNORE")
         if changes.decision_inputs:
             self._upsert("decision_inputs", ("seq", "whole", "body"), changes.decision_inputs, verb="INSERT")
+        if changes.inputs:
+            self._upsert("inputs", ("seq", "at", "body"), changes.inputs, verb="INSERT")
+        if changes.history_base:
+            self._upsert("history_base", ("at", "body"), changes.history_base, verb="INSERT")
 
     def _upsert(self, table: str, columns: tuple[str, ...], rows: list[tuple], verb: str = "INSERT OR REPLACE") -> None:
         names = ", ".join(f'"{name}"' for name in columns)
@@ -309,6 +317,29 @@ class EngineStore:
                 "SELECT version, text, created_at FROM policies ORDER BY created_at, version"
             ).fetchall()
         return [{"version": version, "text": text, "created_at": created_at} for version, text, created_at in rows]
+
+    def history_base(self) -> tuple[Any, str] | None:
+        """Where the service's history starts: (its instant, the state as JSON), None before it is kept."""
+        with self.lock:
+            self.checkpoint()
+            rows = self.connection.execute('SELECT "at", body FROM history_base').fetchall()
+        return rows[0] if rows else None
+
+    def inputs(self, until: Any = None) -> list[tuple]:
+        """The inputs kept, (seq, at, JSON line) in the order applied; those at or before `until` when given."""
+        with self.lock:
+            self.checkpoint()
+            if until is None:
+                return self.connection.execute('SELECT seq, "at", body FROM inputs ORDER BY seq').fetchall()
+            return self.connection.execute(
+                'SELECT seq, "at", body FROM inputs WHERE "at" <= ? ORDER BY seq', [until]
+            ).fetchall()
+
+    def last_input_at(self) -> Any:
+        """The instant of the latest input kept, None when there is none."""
+        with self.lock:
+            self.checkpoint()
+            return self.connection.execute('SELECT max("at") FROM inputs').fetchall()[0][0]
 
     def close(self) -> None:
         with self.lock:
@@ -421,6 +452,7 @@ def _size(changes: Changes) -> int:
         + len(changes.unqueued)
         + len(changes.decisions)
         + len(changes.decision_inputs)
+        + len(changes.inputs)
         + sum(len(teams) + 1 for teams in changes.memberships.values())
         + sum(len(timers) + 1 for timers in changes.timers.values())
         + sum(len(users) + 1 for users in changes.released.values())
@@ -488,6 +520,8 @@ def _merged(changes_in_order: list[Changes]) -> Changes:
         merged.decisions.extend(changes.decisions)
         merged.policies.extend(changes.policies)
         merged.decision_inputs.extend(changes.decision_inputs)
+        merged.inputs.extend(changes.inputs)
+        merged.history_base.extend(changes.history_base)
     merged.users, merged.contacts = list(users.values()), list(contacts.values())
     merged.queued = [row for row in queue.values() if row is not None]
     merged.unqueued = [contact for contact, row in queue.items() if row is None]

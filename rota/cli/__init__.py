@@ -26,6 +26,7 @@ from rota.tokens import TokenError
 from . import (
     diff_command,
     explain_command,
+    export_command,
     log_commands,
     policy_commands,
     run_commands,
@@ -40,6 +41,7 @@ COMMAND_MODULES = (
     run_commands,
     simulate_command,
     log_commands,
+    export_command,
     verify_command,
     diff_command,
     explain_command,

@@ -15,6 +15,7 @@ from .decisions_api import add_decision_routes
 from .docs import add_docs_routes
 from .errors import error_responses, install_body_limit, install_error_handlers
 from .explain_api import add_explain_routes
+from .export_api import add_export_routes
 from .fast_path import FastContactPath
 from .inputs import JsonBodyRoute
 from .models import Health
@@ -58,6 +59,7 @@ def create_app(service: RotaService, fast_path: bool = True) -> FastAPI:
     add_decision_routes(app, service, authorized)
     add_explain_routes(app, service, authorized)
     add_status_routes(app, service, authorized)
+    add_export_routes(app, service, authorized)
 
     @app.get(
         "/metrics",

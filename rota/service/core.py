@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from queue import SimpleQueue
 from typing import Any
 
@@ -75,6 +75,8 @@ class RotaService:
         # Set when a commit failed: memory is then ahead of the file, so no more changes are taken
         # (a restart reloads the file, where every answered decision is).
         self._failure: ApiError | None = None
+        # Every input is kept in the engine file (rota export); the clock goes on from the history's last instant.
+        self._last_instant = engine.keep_history(utc_now())
 
     # ------------------------------------------------------------ changes
 
@@ -82,7 +84,7 @@ class RotaService:
         """Fire due timeouts, apply one event, drain; return the event's own decisions once durable."""
         with self.lock:
             self._refuse_after_failure()
-            now = utc_now()
+            now = self.clock()
             self.engine.advance(now, inclusive=False)
             own = self.engine.handle(Event(now, event_type, **fields))
             ticket = self._take_ticket()
@@ -98,16 +100,26 @@ class RotaService:
         await self._until_durable(ticket)
         return result
 
-    def fire_timeouts(self) -> None:
+    def fire_timeouts(self) -> datetime:
+        """Fire every timeout due by now; returns that instant once all applied up to it is durable."""
         with self.lock:
             self._refuse_after_failure()
-            self.engine.advance(utc_now())
+            now = self.clock()
+            self.engine.advance(now)
             ticket = self._take_ticket()
         outcome: SimpleQueue = SimpleQueue()
         self._wait_for(ticket, outcome.put)
         error = outcome.get()
         if error is not None:
             raise error
+        return now
+
+    def clock(self) -> datetime:
+        """The wall clock (UTC), always later than the instant it gave before (under `lock`): a step back of
+        the system clock must not reorder the kept history, and no input shares an instant with a tick, so a
+        replay fires every timeout at the same place among the inputs as the service did."""
+        self._last_instant = max(utc_now(), self._last_instant + timedelta(microseconds=1))
+        return self._last_instant
 
     def _refuse_after_failure(self) -> None:
         if self._failure is not None:

@@ -22,7 +22,7 @@ from rota.policy_checks import PolicyReview
 from rota.testing.strategies import vocabulary
 from rota.wording import plural
 
-from .core import RotaService, utc_now
+from .core import RotaService
 from .errors import ApiError, error_responses, refused
 from .inputs import AllowEmpty, DryRun, VersionId
 from .models import PolicyBody, PolicyChange, PolicyVersion
@@ -139,7 +139,7 @@ def activate_if_matching(service: RotaService, policy: str | PolicySource, if_ma
             status=409,
             error="policy_changed",
         )
-    return service.engine.use_policy(policy, utc_now(), POLICY_FILE)
+    return service.engine.use_policy(policy, service.clock(), POLICY_FILE)
 
 
 def matches(if_match: str, version: str) -> bool:
