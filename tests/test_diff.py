@@ -3,6 +3,7 @@
 import json
 import os
 import shutil
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -13,10 +14,12 @@ from rota.cli import main
 from rota.diff import EventHistory, diff_files, diff_policies, static_diff
 from rota.diff.text import static_lines
 from rota.dsl import format_policy, load_policy
-from rota.engine import compile_policy, load_roster
+from rota.engine import Engine, compile_policy, event_from_record, load_roster, parse_instant
+from rota.engine.history import state_of
+from rota.export_folder import write_export
 from rota.storage import load_snapshot
 from rota.testing import event_logs, snapshots, vocabulary
-from rota.vocabulary import Outcome
+from rota.vocabulary import HistoryEventType, Outcome
 
 DEMO = Path(__file__).parent.parent / "policies" / "demo"
 GOLDEN = Path(__file__).parent / "golden" / "diff"
@@ -160,8 +163,8 @@ def test_the_gate_allows_exactly_max_changed(desks, capsys):
         (on_events("--now", NOW), "--now is the instant a batch"),
         (on_contacts("--until", NOW), "--until applies to an event log"),
         (on_events("--max-changed", -1), "--max-changed must be 0 or more"),
-        (("--export", "."), "not a rota export"),
-        (("--export", ".", "--snapshot", DEMO / "snapshot"), "--export gives the snapshot"),
+        (("--export", "missing"), "missing: no such export folder"),
+        (("--export", ".", "--snapshot", DEMO / "snapshot"), "--export holds its own snapshot"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(desks, capsys, argv, message):
@@ -177,11 +180,48 @@ def test_a_policy_with_errors_exits_1_with_its_diagnostics(desks, capsys):
     assert out.startswith("broken.rota:7:3: error: unexpected name `usng`")
 
 
-def test_an_export_directory_gives_the_snapshot_and_the_event_log(desks, capsys):
-    shutil.copytree(DEMO / "snapshot", "export/snapshot")
-    shutil.copy(DEMO / "events.jsonl", "export/events.jsonl")
-    from_export = run(capsys, "diff", "desk.rota", "desk-new.rota", "--export", "export")
-    assert from_export == run(capsys, "diff", "desk.rota", "desk-new.rota", *on_events())
+@pytest.fixture
+def export(desks):
+    """A `rota export` folder of the demo day's second half, as the service writes one: the engine's state
+    when the window starts (contacts held and queued), then the window's events, a policy line among them."""
+    records = [json.loads(line) for line in (DEMO / "events.jsonl").read_text(encoding="utf-8").splitlines()]
+    policy = compile_policy(load_policy(DESK))
+    engine = Engine(policy, load_roster(load_snapshot(DEMO / "snapshot").connection))
+    half = len(records) // 2
+    since = records[half]["at"]
+    for record in records[:half]:
+        engine.handle(event_from_record(record))
+    engine.advance(parse_instant(since), inclusive=False)
+    policy_line = {"at": since, "type": HistoryEventType.POLICY.value, "version": policy.version}
+    folder = {
+        "since": since,
+        "until": records[-1]["at"],
+        "history_began": records[0]["at"],
+        "snapshot": state_of(engine, parse_instant(since)),
+        "events": [policy_line, *records[half:]],
+        "policies": [{"version": policy.version, "text": DESK}],
+    }
+    write_export(Path("export"), folder)
+    return Path("export")
+
+
+def test_on_an_export_old_decides_as_rota_replay_export_and_new_differs(export, capsys):
+    assert run(capsys, "replay", "--export", export, "--out", "replayed.jsonl")[0] == 0
+    replayed = [json.loads(line) for line in Path("replayed.jsonl").read_text(encoding="utf-8").splitlines()]
+    code, out, _ = run(capsys, "diff", "desk.rota", "desk-new.rota", "--export", export, "--format", "json")
+    report = json.loads(out)
+    assert code == 0 and report["decisions"]["old"] == len(replayed)
+    assert {o: n["old"] for o, n in report["outcomes"].items() if n["old"]} == Counter(r["outcome"] for r in replayed)
+    assert report["decisions"]["changed"] > 0
+    same = json.loads(run(capsys, "diff", "desk.rota", "desk.rota", "--export", export, "--format", "json")[1])
+    assert same["decisions"]["changed"] == 0 and same["static"]["identical"]
+
+
+def test_an_exports_snapshot_and_event_log_also_run_as_files(export, capsys):
+    """Its `policy` lines passed by, its snapshot folder read as SPEC 1's tables (no contact held at the start)."""
+    files = ("--snapshot", export / "snapshot", "--events", export / "events.jsonl", "--format", "json")
+    code, out, _ = run(capsys, "diff", "desk.rota", "desk-new.rota", *files)
+    assert code == 0 and json.loads(out)["decisions"]["changed"] > 0
 
 
 # ------------------------------------------------------------ the static difference

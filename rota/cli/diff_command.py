@@ -13,8 +13,6 @@ from rota import report
 
 from .common import OK, POLICY_ERRORS, Command, InputError, existing_policy, input_file, parse_time, say, warner
 
-EXPORT_SNAPSHOT, EXPORT_EVENTS = "snapshot", "events.jsonl"  # a `rota export` directory's parts
-
 
 def register(command: Command) -> None:
     diff = command(
@@ -31,7 +29,8 @@ def register(command: Command) -> None:
     history.add_argument(
         "--export",
         metavar="DIR",
-        help=f"a `rota export` directory: its {EXPORT_SNAPSHOT}/ and {EXPORT_EVENTS} (no --snapshot then)",
+        help="a folder `rota export` wrote: both policies run from the state at its start through its events "
+        "(no --snapshot then)",
     )
     diff.add_argument("--now", metavar="T", help="with --contacts: the instant they are routed at (default: now)")
     diff.add_argument(
@@ -55,30 +54,34 @@ def register(command: Command) -> None:
 
 
 def run_diff(arguments: argparse.Namespace, errors: Console) -> int:
-    from rota.diff import diff_files
+    from rota.diff import diff_export, diff_files
     from rota.diff.text import diff_json, print_diff
 
     for option in ("first", "max_changed"):
         value = getattr(arguments, option)
         if value is not None and value < 0:
             raise InputError(f"--{option.replace('_', '-')} must be 0 or more, got {value}")
-    snapshot, events = _history_files(arguments)
+    _check_history(arguments)
     if arguments.now is not None and arguments.contacts is None:
         raise InputError("--now is the instant a batch of --contacts is routed at; an event log has its own times")
-    if arguments.until is not None and events is None:
+    if arguments.until is not None and arguments.contacts is not None:
         raise InputError("--until applies to an event log (--events or --export), not to --contacts")
     old, new = existing_policy(arguments.old), existing_policy(arguments.new)
-    diff = diff_files(
-        old,
-        new,
-        snapshot,
-        events=events,
-        contacts=arguments.contacts,
-        now=parse_time(arguments.now, "--now") if arguments.contacts else None,
-        until=parse_time(arguments.until, "--until") if arguments.until else None,
-        warn=warner(errors),
-        explain_first=arguments.first,
-    )
+    until = parse_time(arguments.until, "--until") if arguments.until else None
+    if arguments.export is not None:
+        diff = diff_export(old, new, arguments.export, until, arguments.first)
+    else:
+        diff = diff_files(
+            old,
+            new,
+            arguments.snapshot,
+            events=arguments.events,
+            contacts=arguments.contacts,
+            now=parse_time(arguments.now, "--now") if arguments.contacts else None,
+            until=until,
+            warn=warner(errors),
+            explain_first=arguments.first,
+        )
     names = (arguments.old, arguments.new)
     if arguments.format == "json":
         print(json.dumps(diff_json(diff, names, arguments.first, arguments.max_changed)))
@@ -93,22 +96,17 @@ def run_diff(arguments: argparse.Namespace, errors: Console) -> int:
     return POLICY_ERRORS
 
 
-def _history_files(arguments: argparse.Namespace) -> tuple[str, str | None]:
-    """The snapshot directory and the event log (None with --contacts), each checked to exist."""
+def _check_history(arguments: argparse.Namespace) -> None:
+    """The history's files exist, and --snapshot goes with --events or --contacts only."""
     if arguments.export is not None:
         if arguments.snapshot is not None:
-            raise InputError("--export gives the snapshot; leave out --snapshot")
-        export = Path(arguments.export)
-        if not export.is_dir():
-            raise InputError(f"{export}: no such export directory")
-        snapshot, events = export / EXPORT_SNAPSHOT, export / EXPORT_EVENTS
-        if not snapshot.is_dir() or not events.is_file():
-            raise InputError(f"{export}: not a rota export: it needs {EXPORT_SNAPSHOT}/ and {EXPORT_EVENTS}")
-        return str(snapshot), str(events)
+            raise InputError("--export holds its own snapshot (the state at its start); leave out --snapshot")
+        if not Path(arguments.export).is_dir():
+            raise InputError(f"{arguments.export}: no such export folder; give the folder rota export wrote")
+        return
     if arguments.snapshot is None:
-        raise InputError("give --snapshot DIR (or --export DIR, which holds one)")
+        raise InputError("give --snapshot DIR (or --export DIR, a folder rota export wrote)")
     if arguments.events is not None:
         input_file(arguments.events, "event log")
     else:
         input_file(arguments.contacts, "contacts file")
-    return arguments.snapshot, arguments.events

@@ -20,9 +20,10 @@ from rota.explain import Explanation
 from rota.explain.run import RecordedRun
 from rota.jobs import PolicyLocation, compile_policy_file, load_snapshot_warning
 from rota.storage import Warn, read_contacts, read_events
+from rota.vocabulary import HistoryEventType
 
 from .compare import ChangedContact, Comparison, compare_decisions
-from .history import BatchHistory, EventHistory, History
+from .history import BatchHistory, EventHistory, ExportHistory, History
 from .measures import RunMeasures, fairness_population, measure_run
 from .static import RouteChange, StaticDiff, static_diff
 
@@ -94,6 +95,15 @@ def _explained(
     return {positions[explanation.seq]: explanation for explanation in explanations if explanation.seq in positions}
 
 
+def diff_export(
+    old: PolicyLocation, new: PolicyLocation, export: str | Path, until: datetime | None = None, explain_first: int = 0
+) -> PolicyDiff:
+    """`rota diff --export DIR`: both policies run from the state a `rota export` folder starts at,
+    through its events up to `until` (default: the window's end)."""
+    history = ExportHistory.read(export, until)
+    return diff_policies(compile_policy_file(old), compile_policy_file(new), history, explain_first)
+
+
 def diff_files(
     old: PolicyLocation,
     new: PolicyLocation,
@@ -106,8 +116,8 @@ def diff_files(
     explain_first: int = 0,
 ) -> PolicyDiff:
     """`rota diff`: both policies checked against the snapshot, then run on its event log
-    (`events`, up to `until`) or its batch of contacts (`contacts`, at `now`); `explain_first` as
-    `diff_policies`."""
+    (`events`, up to `until`; an export's `policy` lines passed by) or its batch of contacts
+    (`contacts`, at `now`); `explain_first` as `diff_policies`."""
     from rota.engine.replay import load_events
 
     snapshot = load_snapshot_warning(snapshot_dir, warn)
@@ -119,7 +129,8 @@ def diff_files(
 
     history: History
     if events is not None:
-        history = EventHistory(start, load_events(read_events(events), str(events)), until)
+        records = [record for record in read_events(events) if record["type"] != HistoryEventType.POLICY]
+        history = EventHistory(start, load_events(records, str(events)), until)
     elif contacts is not None and now is not None:
         history = BatchHistory(start, snapshot.connection, read_contacts(contacts), now)
     else:
@@ -132,10 +143,12 @@ __all__ = [
     "ChangedContact",
     "Comparison",
     "EventHistory",
+    "ExportHistory",
     "PolicyDiff",
     "RouteChange",
     "RunMeasures",
     "StaticDiff",
+    "diff_export",
     "diff_files",
     "diff_policies",
     "static_diff",

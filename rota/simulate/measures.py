@@ -182,7 +182,7 @@ def follow_contacts(
         elif outcome == Outcome.QUEUED:
             waiting_since[contact] = at
         elif outcome == Outcome.TIMED_OUT:
-            del waiting_since[contact]
+            waiting_since.pop(contact, None)  # absent when it was queued before the log began (an export's window)
             timed_out_from[contact] = route
             fate(route, TIMED_OUT)
         elif outcome in (Outcome.FAILED, Outcome.UNASSIGNED):
