@@ -34,7 +34,9 @@ def register(command: Command) -> None:
     )
     diff.add_argument("--now", metavar="T", help="with --contacts: the instant they are routed at (default: now)")
     diff.add_argument(
-        "--until", metavar="T", help="with --events: fire timeouts up to T (default: the last event's time)"
+        "--until",
+        metavar="T",
+        help="with --events or --export: fire timeouts up to T (default: the last event's time, or the export's end)",
     )
     diff.add_argument(
         "--first",
