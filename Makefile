@@ -38,7 +38,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	@rm -rf $(TYPECHECK) && mkdir -p $(TYPECHECK)
-	@for entry in rota/*.py rota/cli rota/explain rota/policytest rota/testing rota/service rota/simulate; do ln -s "$(CURDIR)/$$entry" $(TYPECHECK)/; done
+	@for entry in rota/*.py rota/cli rota/diff rota/explain rota/policytest rota/testing rota/service rota/simulate; do ln -s "$(CURDIR)/$$entry" $(TYPECHECK)/; done
 	@for package in dsl engine storage; do ln -s "$(CURDIR)/$$package" $(TYPECHECK)/$$package; done
 	$(BIN)/mypy $(TYPECHECK)
 
@@ -48,6 +48,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/replay.py --reassign
 	$(BIN)/python bench/history.py
 	$(BIN)/python bench/scale.py
+	$(BIN)/python bench/diff.py
 	$(BIN)/python bench/serve.py
 
 clean:

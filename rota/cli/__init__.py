@@ -24,6 +24,7 @@ from rota.storage.engine_store import EngineFileError
 from rota.tokens import TokenError
 
 from . import (
+    diff_command,
     explain_command,
     export_command,
     log_commands,
@@ -43,6 +44,7 @@ COMMAND_MODULES = (
     log_commands,
     export_command,
     verify_command,
+    diff_command,
     explain_command,
     test_command,
     serve_command,

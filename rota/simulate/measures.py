@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from rota.engine import Decision
 from rota.vocabulary import UNASSIGN_BRANCH, Outcome, Reason
 
 from ..waits import WaitSummary
@@ -108,7 +110,7 @@ def measure(run: SimulationRun) -> SimulationMeasures:
     assigned = Counter(decision.user for decision in run.decisions if decision.outcome == Outcome.ASSIGNED)
     agents = counted_agents(run)
     by_agent = {user_id: assigned.get(user_id, 0) for user_id in agents}
-    journeys = _follow_contacts(run)
+    journeys = follow_contacts(run.decisions, set(run.arrivals), run.still_queued)
     counts = list(by_agent.values())
     return SimulationMeasures(
         arrived=len(run.arrivals),
@@ -131,18 +133,22 @@ def measure(run: SimulationRun) -> SimulationMeasures:
 
 
 @dataclass
-class _Journeys:
+class Journeys:
     queue_waits: dict[str, list[float]] = field(default_factory=dict)
     time_to_assignment: list[float] = field(default_factory=list)
     route_fates: dict[str, Counter] = field(default_factory=dict)
     branches: Counter = field(default_factory=Counter)
 
 
-def _follow_contacts(run: SimulationRun) -> _Journeys:
+def follow_contacts(
+    decisions: Iterable[Decision], followed: Collection[str] | None = None, still_queued: Iterable[str] = ()
+) -> Journeys:
     """Walk the decision log contact by contact: each time a contact enters a route
-    (on arrival, or by a timeout branch) counts once in that route's fates."""
-    journeys = _Journeys()
-    simulated = set(run.arrivals)
+    (on arrival, or by a timeout branch) counts once in that route's fates.
+
+    Only the `followed` contacts count (every contact when None); `still_queued` are
+    those waiting when the log ends. `rota simulate` and `rota diff` measure waits here."""
+    journeys = Journeys()
     arrived_at: dict[str, datetime] = {}
     waiting_since: dict[str, datetime] = {}  # contact -> when it entered its route's queue
     timed_out_from: dict[str, str] = {}  # contact -> route whose timeout just fired
@@ -152,9 +158,9 @@ def _follow_contacts(run: SimulationRun) -> _Journeys:
     def fate(route: str, what: str) -> None:
         journeys.route_fates.setdefault(route, Counter())[what] += 1
 
-    for decision in run.decisions:
+    for decision in decisions:
         contact, route, outcome = decision.contact, decision.route, decision.outcome
-        if contact not in simulated or outcome == Outcome.NO_ROUTE:
+        if (followed is not None and contact not in followed) or outcome == Outcome.NO_ROUTE:
             continue
         at = decision.at
         assert at is not None and route is not None  # the engine's decisions have a time; all but no_route a route
@@ -176,13 +182,13 @@ def _follow_contacts(run: SimulationRun) -> _Journeys:
         elif outcome == Outcome.QUEUED:
             waiting_since[contact] = at
         elif outcome == Outcome.TIMED_OUT:
-            del waiting_since[contact]
+            waiting_since.pop(contact, None)  # absent when it was queued before the log began (an export's window)
             timed_out_from[contact] = route
             fate(route, TIMED_OUT)
         elif outcome in (Outcome.FAILED, Outcome.UNASSIGNED):
             fate(route, FAILED if outcome == Outcome.FAILED else UNASSIGNED)
-    for contact in run.still_queued:
-        if contact in simulated:
+    for contact in still_queued:
+        if followed is None or contact in followed:
             fate(last_route[contact], WAITING_AT_END)
     return journeys
 
