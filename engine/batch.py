@@ -184,6 +184,7 @@ class _Batch:
         chosen: list[str | None] = [None] * self.count
         reason: list[str | None] = [None] * self.count
         set_of_position, sets, closable = self._set_of_position(route_index, plans)
+        first_order = self.roster.next_order
         queued_in_bulk = np.zeros(self.count, dtype=bool)
         last_shrink = self._last_possible_shrink(order, route_index)
         user_routes = np.array([route.kind == USER_ROUTE for route in self.policy.routes] + [False])
@@ -217,6 +218,7 @@ class _Batch:
                     pending = pending[~queued]
         if progress is not None:
             progress(total, total)
+        self.roster.journal_rises_since(first_order)
         outcome_array = pa.array(outcome, pa.string())
         if queued_in_bulk.any():
             outcome_array = pc.if_else(pa.array(queued_in_bulk), d.QUEUED, outcome_array)
@@ -225,7 +227,10 @@ class _Batch:
     def _assign_in_order(self, positions, route_index, set_of, sets, plans, targets, outcome, chosen, reason):
         assignees = self.column(CONTACT_ASSIGNEE)
         roster, cursors, now = self.roster, self.roster.cursors, self.now
-        give, choosers = roster.give, [candidate_set.choose for candidate_set in sets]  # bound once, called per contact
+        give, choosers = (
+            roster.give_unjournalled,
+            [candidate_set.choose for candidate_set in sets],
+        )  # bound once, called per contact
         kinds = [route.kind for route in self.policy.routes]
         assigned, queued = d.ASSIGNED, d.QUEUED  # module lookups hoisted out of the loop
         unassign_route, user_route, round_robin = UNASSIGN_ROUTE, USER_ROUTE, ROUND_ROBIN
@@ -297,7 +302,7 @@ class _Batch:
             outcome[position] = assigned
             chosen[position] = user.id
             reason[position] = by_user
-        self.roster.give_each(given, self.now)
+        self.roster.give_each_unjournalled(given, self.now)
 
     def _set_of_position(self, route_index, plans) -> tuple[np.ndarray, list, np.ndarray]:
         """Each contact's candidate set, numbered (-1: none); the sets; which of them may be

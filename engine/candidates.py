@@ -8,13 +8,15 @@ itself is SPEC 3.4's, from choice.py.
 
 A count that falls (a contact taken away) can let a user back in: the sets
 learn of it from the roster's journal (`FallenCounts`), before each choice.
+The pass journals nothing else (`Roster.give_unjournalled`): rises are what
+the lazy heaps find out for themselves.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .choice import Accept, LeastOpenHeap, first_after
+from .choice import Accept, PassKeys, RisingKeyHeap, first_after
 from .roster import Change, JournalReader, Roster, User
 
 
@@ -98,9 +100,9 @@ class RoundRobinSet(CandidateSet):
 
 
 class LeastOpenSet(CandidateSet):
-    def __init__(self, users: list[User], monotone: bool, fallen: FallenCounts):
+    def __init__(self, users: list[User], monotone: bool, fallen: FallenCounts, keys: PassKeys):
         super().__init__(users, monotone, fallen)
-        self.heap = LeastOpenHeap(users)
+        self.heap = RisingKeyHeap(users, keys)
 
     def choose(self, accept: Accept) -> User | None:
         self.fallen.catch_up()
