@@ -9,7 +9,8 @@ itself is SPEC 3.4's, from choice.py.
 A count that falls (a contact taken away) can let a user back in: the sets
 learn of it from the roster's journal (`FallenCounts`), before each choice.
 The pass journals nothing else (`Roster.give_unjournalled`): rises are what
-the lazy heaps find out for themselves.
+the lazy heaps find out for themselves. The pass calls `catch_up` after
+every contact that may have made a count fall, so a choice never has to.
 """
 
 from __future__ import annotations
@@ -80,7 +81,6 @@ class RoundRobinSet(CandidateSet):
         self.pool_key = pool_key
 
     def choose(self, accept: Accept) -> User | None:
-        self.fallen.catch_up()
         users = self.users
         count = len(users)
         if not count:
@@ -105,7 +105,6 @@ class LeastOpenSet(CandidateSet):
         self.heap = RisingKeyHeap(users, keys)
 
     def choose(self, accept: Accept) -> User | None:
-        self.fallen.catch_up()
         if self._exhausted:  # nobody passed, and no count has fallen since
             return None
         chosen = self.heap.choose(accept, self.monotone)

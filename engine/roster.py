@@ -201,7 +201,8 @@ class Roster:
     def give_unjournalled(self, user: User, previous_assignee: str | None, now: datetime) -> None:
         if previous_assignee != user.id:
             user.open += 1
-            self.take_away(previous_assignee)
+            if previous_assignee is not None:
+                self.take_away(previous_assignee)
         user.last_assigned_at = now
         user.assigned_order = self.next_order
         self.next_order += 1
