@@ -5,11 +5,13 @@ test_routing_properties.py; these properties hold each piece it is built of
 to the straightforward version, on sequences of steps a pass can take.
 """
 
+import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rota.engine.choice import PassKeys, RisingKeyHeap, least_open
 from rota.engine.roster import User
+from rota.storage.files import ids_strictly_increase
 
 SETTINGS = settings(max_examples=300, deadline=None)
 
@@ -61,3 +63,15 @@ def test_the_rising_key_heap_chooses_as_the_least_open_rule(people, in_set, step
         user.open += 1
         user.assigned_order = next_order
         next_order += 1
+
+
+@SETTINGS
+@given(ids=st.lists(st.text("ab", max_size=3), max_size=12), in_order=st.booleans(), as_chunks=st.booleans())
+def test_the_in_order_duplicate_check_agrees_with_counting_distinct_ids(ids, in_order, as_chunks):
+    if in_order:
+        ids = sorted(ids)
+    column = pa.chunked_array([ids[: len(ids) // 2], ids[len(ids) // 2 :]], pa.string()) if as_chunks else pa.array(ids)
+    if ids_strictly_increase(column):
+        assert len(set(ids)) == len(ids)
+    if in_order and len(set(ids)) == len(ids):
+        assert ids_strictly_increase(column)
