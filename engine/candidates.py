@@ -7,10 +7,10 @@ is checked per pick by `accept`: the `only`s that read `open` or
 itself is SPEC 3.4's, from choice.py.
 
 A count that falls (a contact taken away) can let a user back in: the sets
-learn of it from the roster's journal (`FallenCounts`), before each choice.
-The pass journals nothing else (`Roster.give_unjournalled`): rises are what
-the lazy heaps find out for themselves. The pass calls `catch_up` after
-every contact that may have made a count fall, so a choice never has to.
+learn of it from the roster's journal (`FallenCounts`). The pass journals
+nothing else (`Roster.give_unjournalled`): rises are what the lazy heaps
+find out for themselves. The pass calls `catch_up` after every contact
+that may have made a count fall, so a choice never has to.
 """
 
 from __future__ import annotations

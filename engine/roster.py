@@ -9,7 +9,9 @@ instant.
 Every change of a user is recorded in the roster's one `Journal`, as
 (what changed, whose): the candidate sets and indexes of the live engine,
 the drain, the durable engine's commit and the batch's candidate sets each
-follow it with a `JournalReader` of their own.
+follow it with a `JournalReader` of their own. The batch's pass journals a
+rising count once per user when it ends (`give_unjournalled`), as nothing
+reads those while it runs.
 """
 
 from __future__ import annotations
