@@ -104,6 +104,7 @@ class _Batch:
                 plans[route.index] = planner.plan(route, positions)
             elif route.kind == USER_ROUTE:
                 targets.update(self.target_users(route, positions))
+        self.fallen = planner.fallen
         outcome, user, reason = self.assign(order, route_index, plans, targets, progress)
         return self.table(route_index, outcome, user, reason, plans)
 
@@ -184,6 +185,7 @@ class _Batch:
         chosen: list[str | None] = [None] * self.count
         reason: list[str | None] = [None] * self.count
         set_of_position, sets, closable = self._set_of_position(route_index, plans)
+        first_order = self.roster.next_order
         queued_in_bulk = np.zeros(self.count, dtype=bool)
         last_shrink = self._last_possible_shrink(order, route_index)
         user_routes = np.array([route.kind == USER_ROUTE for route in self.policy.routes] + [False])
@@ -217,6 +219,7 @@ class _Batch:
                     pending = pending[~queued]
         if progress is not None:
             progress(total, total)
+        self.roster.journal_rises_since(first_order)
         outcome_array = pa.array(outcome, pa.string())
         if queued_in_bulk.any():
             outcome_array = pc.if_else(pa.array(queued_in_bulk), d.QUEUED, outcome_array)
@@ -225,47 +228,72 @@ class _Batch:
     def _assign_in_order(self, positions, route_index, set_of, sets, plans, targets, outcome, chosen, reason):
         assignees = self.column(CONTACT_ASSIGNEE)
         roster, cursors, now = self.roster, self.roster.cursors, self.now
-        give, choosers = roster.give, [candidate_set.choose for candidate_set in sets]  # bound once, called per contact
-        kinds = [route.kind for route in self.policy.routes]
+        # Bound once, called per contact.
+        give, catch_up = roster.give_unjournalled, self.fallen.catch_up
+        choosers = [candidate_set.choose for candidate_set in sets]
+        # What most contacts need, by route: (accept, logic, the pool whose cursor moves) for a team or space
+        # route whose checks read no contact field; None sends a contact to `_decide`.
+        picks = [
+            None
+            if plan is None or plan.failure is not None or plan.contact_fields
+            else (plan.accept, plan.logic, plan.pool_key if plan.logic == ROUND_ROBIN else None)
+            for plan in plans
+        ]
         assigned, queued = d.ASSIGNED, d.QUEUED  # module lookups hoisted out of the loop
-        unassign_route, user_route, round_robin = UNASSIGN_ROUTE, USER_ROUTE, ROUND_ROBIN
         for position in positions:
             index = route_index[position]
-            kind = kinds[index]
             previous = assignees[position]
-            if kind == unassign_route:
-                outcome[position] = d.UNASSIGNED
-                roster.take_away(previous)
-                continue
-            if kind == user_route:
-                user = targets[position]
-                if isinstance(user, str):
-                    outcome[position] = d.FAILED
-                    reason[position] = user
-                    continue
-                logic = d.BY_USER
-            else:
-                plan = plans[index]
-                if plan.failure is not None:
-                    outcome[position] = d.FAILED
-                    reason[position] = plan.failure
-                    continue
-                accept = (
-                    plan.accept
-                    if not plan.contact_fields
-                    else plan.accept_for(self.contact_fields(position, plan.contact_fields), self.now_fields)
-                )
+            pick = picks[index]
+            if pick is not None:
+                accept, logic, moved_cursor = pick
                 user = choosers[set_of[position]](accept)
                 if user is None:
                     outcome[position] = queued
                     continue
-                logic = plan.logic
-                if logic == round_robin:
-                    cursors[plan.pool_key] = user.id
+                if moved_cursor is not None:
+                    cursors[moved_cursor] = user.id
+            else:
+                decided = self._decide(
+                    position, index, previous, sets, set_of[position], plans, targets, outcome, reason
+                )
+                if decided is None:
+                    continue
+                user, logic = decided
             give(user, previous, now)
+            if previous is not None:  # a count may have fallen: the sets holding that user hear of it now
+                catch_up()
             outcome[position] = assigned
             chosen[position] = user.id
             reason[position] = logic
+
+    def _decide(self, position, index, previous, sets, set_index, plans, targets, outcome, reason) -> tuple | None:
+        """The contacts the loop's common case does not cover: unassign, user routes, routes that fail, checks
+        that read the contact. The user and logic to assign with, or None once the contact's row is written."""
+        kind = self.policy.routes[index].kind
+        if kind == UNASSIGN_ROUTE:
+            outcome[position] = d.UNASSIGNED
+            self.roster.take_away(previous)
+            self.fallen.catch_up()
+            return None
+        if kind == USER_ROUTE:
+            user = targets[position]
+            if isinstance(user, str):
+                outcome[position], reason[position] = d.FAILED, user
+                return None
+            return user, d.BY_USER
+        plan = plans[index]
+        if plan.failure is not None:
+            outcome[position], reason[position] = d.FAILED, plan.failure
+            return None
+        user = sets[set_index].choose(
+            plan.accept_for(self.contact_fields(position, plan.contact_fields), self.now_fields)
+        )
+        if user is None:
+            outcome[position] = d.QUEUED
+            return None
+        if plan.logic == ROUND_ROBIN:
+            self.roster.cursors[plan.pool_key] = user.id
+        return user, plan.logic
 
     def _runs(self, positions: np.ndarray, sticky_unheld: np.ndarray):
         """`positions` cut into runs to assign one by one and runs of at least BULK_RUN sticky contacts
@@ -297,7 +325,7 @@ class _Batch:
             outcome[position] = assigned
             chosen[position] = user.id
             reason[position] = by_user
-        self.roster.give_each(given, self.now)
+        self.roster.give_each_unjournalled(given, self.now)
 
     def _set_of_position(self, route_index, plans) -> tuple[np.ndarray, list, np.ndarray]:
         """Each contact's candidate set, numbered (-1: none); the sets; which of them may be

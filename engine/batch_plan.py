@@ -27,6 +27,7 @@ from rota.vocabulary import CONTACT_FIELDS, Scope
 
 from . import decisions as d
 from .candidates import FallenCounts, LeastOpenSet, RoundRobinSet
+from .choice import PassKeys
 from .compiler import LEAST_OPEN, TEAM_ROUTE, CompiledRoute
 from .evaluate import compile_condition
 from .filters import Conjunct, cap_of
@@ -89,6 +90,7 @@ class RoutePlanner:
         self.now = now
         self.contacts = contacts  # the table registered as CONTACTS_TABLE
         self.fallen = FallenCounts(roster)  # the candidate sets learn of falling counts from the journal
+        self.keys = PassKeys.of(roster.users.values(), roster.next_order, contacts.num_rows)
 
     def plan(self, route: CompiledRoute, positions: np.ndarray) -> RoutePlan:
         from .clock import deadline_after
@@ -124,7 +126,7 @@ class RoutePlanner:
     def _candidate_set(self, route: CompiledRoute, ids: list[str], monotone: bool):
         members = [self.roster.users[user_id] for user_id in ids]
         if route.route.logic == LEAST_OPEN:
-            return LeastOpenSet(members, monotone, self.fallen)
+            return LeastOpenSet(members, monotone, self.fallen, self.keys)
         assert route.pool_key is not None  # plans are made for team and space routes only
         return RoundRobinSet(members, self.roster.cursors, route.pool_key, monotone, self.fallen)
 

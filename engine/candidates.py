@@ -7,14 +7,17 @@ is checked per pick by `accept`: the `only`s that read `open` or
 itself is SPEC 3.4's, from choice.py.
 
 A count that falls (a contact taken away) can let a user back in: the sets
-learn of it from the roster's journal (`FallenCounts`), before each choice.
+learn of it from the roster's journal (`FallenCounts`). The pass journals
+nothing else (`Roster.give_unjournalled`): rises are what the lazy heaps
+find out for themselves. The pass calls `catch_up` after every contact
+that may have made a count fall, so a choice never has to.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .choice import Accept, LeastOpenHeap, first_after
+from .choice import Accept, PassKeys, RisingKeyHeap, first_after
 from .roster import Change, JournalReader, Roster, User
 
 
@@ -78,7 +81,6 @@ class RoundRobinSet(CandidateSet):
         self.pool_key = pool_key
 
     def choose(self, accept: Accept) -> User | None:
-        self.fallen.catch_up()
         users = self.users
         count = len(users)
         if not count:
@@ -98,12 +100,11 @@ class RoundRobinSet(CandidateSet):
 
 
 class LeastOpenSet(CandidateSet):
-    def __init__(self, users: list[User], monotone: bool, fallen: FallenCounts):
+    def __init__(self, users: list[User], monotone: bool, fallen: FallenCounts, keys: PassKeys):
         super().__init__(users, monotone, fallen)
-        self.heap = LeastOpenHeap(users)
+        self.heap = RisingKeyHeap(users, keys)
 
     def choose(self, accept: Accept) -> User | None:
-        self.fallen.catch_up()
         if self._exhausted:  # nobody passed, and no count has fallen since
             return None
         chosen = self.heap.choose(accept, self.monotone)

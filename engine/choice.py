@@ -6,17 +6,19 @@
   open contacts, then least recently assigned, then smallest id.
 
 `Router.choose` applies the rule to a list of candidates (the plain path);
-the live candidate sets (live_candidates.py) and the batch's candidate sets
-(candidates.py) keep a `LeastOpenHeap` so that a choice costs O(log n) while
-counts change.
+the live candidate sets (live_candidates.py) keep a `LeastOpenHeap` and the
+batch's candidate sets (candidates.py) a `RisingKeyHeap`, its int-keyed twin
+for a pass, so that a choice costs O(log n) while counts change.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from heapq import heapify, heappop, heappush, heapreplace
 from itertools import count
+from typing import Generic, TypeVar
 
 from .roster import User
 
@@ -37,9 +39,44 @@ def first_after(ids: Sequence[str], cursor: str | None) -> int:
 
 # (open, assigned_order, id, serial, user): least-open order; the serial keeps ties from reaching the user.
 HeapEntry = tuple[int, int, str, int, User]
+Entry = TypeVar("Entry", HeapEntry, int)  # what a lazy heap keeps per user
 
 
-class LeastOpenHeap:
+class LazyHeap(Generic[Entry]):
+    """What both lazy heaps share: `top` (the user with the smallest key, once stale entries are dealt
+    with) is each one's own; choosing past users a check refuses is the same for both."""
+
+    heap: list[Entry]
+
+    def __len__(self) -> int:
+        return len(self.heap)
+
+    def top(self) -> User | None:
+        raise NotImplementedError
+
+    def choose(self, accept: Accept = None, monotone: bool = True) -> User | None:
+        """The user with the smallest key that `accept` lets through.
+
+        A monotone `accept` (caps like `open < 5`) that fails the least loaded
+        user fails everyone, so the search stops at the top."""
+        top = self.top()
+        if top is None or accept is None or accept(top):
+            return top
+        if monotone:
+            return None
+        passed_over = []
+        chosen = None
+        while (user := self.top()) is not None:
+            if accept(user):
+                chosen = user
+                break
+            passed_over.append(heappop(self.heap))
+        for entry in passed_over:
+            heappush(self.heap, entry)
+        return chosen
+
+
+class LeastOpenHeap(LazyHeap[HeapEntry]):
     """A lazy heap of users by least-open key.
 
     An entry keeps the key its user had when it was pushed. A key grows by
@@ -54,9 +91,6 @@ class LeastOpenHeap:
         self.members = members
         self._serial = count()
         self.rebuild(users)
-
-    def __len__(self) -> int:
-        return len(self.heap)
 
     def rebuild(self, users: Iterable[User]) -> None:
         self.heap: list[HeapEntry] = [self._entry(user) for user in users]
@@ -83,26 +117,60 @@ class LeastOpenHeap:
                 heappop(heap)
         return None
 
-    def choose(self, accept: Accept = None, monotone: bool = True) -> User | None:
-        """The user with the smallest key that `accept` lets through.
-
-        A monotone `accept` (caps like `open < 5`) that fails the least loaded
-        user fails everyone, so the search stops at the top."""
-        top = self.top()
-        if top is None or accept is None or accept(top):
-            return top
-        if monotone:
-            return None
-        passed_over = []
-        chosen = None
-        while (user := self.top()) is not None:
-            if accept(user):
-                chosen = user
-                break
-            passed_over.append(heappop(self.heap))
-        for entry in passed_over:
-            heappush(self.heap, entry)
-        return chosen
-
     def _entry(self, user: User) -> HeapEntry:
         return (user.open, user.assigned_order, user.id, next(self._serial), user)
+
+
+@dataclass(frozen=True)
+class PassKeys:
+    """How a pass's `RisingKeyHeap`s pack keys: every user it may pick, by id (a user's rank is its place),
+    and a bound above every `assigned_order + 1` the pass can reach."""
+
+    ranked: list[User]
+    rank_of: dict[str, int]
+    order_span: int
+
+    @classmethod
+    def of(cls, users: Iterable[User], next_order: int, assignments: int) -> PassKeys:
+        """For a pass over `users` making at most `assignments` assignments from `next_order` on."""
+        ranked = sorted(users, key=lambda user: user.id)
+        return cls(ranked, {user.id: rank for rank, user in enumerate(ranked)}, next_order + assignments + 1)
+
+
+class RisingKeyHeap(LazyHeap[int]):
+    """The lazy heap for a pass in which keys rise and seldom fall (the batch): entries are plain
+    ints, so a comparison is one machine compare instead of a tuple's, and no serial is needed.
+
+    An entry packs a user's least-open key as `(open * order_span + assigned_order + 1) * len(ranked)
+    + rank` (see `PassKeys`): ordering the ints is ordering the keys. The refresh and the falls work as
+    in `LeastOpenHeap`: an entry older than its user's key is refreshed at the top, one newer (pushed
+    when the key fell) wins, the stale one is dropped."""
+
+    def __init__(self, users: Iterable[User], keys: PassKeys):
+        self.rank_of, self.ranked = keys.rank_of, keys.ranked
+        self.span, self.size = keys.order_span, len(keys.ranked)
+        self.heap = [self._key(user) for user in users]
+        heapify(self.heap)
+
+    def push(self, user: User) -> None:
+        heappush(self.heap, self._key(user))
+
+    def top(self) -> User | None:
+        """The user with the smallest key; None when the heap holds nobody."""
+        # Written out, not through helpers: this runs once or more per assignment.
+        heap, ranked, span, size = self.heap, self.ranked, self.span, self.size
+        while heap:
+            key = heap[0]
+            rank = key % size
+            user = ranked[rank]
+            now_key = (user.open * span + user.assigned_order + 1) * size + rank
+            if now_key == key:
+                return user
+            if now_key > key:
+                heapreplace(heap, now_key)
+            else:  # a smaller entry was pushed when the key fell
+                heappop(heap)
+        return None
+
+    def _key(self, user: User) -> int:
+        return (user.open * self.span + user.assigned_order + 1) * self.size + self.rank_of[user.id]

@@ -9,7 +9,9 @@ instant.
 Every change of a user is recorded in the roster's one `Journal`, as
 (what changed, whose): the candidate sets and indexes of the live engine,
 the drain, the durable engine's commit and the batch's candidate sets each
-follow it with a `JournalReader` of their own.
+follow it with a `JournalReader` of their own. The batch's pass journals a
+rising count once per user when it ends (`give_unjournalled`), as nothing
+reads those while it runs.
 """
 
 from __future__ import annotations
@@ -192,25 +194,37 @@ class Roster:
 
     def give(self, user: User, previous_assignee: str | None, now: datetime) -> None:
         """Assign a contact to `user`, taking it from its previous assignee (SPEC 3.5)."""
+        self.give_unjournalled(user, previous_assignee, now)
+        self.journal.record(Change.COUNT, user.id)
+
+    # The batch's pass gives without journalling the rises: a million entries nobody reads, since its
+    # candidate sets only look for falls (still journalled by `take_away`). It ends with `journal_rises_since`.
+
+    def give_unjournalled(self, user: User, previous_assignee: str | None, now: datetime) -> None:
         if previous_assignee != user.id:
             user.open += 1
-            self.take_away(previous_assignee)
+            if previous_assignee is not None:
+                self.take_away(previous_assignee)
         user.last_assigned_at = now
         user.assigned_order = self.next_order
         self.next_order += 1
-        self.journal.record(Change.COUNT, user.id)
 
-    def give_each(self, users: list[User], now: datetime) -> None:
-        """`give(user, None, now)` for each of `users` in turn (one contact each, held by nobody), in one
-        pass over the distinct users: each count rises by its number of contacts, each order is its last."""
+    def give_each_unjournalled(self, users: list[User], now: datetime) -> None:
+        """`give_unjournalled(user, None, now)` for each of `users` in turn (one contact each, held by nobody),
+        in one pass over the distinct users: each count rises by its number of contacts, each order is its last."""
         start = self.next_order
         last_turn = {user: turn for turn, user in enumerate(users)}
         for user, contacts in Counter(users).items():
             user.open += contacts
             user.last_assigned_at = now
             user.assigned_order = start + last_turn[user]
-            self.journal.record(Change.COUNT, user.id)
         self.next_order += len(users)
+
+    def journal_rises_since(self, order: int) -> None:
+        """One COUNT entry for each user given a contact since `next_order` was `order`."""
+        for user in self.users.values():
+            if user.assigned_order >= order:
+                self.journal.record(Change.COUNT, user.id)
 
     def take_away(self, assignee: str | None) -> None:
         """The assignee no longer holds one of its contacts; never below zero."""

@@ -5,27 +5,54 @@ in rota.storage; the names most users need are re-exported here.
 """
 
 import importlib.metadata
+from typing import TYPE_CHECKING
 
-from rota.dsl import Diagnostic, PolicyError, analyze, check, format_policy, load_policy, parse
-from rota.engine import (
-    CompiledPolicy,
-    Contact,
-    Decision,
-    DurableEngine,
-    Engine,
-    Event,
-    Roster,
-    Router,
-    User,
-    compile_policy,
-    load_roster,
-    run_batch,
-)
-from rota.storage import StorageError, load_snapshot, read_contacts, write_table
+from rota.lazy import lazy_names
 
-from .jobs import BatchSummary, ReplaySummary, batch_file, compile_policy_file, replay_file
+if TYPE_CHECKING:  # at run time each name is imported when first used (__getattr__ below)
+    from rota.dsl import Diagnostic, PolicyError, analyze, check, format_policy, load_policy, parse
+    from rota.engine import (
+        CompiledPolicy,
+        Contact,
+        Decision,
+        DurableEngine,
+        Engine,
+        Event,
+        Roster,
+        Router,
+        User,
+        compile_policy,
+        load_roster,
+        run_batch,
+    )
+    from rota.storage import StorageError, load_snapshot, read_contacts, write_table
+
+    from .jobs import BatchSummary, ReplaySummary, batch_file, compile_policy_file, replay_file
 
 __version__ = importlib.metadata.version("rota")  # the installed distribution's, from pyproject.toml
+
+__getattr__ = lazy_names(
+    globals(),
+    {
+        "rota.dsl": ("Diagnostic", "PolicyError", "analyze", "check", "format_policy", "load_policy", "parse"),
+        "rota.engine": (
+            "CompiledPolicy",
+            "Contact",
+            "Decision",
+            "DurableEngine",
+            "Engine",
+            "Event",
+            "Roster",
+            "Router",
+            "User",
+            "compile_policy",
+            "load_roster",
+            "run_batch",
+        ),
+        "rota.storage": ("StorageError", "load_snapshot", "read_contacts", "write_table"),
+        ".jobs": ("BatchSummary", "ReplaySummary", "batch_file", "compile_policy_file", "replay_file"),
+    },
+)
 
 __all__ = [
     "BatchSummary",

@@ -16,12 +16,6 @@ import duckdb
 
 from rota import __version__, report
 from rota.dsl import PolicyError
-from rota.engine.provenance import RunMismatch
-from rota.engine.replay import EventError
-from rota.remote import ServiceError
-from rota.storage import StorageError
-from rota.storage.engine_store import EngineFileError
-from rota.tokens import TokenError
 
 from . import (
     diff_command,
@@ -63,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     except PolicyError as error:
         print(str(error))
         return POLICY_ERRORS
-    except (InputError, StorageError, EventError, TokenError, EngineFileError, RunMismatch, ServiceError) as error:
+    except _input_errors() as error:
         say(errors, f"rota: error: {error}")
         return INPUT_ERRORS
     except KeyboardInterrupt:
@@ -78,6 +72,20 @@ def main(argv: list[str] | None = None) -> int:
     except Exception:  # a bug: one line, no traceback
         say(errors, f"rota: error: rota {arguments.command} stopped on an unexpected problem; please report it")
         return INPUT_ERRORS
+
+
+def _input_errors() -> tuple[type[Exception], ...]:
+    """The failures that are the input's fault. An `except` names them only once something failed, so
+    their modules (the replay's, the durable store's, the service client's) load only for the commands
+    that use them: `rota batch` never does."""
+    from rota.engine.provenance import RunMismatch
+    from rota.engine.replay import EventError
+    from rota.remote import ServiceError
+    from rota.storage import StorageError
+    from rota.storage.engine_store import EngineFileError
+    from rota.tokens import TokenError
+
+    return (InputError, StorageError, EventError, TokenError, EngineFileError, RunMismatch, ServiceError)
 
 
 def _parser() -> argparse.ArgumentParser:
