@@ -84,8 +84,8 @@ class RouteCandidates:
 
     def pick(self, fields: dict[str, Any], released: Collection[str] = ()) -> tuple[User | None, int] | None:
         """Whom SPEC 3.4 chooses for a contact with these fields, less the users it was released from
-        (SPEC 4.1), and how many are eligible; None when the contact's values cannot key a set, or the
-        set's choice is a released user (the caller scans)."""
+        (SPEC 4.1), and how many are eligible; None when the contact's values cannot key a set (the
+        caller scans)."""
         key = contact_key(fields, self.key_fields)
         if key is None:
             return None
@@ -98,13 +98,9 @@ class RouteCandidates:
                 sets.popitem(last=False)[1].drop()
         else:
             sets.move_to_end(key)
-        chosen = candidates.choose()
+        chosen = candidates.choose(released)
         if not released:
             return chosen, candidates.count
-        # Round-robin's first after the cursor, or the least loaded, is still the one once the released
-        # users are taken out, unless it is one of them.
-        if chosen is not None and chosen.id in released:
-            return None
         return chosen, candidates.count - sum(1 for user_id in released if candidates.passes(user_id))
 
     def lookup(self, contact: dict[str, Any]) -> list[User]:
@@ -188,19 +184,30 @@ class KeyedCandidates:
         place = bisect_left(self.passing, user_id)
         return place < len(self.passing) and self.passing[place] == user_id
 
-    def choose(self) -> User | None:
-        """SPEC 3.4 over the eligible users; None when there is none."""
+    def choose(self, released: Collection[str] = ()) -> User | None:
+        """SPEC 3.4 over the eligible users but `released` (SPEC 4.1, a few); None when there is none."""
         if self.least_open:
             if len(self.heap) > 2 * len(self.members) + 64:  # mostly stale entries
                 self.heap.rebuild(self.members.values())
-            top = self.heap.top()
+            # The least loaded user not released: the caps are monotone, so if it fails them everyone left does.
+            top = (
+                self.heap.choose(lambda user: user.id not in released, monotone=False) if released else self.heap.top()
+            )
             return top if top is not None and passes(self.route.caps, top, NO_FIELDS) else None
         passing = self.passing
         if not passing:
             return None
         pool_key = self.route.route.pool_key
         assert pool_key is not None  # a live set is kept for team and space routes only
-        return self.members[passing[first_after(passing, self.route.roster.cursors.get(pool_key))]]
+        start = first_after(passing, self.route.roster.cursors.get(pool_key))
+        if not released:
+            return self.members[passing[start]]
+        # The first after the cursor that is not released: at most one step per released user.
+        for step in range(len(passing)):
+            user_id = passing[(start + step) % len(passing)]
+            if user_id not in released:
+                return self.members[user_id]
+        return None
 
     def drop(self) -> None:
         """The set is evicted: its users are no longer held by it."""

@@ -350,15 +350,15 @@ class Engine:
     def _branch(self, route_name: str, branch: str, contact: Contact, at: datetime) -> Decision:
         """A timeout's or a release's branch at `at`: `unassign` (the row carries `route_name`), or the
         named route's action and options, its `when` not checked, its failure checks run."""
+        target = None
         if branch == UNASSIGN_BRANCH:
             decision = self.router.unassign(route_name, contact, at)
-            self.releases.clear(contact.id)
-            return decision
-        target = self.policy.route_named(branch)
-        assert target is not None  # the checker refuses a branch that names no route of the policy
-        decision = self.router.apply(target, contact, at)
-        if decision.outcome == d.QUEUED:
-            self._enqueue(contact, target, at, deadline_after(at, target.timeout_seconds))
+        else:
+            target = self.policy.route_named(branch)
+            assert target is not None  # the checker refuses a branch that names no route of the policy
+            decision = self.router.apply(target, contact, at)
+            if decision.outcome == d.QUEUED:
+                self._enqueue(contact, target, at, deadline_after(at, target.timeout_seconds))
         self._set_timers(decision, target)
         return decision
 
