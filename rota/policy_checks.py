@@ -398,7 +398,10 @@ class PolicyReview:
                 target = self.policy.by_name[reassign.branch or route.name]
                 assignees, others = self._takers(route), self._takers(target)
                 if assignees is None or others is None:
-                    unread = unread or self.snapshot is None
+                    # Unknown for want of a snapshot, unless a user read from the contact makes it unknowable.
+                    unread = unread or not any(
+                        side.kind == RouteKind.USER and self._names_any_user(side) for side in (route, target)
+                    )
                     continue
                 if assignees and all(others <= {user} for user in assignees):
                     findings.append(self._never_assigns(route, reassign, target, sorted(others)))
@@ -418,9 +421,7 @@ class PolicyReview:
     ) -> Diagnostic:
         option = f"`reassign when {reassign.trigger}` of route `{route.name}`"
         goes_to = (
-            f"it routes the contact again by `{target.name}`"
-            if reassign.branch is None
-            else (f"it branches to `{target.name}`")
+            f"it branches to `{target.name}`" if reassign.branch else f"it routes the contact again by `{target.name}`"
         )
         if target.kind == RouteKind.USER:
             who, then = f"which names {others[0]}", "it fails with user_released"
@@ -451,7 +452,7 @@ class PolicyReview:
             for key, wait in self._waits(route):
                 if key in taken:
                     continue
-                rest = Chain(start, (_ending(wait.target),), 0, False)
+                rest = Chain(start, ("fails" if wait.target is None else wait.target,), 0, False)
                 if wait.target is not None and wait.target != UNASSIGN_BRANCH:
                     after = self.policy.by_name[wait.target]
                     rest = longest(after, taken | {key}, passed | {after.name})
@@ -480,10 +481,6 @@ class PolicyReview:
             target = reassign.branch or route.name
             waits.append((f"{route.name} {reassign.trigger}", Wait(queued + reassign.seconds, text, target, True)))
         return waits
-
-
-def _ending(target: str | None) -> str:
-    return "fails" if target is None else target
 
 
 def _best_states(user: User) -> Iterator[User]:

@@ -112,32 +112,23 @@ def check_invariants(database):
         )
         counts = dict(connection.execute("SELECT id, open_contacts FROM users").fetchall())
         assert all(counts[user] == held.get(user, 0) for user in counts), "open counts differ from contacts held"
-        assert (
-            connection.execute(
-                "SELECT count(*) FROM queue q JOIN contacts c ON c.id = q.contact WHERE c.closed"
-            ).fetchall()[0][0]
-            == 0
-        ), "a closed contact is still queued"
-        assert (
-            connection.execute(
-                "SELECT count(*) FROM release_timers t JOIN contacts c ON c.id = t.contact "
-                "WHERE c.closed OR c.assignee IS DISTINCT FROM t.assignee OR t.contact IN (SELECT contact FROM queue)"
-            ).fetchall()[0][0]
-            == 0
-        ), "a release timer watches a contact its assignee no longer holds"
-        assert (
-            connection.execute(
-                "SELECT count(*) FROM released_users r JOIN contacts c ON c.id = r.contact "
-                "WHERE c.closed OR c.assignee = r.user_id"
-            ).fetchall()[0][0]
-            == 0
-        ), "a contact is held by a user it was released from, or closed with released users"
-        assert (
-            connection.execute(
-                "SELECT count(*) FROM queue WHERE deadline > enqueued_at + INTERVAL 7 DAY OR deadline <= enqueued_at"
-            ).fetchall()[0][0]
-            == 0
-        )
+        for query, broken in (
+            ("FROM queue q JOIN contacts c ON c.id = q.contact WHERE c.closed", "a closed contact is still queued"),
+            (
+                "FROM release_timers t JOIN contacts c ON c.id = t.contact WHERE c.closed "
+                "OR c.assignee IS DISTINCT FROM t.assignee OR t.contact IN (SELECT contact FROM queue)",
+                "a release timer watches a contact its assignee no longer holds",
+            ),
+            (
+                "FROM released_users r JOIN contacts c ON c.id = r.contact WHERE c.closed OR c.assignee = r.user_id",
+                "a contact is held by a user it was released from, or closed with released users",
+            ),
+            (
+                "FROM queue WHERE deadline > enqueued_at + INTERVAL 7 DAY OR deadline <= enqueued_at",
+                "a deadline is not within 7 days of its enqueueing",
+            ),
+        ):
+            assert connection.execute(f"SELECT count(*) {query}").fetchall()[0][0] == 0, broken
         return [
             row[0]
             for row in connection.execute(

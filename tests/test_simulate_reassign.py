@@ -13,8 +13,9 @@ from test_spec_5_cli import run as cli
 from rota import compile_policy_file, load_roster, load_snapshot
 from rota.engine import snapshot_schema
 from rota.simulate import SimulationSettings, simulate
-from rota.simulate.desk import lognormal, without_reassign
+from rota.simulate.desk import without_reassign
 from rota.simulate.measures import measure
+from rota.simulate.presence import lognormal
 from rota.simulate.report import simulate_file
 
 POLICIES = Path(__file__).parent.parent / "policies"

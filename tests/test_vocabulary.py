@@ -104,6 +104,7 @@ NOT_THE_NAME = {
     ("dsl/syntax_errors.py", "round_robin"),  # the grammar's keywords, shown in syntax errors
     ("dsl/syntax_errors.py", "least_open"),
     ("rota/service/contacts_api.py", "queued"),  # the key of a contact's queue entry in GET /v1/contacts/{id}
+    ("rota/service/contacts_api.py", "released"),  # the key of a contact's released users in GET /v1/contacts/{id}
     ("rota/simulate/report.py", "assigned"),  # headings of the report
     ("rota/simulate/report.py", "failed"),
     ("rota/simulate/report.py", "released"),

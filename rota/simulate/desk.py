@@ -38,7 +38,6 @@ with one seed see the same contacts, absences and reply times.
 from __future__ import annotations
 
 import heapq
-import math
 import random
 import time
 from dataclasses import dataclass, field, replace
@@ -50,6 +49,7 @@ from rota.engine import CompiledPolicy, Contact, Decision, Engine, Event, Roster
 from rota.vocabulary import EventType, Outcome, RouteKind, Status
 
 from .contacts import ContactProfiles
+from .presence import Presence, lognormal
 
 DEFAULT_START = datetime(2026, 11, 25, 8, 0)  # a Wednesday, 09:00 in Berlin: the demo day
 
@@ -145,7 +145,7 @@ class _Desk:
             user.id for user in roster.users.values() if user.status == ONLINE and not user.deleted
         }
         self.samples = LoadSamples(open_by_user={user_id: [] for user_id in sorted(roster.users)})
-        self.presence = _Presence(roster, settings.start)
+        self.presence = Presence(roster, settings.start)
         self.shift = {user_id: 0 for user_id in roster.users}  # a break's events count for this shift only
         self.assignments: dict[str, int] = {}  # contact -> its assignments so far: a reply is for one of them
         self.unsent_replies: dict[str, list[tuple[str, int]]] = {}  # user -> replies it sends when back online
@@ -193,10 +193,10 @@ class _Desk:
             if user.deleted:
                 continue
             if user.status == ONLINE:
-                self.schedule(self.after(self.settings.start, self.settings.online_minutes), STATUS, (user.id, AWAY))
+                self.schedule(self.after(self.settings.start, self.settings.online_minutes), STATUS, (user.id, AWAY, 0))
             else:
                 mean = self.settings.break_minutes if user.status == AWAY else self.settings.shift_start_minutes
-                self.schedule(self.after(self.settings.start, mean), STATUS, (user.id, ONLINE))
+                self.schedule(self.after(self.settings.start, mean), STATUS, (user.id, ONLINE, 0))
         self._schedule_absences()
 
     def _schedule_absences(self) -> None:
@@ -231,8 +231,8 @@ class _Desk:
             self.presence.let_go(at, subject)
             self.send(Event(at, EventType.CLOSE.value, contact=subject))
         elif kind == STATUS:
-            user_id, status, *shift = subject
-            if (shift[0] if shift else 0) == self.shift[user_id]:  # else an absence cut this break short
+            user_id, status, shift = subject
+            if shift == self.shift[user_id]:  # else an absence cut this break short
                 self.change_status(at, user_id, status)
         elif kind == LEAVE:
             user_id, returns = subject
@@ -320,61 +320,6 @@ class _Desk:
                 contact: self.presence.absent[contact] for contact in self.arrivals if contact in self.presence.absent
             },
         )
-
-
-class _Presence:
-    """Who holds each contact, who is not online, and so how long each contact sat with an absent assignee."""
-
-    def __init__(self, roster: Roster, start: datetime):
-        self.holders: dict[str, str] = {}
-        self.held: dict[str, set[str]] = {user_id: set() for user_id in roster.users}
-        self.away_since = {user.id: start for user in roster.users.values() if user.status != ONLINE}
-        self.absent: dict[str, float] = {}
-        self.since: dict[str, datetime] = {}  # contact -> since when its holder has been absent
-
-    def holder(self, contact_id: str) -> str | None:
-        return self.holders.get(contact_id)
-
-    def hold(self, at: datetime, contact_id: str, user_id: str) -> None:
-        self.let_go(at, contact_id)
-        self.holders[contact_id] = user_id
-        self.held[user_id].add(contact_id)
-        self.absent.setdefault(contact_id, 0.0)
-        if user_id in self.away_since:
-            self.since[contact_id] = at
-
-    def let_go(self, at: datetime, contact_id: str) -> None:
-        user_id = self.holders.pop(contact_id, None)
-        if user_id is not None:
-            self.held[user_id].discard(contact_id)
-            self._count(at, contact_id)
-
-    def changed(self, at: datetime, user_id: str, online: bool) -> None:
-        if online and user_id in self.away_since:
-            del self.away_since[user_id]
-            for contact_id in self.held[user_id]:
-                self._count(at, contact_id)
-        elif not online and user_id not in self.away_since:
-            self.away_since[user_id] = at
-            for contact_id in self.held[user_id]:
-                self.since[contact_id] = at
-
-    def stop(self, end: datetime) -> None:
-        for contact_id in list(self.since):
-            self._count(end, contact_id)
-
-    def _count(self, at: datetime, contact_id: str) -> None:
-        since = self.since.pop(contact_id, None)
-        if since is not None:
-            self.absent[contact_id] += (at - since).total_seconds()
-
-
-def lognormal(generator: random.Random, mean: float, spread: float) -> float:
-    """A lognormal draw with this mean and standard deviation (spread 0: the mean itself)."""
-    if spread <= 0 or mean <= 0:
-        return max(mean, 0.0)
-    sigma_squared = math.log(1 + (spread / mean) ** 2)
-    return generator.lognormvariate(math.log(mean) - sigma_squared / 2, math.sqrt(sigma_squared))
 
 
 def without_reassign(policy: CompiledPolicy) -> CompiledPolicy:

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from collections import Counter
 
-from rota.vocabulary import ReassignTrigger
+from rota.vocabulary import Outcome, ReassignTrigger
 
 from ..waits import WaitSummary, duration
 from .measures import SimulationMeasures
 
-RELEASE_COLUMNS = ["route", *ReassignTrigger.texts(), "released"]
+RELEASED = Outcome.RELEASED.value  # the count of `released` rows, and its heading
+RELEASE_COLUMNS = ["route", *ReassignTrigger.texts(), RELEASED]
 COMPARISON_COLUMNS = ["", "with reassign", "without"]
 
 
@@ -52,7 +53,7 @@ def comparison_rows(measures: SimulationMeasures, baseline: SimulationMeasures) 
         return lambda run: duration(getattr(WaitSummary.of(run.held_by_absent), part))
 
     return [
-        ["released", *both(lambda run: release_counts(run.releases))],
+        [RELEASED, *both(lambda run: release_counts(run.releases))],
         ["contacts that sat with an absent agent", *both(lambda run: f"{len(run.held_by_absent):,}")],
         ["time with an absent agent, p50", *both(held("p50"))],
         ["time with an absent agent, p90", *both(held("p90"))],

@@ -98,7 +98,7 @@ def headline(run: SimulationRun, measures: SimulationMeasures) -> list[tuple[str
         ("waiting at the end", f"{endings[WAITING_AT_END]:,} (peak queue {measures.peak_queue:,})"),
     ]
     if measures.releases:
-        rows.append(("released", release_counts(measures.releases)))
+        rows.append((Outcome.RELEASED.value, release_counts(measures.releases)))
     rows.append(("held by an absent agent", absent_line(measures)))
     if endings[NO_ROUTE] or endings[UNASSIGNED]:
         rows.append(("no route / unassigned", f"{endings[NO_ROUTE]:,} / {endings[UNASSIGNED]:,}"))
