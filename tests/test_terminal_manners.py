@@ -260,18 +260,18 @@ def test_verify_shows_a_skipped_check_as_skipped_and_counts_it(tmp_path, capsys)
         "longest 7d30m: vip 30m -> general 7d -> fails)"
     ) in lines
     assert not [line for line in lines if line.startswith("✓") and "skipped" in line]
-    assert re.fullmatch(r"8 passed, 3 skipped in \d+\.\d s", lines[-1]), lines[-1]
+    assert re.fullmatch(r"9 passed, 3 skipped in \d+\.\d s", lines[-1]), lines[-1]
 
 
 def test_verify_counts_failures_passes_and_skips(tmp_path, capsys):
     code, lines = verify_lines(capsys, tmp_path, POLICIES / "escalation.rota", "--max-wait", "2h")
     assert code == 1
-    assert re.fullmatch(r"1 failed, 8 passed, 2 skipped in \d+\.\d s", lines[-1]), lines[-1]
+    assert re.fullmatch(r"1 failed, 9 passed, 2 skipped in \d+\.\d s", lines[-1]), lines[-1]
     code, lines = verify_lines(
         capsys, tmp_path, POLICIES / "vip_desk.rota", "--snapshot", DEMO / "snapshot", "--max-wait", "8d"
     )
     assert code == 0
-    assert re.fullmatch(r"all 11 passed in \d+\.\d s", lines[-1]), lines[-1]
+    assert re.fullmatch(r"all 12 passed in \d+\.\d s", lines[-1]), lines[-1]
 
 
 # ------------------------------------------------------------- percentiles
