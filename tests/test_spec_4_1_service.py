@@ -45,7 +45,7 @@ def test_a_contact_shows_its_timers_and_a_reply_by_its_assignee_clears_unanswere
     unanswered_due = format_instant(parse_instant(decision["at"]) + timedelta(minutes=5))
     shown = timers(client, "c1")
     assert shown == [("unanswered", "desk", unanswered_due), ("away", "desk", None)]  # away runs not: u1 is online
-    assert client.get("/v1/contacts/c1").json()["released"] == []
+    assert client.get("/v1/contacts/c1").json()["released_users"] == []
     assert client.post("/v1/contacts/c1/reply", json={"user": "u2"}).status_code == 204
     assert timers(client, "c1") == shown  # a reply by anyone else changes nothing
     assert client.post("/v1/contacts/c1/reply", json={"user": "u1"}).status_code == 204
@@ -77,7 +77,7 @@ def test_a_release_is_logged_counted_and_shown_on_the_contact(client, service, m
     ]
     assert [row["user"] for row in client.get("/v1/decisions", params={"outcome": "released"}).json()] == ["u1"]
     state = client.get("/v1/contacts/c1").json()
-    assert (state["assignee"], state["released"]) == ("u2", ["u1"])
+    assert (state["assignee"], state["released_users"]) == ("u2", ["u1"])
     deadline = time.monotonic() + 5  # the writer counts a commit's decisions just after it wakes the request
     while RELEASES_BY_DESK not in client.get("/metrics").text and time.monotonic() < deadline:
         time.sleep(0.05)

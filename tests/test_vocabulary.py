@@ -104,12 +104,22 @@ NOT_THE_NAME = {
     ("dsl/syntax_errors.py", "round_robin"),  # the grammar's keywords, shown in syntax errors
     ("dsl/syntax_errors.py", "least_open"),
     ("rota/service/contacts_api.py", "queued"),  # the key of a contact's queue entry in GET /v1/contacts/{id}
-    ("rota/service/contacts_api.py", "released"),  # the key of a contact's released users in GET /v1/contacts/{id}
+    ("rota/service/contacts_api.py", "released"),
+    ("rota/diff/text.py", "released"),  # a column heading of `rota diff`: releases under each policy
+    (
+        "rota/diff/text.py",
+        "assigned",
+    ),  # keys of a route's waits in `rota diff --format json`  # the key of a contact's released users in GET /v1/contacts/{id}
     ("rota/simulate/report.py", "assigned"),  # headings of the report
     ("rota/simulate/report.py", "failed"),
     ("rota/simulate/report.py", "released"),
     ("rota/simulate/releases.py", "released"),  # a column: how many contacts were released
-    ("rota/service/contacts_api.py", "released"),  # the key of a contact's released users
+    ("rota/service/contacts_api.py", "released"),
+    ("rota/diff/text.py", "released"),  # a column heading of `rota diff`: releases under each policy
+    (
+        "rota/diff/text.py",
+        "assigned",
+    ),  # keys of a route's waits in `rota diff --format json`  # the key of a contact's released users
     ("rota/testing/model.py", "least_open"),  # the name of a property (verify-failures/least_open/)
     ("rota/testing/model.py", "queued"),  # a contact's state in a finding
     ("rota/verify.py", "failed"),  # the summary's count of failed checks

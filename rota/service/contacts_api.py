@@ -78,7 +78,7 @@ def add_contact_routes(app: FastAPI, service: RotaService, authorized) -> None:
                     {"trigger": timer.trigger, "route": timer.route, "due": format_instant(timer.due)}
                     for timer in service.engine.release_timers(contact_id)
                 ],
-                "released": sorted(state.contact.released),
+                "released_users": sorted(state.contact.released),
             }
 
     @app.get("/v1/queue", dependencies=authorized, response_model=list[QueueEntryBody], responses=error_responses())

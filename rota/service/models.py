@@ -159,7 +159,7 @@ class ContactBody(BaseModel):
     queued: QueueEntryBody | None
     attrs: dict[str, Any]
     timers: list[ReleaseTimerBody] = Field(description="its release timers, in the order they were set")
-    released: list[str] = Field(
+    released_users: list[str] = Field(
         examples=[["u2"]], description="the users it was released from: never its candidates until routed again"
     )
 
