@@ -256,9 +256,15 @@ def least_open_difference(winner: User, other: User | None) -> str:
     if winner.open != other.open:
         return f"fewest open contacts ({winner.id} has {winner.open}, {other.id} has {other.open})"
     if winner.assigned_order != other.assigned_order:
-        when = format_instant(winner.last_assigned_at) if winner.last_assigned_at else "never"
-        return f"both have {winner.open} open; {winner.id} was assigned less recently ({when})"
+        return (
+            f"both have {winner.open} open; {winner.id} was assigned less recently "
+            f"({_last_assigned(winner)}, {other.id} {_last_assigned(other)})"
+        )
     return f"both have {winner.open} open and the same last assignment; {winner.id} has the smaller id"
+
+
+def _last_assigned(user: User) -> str:
+    return format_instant(user.last_assigned_at) if user.last_assigned_at else "never"
 
 
 def pool_verdict(
