@@ -87,7 +87,7 @@ def explain_decision(
     if route.kind == UNASSIGN_ROUTE:
         explanation.user = no_pool_verdict(user, f"route {route.name} unassigns: it chooses nobody")
     elif route.kind == USER_ROUTE:
-        explain_named_user(router, route, moment, decision, explanation, user)
+        explain_named_user(route, moment, decision, explanation, user)
     else:
         explain_pool(router, route, moment, explanation, user, released)
     return explanation
@@ -132,7 +132,6 @@ def action_text(route: CompiledRoute) -> str:
 
 
 def explain_named_user(
-    router: Router,
     route: CompiledRoute,
     moment: Moment,
     decision: Decision,
