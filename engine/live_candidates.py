@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Collection, Hashable
 from typing import Any
 
 from rota.storage.kinds import value_kind
@@ -82,9 +82,10 @@ class RouteCandidates:
         self.spec = specs[0] if specs else None  # one index narrows; the filters themselves decide
         self._rebuild()
 
-    def pick(self, fields: dict[str, Any]) -> tuple[User | None, int] | None:
-        """Whom SPEC 3.4 chooses for a contact with these fields, and how many are eligible;
-        None when the contact's values cannot key a set (the caller scans)."""
+    def pick(self, fields: dict[str, Any], released: Collection[str] = ()) -> tuple[User | None, int] | None:
+        """Whom SPEC 3.4 chooses for a contact with these fields, less the users it was released from
+        (SPEC 4.1), and how many are eligible; None when the contact's values cannot key a set, or the
+        set's choice is a released user (the caller scans)."""
         key = contact_key(fields, self.key_fields)
         if key is None:
             return None
@@ -97,7 +98,14 @@ class RouteCandidates:
                 sets.popitem(last=False)[1].drop()
         else:
             sets.move_to_end(key)
-        return candidates.choose(), candidates.count
+        chosen = candidates.choose()
+        if not released:
+            return chosen, candidates.count
+        # Round-robin's first after the cursor, or the least loaded, is still the one once the released
+        # users are taken out, unless it is one of them.
+        if chosen is not None and chosen.id in released:
+            return None
+        return chosen, candidates.count - sum(1 for user_id in released if candidates.passes(user_id))
 
     def lookup(self, contact: dict[str, Any]) -> list[User]:
         """The members that may pass the indexed filters for this contact (all of them, without an index)."""
@@ -174,6 +182,11 @@ class KeyedCandidates:
     def count(self) -> int:
         """How many users are eligible now."""
         return len(self.passing)
+
+    def passes(self, user_id: str) -> bool:
+        """Whether the user is eligible now."""
+        place = bisect_left(self.passing, user_id)
+        return place < len(self.passing) and self.passing[place] == user_id
 
     def choose(self) -> User | None:
         """SPEC 3.4 over the eligible users; None when there is none."""

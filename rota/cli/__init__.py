@@ -30,6 +30,7 @@ from . import (
     run_commands,
     serve_command,
     simulate_command,
+    test_command,
     verify_command,
 )
 from .common import INPUT_ERRORS, POLICY_ERRORS, HelpWithDefaults, InputError, os_problem, say
@@ -41,6 +42,7 @@ COMMAND_MODULES = (
     log_commands,
     verify_command,
     explain_command,
+    test_command,
     serve_command,
 )
 

@@ -23,7 +23,7 @@ from rota.engine.decisions import Decision
 from rota.engine.evaluate import compile_expression, compile_field
 from rota.engine.roster import User
 from rota.engine.router import Contact, Router
-from rota.vocabulary import Outcome, Reason, Scope
+from rota.vocabulary import Outcome, Reason, Scope, Verdict
 
 from .model import Contender, Explanation, FilterStep, Pool, Row, TieBreak, UserVerdict, Via, WhenValue
 
@@ -147,7 +147,9 @@ def explain_named_user(
         explanation.nobody = f"{named} is {format_literal(jsonable(target))}: {said}"
     if user is not None:
         if decision.user == user:
-            explanation.user = UserVerdict(user=user, verdict="chosen", says=f"{user} is the user the route names")
+            explanation.user = UserVerdict(
+                user=user, verdict=Verdict.CHOSEN, says=f"{user} is the user the route names"
+            )
         else:
             explanation.user = no_pool_verdict(
                 user, f"route {route.name} names its user ({format_literal(jsonable(target))})"
@@ -163,7 +165,7 @@ NAMED_USER_FAILURES = {
 
 
 def no_pool_verdict(user: str | None, says: str) -> UserVerdict | None:
-    return None if user is None else UserVerdict(user=user, verdict="no_pool", says=says)
+    return None if user is None else UserVerdict(user=user, verdict=Verdict.NO_POOL, says=says)
 
 
 def explain_pool(
@@ -277,12 +279,12 @@ def pool_verdict(
 ) -> UserVerdict:
     known = router.roster.users.get(user)
     if known is None:
-        return UserVerdict(user=user, verdict="unknown", says=f"there is no user {user}")
+        return UserVerdict(user=user, verdict=Verdict.UNKNOWN, says=f"there is no user {user}")
     if known.deleted:
-        return UserVerdict(user=user, verdict="deleted", says=f"{user} is deleted: never a candidate")
+        return UserVerdict(user=user, verdict=Verdict.DELETED, says=f"{user} is deleted: never a candidate")
     if not router.roster.in_pool(known, route.team):
         where = f"a member of team {format_string(route.team or '')}"
-        return UserVerdict(user=user, verdict="not_in_pool", says=f"{user} is not {where}")
+        return UserVerdict(user=user, verdict=Verdict.NOT_IN_POOL, says=f"{user} is not {where}")
     if dropped_by is not None:
         text, expr = dropped_by
         values = {
@@ -292,14 +294,14 @@ def pool_verdict(
         }
         shown = ", ".join(f"{name} is {format_literal(value)}" for name, value in values.items())
         return UserVerdict(
-            user=user, verdict="filtered", says=f"`{text}` dropped {user}: {shown}", only=text, values=values
+            user=user, verdict=Verdict.FILTERED, says=f"`{text}` dropped {user}: {shown}", only=text, values=values
         )
     if user in released:
-        return UserVerdict(user=user, verdict="released", says=f"{user} was released from this contact")
+        return UserVerdict(user=user, verdict=Verdict.RELEASED, says=f"{user} was released from this contact")
     tie = explanation.tie_break
     assert tie is not None  # the user is a candidate, so there are candidates
     if tie.winner.id == user:
-        return UserVerdict(user=user, verdict="chosen", says=f"{user} was chosen: {tie.decided_by}")
+        return UserVerdict(user=user, verdict=Verdict.CHOSEN, says=f"{user} was chosen: {tie.decided_by}")
     winner = router.roster.users[tie.winner.id]
     if route.logic == LEAST_OPEN:
         says = f"{user} lost the tie-break to {winner.id}: {least_open_difference(winner, known)}"
@@ -307,4 +309,4 @@ def pool_verdict(
         says = (
             f"{user} lost the tie-break to {winner.id}, which comes first in the rotation after the cursor {tie.cursor}"
         )
-    return UserVerdict(user=user, verdict="lost", says=says)
+    return UserVerdict(user=user, verdict=Verdict.LOST, says=says)

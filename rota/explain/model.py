@@ -11,6 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from rota.vocabulary import Verdict
+
 
 class Via:
     """How the contact reached the route that decided (Explanation.via)."""
@@ -89,7 +91,7 @@ class UserVerdict(BaseModel):
     """With `--user U`: why U was (not) chosen."""
 
     user: str
-    verdict: str = Field(description="chosen, unknown, deleted, no_pool, not_in_pool, filtered, released or lost")
+    verdict: str = Field(description=", ".join(Verdict.texts()))
     says: str = Field(description="the answer in words")
     only: str | None = Field(default=None, description="filtered: the `only` that dropped the user")
     values: dict[str, Any] = Field(default_factory=dict, description="filtered: the user's values that it read")

@@ -20,7 +20,7 @@ from rota.engine.clock import format_instant
 from rota.engine.compiler import CompiledRoute
 from rota.engine.replay import replay_window
 from rota.engine.router import Contact, Router
-from rota.vocabulary import Outcome
+from rota.vocabulary import Outcome, Verdict
 
 from .build import explain_decision, row_of
 from .model import Explanation, Timer, UserVerdict, Via
@@ -158,7 +158,7 @@ class Explainer(Watcher):
     ) -> None:
         if call in self.wanted:
             position, decision = self.wanted[call]
-            released = getattr(contact, "released", ())  # SPEC 4.1's released users, once the engine keeps them
+            released = contact.released  # SPEC 4.1's released users
             self.explained[position] = explain_decision(
                 router, contact, now, decision, via, route, seq=position, user=self.user, released=released
             )
@@ -245,11 +245,11 @@ def timer_row(policy: CompiledPolicy, decisions: list[Decision], position: int, 
         explanation.nobody = f"route {decision.route}'s timeout has no branch: the contact leaves routing"
     if user is not None:
         says = f"{user} is the assignee the timer took the contact from"
-        verdict = "released" if decision.user == user else "no_pool"
+        verdict = Verdict.RELEASED if decision.user == user else Verdict.NO_POOL
         explanation.user = UserVerdict(
             user=user,
             verdict=verdict,
-            says=says if verdict == "released" else "a timer wrote this row: nobody was chosen",
+            says=says if verdict == Verdict.RELEASED else "a timer wrote this row: nobody was chosen",
         )
     return explanation
 
