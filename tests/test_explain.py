@@ -39,6 +39,12 @@ route spanish when contact.language == "es" {
 route late when now.hour >= 17 { unassign }
 route rest { assign to space using least_open only online or open == 0 timeout 20m -> spanish }
 """,
+        """
+route vip when "vip" in contact.tags {
+  assign to team "VIP" using round_robin only online reassign when unanswered 10m reassign when away 5m -> rest
+}
+route rest { assign to space using least_open only open < 3 reassign when unanswered 20m timeout 1h }
+""",
     )
 ]
 
@@ -65,7 +71,7 @@ def test_every_explanation_agrees_with_the_engine(data):
     policy = data.draw(st.sampled_from(POLICIES))
     words = vocabulary(policy)
     snapshot = data.draw(snapshots(words))
-    log = data.draw(event_logs(words, max_events=15))
+    log = data.draw(event_logs(words, max_events=15, replies=True))
     recorded = record_run(policy, snapshot.roster(), log.events, log.until)
     wanted = {call: (position, recorded.decisions[position]) for position, call in recorded.calls.items()}
     explainer = CheckingExplainer(wanted, None)

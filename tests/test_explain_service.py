@@ -40,7 +40,7 @@ def test_the_service_explains_each_decision_as_a_replay_does(monkeypatch, data):
     policy = data.draw(st.sampled_from(POLICIES))
     words = vocabulary(policy)
     snapshot = data.draw(snapshots(words))
-    log = data.draw(event_logs(words, max_events=15))
+    log = data.draw(event_logs(words, max_events=15, replies=True))
     user = data.draw(st.sampled_from((None, *words.user_ids)))
     replayed = explain_run(policy, snapshot.roster(), log.events, lambda d: True, user, log.until)
     with tempfile.TemporaryDirectory() as directory:

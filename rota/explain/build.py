@@ -87,7 +87,7 @@ def explain_decision(
     if route.kind == UNASSIGN_ROUTE:
         explanation.user = no_pool_verdict(user, f"route {route.name} unassigns: it chooses nobody")
     elif route.kind == USER_ROUTE:
-        explain_named_user(router, route, moment, decision, explanation, user)
+        explain_named_user(route, moment, decision, explanation, user)
     else:
         explain_pool(router, route, moment, explanation, user, released)
     return explanation
@@ -132,7 +132,6 @@ def action_text(route: CompiledRoute) -> str:
 
 
 def explain_named_user(
-    router: Router,
     route: CompiledRoute,
     moment: Moment,
     decision: Decision,
@@ -258,9 +257,15 @@ def least_open_difference(winner: User, other: User | None) -> str:
     if winner.open != other.open:
         return f"fewest open contacts ({winner.id} has {winner.open}, {other.id} has {other.open})"
     if winner.assigned_order != other.assigned_order:
-        when = format_instant(winner.last_assigned_at) if winner.last_assigned_at else "never"
-        return f"both have {winner.open} open; {winner.id} was assigned less recently ({when})"
+        return (
+            f"both have {winner.open} open; {winner.id} was assigned less recently "
+            f"({_last_assigned(winner)}, {other.id} {_last_assigned(other)})"
+        )
     return f"both have {winner.open} open and the same last assignment; {winner.id} has the smaller id"
+
+
+def _last_assigned(user: User) -> str:
+    return format_instant(user.last_assigned_at) if user.last_assigned_at else "never"
 
 
 def pool_verdict(

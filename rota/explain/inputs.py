@@ -93,7 +93,7 @@ class InputRecorder(Watcher):
             "via": via,
             "route": None if route is None else route.name,
             "now": format_instant(now),
-            "contact": [contact.id, contact.assignee, encode_attributes(contact.attributes)],
+            "contact": [contact.id, contact.assignee, encode_attributes(contact.attributes), sorted(contact.released)],
             "cursors": dict(self.roster.cursors),
             "users": self.users,
         }
@@ -161,8 +161,8 @@ def state_of(notes: list[str]) -> NotedState:
     for user_id, note in users.items():
         for team in note[6]:
             roster.join(user_id, team)
-    contact_id, assignee, attributes = last["contact"]
-    contact = Contact(contact_id, assignee, decode_attributes(attributes))
+    contact_id, assignee, attributes, released = last["contact"]
+    contact = Contact(contact_id, assignee, decode_attributes(attributes), set(released))
     return NotedState(roster, contact, parse_instant(last["now"]), last["via"], last["route"])
 
 
@@ -173,4 +173,14 @@ def explain_noted(
     state = state_of(notes)
     route = policy.route_named(state.route) if state.route is not None else None
     router = Router(policy, state.roster)
-    return explain_decision(router, state.contact, state.now, decision, state.via, route, seq=seq, user=user)
+    return explain_decision(
+        router,
+        state.contact,
+        state.now,
+        decision,
+        state.via,
+        route,
+        seq=seq,
+        user=user,
+        released=state.contact.released,
+    )
