@@ -157,7 +157,7 @@ class Router:
             live = self._live.get(route.name)
             if live is None:
                 live = self._live[route.name] = RouteCandidates(route, self.roster)
-            picked = live.pick(contact.fields)
+            picked = live.pick(contact.fields, self.now_fields(now))
             if picked is not None:
                 return picked
         candidates = self.candidates(route, contact, now)
