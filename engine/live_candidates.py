@@ -124,6 +124,12 @@ class RouteCandidates:
             sets.move_to_end(key)
         return candidates.choose(), candidates.count
 
+    def pick_unkeyed(self) -> tuple[User | None, int]:
+        """`pick` for a route whose filters read no contact or `now` field: one set, for every contact."""
+        picked = self.pick(NO_FIELDS, NO_FIELDS)
+        assert picked is not None  # no values to key by: the key is always ()
+        return picked
+
     def lookup(self, values: dict[KeyField, Any]) -> list[User]:
         """The members that may pass the indexed filters for these key values (all of them, without an index)."""
         ids = None
@@ -170,13 +176,13 @@ class RouteCandidates:
             return
         for user_id in profiles:
             self._profile_changed(user_id)
-        sets = self.sets
+        sets, members = self.sets, self.members
         for user_id, bits in changes.items():
             if bits & PROFILE_BITS:
                 for candidates in list(sets.values()):
                     candidates.profile_changed(user_id, bits)
-            else:
-                self._count_changed(user_id, bits)
+            elif user_id in members:  # a count never changes who is a member
+                self._count_changed(members[user_id], bits)
 
     def _profile_changed(self, user_id: str) -> None:
         user = self.roster.users.get(user_id)
@@ -192,12 +198,10 @@ class RouteCandidates:
         else:
             self.members.pop(user_id, None)
 
-    def _count_changed(self, user_id: str, bits: int) -> None:
-        """A member's count or order changed (never who is a member): only a cap crossed, or a count
-        fallen under least-open, concerns the sets that hold it."""
-        user = self.members.get(user_id)
-        if user is None:
-            return
+    def _count_changed(self, user: User, bits: int) -> None:
+        """A member's count or order changed: only a cap crossed, or a count fallen under least-open,
+        concerns the sets that hold it."""
+        user_id = user.id
         holders = self.holders.get(user_id, ())
         if self.caps:
             over = not passes(self.caps, user, NO_FIELDS)
