@@ -28,6 +28,7 @@ run: $(STAMP)
 	$(BIN)/rota serve --db $(OUT)/service.duckdb --policy $(DEMO)/desk.rota --snapshot $(DEMO)/snapshot
 
 test: $(STAMP) lint
+	$(BIN)/rota test policies/ --min-coverage 100
 	$(BIN)/python -m pytest
 
 # ruff (lint and format) over the whole tree, mypy over the packages. mypy reads
@@ -37,13 +38,14 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	@rm -rf $(TYPECHECK) && mkdir -p $(TYPECHECK)
-	@for entry in rota/*.py rota/cli rota/testing rota/service; do ln -s "$(CURDIR)/$$entry" $(TYPECHECK)/; done
+	@for entry in rota/*.py rota/cli rota/explain rota/policytest rota/testing rota/service rota/simulate; do ln -s "$(CURDIR)/$$entry" $(TYPECHECK)/; done
 	@for package in dsl engine storage; do ln -s "$(CURDIR)/$$package" $(TYPECHECK)/$$package; done
 	$(BIN)/mypy $(TYPECHECK)
 
 bench: $(STAMP)
 	$(BIN)/python bench/batch.py
 	$(BIN)/python bench/replay.py
+	$(BIN)/python bench/replay.py --reassign
 	$(BIN)/python bench/scale.py
 	$(BIN)/python bench/serve.py
 

@@ -6,6 +6,8 @@ folder is on its path).
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -13,8 +15,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from rota.dsl import load_policy
-from rota.engine import Engine, Event, Roster, User, compile_policy
-from rota.vocabulary import EventType, Status
+from rota.engine import Engine, Event, Roster, User, compile_policy, event_from_record, format_instant
+from rota.vocabulary import EventType, Outcome, Status
 
 START = datetime(2026, 11, 23, 8, 0)
 TEAMS = 20
@@ -80,6 +82,30 @@ def events(count: int, users: int, seed: int = 5, attributes: Draw | None = None
                 }
             )
     return records
+
+
+def with_replies(records: list[dict], policy: str, people: Roster, share: float, seed: int = 7) -> list[dict]:
+    """The log with `reply` events (SPEC 4.1): after `share` of the assignments that `policy` makes
+    running it, a reply by the assignee, a few minutes later (mean 3). The replies are placed by a
+    run of the policy itself, so they answer the assignments that run makes."""
+    random_source = random.Random(seed)
+    engine = Engine(compile_policy(load_policy(policy)), people)
+    pending: list[tuple[datetime, int, dict]] = []  # replies not yet due, by time (then as made)
+    made = itertools.count()
+    log: list[dict] = []
+    for record in records:
+        event = event_from_record(record)
+        while pending and pending[0][0] <= event.at:
+            reply = heapq.heappop(pending)[2]
+            engine.handle(event_from_record(reply))
+            log.append(reply)
+        log.append(record)
+        for decision in engine.handle(event):
+            if decision.outcome == Outcome.ASSIGNED.value and random_source.random() < share:
+                at = (decision.at or event.at) + timedelta(seconds=random_source.expovariate(1 / 180))
+                reply = {"at": format_instant(at), "type": EventType.REPLY.value, "contact": decision.contact}
+                heapq.heappush(pending, (at, next(made), {**reply, "user": decision.user}))
+    return log
 
 
 # For drains of a chosen size: a user at `open` = CAP - k that comes online takes exactly k contacts.

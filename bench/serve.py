@@ -12,7 +12,7 @@ on a fresh file, so the two lines printed are measured in the same run; with
 the webhook on it also prints the receiver's count and the backlog left when
 the load ended.
 
-    .venv/bin/python bench/serve.py [--requests N] [--clients N] [--rounds N]
+    .venv/bin/python bench/serve.py [--requests N] [--clients N] [--rounds N] [--explain]
 """
 
 from __future__ import annotations
@@ -66,7 +66,15 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=1, help="pairs of runs, webhook off then on")
+    parser.add_argument("--explain", action="store_true", help="pairs of runs: notes for explain off, then on")
     arguments = parser.parse_args()
+    if arguments.explain:
+        for _ in range(arguments.rounds):
+            for notes in (False, True):
+                with tempfile.TemporaryDirectory() as directory:
+                    serve_with_notes(Path(directory), notes, arguments.requests, arguments.clients)
+        print(notes_cost_in_process(arguments.requests), flush=True)
+        return
     received = multiprocessing.Value("q", 0)
     receiver_port = free_port()
     receiver = multiprocessing.Process(target=receive, args=(receiver_port, received), daemon=True)
@@ -82,31 +90,38 @@ def main() -> None:
         receiver.terminate()
 
 
+class Started:
+    """A `rota serve` started on a free port with a fresh engine file in `folder`."""
+
+    def __init__(self, folder: Path, options: list[str]):
+        (folder / "policy.rota").write_text(POLICY)
+        (folder / "token").write_text(TOKEN)
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        self.process = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "rota"),
+                "serve",
+                "--db",
+                str(folder / "engine.duckdb"),
+                "--policy",
+                str(folder / "policy.rota"),
+                "--port",
+                str(port),
+                "--token-file",
+                str(folder / "token"),
+                *options,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+
 def serve_and_load(folder: Path, webhook: str | None, requests: int, clients: int, received) -> None:
-    (folder / "policy.rota").write_text(POLICY)
-    (folder / "token").write_text(TOKEN)
-    port = free_port()
-    options = [] if webhook is None else ["--webhook", webhook]
-    server = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "rota"),
-            "serve",
-            "--db",
-            str(folder / "engine.duckdb"),
-            "--policy",
-            str(folder / "policy.rota"),
-            "--port",
-            str(port),
-            "--token-file",
-            str(folder / "token"),
-            *options,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
+    server = Started(folder, [] if webhook is None else ["--webhook", webhook])
+    url = server.url
     try:
-        figures = run_load(url, requests, clients, server.pid)
+        figures = run_load(url, requests, clients, server.process.pid)
         if webhook is None:
             print(f"webhook off: {figures}", flush=True)
             return
@@ -121,8 +136,67 @@ def serve_and_load(folder: Path, webhook: str | None, requests: int, clients: in
             flush=True,
         )
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        server.process.terminate()
+        server.process.wait(timeout=30)
+
+
+def serve_with_notes(folder: Path, notes: bool, requests: int, clients: int) -> None:
+    """One load on a service with or without the notes explain reads; with them, their bytes per decision."""
+    server = Started(folder, [] if notes else ["--no-explain"])
+    try:
+        figures = run_load(server.url, requests, clients, server.process.pid)
+    finally:
+        server.process.terminate()
+        server.process.wait(timeout=30)
+    if not notes:
+        print(f"explain notes off: {figures}", flush=True)
+        return
+    import duckdb
+
+    with duckdb.connect(str(folder / "engine.duckdb"), read_only=True) as connection:
+        decisions = connection.execute("SELECT count(*) FROM decisions").fetchone()[0]
+        noted, size = connection.execute("SELECT count(*), sum(length(body)) FROM decision_inputs").fetchone()
+    print(
+        f"explain notes on:  {figures}; {noted:,} notes for {decisions:,} decisions, "
+        f"{size / max(noted, 1):,.0f} bytes per note",
+        flush=True,
+    )
+
+
+def notes_cost_in_process(contacts: int, rounds: int = 5) -> str:
+    """The notes' cost without HTTP or the other process: the service's engine (a file, one commit per
+    request) routing and closing `contacts` contacts over 200 users, without and with notes, in
+    interleaved rounds; CPU per decision, the medians of the rounds."""
+    from datetime import datetime, timedelta
+
+    from rota.engine import DurableEngine, Event, Roster, User
+    from rota.explain.inputs import ExplainedDurableEngine
+
+    start = datetime(2026, 11, 25, 9)
+    events = []
+    for index in range(contacts):
+        at = start + timedelta(seconds=index)
+        events.append(Event(at, "route", contact=f"c{index}", attrs={"tags": ["vip"] if index % 10 == 0 else []}))
+        if index % 5:
+            events.append(Event(at, "close", contact=f"c{index}"))
+    costs: dict[str, list[float]] = {"off": [], "on": []}
+    for _ in range(rounds):
+        for name, kind in (("off", DurableEngine), ("on", ExplainedDurableEngine)):
+            users = [User(f"user-{index:03d}") for index in range(200)]
+            roster = Roster.build(users, [("VIP", f"user-{index:03d}") for index in range(20)])
+            with tempfile.TemporaryDirectory() as directory:
+                engine = kind.open(Path(directory) / "engine.duckdb", POLICY, roster)
+                started = time.process_time()
+                for event in events:
+                    engine.handle(event)
+                    engine.commit()
+                costs[name].append((time.process_time() - started) / contacts * 1e6)
+                engine.close()
+    off, on = statistics.median(costs["off"]), statistics.median(costs["on"])
+    return (
+        f"in process, one commit per event, {contacts:,} decisions, {rounds} interleaved rounds: "
+        f"{off:,.0f} us per decision without notes, {on:,.0f} us with them ({on - off:+,.0f} us, {on / off:.2f}x)"
+    )
 
 
 def receive(port: int, received) -> None:

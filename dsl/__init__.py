@@ -26,7 +26,7 @@ from .ast import (
     Unassign,
     Using,
 )
-from .checker import check, reassign_not_run
+from .checker import check
 from .diagnostics import Diagnostic, PolicyError, sorted_diagnostics
 from .formatter import format_policy
 from .parser import ParseResult, parse
@@ -38,19 +38,13 @@ def analyze(
     policy: str | PolicySource,
     file: str = "<policy>",
     schema: SnapshotSchema | None = None,
-    engine_runs_reassign: bool = False,
 ) -> tuple[Policy | None, list[Diagnostic]]:
     """Parse and check a text (one file named `file`) or the files of a PolicySource; the policy is None
-    when there is any error (warnings do not count).
-
-    `engine_runs_reassign` lets `reassign` through: for the language's own tests and rota.testing's model,
-    until the engine runs SPEC 4.1 (then the line refusing it goes)."""
+    when there is any error (warnings do not count)."""
     parsed = parse_source(as_source(policy, file))
     if parsed.policy is None:
         return None, parsed.diagnostics
     found = [*parsed.diagnostics, *check(parsed.policy, schema)]
-    if not engine_runs_reassign and not any(d.is_error for d in found):
-        found += reassign_not_run(parsed.policy)  # the one place E318 is given: delete these two lines then
     diagnostics = sorted_diagnostics(found)
     return (None if any(d.is_error for d in diagnostics) else parsed.policy), diagnostics
 
@@ -59,11 +53,10 @@ def load_policy(
     policy: str | PolicySource,
     file: str = "<policy>",
     schema: SnapshotSchema | None = None,
-    engine_runs_reassign: bool = False,
 ) -> Policy:
     """A checked policy, or PolicyError carrying every error."""
     source = as_source(policy, file)
-    checked, diagnostics = analyze(source, schema=schema, engine_runs_reassign=engine_runs_reassign)
+    checked, diagnostics = analyze(source, schema=schema)
     if checked is None:
         raise PolicyError([d for d in diagnostics if d.is_error], source.texts)
     return checked

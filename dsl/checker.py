@@ -173,25 +173,6 @@ def _check_reassign(route: ast.Route, option: ast.Reassign, report) -> None:
         )
 
 
-def reassign_not_run(policy: ast.Policy) -> list[Diagnostic]:
-    """Until the engine runs SPEC 4.1, every `reassign` is refused here rather than run as if absent."""
-    return [
-        Diagnostic(
-            reassign.position.file or policy.file,
-            reassign.position.line,
-            reassign.position.column,
-            f"`reassign when {reassign.trigger}` is checked but not yet run by this engine",
-            "remove it for now: this version of rota would never release the contact",
-            codes.REASSIGN_NOT_RUN.severity,
-            codes.REASSIGN_NOT_RUN,
-            reassign.position.end_line or None,
-            reassign.position.end_column or None,
-        )
-        for route in policy.routes
-        for reassign in route.reassigns
-    ]
-
-
 def _check_against_snapshot(route: ast.Route, schema: SnapshotSchema, report) -> None:
     action = route.action
     if isinstance(action, ast.AssignToTeam) and schema.teams is not None and action.team not in schema.teams:

@@ -7,6 +7,7 @@ Policy or the diagnostics that explain why there is none.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -117,6 +118,15 @@ def _check_limits(tree: Tree) -> None:
             raise _Problem(line, column, f"list longer than {MAX_LIST_ITEMS} items")
     if tree.data == "start" and sum(1 for c in tree.children if isinstance(c, Tree) and c.data == "route") > MAX_ROUTES:
         raise _Problem(1, 1, f"more than {MAX_ROUTES} routes; split the policy")
+
+
+def written_duration(text: str) -> int | None:
+    """The seconds of a duration written as the language writes them (`90s`, `1d12h`); None when `text`
+    is not one, or is zero."""
+    text = text.strip()
+    if not re.fullmatch(r"([0-9]+[smhd])+", text):
+        return None
+    return duration_seconds(text) or None
 
 
 def duration_seconds(text: str) -> int:

@@ -19,6 +19,7 @@ from rota.dsl.ast import (
     AssignToUser,
     Expr,
     Policy,
+    Reassign,
     Route,
     Unassign,
 )
@@ -83,6 +84,15 @@ class CompiledRoute:
     @cached_property
     def timeout_seconds(self) -> int:
         return self.route.timeout_seconds
+
+    @cached_property
+    def reassigns(self) -> tuple[Reassign, ...]:
+        """The `reassign` options (SPEC 4.1), `unanswered` before `away`."""
+        return self.route.reassigns
+
+    def reassign(self, trigger: str) -> Reassign | None:
+        """The route's `reassign when TRIGGER` option, if it has one."""
+        return next((option for option in self.reassigns if option.trigger == trigger), None)
 
     def holds(self, contact: Any, now: Any) -> bool:
         return self.when is None or self.when(None, contact, now)

@@ -17,6 +17,7 @@ UNASSIGNED = Outcome.UNASSIGNED.value
 FAILED = Outcome.FAILED.value
 NO_ROUTE = Outcome.NO_ROUTE.value
 TIMED_OUT = Outcome.TIMED_OUT.value
+RELEASED = Outcome.RELEASED.value
 OUTCOMES = Outcome.texts()
 
 # Reasons: on `assigned` the logic that chose (a route's `using`), on `failed` what went wrong.
@@ -26,6 +27,7 @@ USER_DELETED = Reason.USER_DELETED.value
 TEAM_EMPTY = Reason.TEAM_EMPTY.value
 SPACE_EMPTY = Reason.SPACE_EMPTY.value
 TIMEOUT = Reason.TIMEOUT.value
+USER_RELEASED = Reason.USER_RELEASED.value
 
 BATCH_COLUMNS = ("contact", "route", "outcome", "user", "reason", "deadline")
 REPLAY_COLUMNS = ("at",) + BATCH_COLUMNS

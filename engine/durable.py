@@ -3,8 +3,11 @@
 Events are applied in memory and their effects written by `commit`, in one
 transaction per group of events (group commit); callers report decisions
 only from what `commit` returns. Reopening the file restores users, counts,
-cursors, contacts, the queue with its deadlines, and the count of events
-applied, so a replay killed at any moment carries on where it stopped.
+cursors, contacts with the users they were released from, the queue with
+its deadlines, the release timers, and the count of events applied, so a
+replay killed at any moment carries on where it stopped, and fires no
+timer twice: a timer and the decisions that set or fired it are in the
+same commit.
 Given the run at hand (`provenance.Run`), opening a used file first checks
 that it holds that run, and refuses another one before writing anything.
 """
@@ -23,6 +26,7 @@ from .compiler import CompiledPolicy, compile_policy
 from .decisions import Decision
 from .provenance import EVENTS_DIGEST, EventLog, Held, Run, RunMismatch
 from .queue import QueueEntry
+from .releases import ReleaseTimer
 from .roster import Change, JournalReader, Roster, User
 from .router import Contact
 from .scheduler import ContactState, Engine, Event
@@ -48,6 +52,9 @@ class DurableEngine:
         self._fingerprint: dict[str, str] = {}  # written with the next commit
         self._changes = JournalReader(engine.roster.journal)  # the users changed since the last commit
         self._write_all_users = False
+        engine.releases.changed = set()  # the contacts whose release timers the next commit writes
+        # The contacts with released users on disk: when they are touched, their rows are rewritten.
+        self._with_released = {contact_id for contact_id, state in engine.contacts.items() if state.contact.released}
 
     # ------------------------------------------------------------- opening
 
@@ -95,6 +102,9 @@ class DurableEngine:
         engine = Engine(compiled, _load_roster(store, meta))
         _load_contacts(store, engine)
         engine.queue.next_sequence = int(meta.get("next_sequence", 0))
+        for row in store.rows("release_timers", "armed"):
+            engine.releases.restore(ReleaseTimer(*row))
+        engine.releases.next_order = max(engine.releases.next_order, int(meta.get("next_timer_order", 0)))
         durable = cls(store, engine, text, held.events_applied, now)
         durable._follow(run, held)
         if (policy is not None and text != stored) or durable._fingerprint:
@@ -157,6 +167,7 @@ class DurableEngine:
                 "policy_version": self.policy.version,
                 "next_order": str(roster.next_order),
                 "next_sequence": str(engine.queue.next_sequence),
+                "next_timer_order": str(engine.releases.next_order),
                 "events_applied": str(self.events_applied),
                 **self._fingerprint,
             },
@@ -173,6 +184,12 @@ class DurableEngine:
                 continue
             contact = state.contact
             changes.contacts.append((contact.id, contact.assignee, state.closed, self._attributes_text(state)))
+            if contact.released or contact_id in self._with_released:
+                changes.released[contact_id] = sorted(contact.released)
+                if contact.released:
+                    self._with_released.add(contact_id)
+                else:
+                    self._with_released.discard(contact_id)
             entry = queued.get(contact_id)
             if entry is None:
                 changes.unqueued.append(contact_id)
@@ -180,6 +197,11 @@ class DurableEngine:
                 changes.queued.append(
                     (entry.contact, entry.route, entry.enqueued_at, entry.deadline, entry.priority, entry.sequence)
                 )
+        releases = engine.releases
+        assert releases.changed is not None  # set when this engine was made durable
+        for contact_id in sorted(releases.changed):
+            changes.timers[contact_id] = [timer.row() for timer in releases.timers.get(contact_id, {}).values()]
+        releases.changed.clear()
         first, version = self._decision_count, self.policy.version
         changes.decisions = [
             (
@@ -326,6 +348,10 @@ class DurableEngine:
     def contact(self, contact_id: str) -> ContactState | None:
         return self.engine.contacts.get(contact_id)
 
+    def release_timers(self, contact_id: str) -> list[ReleaseTimer]:
+        """The contact's release timers (SPEC 4.1), `unanswered` first."""
+        return list(self.engine.releases.timers.get(contact_id, {}).values())
+
     def decisions(self, **filters: Any) -> list[dict[str, Any]]:
         """Committed decision rows, filtered as `EngineStore.decisions` says."""
         return self.store.decisions(**filters)
@@ -388,5 +414,9 @@ def _load_roster(store: EngineStore, meta: dict[str, str]) -> Roster:
 
 def _load_contacts(store: EngineStore, engine: Engine) -> None:
     entries = {row[0]: QueueEntry(*row) for row in store.rows("queue", "sequence")}
+    released: dict[str, set[str]] = {}
+    for contact_id, user_id in store.rows("released_users", "contact, user_id"):
+        released.setdefault(contact_id, set()).add(user_id)
     for contact_id, assignee, closed, attributes in store.rows("contacts", "id"):
-        engine.restore(Contact(contact_id, assignee, decode_attributes(attributes)), closed, entries.get(contact_id))
+        contact = Contact(contact_id, assignee, decode_attributes(attributes), released.get(contact_id, set()))
+        engine.restore(contact, closed, entries.get(contact_id))

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Collection, Hashable
 from typing import Any
 
 from rota.storage.kinds import value_kind
@@ -104,9 +104,12 @@ class RouteCandidates:
         self.spec = specs[0] if specs else None  # one index narrows; the filters themselves decide
         self._rebuild()
 
-    def pick(self, fields: dict[str, Any], moment: dict[str, Any]) -> tuple[User | None, int] | None:
+    def pick(
+        self, fields: dict[str, Any], moment: dict[str, Any], released: Collection[str] = ()
+    ) -> tuple[User | None, int] | None:
         """Whom SPEC 3.4 chooses for a contact with these fields at this moment (the `now.*` fields),
-        and how many are eligible; None when the values read cannot key a set (the caller scans)."""
+        less the users it was released from (SPEC 4.1), and how many are eligible; None when the values
+        read cannot key a set, or the set's choice is a released user (the caller scans)."""
         values = key_values(self.key_fields, fields, moment)
         key = set_key(values, self.unordered)
         if key is None:
@@ -122,13 +125,18 @@ class RouteCandidates:
                 sets.popitem(last=False)[1].drop()
         else:
             sets.move_to_end(key)
-        return candidates.choose(), candidates.count
+        chosen = candidates.choose()
+        if not released:
+            return chosen, candidates.count
+        # Round-robin's first after the cursor, or the least loaded, is still the one once the released
+        # users are taken out, unless it is one of them.
+        if chosen is not None and chosen.id in released:
+            return None
+        return chosen, candidates.count - sum(1 for user_id in released if candidates.passes(user_id))
 
-    def pick_unkeyed(self) -> tuple[User | None, int]:
+    def pick_unkeyed(self, released: Collection[str] = ()) -> tuple[User | None, int] | None:
         """`pick` for a route whose filters read no contact or `now` field: one set, for every contact."""
-        picked = self.pick(NO_FIELDS, NO_FIELDS)
-        assert picked is not None  # no values to key by: the key is always ()
-        return picked
+        return self.pick(NO_FIELDS, NO_FIELDS, released)
 
     def lookup(self, values: dict[KeyField, Any]) -> list[User]:
         """The members that may pass the indexed filters for these key values (all of them, without an index)."""
@@ -239,6 +247,11 @@ class KeyedCandidates:
     def count(self) -> int:
         """How many users are eligible now."""
         return len(self.passing)
+
+    def passes(self, user_id: str) -> bool:
+        """Whether the user is eligible now."""
+        place = bisect_left(self.passing, user_id)
+        return place < len(self.passing) and self.passing[place] == user_id
 
     def choose(self) -> User | None:
         """SPEC 3.4 over the eligible users; None when there is none."""

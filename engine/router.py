@@ -42,6 +42,8 @@ class Contact:
     id: str
     assignee: str | None = None
     attributes: dict[str, Any] = field(default_factory=dict)
+    # The users the contact was released from (SPEC 4.1): never its candidates until closed or routed again.
+    released: set[str] = field(default_factory=set)
 
     @property
     def fields(self) -> dict[str, Any]:
@@ -158,18 +160,27 @@ class Router:
             if live is None:
                 live = self._live[route.name] = RouteCandidates(route, self.roster)
             # A route with caps only reads neither the contact nor the clock: its one set needs no key.
-            picked = live.pick(contact.fields, self.now_fields(now)) if live.key_fields else live.pick_unkeyed()
+            picked = (
+                live.pick(contact.fields, self.now_fields(now), contact.released)
+                if live.key_fields
+                else live.pick_unkeyed(contact.released)
+            )
             if picked is not None:
                 return picked
         candidates = self.candidates(route, contact, now)
         return (self.choose(route, candidates) if candidates else None), len(candidates)
 
     def candidates(self, route: CompiledRoute, contact: Contact, now: datetime) -> list[User]:
-        per_pick = route.per_pick_filters
-        if not per_pick:
+        """SPEC 3.3: the pool's users for whom every `only` holds, less those the contact was released from."""
+        per_pick, released = route.per_pick_filters, contact.released
+        if not per_pick and not released:
             return self._static_candidates(route)
         fields, moment = contact.fields, self.now_fields(now)
-        return [user for user in self._static_candidates(route) if all(f(user, fields, moment) for f in per_pick)]
+        return [
+            user
+            for user in self._static_candidates(route)
+            if user.id not in released and all(f(user, fields, moment) for f in per_pick)
+        ]
 
     def _static_candidates(self, route: CompiledRoute) -> list[User]:
         """The pool narrowed by the filters that read only unchanging user fields, sorted by id.
@@ -212,6 +223,8 @@ class Router:
             return Decision(contact.id, route.name, d.FAILED, reason=d.USER_NOT_FOUND, at=now)
         if user.deleted:
             return Decision(contact.id, route.name, d.FAILED, reason=d.USER_DELETED, at=now)
+        if user.id in contact.released:
+            return Decision(contact.id, route.name, d.FAILED, reason=d.USER_RELEASED, at=now)
         return self._give(route, contact, user, d.BY_USER, now)
 
     def _give(

@@ -1,15 +1,16 @@
-"""The living engine of SPEC 4: events, the queue, drains and timeouts.
+"""The living engine of SPEC 4 and 4.1: events, the queue, drains, timeouts and release timers.
 
 The clock is given, never read: every event carries its time, and
-`advance(until)` fires the timeouts due by then. Each step returns its
-decisions in the order SPEC 4 gives: the event's own decision, then the
-drain's assignments; for a timeout, `timed_out`, the branch's decision, then
-the drain.
+`advance(until)` fires the timeouts and release timers due by then. Each
+step returns its decisions in the order SPEC 4 gives: the event's own
+decision, then the drain's assignments; for a timeout, `timed_out`, the
+branch's decision, then the drain; for a release, `released`, the branch's
+decision, then the drain.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -26,6 +27,7 @@ from rota.vocabulary import (
     ContactField,
     EventType,
     Scope,
+    Status,
     UserField,
 )
 
@@ -35,6 +37,7 @@ from .compiler import NO_FIELDS, CompiledPolicy, CompiledRoute
 from .decisions import Decision
 from .filters import Path
 from .queue import ClassKey, Queue, QueueEntry
+from .releases import Releases, ReleaseTimer
 from .roster import JournalReader, Roster, User
 from .router import Contact, Router
 
@@ -42,6 +45,9 @@ EVENT_TYPES = EventType.texts()
 # Event types as plain text, bound once: every event is dispatched on one.
 ROUTE, STATUS, CLOSE, USER = EventType.ROUTE.value, EventType.STATUS.value, EventType.CLOSE.value, EventType.USER.value
 DELETE, JOIN, LEAVE = EventType.DELETE.value, EventType.JOIN.value, EventType.LEAVE.value
+REPLY = EventType.REPLY.value
+PRESENCE_EVENTS = frozenset({STATUS, USER, DELETE})  # the events that can change whether a user is online
+ONLINE = Status.ONLINE.value
 CONTACT_ASSIGNEE = ContactField.ASSIGNEE.value
 LIST_KIND = value_kind([])
 BUILT_IN_CONTACT_FIELDS = frozenset(CONTACT_FIELDS)  # the engine's own: a `route` event's attrs cannot set them
@@ -75,6 +81,7 @@ class Engine:
         self._not_rises_seen = roster.journal.not_rises
         self.contacts: dict[str, ContactState] = {}
         self.queue = Queue()
+        self.releases = Releases()
         self.use_policy(policy)
 
     def use_policy(self, policy: CompiledPolicy) -> None:
@@ -105,12 +112,20 @@ class Engine:
         return decisions
 
     def advance(self, until: datetime, inclusive: bool = True) -> list[Decision]:
-        """Fire every timeout due before `until` (or at it, when inclusive), in order."""
+        """Fire every timeout and release timer due before `until` (or at it, when inclusive), in order:
+        at one instant deadlines first, then release timers in the order they were set (SPEC 4.1)."""
         decisions: list[Decision] = []
-        while (entry := self.queue.pop_due(until, inclusive)) is not None:
-            decisions += self._time_out(entry)
-            decisions += self.drain(entry.deadline)
-        return decisions
+        while True:
+            timer = self.releases.first_due(until, inclusive)
+            entry = self.queue.pop_due(until, inclusive) if timer is None else self.queue.pop_due(timer[0], True)
+            if entry is not None:
+                decisions += self._time_out(entry)
+                decisions += self.drain(entry.deadline)
+            elif timer is not None:
+                decisions += self._release(*timer)
+                decisions += self.drain(timer[0])
+            else:
+                return decisions
 
     def drain(self, now: datetime) -> list[Decision]:
         """Assign the first queued contact in queue order that has a candidate, until none has.
@@ -144,16 +159,29 @@ class Engine:
         changed = [users[user_id] for user_id in dict.fromkeys(user_id for _, user_id in entries) if user_id in users]
         if not changed and not clock_moved:
             return
+        # Classes that differ only by their released users (SPEC 4.1) share who they could take: found once.
+        takers: dict[ClassKey, list[str]] = {}
         for klass in self.queue.classes.values():
-            if klass.blocked and (
-                clock_moved and klass.key[0] in self._reads_now or self._could_take(klass, changed, moment)
-            ):
+            if not klass.blocked:
+                continue
+            if clock_moved and klass.key[0] in self._reads_now:
                 klass.blocked = False
+                continue
+            released = klass.key[-1]  # the class's released users, when it has some (see _class_key)
+            if type(released) is not frozenset:
+                klass.blocked = next(self._takers(klass, changed, moment), None) is None
+                continue
+            base = klass.key[:-1]
+            found = takers.get(base)
+            if found is None:
+                found = takers[base] = [user.id for user in self._takers(klass, changed, moment)]
+            klass.blocked = all(user_id in released for user_id in found)
 
-    def _could_take(self, klass, users: list[User], moment: dict) -> bool:
+    def _takers(self, klass, users: list[User], moment: dict) -> Iterator[User]:
+        """The users among `users` the class's contacts could take, its released users aside."""
         route = self.policy.route_named(klass.key[0])
         if route is None:
-            return False
+            return
         team = route.team  # a team route's; None for the space
         members = self.roster.members.get(team, set()) if team is not None else None
         fields = None  # the class's contact fields, built only once a user in the pool is found
@@ -163,8 +191,7 @@ class Engine:
             if fields is None:
                 fields = self.contacts[klass.head.contact].contact.fields
             if route.eligible(user, fields, moment):
-                return True
-        return False
+                yield user
 
     # ---------------------------------------------------------------- events
 
@@ -176,12 +203,12 @@ class Engine:
         if event.type == CLOSE:
             assert event.contact is not None
             self._close(event.contact)
-        elif event.type in (STATUS, USER):
-            self._update_user(event)
-        elif event.type == DELETE:
-            if event.user in self.roster.users:
-                self.roster.users[event.user].deleted = True
-                self.roster.profile_changed(event.user)
+        elif event.type in PRESENCE_EVENTS:
+            assert event.user is not None  # a `status`, `user` or `delete` event names its user
+            self._change_user(event, event.user)
+        elif event.type == REPLY:
+            assert event.contact is not None and event.user is not None
+            self.releases.replied(event.contact, event.user)  # only its assignee's reply counts
         elif event.type == JOIN:
             assert event.user is not None and event.team is not None
             self.roster.join(event.user, event.team)
@@ -199,15 +226,17 @@ class Engine:
             )
         else:
             state.contact.attributes = attributes
+            state.contact.released = set()  # SPEC 4.1: whether it is queued, held or neither
         if contact_id in self.queue:
             self._requeue_in_class(contact_id)
             return []
         state.closed = False
         decision = self.router.route(state.contact, now)
+        route = self.policy.route_named(decision.route) if decision.route is not None else None
         if decision.outcome == d.QUEUED:
-            route = self.policy.route_named(decision.route) if decision.route is not None else None
             assert route is not None and decision.deadline is not None  # queued on a route of the policy, until then
             self._enqueue(state.contact, route, now, decision.deadline)
+        self._set_timers(decision, route)
         return [decision]
 
     def _close(self, contact_id: str) -> None:
@@ -215,9 +244,30 @@ class Engine:
         if state is None or state.closed:
             return
         self.queue.remove(contact_id)
+        self.releases.clear(contact_id)
         self.roster.take_away(state.contact.assignee)
         state.contact.assignee = None
+        state.contact.released = set()
         state.closed = True
+
+    def _change_user(self, event: Event, user_id: str) -> None:
+        """A `status`, `user` or `delete` event; the `away` timers of the contacts the user holds
+        are armed or cleared when it stops or starts being online (SPEC 4.1)."""
+        watched = self.releases.watches(user_id)
+        was_online = watched and self.is_online(user_id)
+        if event.type == DELETE:
+            if user_id in self.roster.users:
+                self.roster.users[user_id].deleted = True
+                self.roster.profile_changed(user_id)
+        else:
+            self._update_user(event)
+        if watched and self.is_online(user_id) != was_online:
+            self.releases.presence_changed(user_id, not was_online, event.at)
+
+    def is_online(self, user_id: str | None) -> bool:
+        """Online as `reassign when away` sees it: status `online`, and not deleted."""
+        user = self.roster.users.get(user_id) if user_id is not None else None
+        return user is not None and not user.deleted and user.status == ONLINE
 
     def _update_user(self, event: Event) -> None:
         user_id = event.user
@@ -248,8 +298,11 @@ class Engine:
             self.queue.add(entry, self._class_key(contact, entry.route))
 
     def _class_key(self, contact: Contact, route_name: str) -> ClassKey:
+        """Same route, same values of the fields its filters read, same released users: same candidates.
+        The released users come last, as a frozenset (no field value is one: see _hashable)."""
         fields = contact.fields
-        return (route_name,) + tuple(_hashable(fields.get(name)) for name in self._class_fields.get(route_name, ()))
+        key = (route_name,) + tuple(_hashable(fields.get(name)) for name in self._class_fields.get(route_name, ()))
+        return key + (frozenset(contact.released),) if contact.released else key
 
     def _enqueue(self, contact: Contact, route: CompiledRoute, now: datetime, deadline: datetime) -> None:
         entry = QueueEntry(contact.id, route.name, now, deadline, route.priority, self.queue.take_sequence())
@@ -271,6 +324,7 @@ class Engine:
             decision = self.router.place(route, self.contacts[entry.contact].contact, now)
             if decision is not None:
                 self.queue.remove(entry.contact)
+                self._set_timers(decision, route)
                 return decision
             klass.blocked = True
         return None
@@ -283,16 +337,54 @@ class Engine:
         branch = route.route.branch if route is not None else None
         if branch is None:
             decisions.append(Decision(contact.id, entry.route, d.FAILED, reason=d.TIMEOUT, at=at))
-        elif branch == UNASSIGN_BRANCH:
-            decisions.append(self.router.unassign(entry.route, contact, at))
         else:
-            target = self.policy.route_named(branch)
-            assert target is not None  # the checker refuses a branch that names no route of the policy
-            decision = self.router.apply(target, contact, at)
-            if decision.outcome == d.QUEUED:
-                self._enqueue(contact, target, at, deadline_after(at, target.timeout_seconds))
-            decisions.append(decision)
+            decisions.append(self._branch(entry.route, branch, contact, at))
         return decisions
+
+    def _release(self, at: datetime, timer: ReleaseTimer) -> list[Decision]:
+        """SPEC 4.1: `released`, the assignee loses the contact and joins its released users, then the branch."""
+        contact = self.contacts[timer.contact].contact
+        self.releases.clear(contact.id)
+        route = self.policy.route_named(timer.route)
+        option = route.reassign(timer.trigger) if route is not None else None
+        if option is None:  # (choice) a new policy dropped the route or the option: so is its timer
+            return []
+        released = timer.assignee
+        decisions = [Decision(contact.id, timer.route, d.RELEASED, user=released, reason=timer.trigger, at=at)]
+        self.roster.take_away(released)
+        contact.assignee = None
+        contact.released = contact.released | {released}
+        decisions.append(self._branch(timer.route, option.branch or timer.route, contact, at))
+        return decisions
+
+    def _branch(self, route_name: str, branch: str, contact: Contact, at: datetime) -> Decision:
+        """A timeout's or a release's branch at `at`: `unassign` (the row carries `route_name`), or the
+        named route's action and options, its `when` not checked, its failure checks run."""
+        if branch == UNASSIGN_BRANCH:
+            decision = self.router.unassign(route_name, contact, at)
+            self.releases.clear(contact.id)
+            return decision
+        target = self.policy.route_named(branch)
+        assert target is not None  # the checker refuses a branch that names no route of the policy
+        decision = self.router.apply(target, contact, at)
+        if decision.outcome == d.QUEUED:
+            self._enqueue(contact, target, at, deadline_after(at, target.timeout_seconds))
+        self._set_timers(decision, target)
+        return decision
+
+    def _set_timers(self, decision: Decision, route: CompiledRoute | None) -> None:
+        """SPEC 4.1: an assignment sets the timers of the route that made it, afresh; unassigning or
+        queueing the contact clears them; a decision that changes nothing leaves them."""
+        outcome = decision.outcome
+        if outcome == d.ASSIGNED and route is not None and route.reassigns:
+            assert decision.user is not None and decision.at is not None  # an assignment names its user and time
+            self.releases.set(decision.contact, route, decision.user, self.is_online(decision.user), decision.at)
+        elif outcome in TIMERS_CLEARED:
+            self.releases.clear(decision.contact)
+
+
+# The outcomes after which a contact has no release timer: a new assignee, none, or in the queue.
+TIMERS_CLEARED = frozenset({d.ASSIGNED, d.UNASSIGNED, d.QUEUED})
 
 
 def _hashable(value: Any) -> Hashable:
@@ -311,6 +403,7 @@ NEEDED_FIELDS = {
     DELETE: ("user",),
     JOIN: ("user", "team"),
     LEAVE: ("user", "team"),
+    REPLY: ("contact", "user"),
 }
 
 

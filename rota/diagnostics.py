@@ -100,8 +100,7 @@ REASSIGN_NEEDS_BRANCH = code(
     "E316", "reassign-needs-branch", "`reassign` on an `assign to user` route without `->`: it would pick the same user"
 )
 REASSIGN_RANGE = code("E317", "reassign-range", "a `reassign` wait of zero, or longer than 7 days")
-# Until the engine runs SPEC 4.1, a policy using `reassign` is refused rather than run without it (dsl.analyze).
-REASSIGN_NOT_RUN = code("E318", "reassign-not-run", "`reassign` is checked but not yet run by this engine")
+# E318 (reassign-not-run) refused `reassign` until the engine ran SPEC 4.1; retired, never to be reused.
 
 # D4xx: a data file (snapshot, contacts, events) cannot be used as it is.
 DATA_UNREADABLE = code("D401", "data-unreadable", "the file is missing, unreadable, not UTF-8 or not in its format")
@@ -123,6 +122,12 @@ FILTER_NEVER_PASSES = code(
 )
 STARVED_USERS = code("V504", "starved-users", "users that no reachable route can ever choose")
 ESCALATION_TOO_LONG = code("V505", "escalation-too-long", "a chain of timeouts that adds up to more than --max-wait")
+REASSIGN_NEVER_ASSIGNS = code(
+    "V506", "reassign-never-assigns", "a `reassign` whose branch can never assign: its pool is the user just released"
+)
+WAIT_CHAIN_TOO_LONG = code(
+    "V507", "wait-chain-too-long", "a chain of waits through a release (timeouts and reassigns) over --max-wait"
+)
 
 # S6xx: a request the service refuses (rota/service/), beside the policy's own codes in a 422.
 BODY_NOT_JSON = code("S601", "body-not-json", "the body does not parse as JSON (answered 400)")
@@ -142,6 +147,16 @@ ATTRIBUTE_VALUE = code(
 BAD_ID = code("S611", "bad-id", "an id in the path that is empty, too long or holds a control character")
 NO_ROUTE = code("S612", "no-route", "a policy with no route, sent without `allow_empty=true`")
 VERSION_MISMATCH = code("S613", "version-mismatch", "`If-Match` names another version than the active one (409)")
+
+# T7xx: a policy test file (`rota test`, rota/policytest/) cannot be used as it is.
+TEST_NOT_YAML = code("T701", "test-not-yaml", "the test file is unreadable, not UTF-8 or not YAML")
+TEST_UNKNOWN_KEY = code("T702", "test-unknown-key", "a key the test format does not have (often a typo)")
+TEST_BAD_VALUE = code("T703", "test-bad-value", "a value of the wrong kind: not a list, not a time, an unknown status")
+TEST_MISSING_KEY = code("T704", "test-missing-key", "a key the test format needs is absent (a case's `name`)")
+TEST_DUPLICATE = code("T705", "test-duplicate", "a key, a user id or a case name given twice")
+TEST_NO_POLICY = code("T706", "test-no-policy", "the policy a test file is for does not exist")
+TEST_UNKNOWN_ROUTE = code("T707", "test-unknown-route", "an expectation names a route the policy does not have")
+TEST_UNKNOWN_NAME = code("T708", "test-unknown-name", "an expectation names a contact or a user its case does not have")
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,11 @@
 - a filter no user of the snapshot can pass, even online and with no open
   contacts;
 - a user that no reachable route can ever choose (starved);
-- an escalation chain whose total wait is over a limit.
+- an escalation chain whose total wait is over a limit;
+- a `reassign` whose branch can never assign: everyone in the branch's pool
+  is the user just released (a user route back to the same user, a team of one);
+- a chain of waits through a release (queue timeouts and `reassign` waits
+  along branches) whose total is over a limit.
 
 Contacts are enumerated from the policy's vocabulary (every value its `when`s
 and filters compare a field to, and null): exhaustively when the combinations
@@ -25,7 +29,18 @@ from typing import Any
 
 from rota import diagnostics as codes
 from rota.diagnostics import Code, Diagnostic
-from rota.dsl.ast import AssignToUser, Compare, Expr, Field, ListLiteral, Literal, children, fields_of
+from rota.dsl.ast import (
+    AssignToUser,
+    Compare,
+    Expr,
+    Field,
+    ListLiteral,
+    Literal,
+    Position,
+    Reassign,
+    children,
+    fields_of,
+)
 from rota.dsl.formatter import format_duration, format_expression
 from rota.engine import CompiledPolicy, CompiledRoute, User
 from rota.engine.clock import now_fields
@@ -79,7 +94,42 @@ ESCALATION = PolicyCheck(
     "following timeout branches from any route, a contact leaves the queue within the limit",
     needs="--max-wait",
 )
-POLICY_CHECKS = (SHADOWED_ROUTES, IMPOSSIBLE_FILTERS, STARVED_USERS, ESCALATION)
+REASSIGN_BRANCHES = PolicyCheck(
+    "reassign_branches",
+    "every reassign branch can assign",
+    "after a release, the route the contact goes to has someone besides the user just released "
+    "(team and space pools are read from --snapshot when given)",
+)
+WAIT_CHAINS = PolicyCheck(
+    "wait_chains",
+    "wait chains through releases within --max-wait",
+    "following timeout and reassign branches from any route, a contact that is released along the way "
+    "leaves routing within the limit",
+    needs="--max-wait",
+)
+POLICY_CHECKS = (SHADOWED_ROUTES, IMPOSSIBLE_FILTERS, STARVED_USERS, ESCALATION, REASSIGN_BRANCHES, WAIT_CHAINS)
+
+
+@dataclass(frozen=True)
+class Wait:
+    """One step of a chain of waits: a queue's timeout or a `reassign`, and the route it hands over to."""
+
+    seconds: int
+    text: str  # `tier1 15m`, `sticky away 2m`, `triage 30m + unanswered 5m`
+    target: str | None  # a route's name, UNASSIGN_BRANCH, or None: the contact fails
+    releases: bool
+
+
+@dataclass(frozen=True)
+class Chain:
+    start: CompiledRoute
+    steps: tuple[str, ...]
+    seconds: int
+    releases: bool  # some step is a release
+
+    @property
+    def path(self) -> str:
+        return " -> ".join(self.steps)
 
 
 @dataclass(frozen=True)
@@ -103,6 +153,13 @@ class PolicyReview:
         self.seen_by = self._seen_by()
         self.users = snapshot.roster().users if snapshot is not None else {}
 
+    def finding_at(self, code: Code, message: str, place: Position, hint: str | None = None) -> Diagnostic:
+        """A finding about one option of a route, placed on it."""
+        in_folder = place.file and place.file != self.policy.policy.file  # a route of a folder: its own file
+        file = place.file if in_folder else self.file
+        end = (place.end_line, place.end_column) if place.end_line else (None, None)
+        return Diagnostic(file, place.line, place.column, message, hint, code.severity, code, *end)
+
     def finding(self, code: Code, message: str, route: CompiledRoute | None = None) -> Diagnostic:
         """A finding about a route, placed from its `route` keyword to the end of its name; or about no route."""
         if route is None:
@@ -114,23 +171,27 @@ class PolicyReview:
         return Diagnostic(file, start.line, start.column, message, None, code.severity, code, *end)
 
     def _reachable(self) -> set[str]:
-        reached = {name for name, samples in self.chosen_for.items() if samples}
-        frontier = list(reached)
-        while frontier:  # a timeout branch runs its route whatever that route's `when` says
-            branch = self.policy.by_name[frontier.pop()].route.branch
-            if branch is not None and branch != UNASSIGN_BRANCH and branch not in reached:
-                reached.add(branch)
-                frontier.append(branch)
+        chosen = [self.policy.by_name[name] for name, samples in self.chosen_for.items() if samples]
+        return {name for route in chosen for name in self._branched_to(route)}
+
+    def _branched_to(self, start: CompiledRoute) -> list[str]:
+        """The route and every route its timeout and reassign branches lead to, which run whatever their `when`s say."""
+        reached, frontier = [start.name], [start.name]
+        while frontier:
+            route = self.policy.by_name[frontier.pop()].route
+            for branch in (route.branch, *(reassign.branch for reassign in route.reassigns)):
+                if branch is not None and branch != UNASSIGN_BRANCH and branch not in reached:
+                    reached.append(branch)
+                    frontier.append(branch)
         return reached
 
     def _seen_by(self) -> dict[str, list[Sample]]:
-        """The contacts each route sees: those chosen for it, and those its timeout branches hand over."""
-        seen = {name: list(samples) for name, samples in self.chosen_for.items()}
+        """The contacts each route sees: those chosen for it, and those its branches hand over."""
+        seen: dict[str, list[Sample]] = {name: [] for name in self.chosen_for}
         for route in self.policy.routes:
-            samples, branch = self.chosen_for[route.name], route.route.branch
-            while samples and branch is not None and branch != UNASSIGN_BRANCH:
-                seen[branch].extend(samples)
-                branch = self.policy.by_name[branch].route.branch
+            samples = self.chosen_for[route.name]
+            for name in self._branched_to(route) if samples else ():
+                seen[name].extend(samples)
         return seen
 
     # ------------------------------------------------------------- routes
@@ -283,24 +344,31 @@ class PolicyReview:
             for route in self.policy.routes
             if route.name in self.chosen_for and self.chosen_for[route.name] and route.route.queues
         ]
+        return self._held_to(chains, max_wait_seconds, codes.ESCALATION_TOO_LONG, "no route queues")
+
+    def _held_to(
+        self, chains: list[Chain], max_wait_seconds: int | None, code: Code, none: str
+    ) -> tuple[list[Diagnostic], str]:
+        """The chains over the limit (none without one), and a line on the longest (`none` when there is none)."""
         if not chains:
-            return [], "no route queues"
-        longest = max(chains, key=lambda chain: chain[2])
-        summary = f"longest {format_duration(longest[2])}: {longest[1]}"
+            return [], none
+        longest = max(chains, key=lambda chain: chain.seconds)
+        summary = f"longest {format_duration(longest.seconds)}: {longest.path}"
         if max_wait_seconds is None:
             return [], summary
         findings = [
             self.finding(
-                codes.ESCALATION_TOO_LONG,
-                f"{path} adds up to {format_duration(total)}, over the {format_duration(max_wait_seconds)} limit",
-                start,
+                code,
+                f"{chain.path} adds up to {format_duration(chain.seconds)}, "
+                f"over the {format_duration(max_wait_seconds)} limit",
+                chain.start,
             )
-            for start, path, total in chains
-            if total > max_wait_seconds
+            for chain in chains
+            if chain.seconds > max_wait_seconds
         ]
         return findings, summary
 
-    def _chain(self, start: CompiledRoute) -> tuple[CompiledRoute, str, int]:
+    def _chain(self, start: CompiledRoute) -> Chain:
         steps: list[str] = []
         total = 0
         route: CompiledRoute | None = start
@@ -315,7 +383,107 @@ class PolicyReview:
             route = self.policy.route_named(branch) if branch is not None and branch != UNASSIGN_BRANCH else None
             if route is not None and not route.route.queues:
                 steps.append(route.name)
-        return start, " -> ".join(steps), total
+        return Chain(start, tuple(steps), total, releases=False)
+
+    # ------------------------------------------------------------ reassign
+
+    def reassign_branches(self) -> tuple[list[Diagnostic], str | None]:
+        """Reassigns whose branch has nobody but the released user; a note when team pools were not read."""
+        findings = []
+        unread = False
+        for route in self.policy.routes:
+            for reassign in route.route.reassigns if route.name in self.reachable else ():
+                if reassign.branch == UNASSIGN_BRANCH:
+                    continue
+                target = self.policy.by_name[reassign.branch or route.name]
+                assignees, others = self._takers(route), self._takers(target)
+                if assignees is None or others is None:
+                    unread = unread or self.snapshot is None
+                    continue
+                if assignees and all(others <= {user} for user in assignees):
+                    findings.append(self._never_assigns(route, reassign, target, sorted(others)))
+        return findings, "team and space pools need --snapshot" if unread else None
+
+    def _takers(self, route: CompiledRoute) -> set[str] | None:
+        """Who the route can give a contact to: its named user, or its pool's users who can pass its filters;
+        None when that is not known here (a user read from the contact, a pool without --snapshot)."""
+        if route.kind == RouteKind.USER:
+            return None if self._names_any_user(route) else {user for user in (self._named_user(route),) if user}
+        if self.snapshot is None:
+            return None
+        return {user.id for user in self._pool(route) if self._can_pass(route, user)}
+
+    def _never_assigns(
+        self, route: CompiledRoute, reassign: Reassign, target: CompiledRoute, others: list[str]
+    ) -> Diagnostic:
+        option = f"`reassign when {reassign.trigger}` of route `{route.name}`"
+        goes_to = (
+            f"it routes the contact again by `{target.name}`"
+            if reassign.branch is None
+            else (f"it branches to `{target.name}`")
+        )
+        if target.kind == RouteKind.USER:
+            who, then = f"which names {others[0]}", "it fails with user_released"
+        else:
+            who = f"whose only possible user is {others[0]}" if others else "where nobody can take it"
+            then = "it queues until its timeout"
+        message = f"{option} can never assign: {goes_to}, {who}, the user just released, so {then}"
+        hint = "branch to a route whose pool has someone else, such as a team route"
+        return self.finding_at(codes.REASSIGN_NEVER_ASSIGNS, message, reassign.position, hint)
+
+    def wait_chains(self, max_wait_seconds: int | None) -> tuple[list[Diagnostic], str]:
+        """Chains of waits through a release over the limit (none without one), and a line on the longest."""
+        chains = [
+            chain
+            for route in self.policy.routes
+            if self.chosen_for[route.name]
+            for chain in (self._longest_chain(route),)
+            if chain.releases
+        ]
+        return self._held_to(chains, max_wait_seconds, codes.WAIT_CHAIN_TOO_LONG, "no route reassigns")
+
+    def _longest_chain(self, start: CompiledRoute) -> Chain:
+        """The longest chain of waits from `start`, each timeout and reassign taken at most once along it
+        (a release that comes back to a route already passed ends the chain there: `team again`)."""
+
+        def longest(route: CompiledRoute, taken: frozenset[str], passed: frozenset[str]) -> Chain:
+            best = Chain(start, (), 0, False)
+            for key, wait in self._waits(route):
+                if key in taken:
+                    continue
+                rest = Chain(start, (_ending(wait.target),), 0, False)
+                if wait.target is not None and wait.target != UNASSIGN_BRANCH:
+                    after = self.policy.by_name[wait.target]
+                    rest = longest(after, taken | {key}, passed | {after.name})
+                    if not rest.steps:
+                        rest = replace(rest, steps=(after.name + (" again" if after.name in passed else ""),))
+                chain = Chain(
+                    start, (wait.text, *rest.steps), wait.seconds + rest.seconds, wait.releases or rest.releases
+                )
+                if chain.seconds > best.seconds:
+                    best = chain
+            return best
+
+        return longest(start, frozenset(), frozenset({start.name}))
+
+    def _waits(self, compiled: CompiledRoute) -> list[tuple[str, Wait]]:
+        """What a contact can wait for on this route, each with a key: the queue's timeout (team and space
+        routes), and each reassign, after the longest wait in the queue a drained contact can have had."""
+        route, waits = compiled.route, []
+        queued = route.timeout_seconds if route.queues else 0
+        if route.queues:
+            text = f"{route.name} {format_duration(queued)}"
+            waits.append((f"{route.name} timeout", Wait(queued, text, route.branch, False)))
+        for reassign in route.reassigns:
+            held = f"{reassign.trigger} {format_duration(reassign.seconds)}"
+            text = f"{route.name} {format_duration(queued)} + {held}" if route.queues else f"{route.name} {held}"
+            target = reassign.branch or route.name
+            waits.append((f"{route.name} {reassign.trigger}", Wait(queued + reassign.seconds, text, target, True)))
+        return waits
+
+
+def _ending(target: str | None) -> str:
+    return "fails" if target is None else target
 
 
 def _best_states(user: User) -> Iterator[User]:

@@ -23,8 +23,10 @@ from .policy_checks import (
     ESCALATION,
     IMPOSSIBLE_FILTERS,
     POLICY_CHECKS,
+    REASSIGN_BRANCHES,
     SHADOWED_ROUTES,
     STARVED_USERS,
+    WAIT_CHAINS,
     PolicyReview,
     finding_line,
 )
@@ -112,6 +114,11 @@ def verify(
     return VerifyReport(tuple(results), checks, count, time.perf_counter() - started)
 
 
+def _has_reassign(policy: CompiledPolicy) -> bool:
+    """Generated runs carry `reply` events when a route can be answered in time (SPEC 4.1)."""
+    return any(route.route.reassigns for route in policy.routes)
+
+
 def _settings(examples: int) -> settings:
     return settings(
         max_examples=examples,
@@ -132,7 +139,7 @@ def _survey(
 
     @_settings(examples)
     @hypothesis_seed(seed)
-    @given(run=runs(policy, words, engine_factory))
+    @given(run=runs(policy, words, engine_factory, replies=_has_reassign(policy)))
     def survey(run: Run) -> None:
         nonlocal count
         count += 1
@@ -156,7 +163,7 @@ def _shrink(
 
     @_settings(examples)
     @hypothesis_seed(seed)
-    @given(run=runs(policy, words, engine_factory))
+    @given(run=runs(policy, words, engine_factory, replies=_has_reassign(policy)))
     def search(run: Run) -> None:
         try:
             prop.check(run)
@@ -183,13 +190,18 @@ def review_policy(
     review = PolicyReview(policy, words, snapshot, policy_file, seed)
     given = {"--snapshot": snapshot is not None, "--max-wait": max_wait_seconds is not None}
     escalation, longest = review.escalation(max_wait_seconds)
+    never_assigning, unread_pools = review.reassign_branches()
+    wait_chains, longest_wait = review.wait_chains(max_wait_seconds)
     finders = {
         SHADOWED_ROUTES.name: review.shadowed_routes,
         IMPOSSIBLE_FILTERS.name: review.impossible_filters,
         STARVED_USERS.name: review.starved_users,
         ESCALATION.name: lambda: escalation,
+        REASSIGN_BRANCHES.name: lambda: never_assigning,
+        WAIT_CHAINS.name: lambda: wait_chains,
     }
-    notes = {ESCALATION.name: longest}  # the longest chain helps choose a --max-wait
+    # The longest chains help choose a --max-wait.
+    notes = {ESCALATION.name: longest, WAIT_CHAINS.name: longest_wait, REASSIGN_BRANCHES.name: unread_pools}
     results = []
     for check in POLICY_CHECKS:
         note = notes.get(check.name)

@@ -65,14 +65,20 @@ class EventType(Name):
     DELETE = "delete"
     JOIN = "join"
     LEAVE = "leave"
+    REPLY = "reply"  # SPEC 4.1: the user replied to the contact
 
 
-class PendingEventType(Name):
-    """Event types of SPEC v2 that the engine does not apply yet: replay accepts every EventType, so
-    `reply` (SPEC 4.1) joins EventType in the change that makes the engine apply it. The model of
-    rota.testing reads it from here."""
+class Verdict(Name):
+    """Why one user was or was not chosen for a contact (`rota explain --user`)."""
 
-    REPLY = "reply"
+    CHOSEN = "chosen"
+    UNKNOWN = "unknown"
+    DELETED = "deleted"
+    NO_POOL = "no_pool"
+    NOT_IN_POOL = "not_in_pool"
+    FILTERED = "filtered"
+    RELEASED = "released"
+    LOST = "lost"
 
 
 class Outcome(Name):

@@ -2,8 +2,8 @@
 
 The store knows tables and rows, nothing of routing: the engine hands it
 what one group of events changed, and `commit` writes all of it in one
-transaction (users, memberships, cursors, contacts, queue, appended
-decisions, counters), so a crash leaves the file as of the last commit.
+transaction (users, memberships, cursors, contacts, queue, release
+timers and released users, appended decisions, counters), so a crash leaves the file as of the last commit.
 """
 
 from __future__ import annotations
@@ -34,6 +34,12 @@ CREATE TABLE IF NOT EXISTS contacts (
 CREATE TABLE IF NOT EXISTS queue (
     contact VARCHAR PRIMARY KEY, route VARCHAR NOT NULL, enqueued_at TIMESTAMP NOT NULL,
     deadline TIMESTAMP NOT NULL, priority BIGINT NOT NULL, sequence BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS release_timers (
+    contact VARCHAR NOT NULL, "trigger" VARCHAR NOT NULL, route VARCHAR NOT NULL, seconds BIGINT NOT NULL,
+    assignee VARCHAR NOT NULL, assignment BIGINT NOT NULL, due TIMESTAMP, armed BIGINT NOT NULL,
+    PRIMARY KEY (contact, "trigger"));
+CREATE TABLE IF NOT EXISTS released_users (
+    contact VARCHAR NOT NULL, user_id VARCHAR NOT NULL, PRIMARY KEY (contact, user_id));
 CREATE TABLE IF NOT EXISTS decisions (
     seq BIGINT PRIMARY KEY, "at" TIMESTAMP, contact VARCHAR, route VARCHAR, outcome VARCHAR, "user" VARCHAR,
     reason VARCHAR, deadline TIMESTAMP, policy_version VARCHAR, candidates BIGINT);
@@ -42,6 +48,7 @@ CREATE TABLE IF NOT EXISTS policies (version VARCHAR PRIMARY KEY, text VARCHAR N
 CREATE TABLE IF NOT EXISTS journal (body VARCHAR NOT NULL);
 CREATE TABLE IF NOT EXISTS binary_journal (body BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS deliveries (destination VARCHAR PRIMARY KEY, delivered_through BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS decision_inputs (seq BIGINT PRIMARY KEY, whole BOOLEAN NOT NULL, body VARCHAR NOT NULL);
 """
 
 SMALL_BATCH = 32
@@ -54,6 +61,7 @@ _ARROW_TYPES = {
     "JSON": pa.string(),
 }
 USER_COLUMNS = ("id", "name", "status", "deleted", "open_contacts", "last_assigned_at", "assigned_order", "attributes")
+TIMER_COLUMNS = ("contact", "trigger", "route", "seconds", "assignee", "assignment", "due", "armed")
 DECISION_COLUMNS = (
     "seq",
     "at",
@@ -78,9 +86,12 @@ class Changes:
     contacts: list[tuple] = field(default_factory=list)
     queued: list[tuple] = field(default_factory=list)
     unqueued: list[str] = field(default_factory=list)
+    timers: dict[str, list[tuple]] = field(default_factory=dict)  # contact -> all its release timers (SPEC 4.1)
+    released: dict[str, list[str]] = field(default_factory=dict)  # contact -> all the users it was released from
     decisions: list[tuple] = field(default_factory=list)
     meta: dict[str, str] = field(default_factory=dict)
     policies: list[tuple] = field(default_factory=list)  # (version, text, created_at), kept forever
+    decision_inputs: list[tuple] = field(default_factory=list)  # (seq, whole, JSON body): what `rota explain` reads
 
 
 class EngineFileError(ValueError):
@@ -175,12 +186,19 @@ class EngineStore:
             self._upsert(
                 "queue", ("contact", "route", "enqueued_at", "deadline", "priority", "sequence"), changes.queued
             )
+        if changes.timers:
+            self._replace_per_contact("release_timers", TIMER_COLUMNS, changes.timers)
+        if changes.released:
+            released = {contact: [(contact, user) for user in users] for contact, users in changes.released.items()}
+            self._replace_per_contact("released_users", ("contact", "user_id"), released)
         if changes.decisions:
             self._upsert("decisions", DECISION_COLUMNS, changes.decisions, verb="INSERT")
         if changes.meta:
             self._upsert("meta", ("key", "value"), list(changes.meta.items()))
         if changes.policies:
             self._upsert("policies", ("version", "text", "created_at"), changes.policies, verb="INSERT OR IGNORE")
+        if changes.decision_inputs:
+            self._upsert("decision_inputs", ("seq", "whole", "body"), changes.decision_inputs, verb="INSERT")
 
     def _upsert(self, table: str, columns: tuple[str, ...], rows: list[tuple], verb: str = "INSERT OR REPLACE") -> None:
         names = ", ".join(f'"{name}"' for name in columns)
@@ -199,6 +217,13 @@ class EngineStore:
             self.connection.execute(f"{verb} INTO {table} ({names}) SELECT {names} FROM rota_store_batch")
         finally:
             self.connection.unregister("rota_store_batch")
+
+    def _replace_per_contact(self, table: str, columns: tuple[str, ...], rows: dict[str, list[tuple]]) -> None:
+        """Each contact's rows of `table` become the ones given (none, for an empty list)."""
+        self._delete_where_in(table, "contact", list(rows))
+        kept = [row for contact_rows in rows.values() for row in contact_rows]
+        if kept:
+            self._upsert(table, columns, kept)
 
     def _delete_where_in(self, table: str, column: str, keys: list[str]) -> None:
         if len(keys) <= SMALL_BATCH:
@@ -252,6 +277,17 @@ class EngineStore:
                     break
                 rows.extend(row for row in changes.decisions if row[0] > seq)
         return rows[:limit]
+
+    def decision_inputs(self, seq: int) -> list[tuple[int, str]]:
+        """(seq, note) of decision `seq` and those before it, back to the last note of every user (`whole`), in order."""
+        with self.lock:
+            self.checkpoint()
+            rows = self.connection.execute(
+                "SELECT seq, body FROM decision_inputs WHERE seq <= ? AND seq >= "
+                "(SELECT max(seq) FROM decision_inputs WHERE whole AND seq <= ?) ORDER BY seq",
+                [seq, seq],
+            ).fetchall()
+        return [(row[0], row[1]) for row in rows]
 
     def delivered_through(self, destination: str) -> int | None:
         """The last sequence number delivered to `destination` (a webhook's URL), None when it is new."""
@@ -384,7 +420,10 @@ def _size(changes: Changes) -> int:
         + len(changes.queued)
         + len(changes.unqueued)
         + len(changes.decisions)
+        + len(changes.decision_inputs)
         + sum(len(teams) + 1 for teams in changes.memberships.values())
+        + sum(len(timers) + 1 for timers in changes.timers.values())
+        + sum(len(users) + 1 for users in changes.released.values())
     )
 
 
@@ -431,6 +470,8 @@ def _merged(changes_in_order: list[Changes]) -> Changes:
     contacts: dict[str, tuple] = {}
     queue: dict[str, tuple | None] = {}  # None: taken out of the queue
     memberships: dict[str, list[str]] = {}
+    timers: dict[str, list[tuple]] = {}
+    released: dict[str, list[str]] = {}
     cursors: dict[str, str] = {}
     meta: dict[str, str] = {}
     merged = Changes()
@@ -440,12 +481,16 @@ def _merged(changes_in_order: list[Changes]) -> Changes:
         queue.update((contact, None) for contact in changes.unqueued)
         queue.update((row[0], row) for row in changes.queued)
         memberships.update(changes.memberships)
+        timers.update(changes.timers)
+        released.update(changes.released)
         cursors.update(changes.cursors)
         meta.update(changes.meta)
         merged.decisions.extend(changes.decisions)
         merged.policies.extend(changes.policies)
+        merged.decision_inputs.extend(changes.decision_inputs)
     merged.users, merged.contacts = list(users.values()), list(contacts.values())
     merged.queued = [row for row in queue.values() if row is not None]
     merged.unqueued = [contact for contact, row in queue.items() if row is None]
     merged.memberships, merged.cursors, merged.meta = memberships, cursors, meta
+    merged.timers, merged.released = timers, released
     return merged

@@ -51,6 +51,7 @@ EVENT_FIELDS = {
     "delete": ("user",),
     "join": ("user", "team"),
     "leave": ("user", "team"),
+    "reply": ("contact", "user"),
 }
 CODE_SUFFIX = re.compile(r" \[[A-Z][0-9]{3}\]$")
 ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
@@ -330,8 +331,7 @@ def run(example: Example, workdir: Path) -> Outcome:
     scenario = parse_scenario(example.scenario.text, example.name) if example.scenario else None
     snapshot = load_snapshot(write_snapshot(scenario, workdir / "snapshot")) if scenario else None
     schema = snapshot_schema(snapshot.connection) if snapshot else None
-    formatting = example.mode == "fmt"  # as `rota fmt` does, which formats what the engine does not run yet
-    policy, diagnostics = rota.analyze(policy_text, POLICY_FILE, schema, engine_runs_reassign=formatting)
+    policy, diagnostics = rota.analyze(policy_text, POLICY_FILE, schema)
     outcome = Outcome(
         diagnostics="".join(d.render(policy_text) + "\n" for d in diagnostics),
         has_errors=any(d.is_error for d in diagnostics),
@@ -439,7 +439,7 @@ def mismatches(example: Example, outcome: Outcome) -> Iterator[Mismatch]:
             yield Mismatch(
                 example.output, "rota fmt writes", example.output.text, outcome.formatted or outcome.diagnostics
             )
-        elif rota.analyze(outcome.formatted, engine_runs_reassign=True)[1]:
+        elif rota.analyze(outcome.formatted)[1]:
             yield Mismatch(example.output, "the canonical form checks clean", "", outcome.formatted)
     if mode == "plan" and outcome.plan != example.output.text:
         yield Mismatch(example.output, "rota check --plan prints", example.output.text, outcome.plan or "")

@@ -1,6 +1,7 @@
 """Engines broken on purpose, so the property checks of rota.testing can be seen to fail."""
 
 from rota.engine import Engine, Router
+from rota.simulate.desk import without_reassign
 
 
 class TurnSkippingRouter(Router):
@@ -18,3 +19,10 @@ class TurnSkippingEngine(Engine):
     def use_policy(self, policy):
         super().use_policy(policy)
         self.router = TurnSkippingRouter(policy, self.roster)
+
+
+class ReleaseIgnoringEngine(Engine):
+    """Runs the policy as if it had no `reassign` options: contacts stay with their assignees for good."""
+
+    def use_policy(self, policy):
+        super().use_policy(without_reassign(policy))

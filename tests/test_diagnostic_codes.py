@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from rota.diagnostics import CODES, ERROR, REASSIGN_NOT_RUN, SYNTAX, WARNING
+from rota.diagnostics import CODES, ERROR, SYNTAX, WARNING
 from rota.dsl import analyze, check, load_policy, parse
 from rota.dsl.type_check import TypeChecker
 from rota.engine import compile_policy, snapshot_schema
@@ -24,7 +24,7 @@ ROOT = Path(__file__).parent.parent
 DOC = ROOT / "docs" / "diagnostics.md"
 DEMO_SNAPSHOT = ROOT / "policies" / "demo" / "snapshot"
 GOLDEN = Path(__file__).parent / "golden" / "diagnostics"
-MAX_WAIT_OF_THE_EXAMPLES = 2 * 3600  # V505's examples are checked with --max-wait 2h
+MAX_WAIT_OF_THE_EXAMPLES = 2 * 3600  # V505's and V507's examples are checked with --max-wait 2h
 # Codes the parser gives once its error recovery assigns them (another branch); until then they read E101.
 
 
@@ -42,7 +42,7 @@ def documented() -> dict[str, Entry]:
         heading, body = section.split("\n", 1)
         id, name = heading.split()
         severity = re.search(r"^Severity: (error|warning)\b", body, re.MULTILINE)
-        examples = tuple(re.findall(r"^```rota\n(.*?)^```$", body, re.MULTILINE | re.DOTALL))
+        examples = tuple(re.findall(r"^```(?:rota|yaml)\n(.*?)^```$", body, re.MULTILINE | re.DOTALL))
         entries[id] = Entry(id, name, severity.group(1) if severity else "", examples)
     return entries
 
@@ -55,9 +55,9 @@ def demo_schema():
     return snapshot_schema(load_snapshot(DEMO_SNAPSHOT).connection)
 
 
-def codes_of(text: str, engine_runs_reassign: bool = False) -> list[str]:
+def codes_of(text: str) -> list[str]:
     """The codes `rota check --snapshot policies/demo/snapshot` gives for the text."""
-    found = analyze(text, "example.rota", demo_schema(), engine_runs_reassign=engine_runs_reassign)[1]
+    found = analyze(text, "example.rota", demo_schema())[1]
     return [diagnostic.code.id for diagnostic in found]
 
 
@@ -77,7 +77,7 @@ def test_the_docs_list_every_registered_code_and_only_those():
 
 def test_codes_are_stable_ids_with_kebab_names_in_their_block():
     for code in CODES.values():
-        assert re.fullmatch(r"[EDVS]\d{3}", code.id) and re.fullmatch(r"[a-z]+(-[a-z]+)*", code.name), code
+        assert re.fullmatch(r"[EDVST]\d{3}", code.id) and re.fullmatch(r"[a-z]+(-[a-z]+)*", code.name), code
         assert code.severity in (ERROR, WARNING)
 
 
@@ -97,19 +97,34 @@ def _example_cases(prefix: str) -> list:
 def test_each_policy_example_gives_its_code_and_its_fix_nothing(entry):
     assert len(entry.examples) == 2, "an example and its fix"
     example, fix = entry.examples
-    # The rules of `reassign` are shown as the language has them; E318 is what this engine adds to them.
-    language_only = entry.id != REASSIGN_NOT_RUN.id
-    assert codes_of(example, language_only) == [entry.id]
-    assert codes_of(fix, language_only) == []
+    assert codes_of(example) == [entry.id]
+    assert codes_of(fix) == []
 
 
 @pytest.mark.parametrize("entry", _example_cases("V"))
 def test_each_verify_example_gives_its_code_and_its_fix_nothing(entry):
     assert len(entry.examples) == 2, "an example and its fix"
     example, fix = entry.examples
-    max_wait = MAX_WAIT_OF_THE_EXAMPLES if entry.name == "escalation-too-long" else None
+    max_wait = MAX_WAIT_OF_THE_EXAMPLES if entry.name in ("escalation-too-long", "wait-chain-too-long") else None
     assert verify_codes_of(example, max_wait) == [entry.id]
     assert verify_codes_of(fix, max_wait) == []
+
+
+def rota_test_codes_of(text: str, folder: Path) -> list[str]:
+    """The codes `rota test` gives for a test file of this text beside a copy of policies/vip_desk.rota."""
+    from rota.policytest import run_suite
+
+    (folder / "example.rota").write_text((ROOT / "policies" / "vip_desk.rota").read_text())
+    (folder / "example.test.yaml").write_text(text)
+    return [diagnostic.code.id for run in run_suite([str(folder)]).files for diagnostic in run.diagnostics]
+
+
+@pytest.mark.parametrize("entry", _example_cases("T"))
+def test_each_test_file_example_gives_its_code_and_its_fix_nothing(entry, tmp_path):
+    assert len(entry.examples) == 2, "an example and its fix"
+    example, fix = entry.examples
+    assert rota_test_codes_of(example, tmp_path) == [entry.id]
+    assert rota_test_codes_of(fix, tmp_path) == []
 
 
 def _checked_policies() -> list:

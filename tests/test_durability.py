@@ -1,6 +1,8 @@
 """Issue: durability. A replay into an engine file is SIGKILLed at random moments;
 every reopening must hold the invariants and every decision reported before the
-kill, and running on to the end must give what an uninterrupted run gives."""
+kill, and running on to the end must give what an uninterrupted run gives. The
+policy's routes have `reassign` options and the log has replies (SPEC 4.1), so
+a kill that lost a release timer, or fired one twice, would show in the rows."""
 
 import json
 import os
@@ -25,6 +27,7 @@ route vip when "vip" in contact.tags {
   only open < 2
   priority 10
   timeout 5m -> general
+  reassign when unanswered 3m -> general
 }
 
 route general {
@@ -32,6 +35,8 @@ route general {
   only online
   only open < 3
   timeout 20m -> unassign
+  reassign when unanswered 10m
+  reassign when away 2m
 }
 """
 KILLS = 6
@@ -56,6 +61,9 @@ def world(tmp_path_factory):
             open_contacts.append(f"c{index}")
             tags = ["vip"] if random_source.random() < 0.2 else []
             lines.append({"at": stamp, "type": "route", "contact": f"c{index}", "attrs": {"tags": tags}})
+        elif roll < 0.62:  # by one of a few users: now and then the assignee, whose reply counts
+            contact = random_source.choice(open_contacts)
+            lines.append({"at": stamp, "type": "reply", "contact": contact, "user": random_source.choice(users[:6])})
         elif roll < 0.8:
             lines.append(
                 {
@@ -112,6 +120,20 @@ def check_invariants(database):
         ), "a closed contact is still queued"
         assert (
             connection.execute(
+                "SELECT count(*) FROM release_timers t JOIN contacts c ON c.id = t.contact "
+                "WHERE c.closed OR c.assignee IS DISTINCT FROM t.assignee OR t.contact IN (SELECT contact FROM queue)"
+            ).fetchall()[0][0]
+            == 0
+        ), "a release timer watches a contact its assignee no longer holds"
+        assert (
+            connection.execute(
+                "SELECT count(*) FROM released_users r JOIN contacts c ON c.id = r.contact "
+                "WHERE c.closed OR c.assignee = r.user_id"
+            ).fetchall()[0][0]
+            == 0
+        ), "a contact is held by a user it was released from, or closed with released users"
+        assert (
+            connection.execute(
                 "SELECT count(*) FROM queue WHERE deadline > enqueued_at + INTERVAL 7 DAY OR deadline <= enqueued_at"
             ).fetchall()[0][0]
             == 0
@@ -159,6 +181,8 @@ def test_killed_replays_recover_and_finish_like_an_uninterrupted_one(world, tmp_
         subprocess.run(replay_command(world, database, out), check=True, capture_output=True)
         check_invariants(database)
         assert out.read_text() == whole.read_text(), "the resumed run differs from an uninterrupted one"
+    outcomes = {json.loads(line)["outcome"] for line in whole.read_text().splitlines()}
+    assert "released" in outcomes, "the log gave no release to lose or repeat"
     print(f"{interrupted} kills, {attempts} reopenings verified and resumed to the end")
     assert interrupted == KILLS, "the kills came too late to test anything"
 

@@ -3,7 +3,8 @@
 `Router.pick` keeps the candidates of routes whose per-pick filters are caps
 on `open` or indexed shapes up to date from the roster's journal; after every
 event of a random run it must agree with `choose` over `candidates` (the
-straightforward path), user and count, for every team and space route.
+straightforward path), user and count, for every team and space route, for
+a contact released from nobody and for one released from some users (SPEC 4.1).
 """
 
 from contextlib import contextmanager
@@ -67,15 +68,17 @@ def events(draw):
     return dict(type="wait", minutes=draw(st.sampled_from([1, 20, 90])))
 
 
-def assert_fast_equals_scan(engine: Engine, now) -> None:
+def assert_fast_equals_scan(engine: Engine, now, released: frozenset[str] = frozenset()) -> None:
     router = engine.router
-    probe = Contact("probe", None, {"language": "es", "tier": 2, "tags": []})
-    for route in engine.policy.routes:
-        if route.kind not in ("team", "space"):
-            continue
-        candidates = router.candidates(route, probe, now)
-        expected = (router.choose(route, candidates) if candidates else None), len(candidates)
-        assert router.pick(route, probe, now) == expected, route.name
+    attributes = {"language": "es", "tier": 2, "tags": []}
+    for probe in (Contact("probe", None, attributes), Contact("released", None, attributes, set(released))):
+        for route in engine.policy.routes:
+            if route.kind not in ("team", "space"):
+                continue
+            candidates = router.candidates(route, probe, now)
+            assert not {user.id for user in candidates} & probe.released
+            expected = (router.choose(route, candidates) if candidates else None), len(candidates)
+            assert router.pick(route, probe, now) == expected, (route.name, probe.released)
 
 
 @contextmanager
@@ -95,19 +98,25 @@ def change_logs_keeping(count: int):
     policy=policies(),
     steps=st.lists(events(), max_size=40),
     kept_changes=st.sampled_from([2, 65_536]),
+    released=st.frozensets(st.sampled_from(USER_IDS), max_size=3),
 )
-def test_fast_candidates_choose_what_a_scan_chooses(snapshot, policy, steps, kept_changes):
+def test_fast_candidates_choose_what_a_scan_chooses(snapshot, policy, steps, kept_changes, released):
     with change_logs_keeping(kept_changes):
         engine = Engine(compile_policy(policy), roster_of(*snapshot))
-        now = NOW
-        assert_fast_equals_scan(engine, now)
-        for step in steps:
-            if step["type"] == "wait":
-                now += timedelta(minutes=step["minutes"])
-                engine.advance(now, inclusive=False)
-            else:
-                engine.handle(Event(at=now, **step))
-            assert_fast_equals_scan(engine, now)
+        run_checking(engine, steps, lambda now: assert_fast_equals_scan(engine, now, released))
+
+
+def run_checking(engine: Engine, steps: list[dict], check) -> None:
+    """Each step in turn (a wait moves the clock), with `check(now)` before the first and after each."""
+    now = NOW
+    check(now)
+    for step in steps:
+        if step["type"] == "wait":
+            now += timedelta(minutes=step["minutes"])
+            engine.advance(now, inclusive=False)
+        else:
+            engine.handle(Event(at=now, **step))
+        check(now)
 
 
 def test_the_journal_keeps_only_recent_entries(monkeypatch):
@@ -297,15 +306,7 @@ def assert_runs_agree(snapshot, policy, probes, steps, kept_changes, kept_sets) 
     contacts = [Contact(f"p{index}", None, attributes) for index, attributes in enumerate(probes)]
     with change_logs_keeping(kept_changes), candidate_sets_keeping(kept_sets):
         engine = Engine(compile_policy(policy), roster_of(*snapshot))
-        now = NOW
-        assert_picks_equal_scan(engine, contacts, now)
-        for step in steps:
-            if step["type"] == "wait":
-                now += timedelta(minutes=step["minutes"])
-                engine.advance(now, inclusive=False)
-            else:
-                engine.handle(Event(at=now, **step))
-            assert_picks_equal_scan(engine, contacts, now)
+        run_checking(engine, steps, lambda now: assert_picks_equal_scan(engine, contacts, now))
 
 
 def test_each_shape_is_indexed_and_keeps_a_live_set():

@@ -91,11 +91,14 @@ def test_by_shift_follows_berlin_time(now, route):
     assert all(team in people[row["user"]]["teams"] for row in rows if row["outcome"] == "assigned")
 
 
-def test_returning_contacts_go_back_to_their_agent():
-    for row in batch("returning.rota"):
+@pytest.mark.parametrize(
+    "name, first_time", [("returning.rota", "first_time"), ("sticky.rota", "team_route")], ids=["returning", "sticky"]
+)
+def test_returning_contacts_go_back_to_their_agent_whatever_its_status(name, first_time):
+    for row in batch(name):
         agent = row["attrs"]["last_agent"]
         if agent is None:
-            assert row["route"] == "first_time"
+            assert row["route"] == first_time
         elif agent == "u19":  # deleted in the snapshot
             assert (row["outcome"], row["reason"]) == ("failed", "user_deleted")
         elif agent == "u99":  # not in the snapshot
@@ -154,6 +157,34 @@ def test_demo_desk():
     }
 
 
+@pytest.mark.parametrize(
+    "now, route",
+    [
+        (WEDNESDAY_MORNING, "workday"),
+        ("2026-12-24T22:59:59Z", "holiday"),  # 23:59:59 on the 24th in Berlin
+        ("2026-12-26T23:00:00Z", "workday"),  # midnight of the 27th in Berlin, off the list
+        ("2026-12-31T23:30:00Z", "holiday"),  # 00:30 on New Year's Day in Berlin
+        ("2026-12-23T23:00:00Z", "holiday"),  # midnight of the 24th in Berlin
+    ],
+)
+def test_holidays_follow_the_berlin_calendar(now, route):
+    rows = batch("holidays.rota", now)
+    assert {row["route"] for row in rows} == {route}
+    people = _users()
+    team = "Night Shift" if route == "holiday" else "General"
+    assert all(team in people[row["user"]]["teams"] for row in rows if row["outcome"] == "assigned")
+    if route == "holiday":  # away counts: nobody offline, no cap, so everyone is assigned
+        assert all(row["outcome"] == "assigned" and people[row["user"]]["status"] != "offline" for row in rows)
+
+
+def test_first_response_takes_turns_through_general():
+    people, rows = _users(), batch("first_response.rota")
+    online = sorted(
+        u for u, p in people.items() if "General" in p["teams"] and p["status"] == "online" and not p["deleted"]
+    )
+    assert [row["user"] for row in rows] == [online[i % len(online)] for i in range(len(rows))]
+
+
 EXPECTED = sorted((POLICIES / "expected").glob("*.json"))
 
 
@@ -178,3 +209,65 @@ def test_demo_replay_matches_the_hand_traced_day(tmp_path):
     rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
     timed_out = [(row["contact"], row["at"]) for row in rows if row["outcome"] == "timed_out"]
     assert timed_out == [("c028", "2026-11-25T11:01:00Z"), ("c040", "2026-11-25T12:03:00Z")]
+
+
+# ---------------------------------------------------- the reassign examples, replayed (SPEC 4.1)
+
+
+def replayed(name: str, events: list[dict], until: str) -> list[tuple]:
+    """The rows of the events through the engine over the demo snapshot, the model agreeing with each."""
+    from rota.engine import event_from_record
+    from rota.testing import Snapshot, check_run, run_engine
+
+    policy = compile_policy_file(POLICIES / name, snapshot_schema(load_snapshot(DEMO / "snapshot").connection))
+    run = run_engine(
+        policy, Snapshot.from_directory(DEMO / "snapshot"), map(event_from_record, events), parse_instant(until)
+    )
+    check_run(run)
+    return [
+        (row["at"][11:16], row["contact"], row["route"], row["outcome"], row["user"], row["reason"])
+        for row in map(lambda decision: decision.row(), run.decisions)
+    ]
+
+
+def test_sticky_falls_back_to_the_team_when_the_last_agent_is_away():
+    events = [
+        # u02 is offline: it gets the contact back, and 2 minutes later the team does.
+        {"at": "2026-11-25T10:00:00Z", "type": "route", "contact": "c1", "attrs": {"last_agent": "u02"}},
+        {"at": "2026-11-25T10:00:00Z", "type": "route", "contact": "c2", "attrs": {"last_agent": "u13"}},
+        # u13 steps away for a minute: under 2, so it keeps c2; then for longer.
+        {"at": "2026-11-25T10:10:00Z", "type": "status", "user": "u13", "status": "away"},
+        {"at": "2026-11-25T10:11:00Z", "type": "status", "user": "u13", "status": "online"},
+        {"at": "2026-11-25T10:20:00Z", "type": "status", "user": "u13", "status": "away"},
+    ]
+    assert replayed("sticky.rota", events, "2026-11-25T10:30:00Z") == [
+        ("10:00", "c1", "sticky", "assigned", "u02", "user"),
+        ("10:00", "c2", "sticky", "assigned", "u13", "user"),
+        ("10:02", "c1", "sticky", "released", "u02", "away"),
+        ("10:02", "c1", "team_route", "assigned", "u20", "least_open"),  # 0 open; u13 holds c2
+        ("10:22", "c2", "sticky", "released", "u13", "away"),
+        ("10:22", "c2", "team_route", "assigned", "u20", "least_open"),  # u20 (1 open) before u11, u17 (3)
+    ]
+
+
+def test_first_response_moves_an_unanswered_contact_to_the_next_agent():
+    events = [
+        {"at": "2026-11-25T10:00:00Z", "type": "route", "contact": "c1", "attrs": {}},
+        {"at": "2026-11-25T10:07:00Z", "type": "reply", "contact": "c1", "user": "u11"},  # the new assignee answers
+        {"at": "2026-11-25T10:08:00Z", "type": "route", "contact": "c2", "attrs": {}},
+        {"at": "2026-11-25T10:09:00Z", "type": "reply", "contact": "c2", "user": "u10"},  # not its assignee
+    ]
+    assert replayed("first_response.rota", events, "2026-11-25T10:30:00Z") == [
+        ("10:00", "c1", "first_response", "assigned", "u10", "round_robin"),
+        ("10:05", "c1", "first_response", "released", "u10", "unanswered"),
+        ("10:05", "c1", "first_response", "assigned", "u11", "round_robin"),
+        ("10:08", "c2", "first_response", "assigned", "u12", "round_robin"),
+        ("10:13", "c2", "first_response", "released", "u12", "unanswered"),
+        ("10:13", "c2", "first_response", "assigned", "u13", "round_robin"),
+        ("10:18", "c2", "first_response", "released", "u13", "unanswered"),
+        ("10:18", "c2", "first_response", "assigned", "u16", "round_robin"),
+        ("10:23", "c2", "first_response", "released", "u16", "unanswered"),
+        ("10:23", "c2", "first_response", "assigned", "u17", "round_robin"),
+        ("10:28", "c2", "first_response", "released", "u17", "unanswered"),
+        ("10:28", "c2", "first_response", "assigned", "u18", "round_robin"),
+    ]

@@ -16,8 +16,8 @@ from test_spec_5_cli import run as cli
 from rota import compile_policy_file, load_roster, load_snapshot
 from rota.engine import snapshot_schema
 from rota.simulate import SimulationSettings, simulate
-from rota.simulate_contacts import attribute_values
-from rota.simulate_measures import (
+from rota.simulate.contacts import attribute_values
+from rota.simulate.measures import (
     CONTACT_ENDINGS,
     WAITING_AT_END,
     counted_agents,
@@ -25,7 +25,7 @@ from rota.simulate_measures import (
     max_min_ratio,
     measure,
 )
-from rota.simulate_report import render_html, settings_text
+from rota.simulate.report import render_html, settings_text
 from rota.waits import percentile
 
 POLICIES = Path(__file__).parent.parent / "policies"

@@ -220,8 +220,8 @@ def test_lines_are_counted_at_newlines_only():
 
 
 def language_errors_of(text: str) -> list[str]:
-    """The errors of the language alone, without this engine's refusal of `reassign` (E318)."""
-    return [d.message for d in analyze(text, "p.rota", engine_runs_reassign=True)[1] if d.is_error]
+    """The errors of the policy, as messages."""
+    return [d.message for d in analyze(text, "p.rota")[1] if d.is_error]
 
 
 def test_reassign_parses_with_its_trigger_duration_and_branch():
@@ -277,16 +277,6 @@ def test_reassign_and_its_triggers_are_reserved_words():
     for word in ("reassign", "unanswered", "away"):
         assert errors_of(f"route {word} {{ unassign }}")
         assert not errors_of(f"route r when contact.{word} == 1 {{ unassign }}")  # after the dot, a name
-
-
-def test_until_the_engine_runs_reassign_a_policy_using_it_is_refused_with_one_clear_error():
-    text = 'route r {\n  assign to team "T"\n  reassign when unanswered 5m\n}\n'
-    policy, diagnostics = analyze(text, "p.rota")
-    assert policy is None
-    assert [(d.code.id, d.line, d.message) for d in diagnostics] == [
-        ("E318", 3, "`reassign when unanswered` is checked but not yet run by this engine")
-    ]
-    assert analyze(text, "p.rota", engine_runs_reassign=True) == (parse(text).policy, [])
 
 
 def test_reassign_is_formatted_last_in_its_route_unanswered_first():

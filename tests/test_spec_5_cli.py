@@ -221,20 +221,17 @@ def test_batch_text_output_writes_times_as_replay_does(tmp_path, now):
     assert deadlines == {format_instant(parse_instant(now) + timedelta(minutes=30))}
 
 
-def test_a_policy_using_reassign_is_refused_by_check_and_batch_but_formatted_by_fmt(tmp_path, capsys):
-    """Until the engine runs SPEC 4.1, `reassign` is an error (E318) wherever a policy is routed; fmt formats it."""
+def test_a_policy_using_reassign_is_checked_routed_by_batch_without_timers_and_formatted(tmp_path, capsys):
+    """SPEC 4.1: `rota batch sets no timers`; the policy checks clean and fmt writes 300s as 5m."""
     policy = tmp_path / "desk.rota"
     policy.write_text("route desk {\n  assign to space\n  reassign when unanswered 300s\n}\n")
-    refused = f"{policy}:3:3: error: `reassign when unanswered` is checked but not yet run by this engine [E318]"
-    code, out, _ = run(capsys, "check", policy)
-    assert (code, out.splitlines()[0]) == (1, refused)
+    assert run(capsys, "check", policy)[0] == 0
     contacts = tmp_path / "contacts.csv"
     contacts.write_text("id\nc1\n")
-    code, out, err = run(
-        capsys, "batch", policy, "--snapshot", DEMO / "snapshot", "--contacts", contacts, "--out", tmp_path / "o.csv"
-    )
-    assert code == 1 and refused in out + err
-    assert not (tmp_path / "o.csv").exists()
+    out = tmp_path / "o.jsonl"
+    argv = ["batch", policy, "--snapshot", DEMO / "snapshot", "--contacts", contacts, "--out", out]
+    assert run(capsys, *argv, "--now", "2026-11-25T09:00:00Z")[0] == 0
+    assert [row["outcome"] for row in map(json.loads, out.read_text().splitlines())] == ["assigned"]
     assert run(capsys, "fmt", policy)[0] == 0
     assert policy.read_text() == "route desk {\n  assign to space\n  reassign when unanswered 5m\n}\n"
 

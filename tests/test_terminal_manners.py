@@ -19,8 +19,8 @@ from rota.cli import _parser, main
 from rota.dsl import load_policy
 from rota.engine import compile_policy
 from rota.report import console_for
-from rota.simulate_measures import ASSIGNED_AFTER_WAITING, SimulationMeasures
-from rota.simulate_report import print_simulation_summary
+from rota.simulate.measures import ASSIGNED_AFTER_WAITING, SimulationMeasures
+from rota.simulate.report import print_simulation_summary
 from rota.testing import Snapshot, UserRecord
 from rota.wording import plural
 
@@ -260,18 +260,18 @@ def test_verify_shows_a_skipped_check_as_skipped_and_counts_it(tmp_path, capsys)
         "longest 7d30m: vip 30m -> general 7d -> fails)"
     ) in lines
     assert not [line for line in lines if line.startswith("✓") and "skipped" in line]
-    assert re.fullmatch(r"8 passed, 3 skipped in \d+\.\d s", lines[-1]), lines[-1]
+    assert re.fullmatch(r"10 passed, 4 skipped in \d+\.\d s", lines[-1]), lines[-1]
 
 
 def test_verify_counts_failures_passes_and_skips(tmp_path, capsys):
     code, lines = verify_lines(capsys, tmp_path, POLICIES / "escalation.rota", "--max-wait", "2h")
     assert code == 1
-    assert re.fullmatch(r"1 failed, 8 passed, 2 skipped in \d+\.\d s", lines[-1]), lines[-1]
+    assert re.fullmatch(r"1 failed, 11 passed, 2 skipped in \d+\.\d s", lines[-1]), lines[-1]
     code, lines = verify_lines(
         capsys, tmp_path, POLICIES / "vip_desk.rota", "--snapshot", DEMO / "snapshot", "--max-wait", "8d"
     )
     assert code == 0
-    assert re.fullmatch(r"all 11 passed in \d+\.\d s", lines[-1]), lines[-1]
+    assert re.fullmatch(r"all 14 passed in \d+\.\d s", lines[-1]), lines[-1]
 
 
 # ------------------------------------------------------------- percentiles
@@ -328,5 +328,5 @@ def test_simulate_waits_are_the_same_percentiles(tmp_path):
     stream = io.StringIO()
     print_simulation_summary(console_for(stream), run_so_far, measures, "r.html", "r.png")
     lines = stream.getvalue().splitlines()
-    assert "time to assignment    p50 3m00s · p90 5m00s · max 5m00s" in lines
+    assert "time to assignment       p50 3m00s · p90 5m00s · max 5m00s" in lines
     assert any(re.fullmatch(r"desk .* 3m00s 5m00s 5m00s", line) for line in lines), lines

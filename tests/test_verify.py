@@ -4,14 +4,14 @@ import json
 from pathlib import Path
 
 import pytest
-from engine_variants import TurnSkippingEngine
+from engine_variants import ReleaseIgnoringEngine, TurnSkippingEngine
 
 from rota.cli import main
 from rota.dsl import load_policy
 from rota.engine import compile_policy
 from rota.policy_checks import POLICY_CHECKS
-from rota.testing import PROPERTIES, Snapshot, UserRecord, run_engine
-from rota.verify import verify
+from rota.testing import PROPERTIES, Snapshot, UserRecord, run_engine, vocabulary
+from rota.verify import review_policy, verify
 
 POLICIES = Path(__file__).parent.parent / "policies"
 
@@ -197,3 +197,109 @@ route rest { assign to space }
     )
     unreachable = review_policy(policy, vocabulary(policy), None, "p.rota", None)[0]
     assert [finding.message.split(":")[0] for finding in unreachable.findings] == ["route `never` can never be chosen"]
+
+
+# ------------------------------------------------------------------ SPEC 4.1: reassign
+
+DEMO = Snapshot.from_directory(POLICIES / "demo" / "snapshot")
+
+
+def reassign_policy(text: str):
+    return compile_policy(load_policy(text))
+
+
+def checks_of(text: str, snapshot: Snapshot | None = DEMO, max_wait: int | None = None) -> dict:
+    policy = reassign_policy(text)
+    return {
+        check.name: check for check in review_policy(policy, vocabulary(policy, snapshot), snapshot, "p.rota", max_wait)
+    }
+
+
+def test_verify_reports_the_release_properties_and_catches_an_engine_that_never_releases(tmp_path):
+    text = 'route desk {\n  assign to team "Desk"\n  reassign when away 10m\n  reassign when unanswered 5m\n}\n'
+    policy = reassign_policy(text)
+    report = verify(policy, "p.rota", text, examples=60, failures_dir=tmp_path, engine_factory=ReleaseIgnoringEngine)
+    failed = {result.property.name for result in report.properties if not result.passed}
+    assert "releases" in failed
+    assert verify(policy, "p.rota", text, examples=60, failures_dir=tmp_path).passed  # the engine itself
+    assert (tmp_path / "releases" / "events.jsonl").exists()
+
+
+def test_a_reassign_back_to_the_same_user_can_never_assign_even_without_a_snapshot():
+    text = """\
+route owner when contact.tier == "gold" {
+  assign to user "u01"
+  reassign when unanswered 5m -> owner_again
+}
+
+route everyone {
+  assign to space
+}
+
+route owner_again {
+  assign to user "u01"
+}
+"""
+    check = checks_of(text, snapshot=None)["reassign_branches"]
+    (finding,) = check.findings
+    assert (finding.code.id, finding.line, finding.column) == ("V506", 3, 3)  # on the `reassign` option
+    assert finding.message == (
+        "`reassign when unanswered` of route `owner` can never assign: it branches to `owner_again`, which names "
+        "u01, the user just released, so it fails with user_released"
+    )
+    assert check.note is None  # no team or space pool to read
+    # `owner_again` comes after a route that takes every contact: only the reassign branch reaches it.
+    assert checks_of(text, snapshot=None)["shadowed_routes"].findings == ()
+
+
+def test_a_team_whose_filters_leave_only_the_released_user_can_never_assign_again():
+    text = """\
+route french when contact.language == "fr" {
+  assign to team "French Desk"
+  only "tech" in skills
+  reassign when away 10m
+}
+
+route everyone {
+  assign to space
+}
+"""
+    (finding,) = checks_of(text)["reassign_branches"].findings
+    assert finding.message.endswith(
+        "it routes the contact again by `french`, whose only possible user is u08, the user just released, "
+        "so it queues until its timeout"
+    )
+    assert checks_of(text.replace("away 10m", "away 10m -> everyone"))["reassign_branches"].findings == ()
+    unread = checks_of(text, snapshot=None)["reassign_branches"]
+    assert (unread.findings, unread.note) == ((), "team and space pools need --snapshot")
+    # Without the filter the desk has two users: the second takes what the first let go.
+    assert checks_of(text.replace('  only "tech" in skills\n', ""))["reassign_branches"].findings == ()
+
+
+def test_the_longest_chain_of_waits_through_a_release_is_reported_and_held_to_max_wait():
+    text = """\
+route sticky when contact.last_agent != null {
+  assign to user contact.last_agent
+  reassign when away 2m -> general
+}
+
+route general {
+  assign to team "General"
+  timeout 30m -> unassign
+  reassign when unanswered 5m
+}
+"""
+    # sticky's release, then general's queue and release (it routes by general again), then its queue once more.
+    longest = "sticky away 2m -> general 30m + unanswered 5m -> general 30m -> unassign"
+    check = checks_of(text, max_wait=3600)["wait_chains"]
+    assert check.note == f"longest 1h7m: {longest}"
+    assert [(f.code.id, f.line, f.message) for f in check.findings] == [
+        ("V507", 1, f"{longest} adds up to 1h7m, over the 1h limit"),
+        ("V507", 6, "general 30m + unanswered 5m -> general 30m -> unassign adds up to 1h5m, over the 1h limit"),
+    ]
+    assert checks_of(text, max_wait=67 * 60)["wait_chains"].findings == ()
+    # Without --max-wait it is skipped, and the longest chain still shown, to help choose one.
+    assert checks_of(text)["wait_chains"].skipped == f"needs --max-wait; longest 1h7m: {longest}"
+    assert checks_of('route desk {\n  assign to team "General"\n}\n', max_wait=60)["wait_chains"].note == (
+        "no route reassigns"
+    )

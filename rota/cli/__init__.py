@@ -23,7 +23,16 @@ from rota.storage import StorageError
 from rota.storage.engine_store import EngineFileError
 from rota.tokens import TokenError
 
-from . import log_commands, policy_commands, run_commands, serve_command, simulate_command, verify_command
+from . import (
+    explain_command,
+    log_commands,
+    policy_commands,
+    run_commands,
+    serve_command,
+    simulate_command,
+    test_command,
+    verify_command,
+)
 from .common import INPUT_ERRORS, POLICY_ERRORS, HelpWithDefaults, InputError, os_problem, say
 
 COMMAND_MODULES = (
@@ -32,6 +41,8 @@ COMMAND_MODULES = (
     simulate_command,
     log_commands,
     verify_command,
+    explain_command,
+    test_command,
     serve_command,
 )
 

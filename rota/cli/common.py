@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 import textwrap
 from collections.abc import Callable
@@ -122,8 +121,9 @@ def input_file(path: str, what: str) -> None:
 
 
 def duration(text: str, option: str) -> int:
-    from rota.dsl.parser import duration_seconds
+    from rota.dsl.parser import written_duration
 
-    if not re.fullmatch(r"(\d+[smhd])+", text.strip()) or duration_seconds(text.strip()) == 0:
+    seconds = written_duration(text)
+    if seconds is None:
         raise InputError(f"{option} {text!r} is not a duration (e.g. 90s, 15m, 2h, 1d12h)")
-    return duration_seconds(text.strip())
+    return seconds

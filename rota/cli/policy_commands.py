@@ -64,9 +64,8 @@ def run_fmt(arguments, errors: Console) -> int:
     not_canonical = []
     for location in arguments.files:
         source = policy_source(location)
-        # A folder is checked as one policy, then each file formatted; formatting runs nothing, so the
-        # options this engine does not run yet are formatted like the others.
-        policy, diagnostics = analyze(source, engine_runs_reassign=True)
+        # A folder is checked as one policy, then each file formatted.
+        policy, diagnostics = analyze(source)
         if policy is None:
             raise PolicyError([d for d in diagnostics if d.is_error], source.texts)
         for path, text in source.files:

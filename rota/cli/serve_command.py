@@ -31,6 +31,12 @@ def register(command: Command) -> None:
     serve.add_argument("--port", type=int, default=8080, help="the port to listen on")
     serve.add_argument("--token-file", metavar="FILE", help="the bearer token (default: generated beside the db)")
     serve.add_argument("--snapshot", metavar="DIR", help="users and teams to start a new engine file with")
+    serve.add_argument(
+        "--no-explain",
+        action="store_true",
+        help="keep no notes for `rota explain --url` (GET /v1/decisions/{seq}/explain then answers 404 for "
+        "the decisions made meanwhile); saves their cost per decision, which the README gives",
+    )
     serve.add_argument("--webhook", metavar="URL", help="post every decision to this http(s) URL (default: none)")
     serve.add_argument(
         "--webhook-secret-file",
@@ -54,6 +60,7 @@ def run_serve(arguments, errors: Console) -> int:
 
     from rota.engine import DurableEngine, Roster, load_roster
     from rota.engine.provenance import Run
+    from rota.explain.inputs import ExplainedDurableEngine
     from rota.service import RotaService, create_app, utc_now
     from rota.storage.engine_store import remove_engine_file
     from rota.tokens import create_token, existing_token, token_path
@@ -77,7 +84,8 @@ def run_serve(arguments, errors: Console) -> int:
         new_engine_file, made_token = not Path(arguments.db).exists(), False
         engine = server = None
         try:
-            engine = DurableEngine.open(arguments.db, source, roster or Roster(), source.name, utc_now(), run=run)
+            kind = DurableEngine if arguments.no_explain else ExplainedDurableEngine
+            engine = kind.open(arguments.db, source, roster or Roster(), source.name, utc_now(), run=run)
             if token is None:
                 token, made_token = create_token(token_file), True
             service = RotaService(engine, token, webhook)

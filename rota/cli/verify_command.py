@@ -20,7 +20,7 @@ def register(command: Command) -> None:
     verify.add_argument(
         "--max-wait",
         metavar="DURATION",
-        help="longest total wait an escalation chain may add up to, e.g. 2h or 1d12h (default: none, not checked)",
+        help="longest total wait a chain of timeouts and releases may add up to, e.g. 2h or 1d12h (default: none, not checked)",
     )
     verify.add_argument(
         "--failures", metavar="DIR", default="verify-failures", help="where counterexamples are written"

@@ -14,6 +14,8 @@ from .core import RotaService
 from .decisions_api import add_decision_routes
 from .docs import add_docs_routes
 from .errors import error_responses, install_body_limit, install_error_handlers
+from .explain_api import add_explain_routes
+from .fast_path import FastContactPath
 from .inputs import JsonBodyRoute
 from .models import Health
 from .policy_api import add_policy_routes
@@ -21,7 +23,9 @@ from .status_api import add_status_routes
 from .users_api import add_user_routes
 
 
-def create_app(service: RotaService) -> FastAPI:
+def create_app(service: RotaService, fast_path: bool = True) -> FastAPI:
+    """The application; `fast_path=False` leaves every request to FastAPI (the fast path's tests compare)."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         service.start()
@@ -39,6 +43,8 @@ def create_app(service: RotaService) -> FastAPI:
     app.router.route_class = JsonBodyRoute
     install_error_handlers(app)
     install_body_limit(app)
+    if fast_path:  # added last: outermost of the application's own middleware
+        app.add_middleware(FastContactPath, service=service)
     add_docs_routes(app)
     authorized = [Depends(bearer(service.token))]
 
@@ -50,6 +56,7 @@ def create_app(service: RotaService) -> FastAPI:
     add_user_routes(app, service, authorized)
     add_contact_routes(app, service, authorized)
     add_decision_routes(app, service, authorized)
+    add_explain_routes(app, service, authorized)
     add_status_routes(app, service, authorized)
 
     @app.get(

@@ -19,11 +19,19 @@ class BearerToken(HTTPBearer):
         self.expected = token.encode()
 
     async def __call__(self, request: Request) -> None:  # type: ignore[override]  # async: no thread per request
-        scheme, _, given = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not given.strip():
-            raise ApiError(401, "unauthorized", "send `Authorization: Bearer <token>`")
-        if not hmac.compare_digest(given.strip().encode(), self.expected):
-            raise ApiError(403, "forbidden", "the token is not valid")
+        problem = token_problem(request.headers.get("authorization", ""), self.expected)
+        if problem is not None:
+            raise problem
+
+
+def token_problem(authorization: str, expected: bytes) -> ApiError | None:
+    """Why an `Authorization` header does not pass (401 without a bearer token, 403 with a wrong one), or None."""
+    scheme, _, given = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not given.strip():
+        return ApiError(401, "unauthorized", "send `Authorization: Bearer <token>`")
+    if not hmac.compare_digest(given.strip().encode(), expected):
+        return ApiError(403, "forbidden", "the token is not valid")
+    return None
 
 
 def bearer(token: str) -> BearerToken:

@@ -19,7 +19,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from rota.engine import DurableEngine, Event
-from rota.engine.decisions import Decision
+from rota.engine.decisions import RELEASED, Decision
 
 from .errors import ApiError
 from .feed import DecisionFeed
@@ -52,6 +52,12 @@ class RotaService:
         self._waiters: list[tuple[int, Wake]] = []
         self.registry = CollectorRegistry()
         self.decisions = Counter("rota_decisions", "Decisions made", ["outcome", "route"], registry=self.registry)
+        self.releases = Counter(
+            "rota_releases",
+            "Contacts released by a reassign option (SPEC 4.1)",
+            ["reason", "route"],
+            registry=self.registry,
+        )
         self.queue_length = Gauge("rota_queue_length", "Contacts waiting in the queue", registry=self.registry)
         self.latency = Histogram(
             "rota_decision_seconds",
@@ -159,6 +165,8 @@ class RotaService:
                 self.feed.publish(changes.decisions)
             for decision in decisions:
                 self.decisions.labels(decision.outcome, decision.route or "").inc()
+                if decision.outcome == RELEASED:
+                    self.releases.labels(decision.reason, decision.route).inc()
             self.queue_length.set(queued)
 
     def start(self) -> None:

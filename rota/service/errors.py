@@ -41,7 +41,7 @@ ERROR_STATUSES: dict[int, str] = {
     400: "the body is not JSON (S601)",
     401: "no `Authorization: Bearer <token>` header",
     403: "the token is not valid",
-    404: "no such contact, user, team or policy version",
+    404: "no such contact, user, team, policy version or decision",
     409: "`If-Match` names a version that is no longer active (S613)",
     413: f"the body is over {MAX_BODY_BYTES // 1024} KiB",
     422: "a part of the request is not valid: its diagnostics name it (S6xx, or the policy's own codes)",
@@ -71,22 +71,25 @@ def allowed_methods(request: Request) -> list[str]:
     return sorted({method for route in matching if len(route.path_format) == longest for method in route.methods})
 
 
+def error_response(error: HTTPException, allowed: list[str] | None = None) -> JSONResponse:
+    """The answer to a refused request: `{"error": {"code", "message", ...}}`; `allowed` for a 405."""
+    code = getattr(error, "code", None) or {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "error")
+    body = {"error": {"code": code, "message": str(error.detail), **getattr(error, "details", {})}}
+    headers = dict(error.headers or {})
+    if error.status_code == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    if allowed is not None:
+        headers["Allow"] = ", ".join(allowed)
+    return JSONResponse(body, status_code=error.status_code, headers=headers or None)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, error: HTTPException):
         if error.status_code == 404 and not isinstance(error, ApiError) and CONTROL.search(request.scope["path"]):
             # No route matched: an id's converter takes any text but a newline, which is refused here instead.
             error = refused(codes.BAD_ID, "path", f"an id in the path holds a control character; {ID_RULE}")
-        code = getattr(error, "code", None) or {404: "not_found", 405: "method_not_allowed"}.get(
-            error.status_code, "error"
-        )
-        body = {"error": {"code": code, "message": str(error.detail), **getattr(error, "details", {})}}
-        headers = dict(error.headers or {})
-        if error.status_code == 401:
-            headers["WWW-Authenticate"] = "Bearer"
-        if error.status_code == 405:
-            headers["Allow"] = ", ".join(allowed_methods(request))
-        return JSONResponse(body, status_code=error.status_code, headers=headers or None)
+        return error_response(error, allowed_methods(request) if error.status_code == 405 else None)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, error: RequestValidationError):

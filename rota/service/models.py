@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
-from rota.vocabulary import Outcome, Reason, Status
+from rota.vocabulary import Outcome, Reason, ReassignTrigger, Status
 
 MAX_ID_LENGTH = 256
 # Any text but the control characters (C0 and DEL), `/` included.
@@ -59,6 +59,14 @@ class RouteRequest(Strict):
     )
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"attrs": {"tags": ["vip"]}}]})
+
+
+class ReplyRequest(Strict):
+    """Who replied to the contact (SPEC 4.1): only its assignee's reply clears its `unanswered` timer."""
+
+    user: UserId
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"user": "u1"}]})
 
 
 class UserChange(Strict):
@@ -136,12 +144,24 @@ class QueueEntryBody(BaseModel):
     deadline: Instant
 
 
+class ReleaseTimerBody(BaseModel):
+    """A release timer on the contact (SPEC 4.1): the option of the route that assigned it."""
+
+    trigger: ReassignTrigger
+    route: str = Field(examples=["desk"])
+    due: Instant | None = Field(description="null while it does not run: an `away` timer, its assignee online")
+
+
 class ContactBody(BaseModel):
     id: str = Field(examples=["c1"])
     assignee: str | None
     closed: bool
     queued: QueueEntryBody | None
     attrs: dict[str, Any]
+    timers: list[ReleaseTimerBody] = Field(description="its release timers, in the order they were set")
+    released: list[str] = Field(
+        examples=[["u2"]], description="the users it was released from: never its candidates until routed again"
+    )
 
 
 class UserBody(BaseModel):

@@ -18,7 +18,6 @@ Every check reads only the run, through an independent model of the spec.
 from .model import Finding
 from .properties import (
     PROPERTIES,
-    REASSIGN_PROPERTIES,
     ConservationViolation,
     DeadlinesViolation,
     EligibilityViolation,
@@ -53,7 +52,6 @@ from .strategies import (
 
 __all__ = [
     "PROPERTIES",
-    "REASSIGN_PROPERTIES",
     "Attribute",
     "ConservationViolation",
     "DeadlinesViolation",

@@ -29,7 +29,6 @@ from rota.vocabulary import (
     EventType,
     Logic,
     Outcome,
-    PendingEventType,
     Reason,
     ReassignTrigger,
     RouteKind,
@@ -91,6 +90,7 @@ class ReleaseTimer:
     seconds: int
     due: datetime | None = None  # None: not running (an `away` timer while the assignee is online)
     order: int = 0  # when it was set: timers due at one instant fire in this order
+    assignment: int = 0  # the assignment that set it: one status change arms its user's timers in this order
 
     def is_due(self, moment: datetime, inclusive: bool) -> bool:
         return self.due is not None and (self.due < moment or inclusive and self.due <= moment)
@@ -146,6 +146,7 @@ class Walk:
         self.overdue_reported: set[str] = set()
         self.overdue_timers: set[tuple[str, str, datetime]] = set()
         self.timers_set = 0  # release timers set so far, for their order
+        self.assignments = 0  # assignments so far that set release timers
         self.next_event_at: datetime | None = None
 
     # ------------------------------------------------------------------ walk
@@ -352,8 +353,9 @@ class Walk:
         contact.timers = {}
         if route is None:
             return
+        self.assignments += 1
         for option in route.route.reassigns:
-            timer = ReleaseTimer(option.trigger, route.name, option.seconds)
+            timer = ReleaseTimer(option.trigger, route.name, option.seconds, assignment=self.assignments)
             if option.trigger == ReassignTrigger.UNANSWERED or not self._online(contact.assignee):
                 self._arm(timer, now)
             contact.timers[option.trigger] = timer
@@ -368,16 +370,20 @@ class Walk:
         return user is not None and not user.deleted and user.status == Status.ONLINE
 
     def _presence_changed(self, user_id: str, was_online: bool, now: datetime) -> None:
-        """A user stopped or started being online: arm or clear the `away` timers of the contacts it holds."""
+        """A user stopped or started being online: arm or clear the `away` timers of the contacts it holds,
+        in the order of the assignments that set them."""
         if self._online(user_id) == was_online:
             return
-        for contact in self.contacts.values():
-            away = contact.timers.get(ReassignTrigger.AWAY.value)
-            if contact.assignee == user_id and away is not None:
-                if was_online:
-                    self._arm(away, now)
-                else:
-                    away.due = None
+        held = [
+            away
+            for contact in self.contacts.values()
+            if contact.assignee == user_id and (away := contact.timers.get(ReassignTrigger.AWAY.value)) is not None
+        ]
+        for away in sorted(held, key=lambda timer: timer.assignment):
+            if was_online:
+                self._arm(away, now)
+            else:
+                away.due = None
 
     def _reply(self, event: Event) -> None:
         contact = self.contacts.get(event.contact or "")
@@ -394,7 +400,7 @@ class Walk:
             self._presence_changed(event.user, was_online, event.at)
 
     def _apply_event_to_state(self, event: Event) -> None:
-        if event.type == PendingEventType.REPLY:
+        if event.type == EventType.REPLY:
             self._reply(event)
         elif event.type == EventType.ROUTE:
             self._route(event)

@@ -114,6 +114,7 @@ check_least_open, LeastOpenViolation = _findings_check(model.LEAST_OPEN, "least-
 check_conservation, ConservationViolation = _findings_check(model.CONSERVATION, "every contact in exactly one state")
 check_deadlines, DeadlinesViolation = _findings_check(model.DEADLINES, "no queued contact waits past its deadline")
 check_queue_order, QueueOrderViolation = _findings_check(model.QUEUE_ORDER, "queue order respected")
+check_releases, ReleasesViolation = _findings_check(model.RELEASES, "release timers fire when due")
 
 PROPERTIES: tuple[Property, ...] = (
     Property(
@@ -171,14 +172,6 @@ PROPERTIES: tuple[Property, ...] = (
         check_queue_order,
         QueueOrderViolation,
     ),
-)
-
-
-check_releases, ReleasesViolation = _findings_check(model.RELEASES, "release timers fire when due")
-
-# SPEC 4.1's properties: they join PROPERTIES (which verify and check_run go through) once the engine
-# runs `reassign`; until then a policy using it is refused, so no run of the engine has a release.
-REASSIGN_PROPERTIES: tuple[Property, ...] = (
     Property(
         model.RELEASES,
         "release timers fire when due",

@@ -24,7 +24,6 @@ from rota.vocabulary import (
     USER_FIELDS,
     ContactField,
     EventType,
-    PendingEventType,
     Scope,
     Status,
     UserField,
@@ -39,7 +38,7 @@ STATUSES = Status.texts()
 ONLINE, AWAY, OFFLINE = Status.ONLINE.value, Status.AWAY.value, Status.OFFLINE.value
 ROUTE, STATUS, CLOSE = EventType.ROUTE.value, EventType.STATUS.value, EventType.CLOSE.value
 USER, DELETE, JOIN, LEAVE = EventType.USER.value, EventType.DELETE.value, EventType.JOIN.value, EventType.LEAVE.value
-REPLY = PendingEventType.REPLY.value
+REPLY = EventType.REPLY.value
 CONTACT_ASSIGNEE = ContactField.ASSIGNEE.value
 MEMBERSHIP = "membership"  # a join or a leave, drawn as one kind
 START = datetime(2026, 11, 23, 9, 0)  # a Monday morning
@@ -264,8 +263,7 @@ def event_logs(
 
     Users are drawn from the vocabulary's ids (and one new id): those not in a
     snapshot are unknown to the engine until a `user` event creates them.
-    `replies` adds SPEC 4.1's `reply` events, which the engine does not apply yet
-    (it passes them by): opt in where a run may carry them."""
+    `replies` adds SPEC 4.1's `reply` events (by the assignee or anyone else)."""
     users = st.sampled_from(words.user_ids + ("new",))
     contacts = st.sampled_from(CONTACT_IDS)
     statuses = st.sampled_from(STATUSES)

@@ -26,9 +26,11 @@ from rota.storage import Warn
 from rota.storage.files import replaced_atomically
 from rota.vocabulary import Outcome
 
-from .jobs import PolicyLocation, compile_policy_file, load_snapshot_warning, policy_name
-from .simulate import SimulationRun, SimulationSettings, simulate
-from .simulate_measures import (
+from ..jobs import PolicyLocation, compile_policy_file, load_snapshot_warning, policy_name
+from ..waits import WaitSummary, duration, percentile
+from ..wording import plural
+from .desk import SimulationRun, SimulationSettings, simulate, without_reassign
+from .measures import (
     ASSIGNED_AFTER_WAITING,
     ASSIGNED_AT_ONCE,
     FAILED,
@@ -40,8 +42,7 @@ from .simulate_measures import (
     SimulationMeasures,
     measure,
 )
-from .waits import WaitSummary, duration, percentile
-from .wording import plural
+from .releases import COMPARISON_COLUMNS, RELEASE_COLUMNS, absent_line, comparison_rows, release_counts, release_rows
 
 FATE_COLOURS = {
     ASSIGNED_AT_ONCE: "#4c9a6a",
@@ -96,6 +97,9 @@ def headline(run: SimulationRun, measures: SimulationMeasures) -> list[tuple[str
         ("failed", _failures(run, endings[FAILED])),
         ("waiting at the end", f"{endings[WAITING_AT_END]:,} (peak queue {measures.peak_queue:,})"),
     ]
+    if measures.releases:
+        rows.append(("released", release_counts(measures.releases)))
+    rows.append(("held by an absent agent", absent_line(measures)))
     if endings[NO_ROUTE] or endings[UNASSIGNED]:
         rows.append(("no route / unassigned", f"{endings[NO_ROUTE]:,} / {endings[UNASSIGNED]:,}"))
     if counts:
@@ -411,9 +415,36 @@ CAPTIONS = {
     "routes": "Every time a contact took a route (on arrival or by a timeout branch): what became of it there, "
     "and where its timeouts led.",
 }
+REASSIGN_NOTE = (
+    "A contact sits with an absent agent while its assignee is away or offline. The baseline is the same desk "
+    "(the same contacts, absences and reply times) with the policy's <code>reassign</code> options taken out."
+)
 
 
-def render_html(run: SimulationRun, measures: SimulationMeasures, title: str, settings_line: str) -> str:
+def _reassign_section(run: SimulationRun, measures: SimulationMeasures, baseline: SimulationMeasures | None) -> str:
+    """Releases by route and reason, and the desk with and without them; only for a policy that reassigns."""
+    if baseline is None:
+        return ""
+    routes = [route.name for route in run.policy.routes]
+    releases = (
+        _table(RELEASE_COLUMNS, release_rows(routes, measures))
+        if measures.releases
+        else '<p class="note">No release timer fired.</p>'
+    )
+    return f"""<h2>Reassignment</h2>
+{releases}
+{_table(COMPARISON_COLUMNS, comparison_rows(measures, baseline))}
+<p class="note">{REASSIGN_NOTE}</p>
+"""
+
+
+def render_html(
+    run: SimulationRun,
+    measures: SimulationMeasures,
+    title: str,
+    settings_line: str,
+    baseline: SimulationMeasures | None = None,
+) -> str:
     figures = "".join(
         f"<figure>{svg_of(figure, name)}<figcaption>{html.escape(CAPTIONS[name])}</figcaption></figure>"
         for name, figure in plot_figures(run, measures)
@@ -435,7 +466,7 @@ def render_html(run: SimulationRun, measures: SimulationMeasures, title: str, se
 <div class="wide">{_table(ROUTE_COLUMNS, route_rows(run, measures), "routes")}</div>
 <h2>Timeouts and their branches</h2>
 {timeouts}
-<h2>Where the contacts ended</h2>
+{_reassign_section(run, measures, baseline)}<h2>Where the contacts ended</h2>
 {_table(["contacts", "count"], endings)}
 <h2>Plots</h2>
 {figures}
@@ -453,8 +484,9 @@ def write_report(
     settings_line: str,
     html_path: str | Path,
     png_path: str | Path,
+    baseline: SimulationMeasures | None = None,
 ) -> None:
-    page = render_html(run, measures, title, settings_line)
+    page = render_html(run, measures, title, settings_line, baseline)
     with replaced_atomically(html_path) as temporary:
         Path(temporary).write_text(page, encoding="utf-8")
     picture = summary_figure(run, measures, f"{title}\n{settings_line}")
@@ -466,7 +498,12 @@ def write_report(
 
 
 def print_simulation_summary(
-    console: Console, run: SimulationRun, measures: SimulationMeasures, html_path: str, png_path: str
+    console: Console,
+    run: SimulationRun,
+    measures: SimulationMeasures,
+    html_path: str,
+    png_path: str,
+    baseline: SimulationMeasures | None = None,
 ) -> None:
     console.print(
         f"simulated {run.settings.hours:g} h, {plural(measures.arrived, 'contact')}, "
@@ -490,7 +527,18 @@ def print_simulation_summary(
         cells = dict(zip(ROUTE_COLUMNS, row))
         routes.add_row(*(cells[column] for column in TERMINAL_ROUTE_COLUMNS))
     console.print(routes)
+    if baseline is not None:
+        console.print(_comparison_table(run, measures, baseline))
     console.print(f"wrote {html_path} and {png_path}", markup=False, highlight=False)
+
+
+def _comparison_table(run: SimulationRun, measures: SimulationMeasures, baseline: SimulationMeasures) -> Table:
+    table = Table(box=None, pad_edge=False, padding=(0, 0, 0, 1), header_style="bold")
+    for column in COMPARISON_COLUMNS:
+        table.add_column(column, justify="right" if column else "left", no_wrap=bool(column))
+    for row in comparison_rows(measures, baseline):
+        table.add_row(*row)
+    return table
 
 
 def settings_text(run: SimulationRun, policy_path: str, snapshot_dir: str) -> str:
@@ -499,6 +547,8 @@ def settings_text(run: SimulationRun, policy_path: str, snapshot_dir: str) -> st
     return (
         f"{policy_path} over {snapshot_dir}: {settings.hours:g} h from {start}, "
         f"{settings.arrivals_per_hour:g} arrivals/h, handling {settings.handle_minutes:g} min on average, "
+        f"replies after {settings.reply_minutes:g} ± {settings.reply_spread:g} min, "
+        f"{settings.away_share:.0%} away once for {settings.away_minutes:g} ± {settings.away_spread:g} min, "
         f"seed {settings.seed}"
     )
 
@@ -513,13 +563,18 @@ def simulate_file(
     html_path: str | Path,
     png_path: str | Path,
     warn: Warn | None = None,
-) -> tuple[SimulationRun, SimulationMeasures]:
-    """`rota simulate`: check the policy (a file or a folder) against the snapshot, run the desk, write the report."""
+) -> tuple[SimulationRun, SimulationMeasures, SimulationMeasures | None]:
+    """`rota simulate`: check the policy (a file or a folder) against the snapshot, run the desk, write the report.
+
+    A policy with `reassign` options is run a second time without them, as the baseline the report shows."""
     snapshot = load_snapshot_warning(snapshot_dir, warn)
     policy = compile_policy_file(policy_path, snapshot_schema(snapshot.connection))
     name = policy_name(policy_path)
     run = simulate(policy, load_roster(snapshot.connection), settings)
     measures = measure(run)
+    baseline = None
+    if any(route.route.reassigns for route in policy.routes):
+        baseline = measure(simulate(without_reassign(policy), load_roster(snapshot.connection), settings))
     write_report(
         run,
         measures,
@@ -527,5 +582,6 @@ def simulate_file(
         settings_text(run, name, str(snapshot_dir)),
         html_path,
         png_path,
+        baseline,
     )
-    return run, measures
+    return run, measures, baseline

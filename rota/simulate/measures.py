@@ -1,4 +1,4 @@
-"""What a simulation's decisions say about a policy: fairness, waits, timeouts.
+"""What a simulation's decisions say about a policy: fairness, waits, timeouts, releases.
 
 Pure functions over a `SimulationRun`; the definitions here are the ones the
 README gives ops teams ("Simulating a policy: the measures"). Waits are summed
@@ -14,8 +14,8 @@ from datetime import datetime
 
 from rota.vocabulary import UNASSIGN_BRANCH, Outcome, Reason
 
-from .simulate import SimulationRun
-from .waits import WaitSummary
+from ..waits import WaitSummary
+from .desk import SimulationRun
 
 ASSIGNED_AT_ONCE = "assigned at once"
 ASSIGNED_AFTER_WAITING = "assigned after waiting"
@@ -68,11 +68,18 @@ class SimulationMeasures:
     gini: float
     max_min_ratio: float
     queue_waits: dict[str, list[float]]  # route -> seconds in its queue, per assignment
-    time_to_assignment: list[float]  # seconds from arrival to first assignment
+    time_to_assignment: list[float]  # seconds from arrival to first assignment, one per contact assigned
     route_fates: dict[str, Counter]  # route -> ROUTE_FATES counts
     branches: Counter  # (route timed out, branch, the branch's outcome)
     timeouts: Counter = field(default_factory=Counter)  # route -> timed_out rows
     peak_queue: int = 0
+    releases: Counter = field(default_factory=Counter)  # (route whose option fired, reason) -> released rows
+    absent_held: list[float] = field(default_factory=list)  # per assigned contact: seconds with an absent assignee
+
+    @property
+    def held_by_absent(self) -> list[float]:
+        """The time each contact that sat with an absent assignee at all sat there."""
+        return [seconds for seconds in self.absent_held if seconds > 0]
 
     def wait_summary(self, route: str) -> WaitSummary:
         return WaitSummary.of(self.queue_waits.get(route, []))
@@ -116,6 +123,10 @@ def measure(run: SimulationRun) -> SimulationMeasures:
         branches=journeys.branches,
         timeouts=Counter(decision.route for decision in run.decisions if decision.outcome == Outcome.TIMED_OUT),
         peak_queue=max(run.samples.queue_length, default=0),
+        releases=Counter(
+            (decision.route, decision.reason) for decision in run.decisions if decision.outcome == Outcome.RELEASED
+        ),
+        absent_held=list(run.absent_seconds.values()),
     )
 
 
@@ -136,6 +147,7 @@ def _follow_contacts(run: SimulationRun) -> _Journeys:
     waiting_since: dict[str, datetime] = {}  # contact -> when it entered its route's queue
     timed_out_from: dict[str, str] = {}  # contact -> route whose timeout just fired
     last_route: dict[str, str] = {}
+    assigned: set[str] = set()
 
     def fate(route: str, what: str) -> None:
         journeys.route_fates.setdefault(route, Counter())[what] += 1
@@ -158,7 +170,9 @@ def _follow_contacts(run: SimulationRun) -> _Journeys:
             since = waiting_since.pop(contact, None)
             fate(route, ASSIGNED_AT_ONCE if since is None else ASSIGNED_AFTER_WAITING)
             journeys.queue_waits.setdefault(route, []).append(0.0 if since is None else _seconds(at - since))
-            journeys.time_to_assignment.append(_seconds(at - arrived_at[contact]))
+            if contact not in assigned:  # a contact released and assigned again counts its first assignment
+                assigned.add(contact)
+                journeys.time_to_assignment.append(_seconds(at - arrived_at[contact]))
         elif outcome == Outcome.QUEUED:
             waiting_since[contact] = at
         elif outcome == Outcome.TIMED_OUT:
