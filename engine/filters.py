@@ -7,11 +7,13 @@ exactly when every conjunct holds), and each conjunct gets one of four paths:
   `skills`, ...): the pool narrowed once, kept up to date as users change;
 - cap: `open < N` / `open <= N`, monotone in `open` (a user that fails keeps
   failing until one of its contacts is taken away);
-- indexed: one contact field against one unchanging user field in a shape
-  an index answers (`contact.X in user.L`, `user.F == contact.X`,
-  `user.F in contact.L`, `user.F < contact.X` and the other orderings): the
-  live engine keeps candidate sets keyed by the contact's values;
-- scan: anything else that reads the contact, `now`, `open` other than as
+- indexed: one contact or `now` field against one unchanging user field in
+  a shape an index answers (`contact.X in user.L`, `user.F == contact.X`,
+  `user.F in contact.L`, `user.F < contact.X` and the other orderings, and
+  the same with `now.hour` and the other `now` fields in place of the
+  contact's): the live engine keeps candidate sets keyed by those values,
+  so a set for `now.hour` = 9 serves every decision of that hour;
+- scan: anything else that reads the contact or `now`, `open` other than as
   a cap, or `last_assigned_at`: checked for every candidate at every pick.
 
 The router, the live candidate sets, the batch planner and `rota check --plan`
@@ -23,6 +25,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from rota.dsl.ast import BoolOp, Compare, Expr, Field, Literal, fields_of
@@ -54,10 +57,21 @@ class Shape(enum.Enum):
 
 
 @dataclass(frozen=True)
+class KeyField:
+    """A field the candidate sets are keyed by: a contact field, or a `now` field (`now.hour`)."""
+
+    scope: str  # Scope.CONTACT or Scope.NOW
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.scope}.{self.name}"
+
+
+@dataclass(frozen=True)
 class IndexSpec:
     shape: Shape
     user_field: str  # the user field indexed
-    contact_field: str  # the contact field the candidate sets are keyed by
+    key: KeyField  # the contact or `now` field the candidate sets are keyed by
     read_user: Evaluator  # reads user_field of a user
     operator: str = ""  # for ORDER: `user.F <operator> contact.X`, the user on the left
 
@@ -94,15 +108,15 @@ class FilterPlan:
     def indexed(self) -> tuple[Conjunct, ...]:
         return tuple(c for c in self.conjuncts if c.path is Path.INDEXED)
 
-    @property
+    @cached_property  # read at every decision
     def live(self) -> bool:
         """No conjunct needs a scan: the live engine keeps the candidates up to date."""
         return all(c.path is not Path.SCAN for c in self.conjuncts)
 
-    @property
-    def key_fields(self) -> tuple[str, ...]:
-        """The contact fields the live candidate sets are keyed by, in the order of the conjuncts."""
-        return tuple(dict.fromkeys(c.index.contact_field for c in self.indexed if c.index is not None))
+    @cached_property
+    def key_fields(self) -> tuple[KeyField, ...]:
+        """The contact and `now` fields the live candidate sets are keyed by, in the order of the conjuncts."""
+        return tuple(dict.fromkeys(c.index.key for c in self.indexed if c.index is not None))
 
 
 def conjuncts_of(expr: Expr) -> list[Expr]:
@@ -131,30 +145,35 @@ def cap_of(conjunct: Expr) -> tuple[bool, float] | None:
 
 
 def index_of(conjunct: Expr) -> IndexSpec | None:
-    """The index shape of a comparison of one contact field with one unchanging user field."""
+    """The index shape of a comparison of one contact or `now` field with one unchanging user field."""
     if not isinstance(conjunct, Compare):
         return None
     left, right, symbol = conjunct.left, conjunct.right, conjunct.operator
     if not (isinstance(left, Field) and isinstance(right, Field)):
         return None
     if symbol == "in":
-        if _is_contact(left) and _is_static_user(right):
-            return IndexSpec(Shape.CONTAINS, right.name, left.name, compile_field(right))
-        if _is_static_user(left) and _is_contact(right):
-            return IndexSpec(Shape.MEMBER, left.name, right.name, compile_field(left))
+        if _is_key(left) and _is_static_user(right):
+            return IndexSpec(Shape.CONTAINS, right.name, _key(left), compile_field(right))
+        if _is_static_user(left) and _is_key(right):
+            return IndexSpec(Shape.MEMBER, left.name, _key(right), compile_field(left))
         return None
     if symbol not in _MIRRORED:
         return None
-    if _is_contact(left) and _is_static_user(right):
+    if _is_key(left) and _is_static_user(right):
         left, right, symbol = right, left, _MIRRORED[symbol]
-    if not (_is_static_user(left) and _is_contact(right)):
+    if not (_is_static_user(left) and _is_key(right)):
         return None
     shape = Shape.EQUALS if symbol == "==" else Shape.ORDER
-    return IndexSpec(shape, left.name, right.name, compile_field(left), "" if shape is Shape.EQUALS else symbol)
+    return IndexSpec(shape, left.name, _key(right), compile_field(left), "" if shape is Shape.EQUALS else symbol)
 
 
-def _is_contact(field: Field) -> bool:
-    return field.scope == Scope.CONTACT
+def _is_key(field: Field) -> bool:
+    """A field the same for every user of one decision: the contact's, or the clock's."""
+    return field.scope in (Scope.CONTACT, Scope.NOW)
+
+
+def _key(field: Field) -> KeyField:
+    return KeyField(Scope(field.scope).value, field.name)
 
 
 def _is_static_user(field: Field) -> bool:

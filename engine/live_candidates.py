@@ -4,21 +4,28 @@ For a team or space route whose per-pick filters are all caps on `open` or
 indexed shapes (filters.py), nothing needs a pass over the pool:
 
 - `RouteCandidates` keeps the route's *members* (the pool narrowed by the
-  filters on unchanging user fields) and, when the route has an indexed
-  filter, an index of them (indexes.py);
-- a `KeyedCandidates` per value of the contact fields the indexed filters
-  read (`contact.language` = "es") holds the members those filters let
-  through for that value; it is built from the index on first use, and the
-  least recently used goes once a route holds MAX_SETS of them;
+  filters on unchanging user fields), when the route has an indexed filter
+  an index of them (indexes.py), and which members the caps turn away;
+- a `KeyedCandidates` per value of the contact and `now` fields the indexed
+  filters read (`contact.language` = "es", `now.hour` = 9) holds the members
+  those filters let through for that value; it is built from the index on
+  first use, and the least recently used goes once a route holds MAX_SETS
+  of them. Sets keyed by `now` are for the current values only: when the
+  hour moves, the first decision builds the set for the new hour, once,
+  and the sets of the hour before go;
 - within a set, `passing` is the ids of the members the caps let through,
   sorted, so round-robin bisects after the cursor and the count is a
   length; least-open keeps a lazy heap (choice.py). Caps are monotone in
   `open`: if the least loaded member fails them, every member does.
 
 The route follows the roster's journal with its own reader and catches up
-when asked, handing each change to the sets it concerns, so a decision
-costs O(log n) plus the changes since the route was last used, never a
-pass over the pool.
+when asked. A profile change goes to every set (the user may join one); a
+count change touches the sets only when it matters to them: when the user
+crosses a cap (the route keeps who fails its caps, so a count that rises
+within them costs one comparison) or, for least-open, when it falls (the
+heaps take a fresh entry; a rise is found by the heap itself when the entry
+reaches the top). So a decision costs O(log n) plus the changes since the
+route was last used, never a pass over the pool.
 """
 
 from __future__ import annotations
@@ -29,71 +36,91 @@ from collections.abc import Collection, Hashable
 from typing import Any
 
 from rota.storage.kinds import value_kind
+from rota.vocabulary import Scope
 
 from .choice import LeastOpenHeap, first_after
 from .compiler import LEAST_OPEN, NO_FIELDS, CompiledRoute
-from .filters import Condition
+from .filters import Condition, KeyField, Shape
 from .indexes import UserIndex
-from .roster import Change, JournalReader, Roster, User
+from .roster import PROFILE_BITS, Change, JournalReader, Roster, User
 
 MAX_SETS = 64  # candidate sets kept per route
-
-# What a user's journal entries since the route's last look say, as bits.
-_PROFILE, _FELL, _ROSE = 1, 2, 4
-_BITS = {Change.PROFILE: _PROFILE, Change.TEAMS: _PROFILE, Change.COUNT_FELL: _FELL, Change.COUNT: _ROSE}
+FELL = Change.COUNT_FELL.value
 _KEYED_KINDS = frozenset({None, "string", "number", "bool", "timestamp"})
+LIST_KIND = value_kind([])
 
 
-def contact_key(fields: dict[str, Any], names: tuple[str, ...]) -> Hashable | None:
-    """The contact's values of `names` as a key, each with its kind (so True and 1 differ);
-    None when one of them cannot key a set (an object, say)."""
+CONTACT = Scope.CONTACT.value
+
+
+def key_values(keys: tuple[KeyField, ...], contact: dict[str, Any], moment: dict[str, Any]) -> dict[KeyField, Any]:
+    """What the indexed filters read for one decision: each key field's value, from the contact or the clock."""
+    return {key: (contact if key.scope == CONTACT else moment).get(key.name) for key in keys}
+
+
+def set_key(values: dict[KeyField, Any], unordered: frozenset[KeyField] = frozenset()) -> tuple[Hashable, ...] | None:
+    """The key fields' values as a set's key, each with its kind (so True and 1 differ);
+    None when one of them cannot key a set (an object, say). A list of an `unordered` field
+    keys by its items alone: `user.F in contact.L` lets the same users through for ["a", "b"] and ["b", "a"]."""
     parts = []
-    for name in names:
-        part = _key_part(fields.get(name))
+    for key, value in values.items():
+        part = _key_part(value)
         if part is None:
             return None
+        if key in unordered and part[0] == LIST_KIND:
+            part = (LIST_KIND, frozenset(part[1]))
         parts.append(part)
     return tuple(parts)
 
 
-def _key_part(value: Any) -> Hashable | None:
+def _key_part(value: Any) -> tuple[str | None, Any] | None:
     kind = value_kind(value)
-    if kind == "list":
+    if kind == LIST_KIND:
         items = tuple(_key_part(item) for item in value)
         return None if any(item is None for item in items) else (kind, items)
     return (kind, value) if kind in _KEYED_KINDS else None
 
 
 class RouteCandidates:
-    """One team or space route's members, its index and its candidate sets.
-
-    It reads the roster's journal (its own reader) and passes each change on
-    to the sets it concerns: a count change to the sets that hold the user,
-    a profile change to every set (the user may join one)."""
+    """One team or space route's members, its index, who fails its caps, and its candidate sets."""
 
     def __init__(self, route: CompiledRoute, roster: Roster):
         self.route = route
         self.roster = roster
         plan = route.plan
         self.key_fields = plan.key_fields
+        # Where the `now` fields sit in a set's key: the sets of other moments go when these move.
+        self.moment_places = tuple(place for place, key in enumerate(self.key_fields) if key.scope != CONTACT)
+        self.moment: tuple[Hashable, ...] = ()  # the `now` values of the sets kept
+        # The fields only `user.F in contact.L` reads: their lists key sets whatever their order.
+        indexes = [c.index for c in plan.indexed if c.index is not None]
+        self.unordered = frozenset(
+            key for key in self.key_fields if all(i.shape is Shape.MEMBER for i in indexes if i.key == key)
+        )
+        self.least_open = route.logic == LEAST_OPEN
         self.indexed: tuple[Condition, ...] = tuple(c.condition for c in plan.indexed)
         self.caps: tuple[Condition, ...] = tuple(c.condition for c in plan.caps)
         specs = [c.index for c in plan.indexed if c.index is not None]
         self.spec = specs[0] if specs else None  # one index narrows; the filters themselves decide
         self._rebuild()
 
-    def pick(self, fields: dict[str, Any], released: Collection[str] = ()) -> tuple[User | None, int] | None:
-        """Whom SPEC 3.4 chooses for a contact with these fields, less the users it was released from
-        (SPEC 4.1), and how many are eligible; None when the contact's values cannot key a set (the
-        caller scans)."""
-        key = contact_key(fields, self.key_fields)
+    def pick(
+        self, fields: dict[str, Any], moment: dict[str, Any], released: Collection[str] = ()
+    ) -> tuple[User | None, int] | None:
+        """Whom SPEC 3.4 chooses for a contact with these fields at this moment (the `now.*` fields),
+        less the users it was released from (SPEC 4.1), and how many are eligible; None when the values
+        read cannot key a set, or the set's choice is a released user (the caller scans)."""
+        values = key_values(self.key_fields, fields, moment)
+        key = set_key(values, self.unordered)
         if key is None:
             return None
         self.catch_up()
         sets = self.sets
         candidates = sets.get(key)
         if candidates is None:
-            candidates = sets[key] = KeyedCandidates(self, {name: fields.get(name) for name in self.key_fields})
+            if self.moment_places:
+                self._keep_moment(key)
+            candidates = sets[key] = KeyedCandidates(self, values)
             if len(sets) > MAX_SETS:
                 sets.popitem(last=False)[1].drop()
         else:
@@ -103,15 +130,27 @@ class RouteCandidates:
             return chosen, candidates.count
         return chosen, candidates.count - sum(1 for user_id in released if candidates.passes(user_id))
 
-    def lookup(self, contact: dict[str, Any]) -> list[User]:
-        """The members that may pass the indexed filters for this contact (all of them, without an index)."""
+    def pick_unkeyed(self, released: Collection[str] = ()) -> tuple[User | None, int] | None:
+        """`pick` for a route whose filters read no contact or `now` field: one set, for every contact."""
+        return self.pick(NO_FIELDS, NO_FIELDS, released)
+
+    def lookup(self, values: dict[KeyField, Any]) -> list[User]:
+        """The members that may pass the indexed filters for these key values (all of them, without an index)."""
         ids = None
         if self.index is not None and self.spec is not None:
-            ids = self.index.lookup(contact.get(self.spec.contact_field))
+            ids = self.index.lookup(values[self.spec.key])
         if ids is None:
             return list(self.members.values())
         members = self.members
         return [members[user_id] for user_id in ids]
+
+    def _keep_moment(self, key: tuple[Hashable, ...]) -> None:
+        """A set is wanted for `key`: if its `now` values are new, the sets of the moment before go."""
+        moment = tuple(key[place] for place in self.moment_places)
+        if moment != self.moment:
+            self.moment = moment
+            self.sets.clear()
+            self.holders.clear()
 
     # ------------------------------------------------------- keeping up to date
 
@@ -121,6 +160,7 @@ class RouteCandidates:
         self.pool_size = len(pool)
         self.members = {user.id: user for user in pool if self._is_member(user)}
         self.index = UserIndex(self.spec, self.members.values()) if self.spec is not None else None
+        self.over_caps = {user_id for user_id, user in self.members.items() if not passes(self.caps, user, NO_FIELDS)}
         self.sets: OrderedDict[Hashable, KeyedCandidates] = OrderedDict()  # least recently used first
         self.holders: dict[str, set[KeyedCandidates]] = {}  # the sets each user is in
 
@@ -133,44 +173,69 @@ class RouteCandidates:
             return
         changes: dict[str, int] = {}
         for change, user_id in entries:
-            changes[user_id] = changes.get(user_id, 0) | _BITS[change]
-        profiles = [user_id for user_id, bits in changes.items() if bits & _PROFILE]
+            changes[user_id] = changes.get(user_id, 0) | change
+        profiles = [user_id for user_id, bits in changes.items() if bits & PROFILE_BITS]
         if len(profiles) > self.pool_size // 2 + 16:  # far behind: a pass over the pool is cheaper
             self._rebuild()
             return
         for user_id in profiles:
             self._profile_changed(user_id)
-        sets, holders = self.sets, self.holders
+        sets, members = self.sets, self.members
         for user_id, bits in changes.items():
-            concerned = list(sets.values()) if bits & _PROFILE else holders.get(user_id, ())
-            for candidates in concerned:
-                candidates.changed(user_id, bits)
+            if bits & PROFILE_BITS:
+                for candidates in list(sets.values()):
+                    candidates.profile_changed(user_id, bits)
+            elif user_id in members:  # a count never changes who is a member
+                self._count_changed(members[user_id], bits)
 
     def _profile_changed(self, user_id: str) -> None:
         user = self.roster.users.get(user_id)
         if self.index is not None and user_id in self.members:
             self.index.remove(user_id)
+        self.over_caps.discard(user_id)
         if user is not None and self._is_member(user):
             self.members[user_id] = user
             if self.index is not None:
                 self.index.add(user)
+            if not passes(self.caps, user, NO_FIELDS):
+                self.over_caps.add(user_id)
         else:
             self.members.pop(user_id, None)
+
+    def _count_changed(self, user: User, bits: int) -> None:
+        """A member's count or order changed: only a cap crossed, or a count fallen under least-open,
+        concerns the sets that hold it."""
+        user_id = user.id
+        holders = self.holders.get(user_id, ())
+        if self.caps:
+            over = not passes(self.caps, user, NO_FIELDS)
+            if over != (user_id in self.over_caps):
+                if over:
+                    self.over_caps.add(user_id)
+                else:
+                    self.over_caps.discard(user_id)
+                for candidates in holders:
+                    candidates.set_passing(user_id, not over)
+        if bits & FELL and self.least_open:
+            for candidates in holders:
+                candidates.push(user)
 
     def _is_member(self, user: User) -> bool:
         return self.roster.in_pool(user, self.route.team) and passes(self.route.static_filters, user, NO_FIELDS)
 
 
 class KeyedCandidates:
-    """The eligible users of one route for one value of the contact fields its indexed filters read."""
+    """The eligible users of one route for one value of the contact and `now` fields its indexed filters read."""
 
-    def __init__(self, route: RouteCandidates, contact: dict[str, Any]):
+    def __init__(self, route: RouteCandidates, values: dict[KeyField, Any]):
         self.route = route
-        self.contact = contact  # the values the set is for: what the indexed filters read
-        self.least_open = route.route.logic == LEAST_OPEN
-        self.members = {user.id: user for user in route.lookup(contact) if self._passes_indexed(user)}
-        self.passing = sorted(user_id for user_id, user in self.members.items() if passes(route.caps, user, NO_FIELDS))
-        self.heap = LeastOpenHeap(self.members.values() if self.least_open else (), self.members)
+        # The values the set is for, as the indexed filters read them: a contact and a moment.
+        self.contact = {key.name: value for key, value in values.items() if key.scope == CONTACT}
+        self.moment = {key.name: value for key, value in values.items() if key.scope != CONTACT}
+        self.members = {user.id: user for user in route.lookup(values) if self._passes_indexed(user)}
+        over_caps = route.over_caps
+        self.passing = sorted(user_id for user_id in self.members if user_id not in over_caps)
+        self.heap = LeastOpenHeap(self.members.values() if route.least_open else (), self.members)
         for user_id in self.members:
             route.holders.setdefault(user_id, set()).add(self)
 
@@ -186,20 +251,21 @@ class KeyedCandidates:
 
     def choose(self, released: Collection[str] = ()) -> User | None:
         """SPEC 3.4 over the eligible users but `released` (SPEC 4.1, a few); None when there is none."""
-        if self.least_open:
+        route = self.route
+        if route.least_open:
             if len(self.heap) > 2 * len(self.members) + 64:  # mostly stale entries
                 self.heap.rebuild(self.members.values())
             # The least loaded user not released: the caps are monotone, so if it fails them everyone left does.
             top = (
                 self.heap.choose(lambda user: user.id not in released, monotone=False) if released else self.heap.top()
             )
-            return top if top is not None and passes(self.route.caps, top, NO_FIELDS) else None
+            return top if top is not None and top.id not in route.over_caps else None
         passing = self.passing
         if not passing:
             return None
-        pool_key = self.route.route.pool_key
+        pool_key = route.route.pool_key
         assert pool_key is not None  # a live set is kept for team and space routes only
-        start = first_after(passing, self.route.roster.cursors.get(pool_key))
+        start = first_after(passing, route.roster.cursors.get(pool_key))
         if not released:
             return self.members[passing[start]]
         # The first after the cursor that is not released: at most one step per released user.
@@ -215,28 +281,34 @@ class KeyedCandidates:
         for user_id in self.members:
             holders[user_id].discard(self)
 
-    def changed(self, user_id: str, bits: int) -> None:
-        """The user changed (what `bits` says); the route's members are already up to date."""
-        member = self.members.get(user_id)
-        if bits & _PROFILE:
-            user = self.route.members.get(user_id)
-            if user is None or not self._passes_indexed(user):
-                if member is not None:
-                    del self.members[user_id]
-                    self.route.holders[user_id].discard(self)
-                    self._set_passing(user_id, False)
-                return
-            if member is not user:  # joined (or came back as another user)
-                self.members[user_id] = member = user
-                self.route.holders.setdefault(user_id, set()).add(self)
-                bits |= _FELL
-        if member is None:
-            return
-        if bits & _FELL and self.least_open:
-            self.heap.push(member)
-        self._set_passing(user_id, passes(self.route.caps, member, NO_FIELDS))
+    def push(self, user: User) -> None:
+        """The member's key fell: a fresh heap entry (the heap built again once mostly stale)."""
+        heap = self.heap
+        if len(heap) > 2 * len(self.members) + 64:
+            heap.rebuild(self.members.values())
+        else:
+            heap.push(user)
 
-    def _set_passing(self, user_id: str, passing: bool) -> None:
+    def profile_changed(self, user_id: str, bits: int) -> None:
+        """The user's profile changed (and maybe its count, as `bits` say); the route is up to date."""
+        route = self.route
+        member = self.members.get(user_id)
+        user = route.members.get(user_id)
+        if user is None or not self._passes_indexed(user):
+            if member is not None:
+                del self.members[user_id]
+                route.holders[user_id].discard(self)
+                self.set_passing(user_id, False)
+            return
+        if member is not user:  # joined (or came back as another user)
+            self.members[user_id] = user
+            route.holders.setdefault(user_id, set()).add(self)
+            bits |= FELL
+        if bits & FELL and route.least_open:
+            self.push(user)
+        self.set_passing(user_id, user_id not in route.over_caps)
+
+    def set_passing(self, user_id: str, passing: bool) -> None:
         ids = self.passing
         place = bisect_left(ids, user_id)
         present = place < len(ids) and ids[place] == user_id
@@ -246,12 +318,14 @@ class KeyedCandidates:
             del ids[place]
 
     def _passes_indexed(self, user: User) -> bool:
-        return passes(self.route.indexed, user, self.contact)
+        return passes(self.route.indexed, user, self.contact, self.moment)
 
 
-def passes(filters: tuple[Condition, ...], user: User, contact: dict[str, Any]) -> bool:
+def passes(
+    filters: tuple[Condition, ...], user: User, contact: dict[str, Any], moment: dict[str, Any] = NO_FIELDS
+) -> bool:
     """Every filter holds for `user` (a plain loop: this runs for every change of a count)."""
     for condition in filters:
-        if not condition(user, contact, NO_FIELDS):
+        if not condition(user, contact, moment):
             return False
     return True

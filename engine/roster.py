@@ -45,19 +45,21 @@ class User:
         return (self.open, self.assigned_order, self.id)
 
 
-class Change(enum.Enum):
-    """What changed about a user, as the roster's journal records it."""
+class Change(enum.IntEnum):
+    """What changed about a user, as the roster's journal records it: one bit each, so that a
+    reader folds a user's entries into one number with `|` (and an IntEnum hashes as fast as an int)."""
 
-    PROFILE = "profile"  # status, name, attributes or deletion
-    TEAMS = "teams"  # joined or left a team (its profile changed too)
-    COUNT = "count"  # open count rose or the assignment order moved
-    COUNT_FELL = "count_fell"  # open count fell: a contact was taken away
+    PROFILE = 1  # status, name, attributes or deletion
+    TEAMS = 2  # joined or left a team (its profile changed too)
+    COUNT = 4  # open count rose or the assignment order moved
+    COUNT_FELL = 8  # open count fell: a contact was taken away
 
 
 # A journal entry: what changed, and whose.
 Entry = tuple[Change, str]
 # The kinds that change who a route's members are (counts never do).
 PROFILE_CHANGES = frozenset({Change.PROFILE, Change.TEAMS})
+PROFILE_BITS = Change.PROFILE | Change.TEAMS
 
 
 class Journal:
@@ -69,16 +71,19 @@ class Journal:
     def __init__(self) -> None:
         self.entries: list[Entry] = []
         self.start = 0  # the absolute position of entries[0]
+        self.end = 0  # the absolute position after the last entry (an attribute: readers check it at every step)
         self.falls = 0  # how many COUNT_FELL entries were ever recorded: a reader of those alone checks this first
-
-    @property
-    def end(self) -> int:
-        return self.start + len(self.entries)
+        # How many entries other than a rising count were ever recorded: under caps, which are monotone,
+        # only those can make a user eligible where it was not (the drain checks this first).
+        self.not_rises = 0
 
     def record(self, change: Change, user_id: str) -> None:
         self.entries.append((change, user_id))
-        if change is Change.COUNT_FELL:
-            self.falls += 1
+        self.end += 1
+        if change is not Change.COUNT:
+            self.not_rises += 1
+            if change is Change.COUNT_FELL:
+                self.falls += 1
         if len(self.entries) > 2 * KEPT_CHANGES:
             del self.entries[:KEPT_CHANGES]
             self.start += KEPT_CHANGES
@@ -106,6 +111,10 @@ class JournalReader:
         entries = self.journal.since(self.position)
         self.position = self.journal.end
         return entries
+
+    def skip(self) -> None:
+        """Moves to the end without reading: the caller knows the entries since change nothing for it."""
+        self.position = self.journal.end
 
 
 @dataclass(eq=False)

@@ -159,7 +159,12 @@ class Router:
             live = self._live.get(route.name)
             if live is None:
                 live = self._live[route.name] = RouteCandidates(route, self.roster)
-            picked = live.pick(contact.fields, contact.released)
+            # A route with caps only reads neither the contact nor the clock: its one set needs no key.
+            picked = (
+                live.pick(contact.fields, self.now_fields(now), contact.released)
+                if live.key_fields
+                else live.pick_unkeyed(contact.released)
+            )
             if picked is not None:
                 return picked
         candidates = self.candidates(route, contact, now)

@@ -35,6 +35,7 @@ from . import decisions as d
 from .clock import deadline_after, parse_instant
 from .compiler import NO_FIELDS, CompiledPolicy, CompiledRoute
 from .decisions import Decision
+from .filters import Path
 from .queue import ClassKey, Queue, QueueEntry
 from .releases import Releases, ReleaseTimer
 from .roster import JournalReader, Roster, User
@@ -77,6 +78,7 @@ class Engine:
     def __init__(self, policy: CompiledPolicy, roster: Roster):
         self.roster = roster
         self._drain_reader = JournalReader(roster.journal)  # the users changed since the last drain
+        self._not_rises_seen = roster.journal.not_rises
         self.contacts: dict[str, ContactState] = {}
         self.queue = Queue()
         self.releases = Releases()
@@ -93,6 +95,9 @@ class Engine:
             for route in policy.routes
         }
         self._reads_now = {route.name for route in policy.routes if any(c.reads_now for c in route.plan.conjuncts)}
+        # Routes with a filter that a rising count or a later assignment can make hold (`open > 2`, say):
+        # for the others (no such filter, or caps only, which are monotone), a rise unblocks nothing.
+        self._rises_matter = any(c.changing and c.path is not Path.CAP for r in policy.routes for c in r.plan.conjuncts)
         self._last_moment: dict | None = None
         for contact_id in list(self.queue.entries):  # the classes depend on the routes' filters
             self._requeue_in_class(contact_id)
@@ -138,9 +143,14 @@ class Engine:
     def _unblock_classes(self, now: datetime) -> None:
         moment = self.router.now_fields(now) if self._reads_now else NO_FIELDS
         clock_moved, self._last_moment = moment != self._last_moment, moment
-        if not clock_moved and not self._drain_reader.behind:  # nothing changed since the last look
+        reader, journal = self._drain_reader, self.roster.journal
+        if not clock_moved and not reader.behind:  # nothing changed since the last look
             return
-        entries = self._drain_reader.read()
+        if not clock_moved and not self._rises_matter and journal.not_rises == self._not_rises_seen:
+            reader.skip()  # only counts rose since the last look: no blocked class can take anyone more
+            return
+        self._not_rises_seen = journal.not_rises
+        entries = reader.read()
         if entries is None:  # too many changes to tell who: any class might be placeable
             for klass in self.queue.classes.values():
                 klass.blocked = False

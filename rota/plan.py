@@ -17,7 +17,7 @@ from rota.vocabulary import CHANGING_USER_FIELDS, Scope, UserField
 _INDEX_WORDS = {
     Shape.CONTAINS: "users by each item of `{user}`",
     Shape.EQUALS: "users by `{user}`",
-    Shape.MEMBER: "users by `{user}`, looked up for each item of contact.{contact}",
+    Shape.MEMBER: "users by `{user}`, looked up for each item of {key}",
     Shape.ORDER: "users in order of `{user}`",
 }
 
@@ -68,8 +68,8 @@ def _path_words(conjunct: Conjunct, pool: str) -> str:
         return "cap (kept up to date as counts change)"
     if conjunct.path is Path.INDEXED and conjunct.index is not None:
         index = conjunct.index
-        words = _INDEX_WORDS[index.shape].format(user=index.user_field, contact=index.contact_field)
-        return f"indexed ({words}; a candidate set per value of contact.{index.contact_field})"
+        words = _INDEX_WORDS[index.shape].format(user=index.user_field, key=index.key)
+        return f"indexed ({words}; a candidate set per value of {index.key})"
     return f"scan ({_scan_reason(conjunct)})"
 
 

@@ -18,6 +18,7 @@ import rota.engine.live_candidates as live_candidates
 import rota.engine.roster as roster_module
 from rota.dsl.ast import AssignToSpace, AssignToTeam, BoolOp, Compare, Field, Literal, Not, Only, Policy, Route, Using
 from rota.engine import Contact, Engine, Event, compile_policy
+from rota.engine.clock import now_fields
 from rota.engine.evaluate import compile_condition
 from rota.engine.filters import Path, analyse
 from rota.engine.indexes import UserIndex
@@ -102,15 +103,20 @@ def change_logs_keeping(count: int):
 def test_fast_candidates_choose_what_a_scan_chooses(snapshot, policy, steps, kept_changes, released):
     with change_logs_keeping(kept_changes):
         engine = Engine(compile_policy(policy), roster_of(*snapshot))
-        now = NOW
-        assert_fast_equals_scan(engine, now, released)
-        for step in steps:
-            if step["type"] == "wait":
-                now += timedelta(minutes=step["minutes"])
-                engine.advance(now, inclusive=False)
-            else:
-                engine.handle(Event(at=now, **step))
-            assert_fast_equals_scan(engine, now, released)
+        run_checking(engine, steps, lambda now: assert_fast_equals_scan(engine, now, released))
+
+
+def run_checking(engine: Engine, steps: list[dict], check) -> None:
+    """Each step in turn (a wait moves the clock), with `check(now)` before the first and after each."""
+    now = NOW
+    check(now)
+    for step in steps:
+        if step["type"] == "wait":
+            now += timedelta(minutes=step["minutes"])
+            engine.advance(now, inclusive=False)
+        else:
+            engine.handle(Event(at=now, **step))
+        check(now)
 
 
 def test_the_journal_keeps_only_recent_entries(monkeypatch):
@@ -130,7 +136,18 @@ def test_the_journal_keeps_only_recent_entries(monkeypatch):
 # Values of every kind SPEC 2.3 tells apart: a number never equals a string, True is not 1, 2 is 2.0,
 # null compares with nothing, NaN equals nothing, lists are searched and never compared whole.
 SCALARS = [None, 1, 2, 2.0, 3, "1", "2", "es", "en", True, False, float("nan")]
-LISTS = [[], ["es"], ["en", "es"], [1, "es"], [2.0, True], [None, "en"], [["es"]], ["Alpha"], ["Beta", "Alpha"]]
+LISTS = [
+    [],
+    ["es"],
+    ["en", "es"],
+    ["es", "en", "es"],
+    [1, "es"],
+    [2.0, True],
+    [None, "en"],
+    [["es"]],
+    ["Alpha"],
+    ["Beta", "Alpha"],
+]
 VALUES = SCALARS + LISTS
 # Half the time a common value, so that users and contacts often match.
 values = st.one_of(st.sampled_from(["es", 2, ["es"]]), st.sampled_from(VALUES))
@@ -152,6 +169,18 @@ INDEXED_CONDITIONS = [
     Compare("<=", field("contact", "tier"), field("user", "level")),
     Compare(">", field("user", "level"), field("contact", "tier")),
 ]
+# The same shapes with a `now` field: sets keyed by the clock's values, as by the contact's.
+NOW_CONDITIONS = [
+    Compare(">=", field("now", "hour"), field("user", "shift_start")),
+    Compare("<", field("user", "shift_start"), field("now", "hour")),
+    Compare("==", field("user", "shift_start"), field("now", "minute")),
+    Compare("in", field("now", "weekday"), field("user", "days")),
+    Compare("in", field("user", "region"), field("now", "date")),  # `in` a value that is not a list: null
+]
+INDEXED_CONDITIONS += NOW_CONDITIONS
+# Around NOW (10:00 on a Wednesday, `now.weekday` "wed"): users on and off shift, and whose shift moves into view as time passes.
+HOURS = [8, 10, 11, 12, 0, 20, "10", None, 10.0]
+DAYS = [["wed"], ["mon", "thu"], [], ["wed", 3], "wed", None]
 OTHER_CONDITIONS = [
     Field("user", "online"),
     Compare("<", field("user", "open"), Literal(3)),
@@ -164,11 +193,11 @@ OTHER_CONDITIONS = [
 
 
 @st.composite
-def indexed_policies(draw):
+def indexed_policies(draw, shapes=INDEXED_CONDITIONS):
     routes = []
     for index in range(draw(st.integers(1, 3))):
         action = draw(st.sampled_from([AssignToTeam("Alpha"), AssignToTeam("Beta"), AssignToSpace()]))
-        conditions = draw(st.lists(st.sampled_from(INDEXED_CONDITIONS), min_size=1, max_size=2))
+        conditions = draw(st.lists(st.sampled_from(shapes), min_size=1, max_size=2))
         conditions += draw(st.lists(st.sampled_from(OTHER_CONDITIONS), max_size=2))
         options = (Using(draw(st.sampled_from(["round_robin", "least_open"]))),) + tuple(map(Only, conditions))
         routes.append(Route(name=f"r{index}", when=None, action=action, options=options))
@@ -181,6 +210,8 @@ def mixed_attributes(draw):
         "region": draw(values),
         "level": draw(values),
         "skills": draw(st.sampled_from([[], ["billing"]])),
+        "shift_start": draw(st.one_of(st.sampled_from(HOURS), values)),
+        "days": draw(st.sampled_from(DAYS)),
     }
 
 
@@ -206,7 +237,9 @@ def mixed_contacts(draw):
 
 @st.composite
 def mixed_events(draw):
-    kind = draw(st.sampled_from(["route"] * 3 + ["close"] * 2 + ["status", "join", "leave", "user", "user", "delete"]))
+    kind = draw(
+        st.sampled_from(["route"] * 3 + ["close"] * 2 + ["status", "join", "leave", "user", "user", "delete", "wait"])
+    )
     user = draw(st.sampled_from(USER_IDS + ["new"]))
     if kind == "route":
         return dict(type="route", contact=draw(st.sampled_from(CONTACT_IDS[:3])), attrs=draw(mixed_contacts()))
@@ -220,6 +253,8 @@ def mixed_events(draw):
         attributes = mixed_attributes(draw)
         changed = draw(st.lists(st.sampled_from(sorted(attributes)), unique=True, min_size=1))
         return dict(type="user", user=user, attrs={name: attributes[name] for name in changed})
+    if kind == "wait":  # the clock moves: within the hour, to the next, or past a day
+        return dict(type="wait", minutes=draw(st.sampled_from([1, 45, 60, 24 * 60 + 5])))
     return dict(type="delete", user=user)
 
 
@@ -243,25 +278,35 @@ def candidate_sets_keeping(count: int):
         live_candidates.MAX_SETS = kept
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
+INDEXED_RUNS = dict(
     snapshot=mixed_snapshots(),
-    policy=indexed_policies(),
     probes=st.lists(mixed_contacts(), min_size=1, max_size=4),
     steps=st.lists(mixed_events(), max_size=40),
     kept_changes=st.sampled_from([2, 65_536]),
     kept_sets=st.sampled_from([1, 64]),
 )
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(policy=indexed_policies(), **INDEXED_RUNS)
 def test_indexed_candidates_choose_what_a_scan_chooses(snapshot, policy, probes, steps, kept_changes, kept_sets):
     """Every indexed shape, with caps, `online` and static filters, over values of every kind,
-    with the roster changing between decisions: the live sets give what a scan gives."""
+    with the roster changing and the clock moving between decisions: the live sets give what a scan gives."""
+    assert_runs_agree(snapshot, policy, probes, steps, kept_changes, kept_sets)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(policy=indexed_policies(NOW_CONDITIONS), **INDEXED_RUNS)
+def test_now_keyed_candidates_choose_what_a_scan_chooses(snapshot, policy, probes, steps, kept_changes, kept_sets):
+    """The shapes with a `now` field on every route, the clock moving within the hour and past it."""
+    assert_runs_agree(snapshot, policy, probes, steps, kept_changes, kept_sets)
+
+
+def assert_runs_agree(snapshot, policy, probes, steps, kept_changes, kept_sets) -> None:
     contacts = [Contact(f"p{index}", None, attributes) for index, attributes in enumerate(probes)]
     with change_logs_keeping(kept_changes), candidate_sets_keeping(kept_sets):
         engine = Engine(compile_policy(policy), roster_of(*snapshot))
-        assert_picks_equal_scan(engine, contacts, NOW)
-        for step in steps:
-            engine.handle(Event(at=NOW, **step))
-            assert_picks_equal_scan(engine, contacts, NOW)
+        run_checking(engine, steps, lambda now: assert_picks_equal_scan(engine, contacts, now))
 
 
 def test_each_shape_is_indexed_and_keeps_a_live_set():
@@ -300,8 +345,9 @@ def test_an_index_never_misses_a_member_that_passes(condition, people, data):
             members[user_id] = user
             index.add(user)
     contact = data.draw(mixed_contacts())
-    found = index.lookup(contact.get(spec.contact_field))
-    passing = {user.id for user in members.values() if check(user, contact, {})}
+    moment = now_fields(NOW + timedelta(minutes=data.draw(st.sampled_from([0, 1, 60, 120, 24 * 60]))), None)
+    found = index.lookup((contact if spec.key.scope == "contact" else moment).get(spec.key.name))
+    passing = {user.id for user in members.values() if check(user, contact, moment)}
     if found is not None:
         assert passing <= set(found) <= set(members)
 
@@ -315,3 +361,17 @@ def test_a_list_in_a_contact_list_is_not_looked_up_but_still_found():
     assert compile_condition(condition)(user, {"regions": [["es"]]}, {})
     assert index.lookup([["es"]]) is None
     assert list(index.lookup(["es"])) == []
+
+
+def test_sets_keyed_by_now_are_built_once_an_hour_and_the_hour_before_goes():
+    policy = compile_policy(Policy(routes=(Route("r", None, AssignToSpace(), (Only(NOW_CONDITIONS[0]),)),)))
+    people = [User(id=f"u{hour}", attributes={"shift_start": hour}) for hour in (8, 10, 11)]
+    engine = Engine(policy, roster_of(people, [], {}))
+    route, probe = engine.policy.routes[0], Contact("c", None, {})
+    assert engine.router.pick(route, probe, NOW)[1] == 2  # 10:00: the shifts of 8 and 10
+    live = engine.router._live["r"]
+    built = next(iter(live.sets.values()))
+    assert engine.router.pick(route, probe, NOW + timedelta(minutes=59))[1] == 2
+    assert list(live.sets.values()) == [built]  # the same hour: the same set
+    assert engine.router.pick(route, probe, NOW + timedelta(minutes=60))[1] == 3  # 11:00
+    assert len(live.sets) == 1 and built not in live.sets.values()
