@@ -113,7 +113,7 @@ def test_the_json_report_gives_each_measure_old_against_new(desks, capsys):
     # fewer VIP agents under the cap: more VIP contacts wait out their 30 minutes
     assert report["timeouts"]["vip"]["new"] > report["timeouts"]["vip"]["old"]
     assert outcomes["timed_out"]["new"] == sum(route["new"] for route in report["timeouts"].values())
-    assert set(report["waits"]["vip"]["old"]) == {"assigned", "waited", "p50", "p90"}
+    assert set(report["waits"]["vip"]["old"]) == {"assignments", "waited", "p50", "p90"}
     assert set(report["fairness"]["VIP Desk"]["old"]) == {"members", "gini", "max_min"}
     first = report["first_changed"]
     assert len(first) == 2 and first[0]["old"] != first[0]["new"]

@@ -171,7 +171,8 @@ def _fairness_cells(fairness: Fairness) -> list[str]:
 
 
 def _timers_table(diff: PolicyDiff) -> Table:
-    table = _table("timeouts and releases", "OLD timed out", "released", "NEW timed out", "released")
+    released = Outcome.RELEASED.value
+    table = _table("timeouts and releases", "OLD timed out", released, "NEW timed out", released)
     routes = _routes(diff, diff.old.timeouts, diff.old.releases, diff.new.timeouts, diff.new.releases)
     for route in routes:
         table.add_row(
@@ -259,8 +260,8 @@ def _explanation_json(explanation: Explanation | None) -> dict[str, Any] | None:
 
 def _waits_json(waits: RouteWaits | None) -> dict[str, Any]:
     if waits is None:
-        return {"assigned": 0, "waited": 0, "p50": None, "p90": None}
-    return {"assigned": waits.assigned, "waited": waits.waited, "p50": waits.summary.p50, "p90": waits.summary.p90}
+        return {"assignments": 0, "waited": 0, "p50": None, "p90": None}
+    return {"assignments": waits.assigned, "waited": waits.waited, "p50": waits.summary.p50, "p90": waits.summary.p90}
 
 
 def _fairness_json(fairness: Fairness) -> dict[str, Any]:
