@@ -48,5 +48,7 @@ def test_every_operation_answers_as_its_contract_says(tmp_path):
         )
     finally:
         server.stop()
-    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+    # What the service logged (a server error's traceback) says why, where schemathesis shows the request.
+    logged = server.process.stderr.read().decode(errors="replace")
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:] + "\nservice:\n" + logged[-6000:]
     assert "No issues found" in result.stdout or " passed" in result.stdout
