@@ -217,6 +217,19 @@ def test_on_an_export_old_decides_as_rota_replay_export_and_new_differs(export, 
     assert same["decisions"]["changed"] == 0 and same["static"]["identical"]
 
 
+def test_on_an_export_each_differing_contact_is_explained_under_both_policies(export, capsys):
+    """From the export's saved state: the explanation of each side's decision is of that decision."""
+    code, out, _ = run(capsys, "diff", "desk.rota", "desk-new.rota", "--export", export, "--format", "json")
+    report = json.loads(out)
+    first = report["first_changed"]
+    assert code == 0 and first
+    for changed in first:
+        for side in ("old", "new"):
+            explained = changed[f"{side}_explained"]
+            assert explained is not None, (changed["contact"], side)
+            assert explained["decision"]["contact"] == changed["contact"]
+
+
 def test_an_exports_snapshot_and_event_log_also_run_as_files(export, capsys):
     """Its `policy` lines passed by, its snapshot folder read as SPEC 1's tables (no contact held at the start)."""
     files = ("--snapshot", export / "snapshot", "--events", export / "events.jsonl", "--format", "json")

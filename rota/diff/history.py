@@ -31,7 +31,7 @@ from rota.engine import (
 from rota.engine.history import engine_from_state, run_inputs
 from rota.engine.replay import EventError
 from rota.explain import Explanation, explain_batch, explain_recorded, record_run
-from rota.explain.run import RecordedRun
+from rota.explain.run import CallRecorder, RecordedRun, Watcher, explain_again, recorded_from, watched
 from rota.export_folder import read_export
 from rota.vocabulary import ContactField, EventType, HistoryEventType, Status, UserField
 
@@ -97,12 +97,16 @@ class ExportHistory:
 
     def run(self, policy: CompiledPolicy) -> RecordedRun:
         """The window as `rota replay --export` runs it, under `policy` throughout."""
-        engine = engine_from_state(self.state, policy)
-        return RecordedRun(run_inputs(engine, self.events, lambda _: policy) + engine.advance(self.until))
+        recorder = CallRecorder()
+        return recorded_from(self._run(policy, recorder), recorder)
 
     def explain(self, policy: CompiledPolicy, run: RecordedRun, positions: Collection[int]) -> list[Explanation]:
-        """None: rota.explain replays from a snapshot, not from a service's saved state (the rows are shown)."""
-        return []
+        """The decisions at `positions` explained, by running the window again from the saved state."""
+        return explain_again(lambda explainer: self._run(policy, explainer), policy, run, positions)
+
+    def _run(self, policy: CompiledPolicy, watcher: Watcher) -> list[Decision]:
+        engine = watched(engine_from_state(self.state, policy), watcher)
+        return run_inputs(engine, self.events, lambda _: policy) + engine.advance(self.until)
 
     def online_at_some_point(self, roster: Roster) -> set[str]:
         return online_at_some_point(roster, self.events)

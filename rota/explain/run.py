@@ -140,9 +140,7 @@ def record_run(
     """Run the events (the roster is left as it was) and note which router call made which decision."""
     recorder = CallRecorder()
     engine = WatchedEngine(policy, copy.deepcopy(roster), recorder)
-    decisions = run_events(engine, events, until, lambda: False)
-    calls = {position: recorder.made[id(d)] for position, d in enumerate(decisions) if id(d) in recorder.made}
-    return RecordedRun(decisions, calls)
+    return recorded_from(run_events(engine, events, until, lambda: False), recorder)
 
 
 class Explainer(Watcher):
@@ -177,14 +175,42 @@ def explain_recorded(
     until: datetime | None = None,
 ) -> list[Explanation]:
     """Explain the decisions at `positions` of a recorded run of the same policy, roster, events and `until`."""
+    events = list(events)
+
+    def rerun(explainer: Explainer) -> None:
+        run_events(WatchedEngine(policy, copy.deepcopy(roster), explainer), events, until, explainer.done)
+
+    return explain_again(rerun, policy, recorded, positions, user)
+
+
+def explain_again(
+    rerun: Callable[[Explainer], object],
+    policy: CompiledPolicy,
+    recorded: RecordedRun,
+    positions: Iterable[int],
+    user: str | None = None,
+) -> list[Explanation]:
+    """Explain the decisions at `positions` of a recorded run by running it again, watched by an Explainer
+    (`rerun` makes the same decisions as the recorded run, from wherever that run started)."""
     positions = sorted(set(positions))
     decisions = recorded.decisions
     wanted = {recorded.calls[p]: (p, decisions[p]) for p in positions if p in recorded.calls}
     explainer = Explainer(wanted, user)
     if wanted:
-        events = list(events)
-        run_events(WatchedEngine(policy, copy.deepcopy(roster), explainer), events, until, explainer.done)
+        rerun(explainer)
     return [with_timer(policy, decisions, position, explainer.explained.get(position), user) for position in positions]
+
+
+def watched(engine: Engine, watcher: Watcher) -> Engine:
+    """`engine` with its router watched, as a WatchedEngine's is: for an engine built from a saved state."""
+    engine.router = WatchedRouter(engine.policy, engine.roster, watcher)
+    return engine
+
+
+def recorded_from(decisions: list[Decision], recorder: CallRecorder) -> RecordedRun:
+    """The run's decisions with the router call that made each one (as `record_run` notes them)."""
+    calls = {position: recorder.made[id(d)] for position, d in enumerate(decisions) if id(d) in recorder.made}
+    return RecordedRun(decisions, calls)
 
 
 def with_timer(
