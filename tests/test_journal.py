@@ -3,6 +3,7 @@ JSON bodies left by files written before that still folded in."""
 
 import json
 import pickle
+import threading
 from datetime import datetime
 
 import duckdb
@@ -48,3 +49,35 @@ class Intruder:
 def test_a_journal_body_naming_any_class_but_times_is_refused():
     with pytest.raises(pickle.UnpicklingError):
         _unpickled(pickle.dumps({"meta": Intruder()}))
+
+
+def test_readers_beside_the_writer_never_find_the_connection_busy(tmp_path):
+    """The service reads the store (explain's 404, exports, the feed) while its writer commits: every
+    public read shares the writer's lock, or DuckDB refuses the writer and the service stops taking changes."""
+    store = EngineStore(tmp_path / "engine.duckdb")
+    failures: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            for seq in range(300):
+                store.commit(Changes(decisions=[(seq, *DECISION[1:])], meta={"events_applied": str(seq)}))
+        except BaseException as failure:
+            failures.append(failure)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    reads = (
+        lambda: store.count("decisions"),
+        store.meta,
+        lambda: store.rows("rotation", "pool"),
+        lambda: store.decisions_after(-1, 10),
+        lambda: store.delivered_through("http://x"),
+        store.last_input_at,
+    )
+    while writer.is_alive():
+        for read in reads:
+            read()
+    writer.join()
+    assert failures == []
+    assert store.count("decisions") == 300
+    store.close()

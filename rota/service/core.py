@@ -10,6 +10,7 @@ live in the database.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
@@ -27,6 +28,7 @@ from .outbox import Webhook, WebhookOutbox
 
 TIMEOUT_TICK_SECONDS = 0.25
 STREAM_HEARTBEAT_SECONDS = 15.0  # an idle stream sends a comment line this often, so proxies keep it open
+log = logging.getLogger(__name__)
 
 
 def utc_now() -> datetime:
@@ -161,6 +163,7 @@ class RotaService:
             try:
                 self.engine.write(changes)
             except Exception as failure:  # every waiter answers 503 with it
+                log.exception("the engine file could not be written; the service takes no more changes")
                 error = self._failure = ApiError(
                     503,
                     "store_failed",
