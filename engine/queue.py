@@ -7,11 +7,11 @@ A drain asks each class once whether it has a candidate, instead of asking
 every contact; a class finds its first contact on a heap, and due deadlines
 come off a heap, never from a scan.
 
-The users a contact was released from (SPEC 4.1) are not part of the key:
-they are few per contact, and a class whose candidates all are among them is
-rare. A contact that fails only because of them is set aside (its class
-still has candidates, so the contacts after it are tried); one that fails
-with candidates of no kind blocks the whole class.
+The users a contact was released from (SPEC 4.1) are not part of the key
+(a key per set of them made a class per released contact, and every drain
+looked over all of them). A contact that only users it was released from
+would take is set aside: the contacts after it in its class are still
+tried. A contact that nobody would take, released or not, blocks its class.
 """
 
 from __future__ import annotations
