@@ -84,10 +84,21 @@ def events(count: int, users: int, seed: int = 5, attributes: Draw | None = None
     return records
 
 
-def with_replies(records: list[dict], policy: str, people: Roster, share: float, seed: int = 7) -> list[dict]:
+# How long an assignee takes to reply, in seconds, drawn from the log's random source.
+ReplyDelay = Callable[[random.Random], float]
+
+
+def few_minutes(random_source: random.Random) -> float:
+    """Exponential, mean 3 minutes."""
+    return random_source.expovariate(1 / 180)
+
+
+def with_replies(
+    records: list[dict], policy: str, people: Roster, share: float, seed: int = 7, delay: ReplyDelay = few_minutes
+) -> list[dict]:
     """The log with `reply` events (SPEC 4.1): after `share` of the assignments that `policy` makes
-    running it, a reply by the assignee, a few minutes later (mean 3). The replies are placed by a
-    run of the policy itself, so they answer the assignments that run makes."""
+    running it, a reply by the assignee, `delay` later. The replies are placed by a run of the
+    policy itself, so they answer the assignments that run makes."""
     random_source = random.Random(seed)
     engine = Engine(compile_policy(load_policy(policy)), people)
     pending: list[tuple[datetime, int, dict]] = []  # replies not yet due, by time (then as made)
@@ -102,7 +113,7 @@ def with_replies(records: list[dict], policy: str, people: Roster, share: float,
         log.append(record)
         for decision in engine.handle(event):
             if decision.outcome == Outcome.ASSIGNED.value and random_source.random() < share:
-                at = (decision.at or event.at) + timedelta(seconds=random_source.expovariate(1 / 180))
+                at = (decision.at or event.at) + timedelta(seconds=delay(random_source))
                 reply = {"at": format_instant(at), "type": EventType.REPLY.value, "contact": decision.contact}
                 heapq.heappush(pending, (at, next(made), {**reply, "user": decision.user}))
     return log

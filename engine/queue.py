@@ -6,6 +6,12 @@ and same values of the contact fields its filters read, so same candidates.
 A drain asks each class once whether it has a candidate, instead of asking
 every contact; a class finds its first contact on a heap, and due deadlines
 come off a heap, never from a scan.
+
+The users a contact was released from (SPEC 4.1) are not part of the key
+(a key per set of them made a class per released contact, and every drain
+looked over all of them). A contact that only users it was released from
+would take is set aside: the contacts after it in its class are still
+tried. A contact that nobody would take, released or not, blocks its class.
 """
 
 from __future__ import annotations
@@ -37,19 +43,22 @@ class QueueEntry:
 @dataclass(eq=False)
 class EligibilityClass:
     key: ClassKey
-    entries: dict[str, QueueEntry] = field(default_factory=dict)  # by contact
-    # (order, entry) of every entry, and of removed ones until they reach the top.
+    entries: dict[str, QueueEntry] = field(default_factory=dict)  # by contact, set aside or not
+    # (order, entry) of every entry not set aside, and of removed ones until they reach the top.
     heap: list[tuple[tuple, QueueEntry]] = field(default_factory=list)
     # Known to have no candidate; the engine clears it when that may change.
     blocked: bool = False
+    # Entries whose class's candidates are all among the users their contact was released from;
+    # the engine puts them back when a user they were not released from may have become one.
+    set_aside: dict[str, QueueEntry] = field(default_factory=dict)
 
     @property
-    def head(self) -> QueueEntry:
-        """The class's first contact in queue order."""
-        heap, entries = self.heap, self.entries
-        while entries.get(heap[0][1].contact) is not heap[0][1]:
+    def head(self) -> QueueEntry | None:
+        """The class's first contact in queue order, of those not set aside."""
+        heap, entries, set_aside = self.heap, self.entries, self.set_aside
+        while heap and (entries.get(heap[0][1].contact) is not heap[0][1] or heap[0][1].contact in set_aside):
             heapq.heappop(heap)
-        return heap[0][1]
+        return heap[0][1] if heap else None
 
     def add(self, entry: QueueEntry) -> None:
         self.entries[entry.contact] = entry
@@ -57,9 +66,26 @@ class EligibilityClass:
 
     def remove(self, contact: str) -> None:
         del self.entries[contact]
+        self.set_aside.pop(contact, None)
         if len(self.heap) > 2 * len(self.entries) + 16:  # mostly removed entries: start afresh
-            self.heap = [(entry.order, entry) for entry in self.entries.values()]
+            self.heap = [(entry.order, entry) for entry in self.entries.values() if entry.contact not in self.set_aside]
             heapq.heapify(self.heap)
+
+    def set_head_aside(self) -> None:
+        """The head's contact cannot be placed, but others of the class may be."""
+        _, entry = heapq.heappop(self.heap)  # `head` left it on top
+        self.set_aside[entry.contact] = entry
+
+    def put_back(self, contact: str) -> None:
+        """A contact set aside may be placeable again."""
+        entry = self.set_aside.pop(contact)
+        heapq.heappush(self.heap, (entry.order, entry))
+
+    def unblock(self) -> None:
+        """Every contact of the class may be placeable again."""
+        self.blocked = False
+        for contact in list(self.set_aside):
+            self.put_back(contact)
 
 
 class Queue:
@@ -105,12 +131,15 @@ class Queue:
         return [entry for entry in sorted(self.entries.values(), key=lambda entry: entry.order)]
 
     def first_unblocked_class(self) -> EligibilityClass | None:
-        """The class not known to be blocked whose first contact comes first in queue order."""
+        """The class not known to be blocked whose first contact not set aside comes first in queue order."""
         first: EligibilityClass | None = None
         first_order: tuple = ()  # read only once `first` is set
         for klass in self.classes.values():
-            if not klass.blocked and (first is None or klass.head.order < first_order):
-                first, first_order = klass, klass.head.order
+            if klass.blocked:
+                continue
+            head = klass.head
+            if head is not None and (first is None or head.order < first_order):
+                first, first_order = klass, head.order
         return first
 
     def pop_due(self, before: datetime, inclusive: bool) -> QueueEntry | None:

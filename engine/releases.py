@@ -128,8 +128,10 @@ class Releases:
         heap = self.heap
         while heap:
             due, order, timer = heap[0]
+            if due > until or (due == until and not inclusive):
+                return None  # every entry, current or left behind, is due later: most steps end here
             if self._runs(timer, due, order):
-                return (due, timer) if due < until or (inclusive and due == until) else None
+                return due, timer
             heapq.heappop(heap)
         return None
 

@@ -170,6 +170,11 @@ class Router:
         candidates = self.candidates(route, contact, now)
         return (self.choose(route, candidates) if candidates else None), len(candidates)
 
+    def has_candidates(self, route: CompiledRoute, contact: Contact, now: datetime) -> bool:
+        """Whether the route has a candidate for the contact were it released from nobody; changes nothing."""
+        unreleased = Contact(contact.id, contact.assignee, contact.attributes)
+        return self.pick(route, unreleased, now)[0] is not None
+
     def candidates(self, route: CompiledRoute, contact: Contact, now: datetime) -> list[User]:
         """SPEC 3.3: the pool's users for whom every `only` holds, less those the contact was released from."""
         per_pick, released = route.per_pick_filters, contact.released

@@ -153,32 +153,29 @@ class Engine:
         entries = reader.read()
         if entries is None:  # too many changes to tell who: any class might be placeable
             for klass in self.queue.classes.values():
-                klass.blocked = False
+                klass.unblock()
             return
         users = self.roster.users
         changed = [users[user_id] for user_id in dict.fromkeys(user_id for _, user_id in entries) if user_id in users]
         if not changed and not clock_moved:
             return
-        # Classes that differ only by their released users (SPEC 4.1) share who they could take: found once.
-        takers: dict[ClassKey, list[str]] = {}
         for klass in self.queue.classes.values():
-            if not klass.blocked:
+            if not klass.blocked and not klass.set_aside:
                 continue
             if clock_moved and klass.key[0] in self._reads_now:
-                klass.blocked = False
+                klass.unblock()
                 continue
-            released = klass.key[-1]  # the class's released users, when it has some (see _class_key)
-            if type(released) is not frozenset:
-                klass.blocked = next(self._takers(klass, changed, moment), None) is None
+            takers = [user.id for user in self._takers(klass, changed, moment)]
+            if not takers:
                 continue
-            base = klass.key[:-1]
-            found = takers.get(base)
-            if found is None:
-                found = takers[base] = [user.id for user in self._takers(klass, changed, moment)]
-            klass.blocked = all(user_id in released for user_id in found)
+            klass.blocked = False
+            # A contact set aside may take a new taker unless it was released from every one (SPEC 4.1).
+            contacts = self.contacts
+            for contact_id in [c for c in klass.set_aside if not contacts[c].contact.released.issuperset(takers)]:
+                klass.put_back(contact_id)
 
     def _takers(self, klass, users: list[User], moment: dict) -> Iterator[User]:
-        """The users among `users` the class's contacts could take, its released users aside."""
+        """The users among `users` the class's contacts could take, the users they were released from included."""
         route = self.policy.route_named(klass.key[0])
         if route is None:
             return
@@ -189,7 +186,7 @@ class Engine:
             if user.deleted or (members is not None and user.id not in members):
                 continue
             if fields is None:
-                fields = self.contacts[klass.head.contact].contact.fields
+                fields = self.contacts[next(iter(klass.entries))].contact.fields  # the same for all of them
             if route.eligible(user, fields, moment):
                 yield user
 
@@ -298,11 +295,10 @@ class Engine:
             self.queue.add(entry, self._class_key(contact, entry.route))
 
     def _class_key(self, contact: Contact, route_name: str) -> ClassKey:
-        """Same route, same values of the fields its filters read, same released users: same candidates.
-        The released users come last, as a frozenset (no field value is one: see _hashable)."""
+        """Same route, same values of the fields its filters read: same candidates (but the users each
+        contact was released from: see queue.py)."""
         fields = contact.fields
-        key = (route_name,) + tuple(_hashable(fields.get(name)) for name in self._class_fields.get(route_name, ()))
-        return key + (frozenset(contact.released),) if contact.released else key
+        return (route_name,) + tuple(_hashable(fields.get(name)) for name in self._class_fields.get(route_name, ()))
 
     def _enqueue(self, contact: Contact, route: CompiledRoute, now: datetime, deadline: datetime) -> None:
         entry = QueueEntry(contact.id, route.name, now, deadline, route.priority, self.queue.take_sequence())
@@ -317,16 +313,21 @@ class Engine:
     def _place_first(self, now: datetime) -> Decision | None:
         while (klass := self.queue.first_unblocked_class()) is not None:
             entry = klass.head
+            assert entry is not None  # the first unblocked class has a contact not set aside
             route = self.policy.route_named(entry.route)
             if route is None:  # its route left the policy: it waits for its timeout
                 klass.blocked = True
                 continue
-            decision = self.router.place(route, self.contacts[entry.contact].contact, now)
+            contact = self.contacts[entry.contact].contact
+            decision = self.router.place(route, contact, now)
             if decision is not None:
                 self.queue.remove(entry.contact)
                 self._set_timers(decision, route)
                 return decision
-            klass.blocked = True
+            if contact.released and self.router.has_candidates(route, contact, now):
+                klass.set_head_aside()  # only users it was released from would take it
+            else:
+                klass.blocked = True
         return None
 
     def _time_out(self, entry: QueueEntry) -> list[Decision]:

@@ -26,3 +26,17 @@ class ReleaseIgnoringEngine(Engine):
 
     def use_policy(self, policy):
         super().use_policy(without_reassign(policy))
+
+
+class ScanningDrainEngine(Engine):
+    """Drains as SPEC 4 says, without eligibility classes: every queued contact in queue order until one is placed."""
+
+    def _place_first(self, now):
+        for entry in self.queue.in_order():
+            route = self.policy.route_named(entry.route)
+            decision = self.router.place(route, self.contacts[entry.contact].contact, now) if route else None
+            if decision is not None:
+                self.queue.remove(entry.contact)
+                self._set_timers(decision, route)
+                return decision
+        return None
