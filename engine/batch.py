@@ -18,7 +18,6 @@ from typing import Any
 import duckdb
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from rota.dsl.ast import AssignToUser, Field, fields_of
 from rota.storage import column_values, with_contact_columns
@@ -26,11 +25,11 @@ from rota.vocabulary import CONTACT_FIELDS, ContactField, Scope
 
 from . import decisions as d
 from .batch_plan import CONTACTS_TABLE, RoutePlan, RoutePlanner
+from .batch_rows import PassRows, arrow_indices
 from .candidates import LeastOpenSet, RoundRobinSet
 from .clock import now_fields
 from .compiler import ROUND_ROBIN, SPACE_ROUTE, TEAM_ROUTE, UNASSIGN_ROUTE, USER_ROUTE, CompiledPolicy, CompiledRoute
-from .roster import Roster, User
-from .router import as_user_id
+from .roster import Roster, User, as_user_id
 from .snapshot import contact_kinds, create_users_view, user_kinds
 from .sql import NotCompilable, SqlCompiler, SqlScope
 
@@ -105,8 +104,8 @@ class _Batch:
             elif route.kind == USER_ROUTE:
                 targets.update(self.target_users(route, positions))
         self.fallen = planner.fallen
-        outcome, user, reason = self.assign(order, route_index, plans, targets, progress)
-        return self.table(route_index, outcome, user, reason, plans)
+        rows = self.assign(order, route_index, plans, targets, progress)
+        return self.table(route_index, rows, plans)
 
     # ------------------------------------------------------------ selection
 
@@ -151,7 +150,7 @@ class _Batch:
         """A contact column's values at `positions` only (a column the contacts lack is null)."""
         if name not in self.contacts.column_names:
             return [None] * len(positions)
-        return column_values(self.contacts.column(name).take(pa.array(positions, pa.int64())))
+        return column_values(self.contacts.column(name).take(arrow_indices(positions)))
 
     def target_users(self, route: CompiledRoute, positions: np.ndarray) -> dict[int, User | str]:
         """For each contact of a user route, its user, or why it fails (SPEC 3.2); no user is
@@ -175,18 +174,15 @@ class _Batch:
 
     # ----------------------------------------------------------------- loop
 
-    def assign(self, order, route_index, plans, targets, progress):
+    def assign(self, order, route_index, plans, targets, progress) -> PassRows:
         """The ordered pass: SPEC 3.2-3.5 for every contact that has a route.
 
         Once no count can fall any more (no unassign, no contact taken from its
         holder later in the order), a candidate set where nobody passed stays so:
         its remaining contacts are queued in bulk instead of one by one."""
-        outcome: list[str] = [d.NO_ROUTE] * self.count
-        chosen: list[str | None] = [None] * self.count
-        reason: list[str | None] = [None] * self.count
+        rows = PassRows()
         set_of_position, sets, closable = self._set_of_position(route_index, plans)
         first_order = self.roster.next_order
-        queued_in_bulk = np.zeros(self.count, dtype=bool)
         last_shrink = self._last_possible_shrink(order, route_index)
         user_routes = np.array([route.kind == USER_ROUTE for route in self.policy.routes] + [False])
         sticky_unheld = user_routes[route_index] & ~self._held()
@@ -198,102 +194,92 @@ class _Batch:
                 progress(done, total)
             step = _leading_run(pending, sticky_unheld)
             if step >= BULK_RUN:  # taken whole, not by steps: each step is a pass over the run's users
-                self._assign_to_their_users(pending[:step].tolist(), targets, outcome, chosen, reason)
+                self._assign_to_their_users(pending[:step].tolist(), targets, rows)
             else:
                 step = PROGRESS_STEP if done <= last_shrink else BULK_CHECK_STEP
                 for run, in_bulk in self._runs(pending[:step], sticky_unheld):
                     if in_bulk:
-                        self._assign_to_their_users(run.tolist(), targets, outcome, chosen, reason)
+                        self._assign_to_their_users(run.tolist(), targets, rows)
                     else:
-                        self._assign_in_order(
-                            run.tolist(), route_of, set_of, sets, plans, targets, outcome, chosen, reason
-                        )
+                        self._assign_in_order(run.tolist(), route_of, set_of, sets, plans, targets, rows)
             done += min(step, len(pending))
             pending = pending[step:]
             if done > last_shrink and len(pending) and closable.any():
                 closed = closable & np.array([candidate_set.exhausted for candidate_set in sets] + [False])
                 if closed.sum() > closed_count:  # a set closed since the last look: its contacts are still pending
                     closed_count = closed.sum()
-                    queued = closed[set_of_position[pending]]
-                    queued_in_bulk[pending[queued]] = True
-                    pending = pending[~queued]
+                    pending = pending[~closed[set_of_position[pending]]]  # queued, as every row is unless told
         if progress is not None:
             progress(total, total)
         self.roster.journal_rises_since(first_order)
-        outcome_array = pa.array(outcome, pa.string())
-        if queued_in_bulk.any():
-            outcome_array = pc.if_else(pa.array(queued_in_bulk), d.QUEUED, outcome_array)
-        return outcome_array, chosen, reason
+        return rows
 
-    def _assign_in_order(self, positions, route_index, set_of, sets, plans, targets, outcome, chosen, reason):
+    def _assign_in_order(self, positions, route_index, set_of, sets, plans, targets, rows):
         assignees = self.column(CONTACT_ASSIGNEE)
         roster, cursors, now = self.roster, self.roster.cursors, self.now
         # Bound once, called per contact.
         give, catch_up = roster.give_unjournalled, self.fallen.catch_up
+        assigned_at, assigned_to = rows.assigned_at.append, rows.assigned_to.append
         choosers = [candidate_set.choose for candidate_set in sets]
-        # What most contacts need, by route: (accept, logic, the pool whose cursor moves) for a team or space
+        # What most contacts need, by route: (accept, the pool whose cursor moves) for a team or space
         # route whose checks read no contact field; None sends a contact to `_decide`.
         picks = [
             None
             if plan is None or plan.failure is not None or plan.contact_fields
-            else (plan.accept, plan.logic, plan.pool_key if plan.logic == ROUND_ROBIN else None)
+            else (plan.accept, plan.pool_key if plan.logic == ROUND_ROBIN else None)
             for plan in plans
         ]
-        assigned, queued = d.ASSIGNED, d.QUEUED  # module lookups hoisted out of the loop
         for position in positions:
             index = route_index[position]
-            previous = assignees[position]
             pick = picks[index]
             if pick is not None:
-                accept, logic, moved_cursor = pick
+                accept, moved_cursor = pick
                 user = choosers[set_of[position]](accept)
-                if user is None:
-                    outcome[position] = queued
+                if user is None:  # queued
                     continue
                 if moved_cursor is not None:
                     cursors[moved_cursor] = user.id
             else:
-                decided = self._decide(
-                    position, index, previous, sets, set_of[position], plans, targets, outcome, reason
-                )
-                if decided is None:
+                user = self._decide(position, index, assignees[position], sets, set_of[position], plans, targets, rows)
+                if user is None:
                     continue
-                user, logic = decided
-            give(user, previous, now)
-            if previous is not None:  # a count may have fallen: the sets holding that user hear of it now
-                catch_up()
-            outcome[position] = assigned
-            chosen[position] = user.id
-            reason[position] = logic
+            previous = assignees[position]
+            if previous is None:  # `give_unjournalled(user, None, now)`, written out for the common case
+                user.open += 1
+                user.last_assigned_at = now
+                user.assigned_order = roster.next_order
+                roster.next_order += 1
+            else:
+                give(user, previous, now)
+                catch_up()  # a count may have fallen: the sets holding that user hear of it now
+            assigned_at(position)
+            assigned_to(user)
 
-    def _decide(self, position, index, previous, sets, set_index, plans, targets, outcome, reason) -> tuple | None:
+    def _decide(self, position, index, previous, sets, set_index, plans, targets, rows) -> User | None:
         """The contacts the loop's common case does not cover: unassign, user routes, routes that fail, checks
-        that read the contact. The user and logic to assign with, or None once the contact's row is written."""
+        that read the contact. The user to assign to, or None once the contact's outcome is recorded."""
         kind = self.policy.routes[index].kind
         if kind == UNASSIGN_ROUTE:
-            outcome[position] = d.UNASSIGNED
+            rows.unassigned_at.append(position)
             self.roster.take_away(previous)
             self.fallen.catch_up()
             return None
         if kind == USER_ROUTE:
             user = targets[position]
             if isinstance(user, str):
-                outcome[position], reason[position] = d.FAILED, user
+                rows.fail(position, user)
                 return None
-            return user, d.BY_USER
+            return user
         plan = plans[index]
         if plan.failure is not None:
-            outcome[position], reason[position] = d.FAILED, plan.failure
+            rows.fail(position, plan.failure)
             return None
         user = sets[set_index].choose(
             plan.accept_for(self.contact_fields(position, plan.contact_fields), self.now_fields)
         )
-        if user is None:
-            outcome[position] = d.QUEUED
-            return None
-        if plan.logic == ROUND_ROBIN:
+        if user is not None and plan.logic == ROUND_ROBIN:
             self.roster.cursors[plan.pool_key] = user.id
-        return user, plan.logic
+        return user  # None: queued
 
     def _runs(self, positions: np.ndarray, sticky_unheld: np.ndarray):
         """`positions` cut into runs to assign one by one and runs of at least BULK_RUN sticky contacts
@@ -311,20 +297,17 @@ class _Batch:
         if plain_from < len(positions):
             yield positions[plain_from:], False
 
-    def _assign_to_their_users(self, positions, targets, outcome, chosen, reason):
+    def _assign_to_their_users(self, positions, targets, rows: PassRows) -> None:
         """A run of sticky contacts nobody holds: the decisions of the one-by-one loop, the counts in one step."""
         given: list[User] = []
-        assigned, failed, by_user = d.ASSIGNED, d.FAILED, d.BY_USER
         for position in positions:
             user = targets[position]
             if isinstance(user, str):
-                outcome[position] = failed
-                reason[position] = user
+                rows.fail(position, user)
                 continue
             given.append(user)
-            outcome[position] = assigned
-            chosen[position] = user.id
-            reason[position] = by_user
+            rows.assigned_at.append(position)
+        rows.assigned_to.extend(given)
         self.roster.give_each_unjournalled(given, self.now)
 
     def _set_of_position(self, route_index, plans) -> tuple[np.ndarray, list, np.ndarray]:
@@ -356,24 +339,15 @@ class _Batch:
 
     # --------------------------------------------------------------- output
 
-    def table(self, route_index, outcome_array, user, reason, plans) -> pa.Table:
+    def table(self, route_index: np.ndarray, rows: PassRows, plans) -> pa.Table:
         routes = self.policy.routes
-        no_route = len(routes)
-        by_route = np.where(route_index < 0, no_route, route_index)
-        names = pa.array([route.name for route in routes] + [None], pa.string())
-        deadline_of_route = pa.array([plan.deadline if plan else None for plan in plans] + [None], pa.timestamp("us"))
-        deadlines = deadline_of_route.take(pa.array(by_route))
-        queued = pc.equal(outcome_array, d.QUEUED)
-        return pa.table(
-            {
-                "contact": self.contacts.column(CONTACT_ID).cast(pa.string()),
-                "route": names.take(pa.array(by_route)),
-                "outcome": outcome_array,
-                "user": pa.array(user, pa.string()),
-                "reason": pa.array(reason, pa.string()),
-                "deadline": pc.if_else(queued, deadlines, pa.scalar(None, pa.timestamp("us"))),
-            }
+        columns = rows.columns(
+            route_index,
+            [route.name for route in routes],
+            [d.BY_USER if route.kind == USER_ROUTE else route.route.logic for route in routes],
+            [plan.deadline if plan else None for plan in plans],
         )
+        return pa.table({"contact": self.contacts.column(CONTACT_ID).cast(pa.string()), **columns})
 
 
 def _leading_run(positions: np.ndarray, marked: np.ndarray) -> int:

@@ -73,12 +73,28 @@ class CandidateSet:
 
 
 class RoundRobinSet(CandidateSet):
-    def __init__(self, users: list[User], cursors: dict[str, str], pool_key: str, monotone: bool, fallen: FallenCounts):
+    """`open_below`: the set's own cap (a user passes with fewer open contacts), checked in place of an
+    `accept`; None, no cap."""
+
+    def __init__(
+        self,
+        users: list[User],
+        cursors: dict[str, str],
+        pool_key: str,
+        monotone: bool,
+        fallen: FallenCounts,
+        open_below: int | None = None,
+    ):
         super().__init__(users, monotone, fallen)
         self.users = users
         self.ids = [user.id for user in users]
         self.cursors = cursors
         self.pool_key = pool_key
+        self.open_below = open_below
+        # The cursor this set last chose (the id the caller moves the pool's cursor to) and where
+        # round-robin goes on from it: while the cursor is that very id, no search is needed.
+        self._chosen_id: str | None = None
+        self._after_chosen = 0
 
     def choose(self, accept: Accept) -> User | None:
         users = self.users
@@ -86,27 +102,45 @@ class RoundRobinSet(CandidateSet):
         if not count:
             self._exhausted = True
             return None
-        start = first_after(self.ids, self.cursors.get(self.pool_key))
-        if accept is None:
-            return users[start]
+        cursor = self.cursors.get(self.pool_key)
+        start = self._after_chosen if cursor is self._chosen_id else first_after(self.ids, cursor)
+        below = self.open_below
+        if accept is None and below is None:
+            return self._chosen(start)
         if self._exhausted:
             return None
         for step in range(count):
-            user = users[(start + step) % count]
-            if accept(user):
-                return user
+            index = (start + step) % count
+            user = users[index]
+            if (below is None or user.open < below) and (accept is None or accept(user)):
+                return self._chosen(index)
         self._exhausted = self.monotone
         return None
 
+    def _chosen(self, index: int) -> User:
+        user = self.users[index]
+        self._chosen_id, self._after_chosen = user.id, (index + 1) % len(self.users)
+        return user
+
 
 class LeastOpenSet(CandidateSet):
-    def __init__(self, users: list[User], monotone: bool, fallen: FallenCounts, keys: PassKeys):
+    """`open_below` as for `RoundRobinSet`, made a bound on the heap's keys."""
+
+    def __init__(
+        self, users: list[User], monotone: bool, fallen: FallenCounts, keys: PassKeys, open_below: int | None = None
+    ):
         super().__init__(users, monotone, fallen)
         self.heap = RisingKeyHeap(users, keys)
+        self.bound = None if open_below is None else keys.below_open(open_below)
+        self.choose_below = self.heap.choose_below
 
     def choose(self, accept: Accept) -> User | None:
         if self._exhausted:  # nobody passed, and no count has fallen since
             return None
+        if accept is None:  # the set's own cap, if any: monotone, so the top answers for everyone
+            chosen = self.choose_below(self.bound)
+            self._exhausted = chosen is None
+            return chosen
         chosen = self.heap.choose(accept, self.monotone)
         if chosen is None and (self.monotone or not len(self.heap)):
             self._exhausted = True

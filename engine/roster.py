@@ -21,6 +21,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from rota.vocabulary import Status
 
@@ -43,6 +44,17 @@ class User:
     def least_open_key(self) -> tuple[int, int, str]:
         """Fewest open contacts, then least recently assigned, then smallest id."""
         return (self.open, self.assigned_order, self.id)
+
+
+def as_user_id(value: Any) -> str | None:
+    """User ids are strings; a whole number names the user with that id too."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float) and value.is_integer():  # a column mixing 2 and 2.5 holds 2 as 2.0
+        return str(int(value))
+    return None
 
 
 class Change(enum.IntEnum):

@@ -14,7 +14,8 @@ import sys
 
 import duckdb
 
-from rota import __version__, report
+import rota
+from rota import report
 from rota.dsl import PolicyError
 
 from . import (
@@ -88,11 +89,19 @@ def _input_errors() -> tuple[type[Exception], ...]:
     return (InputError, StorageError, EventError, TokenError, EngineFileError, RunMismatch, ServiceError)
 
 
+class _Version(argparse._VersionAction):
+    """`--version`, which looks the version up only when asked (see rota.__version__)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        self.version = f"%(prog)s {rota.__version__}"
+        super().__call__(parser, namespace, values, option_string)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rota", description="Routing policies, checked and run like code.", formatter_class=HelpWithDefaults
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--version", action=_Version)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", help="`rota COMMAND -h` tells its options")
 
     def command(name: str, help_text: str) -> argparse.ArgumentParser:
