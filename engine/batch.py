@@ -26,10 +26,11 @@ from rota.vocabulary import CONTACT_FIELDS, ContactField, Scope
 from . import decisions as d
 from .batch_plan import CONTACTS_TABLE, RoutePlan, RoutePlanner
 from .batch_rows import PassRows, arrow_indices
+from .batch_targets import FAILURE_OF_CODE, Targets
 from .candidates import LeastOpenSet, RoundRobinSet
 from .clock import now_fields
 from .compiler import ROUND_ROBIN, SPACE_ROUTE, TEAM_ROUTE, UNASSIGN_ROUTE, USER_ROUTE, CompiledPolicy, CompiledRoute
-from .roster import Roster, User, as_user_id
+from .roster import Roster, User
 from .snapshot import contact_kinds, create_users_view, user_kinds
 from .sql import NotCompilable, SqlCompiler, SqlScope
 
@@ -96,13 +97,13 @@ class _Batch:
             self.contacts,
         )
         plans: list[RoutePlan | None] = [None] * len(routes)
-        targets: dict[int, User | str] = {}
+        targets = Targets(planner.keys, self.count)
         for route in routes:
             positions = np.flatnonzero(route_index == route.index)
             if route.kind in (TEAM_ROUTE, SPACE_ROUTE):
                 plans[route.index] = planner.plan(route, positions)
             elif route.kind == USER_ROUTE:
-                targets.update(self.target_users(route, positions))
+                self.name_targets(route, positions, targets)
         self.fallen = planner.fallen
         rows = self.assign(order, route_index, plans, targets, progress)
         return self.table(route_index, rows, plans)
@@ -152,25 +153,24 @@ class _Batch:
             return [None] * len(positions)
         return column_values(self.contacts.column(name).take(arrow_indices(positions)))
 
-    def target_users(self, route: CompiledRoute, positions: np.ndarray) -> dict[int, User | str]:
-        """For each contact of a user route, its user, or why it fails (SPEC 3.2); no user is
-        deleted or made during a pass, so this holds for the whole pass."""
+    def name_targets(self, route: CompiledRoute, positions: np.ndarray, targets: Targets) -> None:
+        """For each contact of a user route, its user, or why it fails (SPEC 3.2)."""
         action, evaluate = route.route.action, route.target_user
         assert isinstance(action, AssignToUser) and evaluate is not None  # asked of user routes only
         if isinstance(action.user, Field) and action.user.scope == Scope.CONTACT and USER_TARGET_AS_COLUMN:
             # `assign to user contact.last_agent`, the usual sticky route: the column is the answer.
-            values = self.values_at(action.user.name, positions)
-        else:
-            names = tuple({f.name for f in fields_of(action.user)} | BUILT_IN_CONTACT_FIELDS)
-            columns = [self.values_at(name, positions) for name in names]
-            values = [evaluate(None, dict(zip(names, row)), self.now_fields) for row in zip(*columns)]
-        users = self.roster.users
-        targets: dict[int, User | str] = {}
-        for position, value in zip(positions.tolist(), values):
-            user_id = as_user_id(value)
-            user = users.get(user_id) if user_id is not None else None
-            targets[position] = d.USER_NOT_FOUND if user is None else d.USER_DELETED if user.deleted else user
-        return targets
+            name = action.user.name
+            column = self.contacts.column(name) if name in self.contacts.column_names else None
+            if column is not None and column.type == pa.string():
+                targets.name_by_ids(positions, column.take(arrow_indices(positions)))
+            else:
+                targets.name_by_values(positions, self.values_at(name, positions))
+            return
+        names = tuple({f.name for f in fields_of(action.user)} | BUILT_IN_CONTACT_FIELDS)
+        columns = [self.values_at(name, positions) for name in names]
+        targets.name_by_values(
+            positions, (evaluate(None, dict(zip(names, row)), self.now_fields) for row in zip(*columns))
+        )
 
     # ----------------------------------------------------------------- loop
 
@@ -182,6 +182,7 @@ class _Batch:
         its remaining contacts are queued in bulk instead of one by one."""
         rows = PassRows()
         set_of_position, sets, closable = self._set_of_position(route_index, plans)
+        picks = self._picks(plans)
         first_order = self.roster.next_order
         last_shrink = self._last_possible_shrink(order, route_index)
         user_routes = np.array([route.kind == USER_ROUTE for route in self.policy.routes] + [False])
@@ -194,14 +195,14 @@ class _Batch:
                 progress(done, total)
             step = _leading_run(pending, sticky_unheld)
             if step >= BULK_RUN:  # taken whole, not by steps: each step is a pass over the run's users
-                self._assign_to_their_users(pending[:step].tolist(), targets, rows)
+                self._assign_to_their_users(pending[:step], targets, rows)
             else:
                 step = PROGRESS_STEP if done <= last_shrink else BULK_CHECK_STEP
                 for run, in_bulk in self._runs(pending[:step], sticky_unheld):
                     if in_bulk:
-                        self._assign_to_their_users(run.tolist(), targets, rows)
+                        self._assign_to_their_users(run, targets, rows)
                     else:
-                        self._assign_in_order(run.tolist(), route_of, set_of, sets, plans, targets, rows)
+                        self._assign_in_order(run.tolist(), route_of, set_of, picks, sets, plans, targets, rows)
             done += min(step, len(pending))
             pending = pending[step:]
             if done > last_shrink and len(pending) and closable.any():
@@ -214,33 +215,27 @@ class _Batch:
         self.roster.journal_rises_since(first_order)
         return rows
 
-    def _assign_in_order(self, positions, route_index, set_of, sets, plans, targets, rows):
+    def _assign_in_order(self, positions, route_index, set_of, picks, sets, plans, targets, rows):
+        """`picks`, by candidate set (and None last, for contacts in none): (choose, the pool whose cursor
+        moves) for a team or space route whose checks read no contact field; None sends a contact to `_decide`."""
         assignees = self.column(CONTACT_ASSIGNEE)
         roster, cursors, now = self.roster, self.roster.cursors, self.now
         # Bound once, called per contact.
         give, catch_up = roster.give_unjournalled, self.fallen.catch_up
         assigned_at, assigned_to = rows.assigned_at.append, rows.assigned_to.append
-        choosers = [candidate_set.choose for candidate_set in sets]
-        # What most contacts need, by route: (accept, the pool whose cursor moves) for a team or space
-        # route whose checks read no contact field; None sends a contact to `_decide`.
-        picks = [
-            None
-            if plan is None or plan.failure is not None or plan.contact_fields
-            else (plan.accept, plan.pool_key if plan.logic == ROUND_ROBIN else None)
-            for plan in plans
-        ]
         for position in positions:
-            index = route_index[position]
-            pick = picks[index]
+            set_index = set_of[position]
+            pick = picks[set_index]
             if pick is not None:
-                accept, moved_cursor = pick
-                user = choosers[set_of[position]](accept)
+                choose, moved_cursor = pick
+                user = choose()
                 if user is None:  # queued
                     continue
                 if moved_cursor is not None:
                     cursors[moved_cursor] = user.id
             else:
-                user = self._decide(position, index, assignees[position], sets, set_of[position], plans, targets, rows)
+                index = route_index[position]
+                user = self._decide(position, index, assignees[position], sets, set_index, plans, targets, rows)
                 if user is None:
                     continue
             previous = assignees[position]
@@ -265,7 +260,7 @@ class _Batch:
             self.fallen.catch_up()
             return None
         if kind == USER_ROUTE:
-            user = targets[position]
+            user = targets.of(position)
             if isinstance(user, str):
                 rows.fail(position, user)
                 return None
@@ -297,18 +292,21 @@ class _Batch:
         if plain_from < len(positions):
             yield positions[plain_from:], False
 
-    def _assign_to_their_users(self, positions, targets, rows: PassRows) -> None:
-        """A run of sticky contacts nobody holds: the decisions of the one-by-one loop, the counts in one step."""
-        given: list[User] = []
-        for position in positions:
-            user = targets[position]
-            if isinstance(user, str):
-                rows.fail(position, user)
-                continue
-            given.append(user)
-            rows.assigned_at.append(position)
-        rows.assigned_to.extend(given)
-        self.roster.give_each_unjournalled(given, self.now)
+    def _assign_to_their_users(self, positions: np.ndarray, targets: Targets, rows: PassRows) -> None:
+        """A run of sticky contacts nobody holds: the decisions of the one-by-one loop, made for the whole run
+        at once, and each user's count and turn moved once."""
+        places = targets.place[positions]
+        for code, why in FAILURE_OF_CODE.items():
+            rows.fail_all(positions[places == code], why)
+        given = places >= 0
+        positions, places = positions[given], places[given]
+        rows.assign_all(positions, places, targets.users)
+        distinct, first_from_end, contacts = np.unique(places[::-1], return_index=True, return_counts=True)
+        last_turns = len(places) - 1 - first_from_end
+        given_users = [targets.users[place] for place in distinct.tolist()]
+        self.roster.give_in_bulk_unjournalled(
+            zip(given_users, contacts.tolist(), last_turns.tolist()), len(places), self.now
+        )
 
     def _set_of_position(self, route_index, plans) -> tuple[np.ndarray, list, np.ndarray]:
         """Each contact's candidate set, numbered (-1: none); the sets; which of them may be
@@ -325,6 +323,21 @@ class _Batch:
             sets.extend(plan.candidate_sets)
             closable.extend([not plan.dynamic] * len(plan.candidate_sets))
         return set_of_position, sets, np.array(closable + [False], dtype=bool)
+
+    @staticmethod
+    def _picks(plans) -> list:
+        """For `_assign_in_order`, by candidate set in the order of `_set_of_position`, then None."""
+        picks: list = []
+        for plan in plans:
+            if plan is None or not plan.candidate_sets:
+                continue
+            common = plan.failure is None and not plan.contact_fields
+            moved_cursor = plan.pool_key if plan.logic == ROUND_ROBIN else None
+            picks.extend(
+                (candidate_set.chooser(plan.accept), moved_cursor) if common else None
+                for candidate_set in plan.candidate_sets
+            )
+        return picks + [None]
 
     def _last_possible_shrink(self, order: np.ndarray, route_index: np.ndarray) -> int:
         """The last step of the pass that could make a count fall (-1: none)."""

@@ -43,15 +43,29 @@ class PassRows:
         self.failed_at: list[int] = []
         self.failed_why: list[str] = []
         self.unassigned_at: list[int] = []
+        # Runs assigned at once: their positions, and their users as places in `users_in_bulk`.
+        self.assigned_in_bulk: list[tuple[np.ndarray, np.ndarray]] = []
+        self.users_in_bulk: list[User] = []
 
     def fail(self, position: int, why: str) -> None:
         self.failed_at.append(position)
         self.failed_why.append(why)
 
+    def fail_all(self, positions: np.ndarray, why: str) -> None:
+        self.failed_at.extend(positions.tolist())
+        self.failed_why.extend([why] * len(positions))
+
+    def assign_all(self, positions: np.ndarray, places: np.ndarray, users: list[User]) -> None:
+        """The contacts at `positions` are assigned to `users[places]` (always the same `users`)."""
+        self.users_in_bulk = users
+        self.assigned_in_bulk.append((positions, places))
+
     def outcome_codes(self, route_index: np.ndarray) -> np.ndarray:
         """Each contact's outcome, as its place in OUTCOME_TEXTS."""
         codes = np.where(route_index < 0, NO_ROUTE_CODE, QUEUED_CODE).astype(np.int64)
         codes[self.assigned_at] = ASSIGNED_CODE
+        for positions, _ in self.assigned_in_bulk:
+            codes[positions] = ASSIGNED_CODE
         codes[self.failed_at] = FAILED_CODE
         codes[self.unassigned_at] = UNASSIGNED_CODE
         return codes
@@ -68,18 +82,23 @@ class PassRows:
         no_route = len(route_names)
         by_route = np.where(route_index < 0, no_route, route_index)
         outcomes = self.outcome_codes(route_index)
-        user_of = np.full(len(route_index), len(self.assigned_to), dtype=np.int64)  # the last id: null
-        user_of[self.assigned_at] = np.arange(len(self.assigned_to))
+        one_by_one = len(self.assigned_to)
+        user_ids = [user.id for user in self.assigned_to] + [user.id for user in self.users_in_bulk] + [None]
+        user_of = np.full(len(route_index), len(user_ids) - 1, dtype=np.int64)  # the last id: null
+        user_of[self.assigned_at] = np.arange(one_by_one)
+        for positions, places in self.assigned_in_bulk:
+            user_of[positions] = one_by_one + places
         reasons = sorted(set(assigned_reasons) | set(self.failed_why))
         reason_code = {reason: code for code, reason in enumerate(reasons)}
         reason_of = np.full(len(route_index), len(reasons), dtype=np.int64)  # the last reason: null
         assigned_reason = np.array([reason_code[reason] for reason in assigned_reasons] + [len(reasons)])
-        reason_of[self.assigned_at] = assigned_reason[by_route[self.assigned_at]]
+        for positions in [self.assigned_at] + [positions for positions, _ in self.assigned_in_bulk]:
+            reason_of[positions] = assigned_reason[by_route[positions]]
         reason_of[self.failed_at] = [reason_code[why] for why in self.failed_why]
         return {
             "route": taken(route_names + [None], by_route, pa.string()),
             "outcome": taken(list(OUTCOME_TEXTS), outcomes, pa.string()),
-            "user": taken([user.id for user in self.assigned_to] + [None], user_of, pa.string()),
+            "user": taken(user_ids, user_of, pa.string()),
             "reason": taken(reasons + [None], reason_of, pa.string()),
             "deadline": taken(
                 deadlines + [None], np.where(outcomes == QUEUED_CODE, by_route, no_route), pa.timestamp("us")

@@ -15,7 +15,8 @@ that may have made a count fall, so a choice never has to.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from functools import partial
 
 from .choice import Accept, PassKeys, RisingKeyHeap, first_after
 from .roster import Change, JournalReader, Roster, User
@@ -70,6 +71,13 @@ class CandidateSet:
 
     def key_fell(self, user: User) -> None:
         self._exhausted = False
+
+    def choose(self, accept: Accept) -> User | None:
+        raise NotImplementedError
+
+    def chooser(self, accept: Accept) -> Callable[[], User | None]:
+        """`choose(accept)` as a call without arguments, which the pass makes once per contact."""
+        return partial(self.choose, accept)
 
 
 class RoundRobinSet(CandidateSet):
@@ -133,6 +141,15 @@ class LeastOpenSet(CandidateSet):
         self.heap = RisingKeyHeap(users, keys)
         self.bound = None if open_below is None else keys.below_open(open_below)
         self.choose_below = self.heap.choose_below
+
+    @property
+    def exhausted(self) -> bool:
+        """As for every set; under the set's own cap (monotone), whether the top fails it says so at once."""
+        return super().exhausted or (self.monotone and self.choose_below(self.bound) is None)
+
+    def chooser(self, accept: Accept) -> Callable[[], User | None]:
+        # With no `accept`, the heap is asked straight away (one call a pick); `exhausted` looks at the top.
+        return partial(self.choose_below, self.bound) if accept is None else super().chooser(accept)
 
     def choose(self, accept: Accept) -> User | None:
         if self._exhausted:  # nobody passed, and no count has fallen since

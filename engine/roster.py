@@ -17,7 +17,6 @@ reads those while it runs.
 from __future__ import annotations
 
 import enum
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -230,16 +229,15 @@ class Roster:
         user.assigned_order = self.next_order
         self.next_order += 1
 
-    def give_each_unjournalled(self, users: list[User], now: datetime) -> None:
-        """`give_unjournalled(user, None, now)` for each of `users` in turn (one contact each, held by nobody),
-        in one pass over the distinct users: each count rises by its number of contacts, each order is its last."""
+    def give_in_bulk_unjournalled(self, given: Iterable[tuple[User, int, int]], contacts: int, now: datetime) -> None:
+        """`give_unjournalled(user, None, now)` for `contacts` contacts held by nobody, in one step: `given` names
+        each user once, with how many of them it gets and the turn (0 to contacts - 1) of its last one."""
         start = self.next_order
-        last_turn = {user: turn for turn, user in enumerate(users)}
-        for user, contacts in Counter(users).items():
-            user.open += contacts
+        for user, count, last_turn in given:
+            user.open += count
             user.last_assigned_at = now
-            user.assigned_order = start + last_turn[user]
-        self.next_order += len(users)
+            user.assigned_order = start + last_turn
+        self.next_order += contacts
 
     def journal_rises_since(self, order: int) -> None:
         """One COUNT entry for each user given a contact since `next_order` was `order`."""
