@@ -160,8 +160,7 @@ class Roster:
         cursors: dict[str, str] | None = None,
     ) -> Roster:
         roster = cls(users={user.id: user for user in users}, cursors=dict(cursors or {}))
-        for team, user_id in memberships:
-            roster.join(user_id, team)
+        roster.join_all(memberships)
         roster.rank_snapshot_assignments()
         return roster
 
@@ -182,6 +181,21 @@ class Roster:
         if user_id not in members:
             members.add(user_id)
             user.teams = sorted(user.teams + [team])
+            self._teams_changed(user_id)
+
+    def join_all(self, memberships: Iterable[tuple[str, str]]) -> None:
+        """`join(user_id, team)` for each (team, user_id), each user's teams sorted once (a snapshot
+        has a membership or more per user)."""
+        joined: dict[str, set[str]] = {}
+        for team, user_id in memberships:
+            if user_id in self.users:
+                members = self.members.setdefault(team, set())
+                if user_id not in members:
+                    members.add(user_id)
+                    joined.setdefault(user_id, set()).add(team)
+        for user_id, teams in joined.items():
+            user = self.users[user_id]
+            user.teams = sorted(user.teams + list(teams))
             self._teams_changed(user_id)
 
     def leave(self, user_id: str, team: str) -> None:
