@@ -2,8 +2,10 @@
 
 A candidate set holds the users a route could pick for one group of contacts
 once the filters that read nothing changing have been applied. What remains
-is checked per pick by `accept`: the `only`s that read `open` or
-`last_assigned_at`, which move as the pass assigns contacts. The choice
+is checked per pick: the `only`s that read `open` or `last_assigned_at`,
+which move as the pass assigns contacts. Caps alone (`open < N`) are the
+set's own `open_below`, checked in place (on a least-open heap, as a bound on
+its keys); anything else is an `accept` called per candidate. The choice
 itself is SPEC 3.4's, from choice.py.
 
 A count that falls (a contact taken away) can let a user back in: the sets

@@ -162,25 +162,12 @@ class RisingKeyHeap(LazyHeap[int]):
 
     def top(self) -> User | None:
         """The user with the smallest key; None when the heap holds nobody."""
-        # Written out, not through helpers: this runs once or more per assignment.
-        heap, ranked, span, size = self.heap, self.ranked, self.span, self.size
-        while heap:
-            key = heap[0]
-            rank = key % size
-            user = ranked[rank]
-            now_key = (user.open * span + user.assigned_order + 1) * size + rank
-            if now_key == key:
-                return user
-            if now_key > key:
-                heapreplace(heap, now_key)
-            else:  # a smaller entry was pushed when the key fell
-                heappop(heap)
-        return None
+        return self.choose_below(None)
 
     def choose_below(self, bound: int | None) -> User | None:
         """The user with the smallest key when that key is below `bound` (None: any), else None: `choose`
         for a cap made a bound (`PassKeys.below_open`), with no call per pick to check it."""
-        # `top` written out again, as it runs once per pick of most batches.
+        # Written out, not through helpers: this runs once or more per assignment.
         heap, ranked, span, size = self.heap, self.ranked, self.span, self.size
         while heap:
             key = heap[0]
@@ -191,7 +178,7 @@ class RisingKeyHeap(LazyHeap[int]):
                 return user if bound is None or key < bound else None
             if now_key > key:
                 heapreplace(heap, now_key)
-            else:
+            else:  # a smaller entry was pushed when the key fell
                 heappop(heap)
         return None
 
