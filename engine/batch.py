@@ -87,7 +87,7 @@ class _Batch:
         route_index = self.select_routes()
         routes = self.policy.routes
         priorities = np.array([route.route.priority for route in routes] + [0], dtype=np.int64)
-        order = np.lexsort((np.arange(self.count), -priorities[route_index]))
+        order = np.argsort(-priorities[route_index], kind="stable")  # stable: input order within a priority
         order = order[route_index[order] >= 0]  # no route: nothing changes
         planner = RoutePlanner(
             self.connection,
@@ -112,8 +112,10 @@ class _Batch:
 
     def column(self, name: str) -> list:
         if name not in self._columns:
-            present = name in self.contacts.column_names
-            self._columns[name] = column_values(self.contacts.column(name)) if present else [None] * self.count
+            column = self.contacts.column(name) if name in self.contacts.column_names else None
+            # A column of nulls (no contact held by anyone, say) needs no reading.
+            empty = column is None or column.null_count == len(column)
+            self._columns[name] = [None] * self.count if empty else column_values(column)
         return self._columns[name]
 
     def contact_fields(self, position: int, names: tuple[str, ...]) -> dict[str, Any]:
