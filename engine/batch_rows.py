@@ -92,8 +92,9 @@ class PassRows:
         reason_code = {reason: code for code, reason in enumerate(reasons)}
         reason_of = np.full(len(route_index), len(reasons), dtype=np.int64)  # the last reason: null
         assigned_reason = np.array([reason_code[reason] for reason in assigned_reasons] + [len(reasons)])
-        for positions in [self.assigned_at] + [positions for positions, _ in self.assigned_in_bulk]:
-            reason_of[positions] = assigned_reason[by_route[positions]]
+        runs: list[list[int] | np.ndarray] = [self.assigned_at, *(run for run, _ in self.assigned_in_bulk)]
+        for assigned in runs:
+            reason_of[assigned] = assigned_reason[by_route[assigned]]
         reason_of[self.failed_at] = [reason_code[why] for why in self.failed_why]
         return {
             "route": taken(route_names + [None], by_route, pa.string()),
