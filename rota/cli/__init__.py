@@ -89,12 +89,16 @@ def _input_errors() -> tuple[type[Exception], ...]:
     return (InputError, StorageError, EventError, TokenError, EngineFileError, RunMismatch, ServiceError)
 
 
-class _Version(argparse._VersionAction):
+class _Version(argparse.Action):
     """`--version`, which looks the version up only when asked (see rota.__version__)."""
 
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **options) -> None:
+        options.update(nargs=0, default=argparse.SUPPRESS, help="show program's version number and exit")
+        super().__init__(option_strings, dest, **options)
+
     def __call__(self, parser, namespace, values, option_string=None):
-        self.version = f"%(prog)s {rota.__version__}"
-        super().__call__(parser, namespace, values, option_string)
+        print(f"{parser.prog} {rota.__version__}")
+        parser.exit()
 
 
 def _parser() -> argparse.ArgumentParser:
