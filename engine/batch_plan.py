@@ -12,6 +12,7 @@ Each `only` conjunct goes where it is cheapest and still exact:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,6 +27,7 @@ from rota.dsl.ast import Expr, fields_of
 from rota.vocabulary import CONTACT_FIELDS, Scope
 
 from . import decisions as d
+from .batch_rows import arrow_indices
 from .candidates import FallenCounts, LeastOpenSet, RoundRobinSet
 from .choice import PassKeys
 from .compiler import LEAST_OPEN, TEAM_ROUTE, CompiledRoute
@@ -62,6 +64,12 @@ class RoutePlan:
     def accept_for(self, fields: dict[str, Any], now: dict[str, Any]) -> Callable[[User], bool] | None:
         """The per-pick check for one contact, when it reads contact fields."""
         return _acceptor(self.caps, self.dynamic, fields, now)
+
+
+def open_limit(caps: tuple[tuple[bool, float], ...]) -> int | None:
+    """The caps (strict, limit) as one: a user passes them all when its open count, a whole number, is
+    below this (None: no cap). The language's numbers are finite (no exponent), so each has a floor."""
+    return min((math.ceil(limit) if strict else math.floor(limit) + 1 for strict, limit in caps), default=None)
 
 
 def _acceptor(caps, dynamic, fields, now) -> Callable[[User], bool] | None:
@@ -117,18 +125,22 @@ class RoutePlanner:
         reads_contact = any(f.scope == Scope.CONTACT for c in generic for f in fields_of(c))
         if reads_contact:
             plan.contact_fields = tuple({f.name for c in generic for f in fields_of(c)} | set(CONTACT_FIELDS))
-        else:
+        elif generic:
             plan.accept = _acceptor(plan.caps, plan.dynamic, {}, self.scope.now)
+        # Caps alone are the sets' own (an `open` bound), so a pick calls no `accept`.
+        open_below = open_limit(plan.caps) if not generic else None
         sets_of_ids, plan.group_of_contact = self._candidate_ids(route, static + grouped, groups)
-        plan.candidate_sets = [self._candidate_set(route, ids, monotone=not generic) for ids in sets_of_ids]
+        plan.candidate_sets = [
+            self._candidate_set(route, ids, monotone=not generic, open_below=open_below) for ids in sets_of_ids
+        ]
         return plan
 
-    def _candidate_set(self, route: CompiledRoute, ids: list[str], monotone: bool):
+    def _candidate_set(self, route: CompiledRoute, ids: list[str], monotone: bool, open_below: int | None):
         members = [self.roster.users[user_id] for user_id in ids]
         if route.route.logic == LEAST_OPEN:
-            return LeastOpenSet(members, monotone, self.fallen, self.keys)
+            return LeastOpenSet(members, monotone, self.fallen, self.keys, open_below)
         assert route.pool_key is not None  # plans are made for team and space routes only
-        return RoundRobinSet(members, self.roster.cursors, route.pool_key, monotone, self.fallen)
+        return RoundRobinSet(members, self.roster.cursors, route.pool_key, monotone, self.fallen, open_below)
 
     def _classify(self, conjuncts: tuple[Conjunct, ...]) -> tuple[list[Expr], list[Expr], list[Expr]]:
         """The route's conjuncts (analysed in filters.py) as static, grouped by contact values, or per pick."""
@@ -152,7 +164,7 @@ class RoutePlanner:
     def _contact_groups(self, group_fields: list[str], positions: np.ndarray) -> tuple[np.ndarray, pa.Table]:
         """The group of each of the route's contacts (equal values in `group_fields`, numbered from 0)
         and a table of one row of those values per group, with its number as `gid`."""
-        values = self.contacts.select(group_fields).take(pa.array(positions, pa.int64()))
+        values = self.contacts.select(group_fields).take(arrow_indices(positions))
         numbered = _numbered_groups(values) if GROUPS_BY_ARROW else None
         return self._numbered_groups_in_sql(values, group_fields) if numbered is None else numbered
 
@@ -193,7 +205,7 @@ class RoutePlanner:
             self.connection.unregister("rota_batch_positions")
         group_of_contact = numbered.column("gid").to_numpy().astype(np.int64)
         _, first = np.unique(group_of_contact, return_index=True)
-        return group_of_contact, numbered.take(pa.array(first))
+        return group_of_contact, numbered.take(arrow_indices(first))
 
 
 def _numbered_groups(values: pa.Table) -> tuple[np.ndarray, pa.Table] | None:
@@ -209,4 +221,4 @@ def _numbered_groups(values: pa.Table) -> tuple[np.ndarray, pa.Table] | None:
         # Renumbered densely after each column, so the combined numbers stay below the row count.
         _, codes = np.unique(codes * len(encoded.dictionary) + indices, return_inverse=True)
     _, first = np.unique(codes, return_index=True)
-    return codes, values.take(pa.array(first)).append_column("gid", pa.array(range(len(first)), pa.int64()))
+    return codes, values.take(arrow_indices(first)).append_column("gid", pa.array(range(len(first)), pa.int64()))

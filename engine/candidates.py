@@ -2,8 +2,10 @@
 
 A candidate set holds the users a route could pick for one group of contacts
 once the filters that read nothing changing have been applied. What remains
-is checked per pick by `accept`: the `only`s that read `open` or
-`last_assigned_at`, which move as the pass assigns contacts. The choice
+is checked per pick: the `only`s that read `open` or `last_assigned_at`,
+which move as the pass assigns contacts. Caps alone (`open < N`) are the
+set's own `open_below`, checked in place (on a least-open heap, as a bound on
+its keys); anything else is an `accept` called per candidate. The choice
 itself is SPEC 3.4's, from choice.py.
 
 A count that falls (a contact taken away) can let a user back in: the sets
@@ -15,7 +17,8 @@ that may have made a count fall, so a choice never has to.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from functools import partial
 
 from .choice import Accept, PassKeys, RisingKeyHeap, first_after
 from .roster import Change, JournalReader, Roster, User
@@ -71,14 +74,37 @@ class CandidateSet:
     def key_fell(self, user: User) -> None:
         self._exhausted = False
 
+    def choose(self, accept: Accept) -> User | None:
+        raise NotImplementedError
+
+    def chooser(self, accept: Accept) -> Callable[[], User | None]:
+        """`choose(accept)` as a call without arguments, which the pass makes once per contact."""
+        return partial(self.choose, accept)
+
 
 class RoundRobinSet(CandidateSet):
-    def __init__(self, users: list[User], cursors: dict[str, str], pool_key: str, monotone: bool, fallen: FallenCounts):
+    """`open_below`: the set's own cap (a user passes with fewer open contacts), checked in place of an
+    `accept`; None, no cap."""
+
+    def __init__(
+        self,
+        users: list[User],
+        cursors: dict[str, str],
+        pool_key: str,
+        monotone: bool,
+        fallen: FallenCounts,
+        open_below: int | None = None,
+    ):
         super().__init__(users, monotone, fallen)
         self.users = users
         self.ids = [user.id for user in users]
         self.cursors = cursors
         self.pool_key = pool_key
+        self.open_below = open_below
+        # The cursor this set last chose (the id the caller moves the pool's cursor to) and where
+        # round-robin goes on from it: while the cursor is that very id, no search is needed.
+        self._chosen_id: str | None = None
+        self._after_chosen = 0
 
     def choose(self, accept: Accept) -> User | None:
         users = self.users
@@ -86,27 +112,54 @@ class RoundRobinSet(CandidateSet):
         if not count:
             self._exhausted = True
             return None
-        start = first_after(self.ids, self.cursors.get(self.pool_key))
-        if accept is None:
-            return users[start]
+        cursor = self.cursors.get(self.pool_key)
+        start = self._after_chosen if cursor is self._chosen_id else first_after(self.ids, cursor)
+        below = self.open_below
+        if accept is None and below is None:
+            return self._chosen(start)
         if self._exhausted:
             return None
         for step in range(count):
-            user = users[(start + step) % count]
-            if accept(user):
-                return user
+            index = (start + step) % count
+            user = users[index]
+            if (below is None or user.open < below) and (accept is None or accept(user)):
+                return self._chosen(index)
         self._exhausted = self.monotone
         return None
 
+    def _chosen(self, index: int) -> User:
+        user = self.users[index]
+        self._chosen_id, self._after_chosen = user.id, (index + 1) % len(self.users)
+        return user
+
 
 class LeastOpenSet(CandidateSet):
-    def __init__(self, users: list[User], monotone: bool, fallen: FallenCounts, keys: PassKeys):
+    """`open_below` as for `RoundRobinSet`, made a bound on the heap's keys."""
+
+    def __init__(
+        self, users: list[User], monotone: bool, fallen: FallenCounts, keys: PassKeys, open_below: int | None = None
+    ):
         super().__init__(users, monotone, fallen)
         self.heap = RisingKeyHeap(users, keys)
+        self.bound = None if open_below is None else keys.below_open(open_below)
+        self.choose_below = self.heap.choose_below
+
+    @property
+    def exhausted(self) -> bool:
+        """As for every set; under the set's own cap (monotone), whether the top fails it says so at once."""
+        return super().exhausted or (self.monotone and self.choose_below(self.bound) is None)
+
+    def chooser(self, accept: Accept) -> Callable[[], User | None]:
+        # With no `accept`, the heap is asked straight away (one call a pick); `exhausted` looks at the top.
+        return partial(self.choose_below, self.bound) if accept is None else super().chooser(accept)
 
     def choose(self, accept: Accept) -> User | None:
         if self._exhausted:  # nobody passed, and no count has fallen since
             return None
+        if accept is None:  # the set's own cap, if any: monotone, so the top answers for everyone
+            chosen = self.choose_below(self.bound)
+            self._exhausted = chosen is None
+            return chosen
         chosen = self.heap.choose(accept, self.monotone)
         if chosen is None and (self.monotone or not len(self.heap)):
             self._exhausted = True

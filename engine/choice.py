@@ -136,6 +136,11 @@ class PassKeys:
         ranked = sorted(users, key=lambda user: user.id)
         return cls(ranked, {user.id: rank for rank, user in enumerate(ranked)}, next_order + assignments + 1)
 
+    def below_open(self, limit: int) -> int:
+        """The smallest key a user with `limit` open contacts can have: a key is below it when its user
+        has fewer, so a cap `open < limit` is one compare of the key."""
+        return limit * self.order_span * len(self.ranked)
+
 
 class RisingKeyHeap(LazyHeap[int]):
     """The lazy heap for a pass in which keys rise and seldom fall (the batch): entries are plain
@@ -157,6 +162,11 @@ class RisingKeyHeap(LazyHeap[int]):
 
     def top(self) -> User | None:
         """The user with the smallest key; None when the heap holds nobody."""
+        return self.choose_below(None)
+
+    def choose_below(self, bound: int | None) -> User | None:
+        """The user with the smallest key when that key is below `bound` (None: any), else None: `choose`
+        for a cap made a bound (`PassKeys.below_open`), with no call per pick to check it."""
         # Written out, not through helpers: this runs once or more per assignment.
         heap, ranked, span, size = self.heap, self.ranked, self.span, self.size
         while heap:
@@ -165,7 +175,7 @@ class RisingKeyHeap(LazyHeap[int]):
             user = ranked[rank]
             now_key = (user.open * span + user.assigned_order + 1) * size + rank
             if now_key == key:
-                return user
+                return user if bound is None or key < bound else None
             if now_key > key:
                 heapreplace(heap, now_key)
             else:  # a smaller entry was pushed when the key fell

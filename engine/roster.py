@@ -17,10 +17,10 @@ reads those while it runs.
 from __future__ import annotations
 
 import enum
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from rota.vocabulary import Status
 
@@ -43,6 +43,17 @@ class User:
     def least_open_key(self) -> tuple[int, int, str]:
         """Fewest open contacts, then least recently assigned, then smallest id."""
         return (self.open, self.assigned_order, self.id)
+
+
+def as_user_id(value: Any) -> str | None:
+    """User ids are strings; a whole number names the user with that id too."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float) and value.is_integer():  # a column mixing 2 and 2.5 holds 2 as 2.0
+        return str(int(value))
+    return None
 
 
 class Change(enum.IntEnum):
@@ -149,8 +160,7 @@ class Roster:
         cursors: dict[str, str] | None = None,
     ) -> Roster:
         roster = cls(users={user.id: user for user in users}, cursors=dict(cursors or {}))
-        for team, user_id in memberships:
-            roster.join(user_id, team)
+        roster.join_all(memberships)
         roster.rank_snapshot_assignments()
         return roster
 
@@ -171,6 +181,21 @@ class Roster:
         if user_id not in members:
             members.add(user_id)
             user.teams = sorted(user.teams + [team])
+            self._teams_changed(user_id)
+
+    def join_all(self, memberships: Iterable[tuple[str, str]]) -> None:
+        """`join(user_id, team)` for each (team, user_id), each user's teams sorted once (a snapshot
+        has a membership or more per user)."""
+        joined: dict[str, set[str]] = {}
+        for team, user_id in memberships:
+            if user_id in self.users:
+                members = self.members.setdefault(team, set())
+                if user_id not in members:
+                    members.add(user_id)
+                    joined.setdefault(user_id, set()).add(team)
+        for user_id, teams in joined.items():
+            user = self.users[user_id]
+            user.teams = sorted(user.teams + list(teams))
             self._teams_changed(user_id)
 
     def leave(self, user_id: str, team: str) -> None:
@@ -218,16 +243,15 @@ class Roster:
         user.assigned_order = self.next_order
         self.next_order += 1
 
-    def give_each_unjournalled(self, users: list[User], now: datetime) -> None:
-        """`give_unjournalled(user, None, now)` for each of `users` in turn (one contact each, held by nobody),
-        in one pass over the distinct users: each count rises by its number of contacts, each order is its last."""
+    def give_in_bulk_unjournalled(self, given: Iterable[tuple[User, int, int]], contacts: int, now: datetime) -> None:
+        """`give_unjournalled(user, None, now)` for `contacts` contacts held by nobody, in one step: `given` names
+        each user once, with how many of them it gets and the turn (0 to contacts - 1) of its last one."""
         start = self.next_order
-        last_turn = {user: turn for turn, user in enumerate(users)}
-        for user, contacts in Counter(users).items():
-            user.open += contacts
+        for user, count, last_turn in given:
+            user.open += count
             user.last_assigned_at = now
-            user.assigned_order = start + last_turn[user]
-        self.next_order += len(users)
+            user.assigned_order = start + last_turn
+        self.next_order += contacts
 
     def journal_rises_since(self, order: int) -> None:
         """One COUNT entry for each user given a contact since `next_order` was `order`."""

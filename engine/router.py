@@ -32,7 +32,7 @@ from .compiler import (
 )
 from .decisions import Decision
 from .live_candidates import RouteCandidates
-from .roster import PROFILE_CHANGES, JournalReader, Roster, User
+from .roster import PROFILE_CHANGES, JournalReader, Roster, User, as_user_id
 
 CONTACT_ID, CONTACT_ASSIGNEE = ContactField.ID.value, ContactField.ASSIGNEE.value
 
@@ -49,17 +49,6 @@ class Contact:
     def fields(self) -> dict[str, Any]:
         """What `contact.F` reads: the attributes, with `id` and `assignee` built in."""
         return {**self.attributes, CONTACT_ID: self.id, CONTACT_ASSIGNEE: self.assignee}
-
-
-def as_user_id(value: Any) -> str | None:
-    """User ids are strings; a whole number names the user with that id too."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    if isinstance(value, float) and value.is_integer():  # a column mixing 2 and 2.5 holds 2 as 2.0
-        return str(int(value))
-    return None
 
 
 @dataclass(eq=False)

@@ -4,8 +4,7 @@ The language lives in rota.dsl, routing in rota.engine, snapshots and files
 in rota.storage; the names most users need are re-exported here.
 """
 
-import importlib.metadata
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rota.lazy import lazy_names
 
@@ -29,9 +28,9 @@ if TYPE_CHECKING:  # at run time each name is imported when first used (__getatt
 
     from .jobs import BatchSummary, ReplaySummary, batch_file, compile_policy_file, replay_file
 
-__version__ = importlib.metadata.version("rota")  # the installed distribution's, from pyproject.toml
+    __version__: str
 
-__getattr__ = lazy_names(
+_lazy_name = lazy_names(
     globals(),
     {
         "rota.dsl": ("Diagnostic", "PolicyError", "analyze", "check", "format_policy", "load_policy", "parse"),
@@ -53,6 +52,15 @@ __getattr__ = lazy_names(
         ".jobs": ("BatchSummary", "ReplaySummary", "batch_file", "compile_policy_file", "replay_file"),
     },
 )
+
+
+def __getattr__(name: str) -> Any:
+    if name == "__version__":  # the installed distribution's, from pyproject.toml, looked up when asked:
+        from importlib.metadata import version  # the look-up costs every command 10-20 ms
+
+        return version("rota")
+    return _lazy_name(name)
+
 
 __all__ = [
     "BatchSummary",

@@ -14,14 +14,12 @@ from contextlib import contextmanager
 from typing import TextIO, cast
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from rota.dsl import Diagnostic
 
 from .jobs import BatchSummary, ReplaySummary
 from .jobs import Progress as ProgressCallback
-from .waits import WaitSummary, duration
 from .wording import plural
 
 # Wide enough that nothing a command prints is ever wrapped when not on a terminal.
@@ -81,6 +79,11 @@ def check_summary(file_count: int, diagnostics: list[Diagnostic]) -> str:
 @contextmanager
 def progress_bar(console: Console, description: str) -> Iterator[ProgressCallback]:
     """A callback `(done, total)` drawing a bar; quiet when stderr is not a terminal."""
+    if not console.is_terminal:  # nothing to draw: rich's progress is not even imported
+        yield lambda done, total: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
     bar = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -88,7 +91,6 @@ def progress_bar(console: Console, description: str) -> Iterator[ProgressCallbac
         TimeRemainingColumn(),
         console=console,
         transient=True,
-        disable=not console.is_terminal,
     )
     task = bar.add_task(description, total=None)
     with bar:
@@ -127,6 +129,8 @@ def print_replay_summary(console: Console, summary: ReplaySummary, out_path: str
     )
     console.print(_counts_table("outcome", summary.outcomes))
     if summary.waits:
+        from .waits import WaitSummary, duration
+
         waits = WaitSummary.of(summary.waits)
         console.print(
             f"queue waits of {plural(waits.count, 'assigned contact')}: p50 {duration(waits.p50)}, "

@@ -6,11 +6,19 @@ rules of kinds.py; every problem in a file is a StorageError carrying a
 Diagnostic that names the file, the row and the column.
 """
 
-from .engine_store import Changes, EngineStore
+from typing import TYPE_CHECKING
+
+from rota.lazy import lazy_names
+
 from .errors import StorageError, Warn
 from .files import read_contacts, read_events, with_contact_columns, write_table
 from .kinds import column_values, contact_attributes, is_json_type, user_attributes, value_kind
 from .snapshot import Snapshot, load_snapshot
+
+if TYPE_CHECKING:  # imported when first used (__getattr__ below): `rota batch` never opens an engine file
+    from .engine_store import Changes, EngineStore
+
+__getattr__ = lazy_names(globals(), {".engine_store": ("Changes", "EngineStore")})
 
 __all__ = [
     "Changes",

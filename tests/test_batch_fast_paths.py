@@ -5,12 +5,17 @@ test_routing_properties.py; these properties hold each piece it is built of
 to the straightforward version, on sequences of steps a pass can take.
 """
 
+import numpy as np
 import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rota.engine.choice import PassKeys, RisingKeyHeap, least_open
-from rota.engine.roster import User
+from rota.engine.batch_plan import open_limit
+from rota.engine.batch_targets import Targets
+from rota.engine.candidates import FallenCounts, RoundRobinSet
+from rota.engine.choice import PassKeys, RisingKeyHeap, first_after, least_open
+from rota.engine.decisions import USER_DELETED, USER_NOT_FOUND
+from rota.engine.roster import Roster, User
 from rota.storage.files import ids_strictly_increase
 
 SETTINGS = settings(max_examples=300, deadline=None)
@@ -75,3 +80,126 @@ def test_the_in_order_duplicate_check_agrees_with_counting_distinct_ids(ids, in_
         assert len(set(ids)) == len(ids)
     if in_order and len(set(ids)) == len(ids):
         assert ids_strictly_increase(column)
+
+
+@SETTINGS
+@given(people=people, steps=steps)
+def test_a_cap_made_a_bound_on_the_keys_chooses_as_the_cap(people, steps):
+    """`choose_below(below_open(cap))` is `choose(open < cap)` for a monotone cap, as counts rise and fall."""
+    users = [
+        User(f"u{index}", open=open_count, assigned_order=order) for index, (open_count, order) in enumerate(people)
+    ]
+    keys = PassKeys.of(users, 4, len(steps))
+    heap, next_order = RisingKeyHeap(users, keys), 4
+    for step in steps:
+        if step[0] == "choose":
+            cap = 4 if step[1] is None else step[1]
+            passing = [user for user in users if user.open < cap]
+            expected = least_open(users) if passing and least_open(users) in passing else None
+            user = heap.choose_below(keys.below_open(cap))
+            assert user is expected
+            if user is None:
+                continue
+        else:
+            user = users[step[1] % len(users)]
+            if step[0] == "fall":
+                if user.open > 0:
+                    user.open -= 1
+                    heap.push(user)
+                continue
+        user.open += 1
+        user.assigned_order = next_order
+        next_order += 1
+
+
+caps = st.lists(st.tuples(st.booleans(), st.one_of(st.integers(-2, 6), st.floats(-2, 6, allow_nan=False))), max_size=3)
+
+
+@SETTINGS
+@given(caps=caps, open_count=st.integers(0, 7))
+def test_caps_made_one_open_limit_pass_whom_the_caps_pass(caps, open_count):
+    limit = open_limit(caps)
+    passes = all(open_count < cap if strict else open_count <= cap for strict, cap in caps)
+    assert passes == (limit is None or open_count < limit)
+
+
+@SETTINGS
+@given(
+    people=people,
+    cursor=st.one_of(st.none(), st.sampled_from(["u0", "u3", "u7", "a", "u", "z"])),
+    steps=st.lists(
+        st.one_of(
+            st.tuples(st.just("choose"), st.one_of(st.none(), st.integers(0, 6))),
+            st.tuples(st.just("cursor"), st.sampled_from(["u0", "u2", "u5", "a", "z"])),  # moved by another set
+            st.tuples(st.just("rise"), st.integers(0, 7)),
+        ),
+        max_size=30,
+    ),
+)
+def test_round_robin_going_on_from_its_last_choice_chooses_as_the_cursor_says(people, cursor, steps):
+    """SPEC 3.4's round-robin: the first passing user by id after the pool's cursor, wrapping round."""
+    users = sorted((User(f"u{index}", open=open_count) for index, (open_count, _) in enumerate(people)), key=_id)
+    cursors = {} if cursor is None else {"pool": cursor}
+    fallen = FallenCounts(Roster.build(users))
+    sets = {cap: RoundRobinSet(users, cursors, "pool", True, fallen, cap) for cap in (None, 1, 3, 5)}
+    for step in steps:
+        if step[0] == "cursor":
+            cursors["pool"] = step[1]
+            continue
+        if step[0] == "rise":
+            users[step[1] % len(users)].open += 1
+            continue
+        cap = step[1] if step[1] in sets else None
+        start = first_after([user.id for user in users], cursors.get("pool"))
+        in_turn = users[start:] + users[:start]
+        expected = next((user for user in in_turn if cap is None or user.open < cap), None)
+        chosen = sets[cap].choose(None)
+        assert chosen is expected
+        if chosen is not None:
+            cursors["pool"] = chosen.id
+            chosen.open += 1
+
+
+def _id(user: User) -> str:
+    return user.id
+
+
+@SETTINGS
+@given(
+    people=st.lists(st.booleans(), min_size=1, max_size=6),
+    named=st.lists(
+        st.one_of(st.none(), st.sampled_from(["u0", "u1", "u2", "u3", "u4", "u5", "ghost", ""])), max_size=12
+    ),
+)
+def test_targets_named_by_a_column_of_ids_are_those_named_one_by_one(people, named):
+    """Arrow's match of a text column of ids gives each contact the user (or the failure) the plain look-up does."""
+    users = [User(f"u{index}", deleted=deleted) for index, deleted in enumerate(people)]
+    roster = Roster.build(users)
+    keys = PassKeys.of(users, 0, len(named))
+    positions = np.arange(len(named))
+    by_column, by_value = Targets(keys, len(named)), Targets(keys, len(named))
+    by_column.name_by_ids(positions, pa.array(named, pa.string()))
+    by_value.name_by_values(positions, named)
+    for position, user_id in enumerate(named):
+        user = roster.users.get(user_id) if user_id is not None else None
+        expected = USER_NOT_FOUND if user is None else USER_DELETED if user.deleted else user
+        assert by_column.of(position) is expected
+        assert by_value.of(position) is expected
+
+
+@SETTINGS
+@given(
+    ids=st.lists(st.sampled_from(["u0", "u1", "u2", "u3"]), unique=True, max_size=4),
+    memberships=st.lists(
+        st.tuples(st.sampled_from(["Alpha", "Beta", "Gamma"]), st.sampled_from(["u0", "u1", "u2", "u3", "ghost"]))
+    ),
+)
+def test_joining_a_snapshot_s_memberships_at_once_is_joining_them_one_by_one(ids, memberships):
+    at_once, one_by_one = Roster.build([User(i) for i in ids]), Roster.build([User(i) for i in ids])
+    at_once.join_all(memberships)
+    for team, user_id in memberships:
+        one_by_one.join(user_id, team)
+    assert at_once.members == one_by_one.members
+    assert {u.id: u.teams for u in at_once.users.values()} == {u.id: u.teams for u in one_by_one.users.values()}
+    # A reader folds a user's entries into one: the same users are journalled as having changed teams.
+    assert set(at_once.journal.entries) == set(one_by_one.journal.entries)

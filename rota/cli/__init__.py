@@ -14,7 +14,8 @@ import sys
 
 import duckdb
 
-from rota import __version__, report
+import rota
+from rota import report
 from rota.dsl import PolicyError
 
 from . import (
@@ -88,11 +89,23 @@ def _input_errors() -> tuple[type[Exception], ...]:
     return (InputError, StorageError, EventError, TokenError, EngineFileError, RunMismatch, ServiceError)
 
 
+class _Version(argparse.Action):
+    """`--version`, which looks the version up only when asked (see rota.__version__)."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **options) -> None:
+        options.update(nargs=0, default=argparse.SUPPRESS, help="show program's version number and exit")
+        super().__init__(option_strings, dest, **options)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"{parser.prog} {rota.__version__}")
+        parser.exit()
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rota", description="Routing policies, checked and run like code.", formatter_class=HelpWithDefaults
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--version", action=_Version)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", help="`rota COMMAND -h` tells its options")
 
     def command(name: str, help_text: str) -> argparse.ArgumentParser:

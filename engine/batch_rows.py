@@ -1,0 +1,107 @@
+"""The rows a batch pass writes (SPEC 5.1 columns): recorded as it decides, made into Arrow columns at the end.
+
+A contact with a route is `queued` unless the pass says otherwise, and one with
+none is `no_route`, so the pass records only the contacts it assigns (where,
+and to whom), fails (where, and why) and unassigns. The columns are then a few
+array operations (`take` from a short dictionary of texts), not a Python value
+per contact turned into Arrow one by one.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import numpy as np
+import pyarrow as pa
+
+from . import decisions as d
+from .roster import User
+
+# Position of each outcome in the outcome column's dictionary; a contact without a route is NO_ROUTE.
+OUTCOME_TEXTS = (d.NO_ROUTE, d.QUEUED, d.ASSIGNED, d.FAILED, d.UNASSIGNED)
+NO_ROUTE_CODE, QUEUED_CODE, ASSIGNED_CODE, FAILED_CODE, UNASSIGNED_CODE = range(len(OUTCOME_TEXTS))
+
+
+def arrow_indices(values: np.ndarray) -> pa.Array:
+    """A NumPy array of whole numbers as an Arrow int64 array, sharing its memory. (`pa.array` would
+    do, but it looks for NumPy's masked arrays, and importing those costs a batch 50 ms.)"""
+    values = np.ascontiguousarray(values, dtype=np.int64)
+    return pa.Array.from_buffers(pa.int64(), len(values), [None, pa.py_buffer(values)])
+
+
+def taken(dictionary: list, codes: np.ndarray, arrow_type: pa.DataType) -> pa.Array:
+    """The column whose row i is `dictionary[codes[i]]` (None: null)."""
+    return pa.array(dictionary, arrow_type).take(arrow_indices(codes))
+
+
+class PassRows:
+    """What a pass decided for contacts other than queued ones, by position in the batch."""
+
+    def __init__(self) -> None:
+        self.assigned_at: list[int] = []
+        self.assigned_to: list[User] = []
+        self.failed_at: list[int] = []
+        self.failed_why: list[str] = []
+        self.unassigned_at: list[int] = []
+        # Runs assigned at once: their positions, and their users as places in `users_in_bulk`.
+        self.assigned_in_bulk: list[tuple[np.ndarray, np.ndarray]] = []
+        self.users_in_bulk: list[User] = []
+
+    def fail(self, position: int, why: str) -> None:
+        self.failed_at.append(position)
+        self.failed_why.append(why)
+
+    def fail_all(self, positions: np.ndarray, why: str) -> None:
+        self.failed_at.extend(positions.tolist())
+        self.failed_why.extend([why] * len(positions))
+
+    def assign_all(self, positions: np.ndarray, places: np.ndarray, users: list[User]) -> None:
+        """The contacts at `positions` are assigned to `users[places]` (always the same `users`)."""
+        self.users_in_bulk = users
+        self.assigned_in_bulk.append((positions, places))
+
+    def outcome_codes(self, route_index: np.ndarray) -> np.ndarray:
+        """Each contact's outcome, as its place in OUTCOME_TEXTS."""
+        codes = np.where(route_index < 0, NO_ROUTE_CODE, QUEUED_CODE).astype(np.int64)
+        codes[self.assigned_at] = ASSIGNED_CODE
+        for positions, _ in self.assigned_in_bulk:
+            codes[positions] = ASSIGNED_CODE
+        codes[self.failed_at] = FAILED_CODE
+        codes[self.unassigned_at] = UNASSIGNED_CODE
+        return codes
+
+    def columns(
+        self,
+        route_index: np.ndarray,
+        route_names: list[str],
+        assigned_reasons: list[str],
+        deadlines: list[datetime | None],
+    ) -> dict[str, pa.Array]:
+        """The route, outcome, user, reason and deadline columns. Route r (r = route_index[i], -1 for none)
+        is called route_names[r], assigns with reason assigned_reasons[r] and queues until deadlines[r]."""
+        no_route = len(route_names)
+        by_route = np.where(route_index < 0, no_route, route_index)
+        outcomes = self.outcome_codes(route_index)
+        one_by_one = len(self.assigned_to)
+        user_ids = [user.id for user in self.assigned_to] + [user.id for user in self.users_in_bulk] + [None]
+        user_of = np.full(len(route_index), len(user_ids) - 1, dtype=np.int64)  # the last id: null
+        user_of[self.assigned_at] = np.arange(one_by_one)
+        for positions, places in self.assigned_in_bulk:
+            user_of[positions] = one_by_one + places
+        reasons = sorted(set(assigned_reasons) | set(self.failed_why))
+        reason_code = {reason: code for code, reason in enumerate(reasons)}
+        reason_of = np.full(len(route_index), len(reasons), dtype=np.int64)  # the last reason: null
+        assigned_reason = np.array([reason_code[reason] for reason in assigned_reasons] + [len(reasons)])
+        runs: list[list[int] | np.ndarray] = [self.assigned_at, *(run for run, _ in self.assigned_in_bulk)]
+        for assigned in runs:
+            reason_of[assigned] = assigned_reason[by_route[assigned]]
+        reason_of[self.failed_at] = [reason_code[why] for why in self.failed_why]
+        return {
+            "route": taken(route_names + [None], by_route, pa.string()),
+            "outcome": taken(list(OUTCOME_TEXTS), outcomes, pa.string()),
+            "user": taken(user_ids, user_of, pa.string()),
+            "reason": taken(reasons + [None], reason_of, pa.string()),
+            "deadline": taken(
+                deadlines + [None], np.where(outcomes == QUEUED_CODE, by_route, no_route), pa.timestamp("us")
+            ),
+        }
