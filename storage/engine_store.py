@@ -143,16 +143,19 @@ class EngineStore:
         return not self.meta() and self.count("users") == 0
 
     def count(self, table: str) -> int:
-        self.checkpoint()
-        return self.connection.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+        with self.lock:
+            self.checkpoint()
+            return self.connection.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
 
     def meta(self) -> dict[str, str]:
-        self.checkpoint()
-        return dict(self.connection.execute("SELECT key, value FROM meta").fetchall())
+        with self.lock:
+            self.checkpoint()
+            return dict(self.connection.execute("SELECT key, value FROM meta").fetchall())
 
     def rows(self, table: str, order_by: str) -> list[tuple]:
-        self.checkpoint()
-        return self.connection.execute(f"SELECT * FROM {table} ORDER BY {order_by}").fetchall()
+        with self.lock:
+            self.checkpoint()
+            return self.connection.execute(f"SELECT * FROM {table} ORDER BY {order_by}").fetchall()
 
     def commit(self, changes: Changes) -> None:
         """Durable when it returns: one journal row (a single statement) for a small
