@@ -42,7 +42,7 @@ class JournalFile:
         self.last_number = folded_through
         self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            content = os.read(self._fd, os.fstat(self._fd).st_size)
+            content = path.read_bytes()
             if content[:_HEADER_BYTES] == MAGIC + file_id:
                 # Appends go where the last whole record ends, over a torn one: each is durable before the
                 # next is written, so nothing whole ever lies beyond a torn record.
