@@ -4,6 +4,8 @@ The store knows tables and rows, nothing of routing: the engine hands it
 what one group of events changed, and `commit` writes all of it in one
 transaction (users, memberships, cursors, contacts, queue, release
 timers and released users, appended decisions, counters), so a crash leaves the file as of the last commit.
+A commit is appended to the file's journal (journal_file.py, `FILE.journal` beside it) and folded
+into the tables in large groups; the journal is part of the engine file until then.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+
+from .journal_file import FILE_ID_BYTES, JournalFile, journal_path
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
@@ -47,6 +51,7 @@ CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
 CREATE TABLE IF NOT EXISTS policies (version VARCHAR PRIMARY KEY, text VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL);
 CREATE TABLE IF NOT EXISTS journal (body VARCHAR NOT NULL);
 CREATE TABLE IF NOT EXISTS binary_journal (body BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS journal_file (id BLOB NOT NULL, folded_through BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS deliveries (destination VARCHAR PRIMARY KEY, delivered_through BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS decision_inputs (seq BIGINT PRIMARY KEY, whole BOOLEAN NOT NULL, body VARCHAR NOT NULL);
 CREATE TABLE IF NOT EXISTS inputs (seq BIGINT PRIMARY KEY, "at" TIMESTAMP NOT NULL, body VARCHAR NOT NULL);
@@ -117,11 +122,16 @@ class EngineStore:
         self.connection.execute(f"BEGIN TRANSACTION; {SCHEMA} COMMIT;")
         # One DuckDB connection is not for two threads at once: a writer and readers share this lock.
         self.lock = threading.RLock()
-        # Journaled changes not yet folded into the tables; a crash leaves them in `binary_journal`
-        # (or, in a file written before it, as JSON in `journal`).
+        # Journaled changes not yet folded into the tables; a crash leaves them in the journal file (or, in a
+        # file written before it, in the `binary_journal` table, or before that as JSON in `journal`).
         self._unfolded = [_decode(row[0]) for row in self.connection.execute("SELECT body FROM journal").fetchall()] + [
             _unpickled(row[0]) for row in self.connection.execute("SELECT body FROM binary_journal").fetchall()
         ]
+        try:
+            self._journal = None if self.path == ":memory:" else self._open_journal()
+        except BaseException:
+            self.connection.close()
+            raise
         self._unfolded_rows = sum(_size(changes) for changes in self._unfolded)
         self._column_types: dict[str, dict[str, str]] = {}
         for table, column, type_name in self.connection.execute(
@@ -151,12 +161,24 @@ class EngineStore:
         """Durable when it returns: one journal row (a single statement) for a small
         change, folded into the tables at the next checkpoint; a large one directly."""
         with self.lock:
+            size = _size(changes)
+            if self._unfolded_rows + size <= CHECKPOINT_ROWS and self._journal is not None:
+                self._journal.append(_pickled(changes))
             self._unfolded.append(changes)
-            self._unfolded_rows += _size(changes)
+            self._unfolded_rows += size
             if self._unfolded_rows > CHECKPOINT_ROWS:
                 self.checkpoint()
-            else:
-                self.connection.execute("INSERT INTO binary_journal VALUES (?)", [_pickled(changes)])
+
+    def _open_journal(self) -> JournalFile:
+        found = self.connection.execute("SELECT id, folded_through FROM journal_file").fetchall()
+        if not found:
+            found = [(os.urandom(FILE_ID_BYTES), 0)]
+            self.connection.execute("INSERT INTO journal_file VALUES (?, ?)", list(found[0]))
+        file_id, folded_through = found[0]
+        journal = JournalFile(journal_path(self.path), file_id, folded_through)
+        self._unfolded += [_unpickled(body) for body in journal.records]
+        journal.records = []
+        return journal
 
     def checkpoint(self) -> None:
         """Fold what the journal holds into the tables, in one transaction."""
@@ -168,11 +190,15 @@ class EngineStore:
                 self._write(_merged(self._unfolded))
                 self.connection.execute("DELETE FROM journal")
                 self.connection.execute("DELETE FROM binary_journal")
+                if self._journal is not None:  # records up to here are in the tables, should emptying it fail
+                    self.connection.execute("UPDATE journal_file SET folded_through = ?", [self._journal.last_number])
                 self.connection.execute("COMMIT")
             except BaseException:
                 self.connection.execute("ROLLBACK")
                 raise
             self._unfolded, self._unfolded_rows = [], 0
+            if self._journal is not None:
+                self._journal.empty()
 
     def _write(self, changes: Changes) -> None:
         # Large batches go as Arrow tables (DuckDB's executemany is row by row); a few rows as plain statements.
@@ -346,13 +372,18 @@ class EngineStore:
 
     def close(self) -> None:
         with self.lock:
-            self.checkpoint()
-            self.connection.close()
+            try:
+                self.checkpoint()
+            finally:
+                self.connection.close()
+                if self._journal is not None:
+                    self._journal.close()
 
 
 def remove_engine_file(path: str | Path) -> None:
-    """Delete an engine file and DuckDB's write-ahead log beside it (a command that made it and then stopped)."""
-    for name in (Path(path), Path(f"{path}.wal")):
+    """Delete an engine file, DuckDB's write-ahead log and the journal beside it (a command that made it and
+    then stopped)."""
+    for name in (Path(path), Path(f"{path}.wal"), journal_path(path)):
         name.unlink(missing_ok=True)
 
 

@@ -1,16 +1,21 @@
-"""The store's write-ahead journal: commits kept as pickled bodies, read back safely, and
-JSON bodies left by files written before that still folded in."""
+"""The store's write-ahead journal: commits appended to the journal file as pickled bodies, read back
+safely, whole or not at all after a crash; bodies left in the tables by files written before that
+still folded in."""
 
 import json
+import os
 import pickle
-import threading
 from datetime import datetime
+from pathlib import Path
 
 import duckdb
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from rota.storage import EngineStore
-from rota.storage.engine_store import Changes, _unpickled
+from rota.storage.engine_store import Changes, _pickled, _unpickled
+from rota.storage.journal_file import journal_path
 
 AT = datetime(2026, 11, 25, 9, 30)
 DECISION = (0, AT, "c1", "general", "queued", None, None, datetime(2026, 11, 25, 10), "v1", 0)
@@ -19,10 +24,10 @@ DECISION = (0, AT, "c1", "general", "queued", None, None, datetime(2026, 11, 25,
 def test_a_commit_not_yet_folded_is_read_back_from_the_journal(tmp_path):
     store = EngineStore(tmp_path / "engine.duckdb")
     store.commit(Changes(decisions=[DECISION], meta={"events_applied": "1"}))
-    store.connection.close()  # a crash: nothing folded
-    journal = duckdb.connect(str(tmp_path / "engine.duckdb"))
-    assert journal.execute("SELECT count(*) FROM binary_journal").fetchall() == [(1,)]
-    journal.close()
+    crash(store)
+    tables = duckdb.connect(str(tmp_path / "engine.duckdb"))
+    assert tables.execute("SELECT count(*) FROM decisions").fetchall() == [(0,)]  # only in the journal file
+    tables.close()
     reopened = EngineStore(tmp_path / "engine.duckdb")
     assert reopened.meta()["events_applied"] == "1"
     assert [tuple(row.values())[:8] for row in reopened.decisions()] == [DECISION[:8]]
@@ -51,33 +56,80 @@ def test_a_journal_body_naming_any_class_but_times_is_refused():
         _unpickled(pickle.dumps({"meta": Intruder()}))
 
 
-def test_readers_beside_the_writer_never_find_the_connection_busy(tmp_path):
-    """The service reads the store (explain's 404, exports, the feed) while its writer commits: every
-    public read shares the writer's lock, or DuckDB refuses the writer and the service stops taking changes."""
-    store = EngineStore(tmp_path / "engine.duckdb")
-    failures: list[BaseException] = []
+def crash(store: EngineStore) -> None:
+    """The process dies: nothing is folded, the files stay as they are."""
+    store.connection.close()
+    if store._journal is not None:
+        store._journal.close()
 
-    def write() -> None:
-        try:
-            for seq in range(300):
-                store.commit(Changes(decisions=[(seq, *DECISION[1:])], meta={"events_applied": str(seq)}))
-        except BaseException as failure:
-            failures.append(failure)
 
-    writer = threading.Thread(target=write)
-    writer.start()
-    reads = (
-        lambda: store.count("decisions"),
-        store.meta,
-        lambda: store.rows("rotation", "pool"),
-        lambda: store.decisions_after(-1, 10),
-        lambda: store.delivered_through("http://x"),
-        store.last_input_at,
-    )
-    while writer.is_alive():
-        for read in reads:
-            read()
-    writer.join()
-    assert failures == []
-    assert store.count("decisions") == 300
+def decision(seq: int) -> tuple:
+    return (seq, AT, f"c{seq}", "general", "queued", None, None, datetime(2026, 11, 25, 10), "v1", 0)
+
+
+def logged(path) -> list[int]:
+    store = EngineStore(path)
+    seqs = [row["seq"] for row in store.decisions()]
     store.close()
+    return seqs
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(commits=st.integers(1, 6), fold_after=st.integers(0, 6), cut=st.floats(0, 1))
+def test_a_crash_keeps_exactly_the_commits_whose_records_are_whole(tmp_path_factory, commits, fold_after, cut):
+    """A kill at any byte of the journal: the reopened file holds the commits written wholly before it, each
+    once, also after a fold whose journal was not yet emptied; and commits go on cleanly after the cut."""
+    path = tmp_path_factory.mktemp("journal") / "engine.duckdb"
+    store = EngineStore(path)
+    ends, folded = [], 0
+    opened = journal_path(path).stat().st_size  # its header
+    for seq in range(commits):
+        store.commit(Changes(decisions=[decision(seq)]))
+        ends.append(journal_path(path).stat().st_size)
+        if seq + 1 == fold_after:  # folded, then killed before the journal was emptied
+            store._journal.empty = lambda: None
+            store.checkpoint()
+            folded = seq + 1
+    crash(store)
+    start = ends[folded - 1] if folded else opened
+    size = int(start + (ends[-1] - start) * cut)
+    os.truncate(journal_path(path), size)
+    whole = folded + sum(1 for end in ends[folded:] if end <= size)
+    assert logged(path) == list(range(whole))
+    store = EngineStore(path)
+    store.commit(Changes(decisions=[decision(whole)]))
+    crash(store)
+    assert logged(path) == list(range(whole + 1))
+
+
+def test_a_journal_left_by_another_file_of_the_same_name_is_not_read(tmp_path):
+    path = tmp_path / "engine.duckdb"
+    store = EngineStore(path)
+    store.commit(Changes(decisions=[decision(0)]))
+    crash(store)
+    path.unlink()
+    Path(f"{path}.wal").unlink(missing_ok=True)
+    assert logged(path) == []
+
+
+def test_a_commit_that_could_not_be_made_durable_is_not_in_the_file(tmp_path, monkeypatch):
+    path = tmp_path / "engine.duckdb"
+    store = EngineStore(path)
+    store.commit(Changes(decisions=[decision(0)]))
+
+    def disk_full(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fdatasync", disk_full)
+    with pytest.raises(OSError):
+        store.commit(Changes(decisions=[decision(1)]))
+    monkeypatch.undo()
+    crash(store)  # the written but not durable record was taken back
+    assert logged(path) == [0]
+
+
+def test_a_binary_journal_row_from_an_older_file_is_folded_on_opening(tmp_path):
+    store = EngineStore(tmp_path / "engine.duckdb")
+    store.connection.execute("INSERT INTO binary_journal VALUES (?)", [_pickled(Changes(decisions=[decision(0)]))])
+    crash(store)
+    assert logged(tmp_path / "engine.duckdb") == [0]
