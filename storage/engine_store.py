@@ -17,7 +17,7 @@ import os
 import pickle
 import re
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -133,6 +133,7 @@ class EngineStore:
             self.connection.close()
             raise
         self._unfolded_rows = sum(_size(changes) for changes in self._unfolded)
+        self._last_settings: tuple[dict[str, str], dict[str, str]] | None = None  # meta and cursors last committed
         self._column_types: dict[str, dict[str, str]] = {}
         for table, column, type_name in self.connection.execute(
             "SELECT table_name, column_name, data_type FROM information_schema.columns"
@@ -158,9 +159,13 @@ class EngineStore:
             return self.connection.execute(f"SELECT * FROM {table} ORDER BY {order_by}").fetchall()
 
     def commit(self, changes: Changes) -> None:
-        """Durable when it returns: one journal row (a single statement) for a small
-        change, folded into the tables at the next checkpoint; a large one directly."""
+        """Durable when it returns: one journal record for a small change, folded into the tables
+        at the next checkpoint; a large one directly; none for a commit that changes nothing."""
         with self.lock:
+            # A timer tick with nothing due repeats the last commit's counters: the file holds it already, and
+            # an idle service would otherwise grow its journal by a record four times a second.
+            if self._last_settings == (changes.meta, changes.cursors) and _only_settings(changes):
+                return
             size = _size(changes)
             if self._unfolded_rows + size <= CHECKPOINT_ROWS and self._journal is not None:
                 self._journal.append(_pickled(changes))
@@ -168,6 +173,7 @@ class EngineStore:
             self._unfolded_rows += size
             if self._unfolded_rows > CHECKPOINT_ROWS:
                 self.checkpoint()
+            self._last_settings = (changes.meta, changes.cursors)
 
     def _open_journal(self) -> JournalFile:
         found = self.connection.execute("SELECT id, folded_through FROM journal_file").fetchall()
@@ -476,6 +482,13 @@ def decode_attributes(text: str | None) -> dict[str, Any]:
 
 # Columns that hold times, by Changes field and position: the JSON journal carries them as text.
 _TIME_COLUMNS = {"users": (5,), "queued": (2, 3), "decisions": (1, 7), "policies": (2,)}
+
+
+_SETTINGS = ("meta", "cursors")  # written whole by every commit; every other field holds only what changed
+
+
+def _only_settings(changes: Changes) -> bool:
+    return not any(getattr(changes, kind.name) for kind in fields(Changes) if kind.name not in _SETTINGS)
 
 
 def _size(changes: Changes) -> int:

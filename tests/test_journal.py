@@ -133,3 +133,24 @@ def test_a_binary_journal_row_from_an_older_file_is_folded_on_opening(tmp_path):
     store.connection.execute("INSERT INTO binary_journal VALUES (?)", [_pickled(Changes(decisions=[decision(0)]))])
     crash(store)
     assert logged(tmp_path / "engine.duckdb") == [0]
+
+
+def test_a_commit_that_repeats_the_last_ones_counters_writes_no_record(tmp_path):
+    """An idle service's timer ticks commit nothing new: the journal stays as it was, and a change after them
+    (or counters that moved) is written as before."""
+    store = EngineStore(tmp_path / "engine.duckdb")
+    settings = {"meta": {"events_applied": "1"}, "cursors": {"*": "u1"}}
+    store.commit(Changes(decisions=[DECISION], **settings))
+    size = journal_path(tmp_path / "engine.duckdb").stat().st_size
+    for _ in range(3):
+        store.commit(Changes(**settings))
+    assert journal_path(tmp_path / "engine.duckdb").stat().st_size == size
+    store.commit(Changes(meta={"events_applied": "2"}, cursors={"*": "u1"}))
+    store.commit(Changes(decisions=[(1, *DECISION[1:])], meta={"events_applied": "2"}, cursors={"*": "u1"}))
+    grown = journal_path(tmp_path / "engine.duckdb").stat().st_size
+    assert grown > size
+    store.connection.close()  # a crash: the journal holds it all
+    reopened = EngineStore(tmp_path / "engine.duckdb")
+    assert reopened.meta()["events_applied"] == "2"
+    assert [row["seq"] for row in reopened.decisions()] == [0, 1]
+    reopened.close()
