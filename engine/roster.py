@@ -174,18 +174,11 @@ class Roster:
     # -------------------------------------------------------------- membership
 
     def join(self, user_id: str, team: str) -> None:
-        user = self.users.get(user_id)
-        if user is None:
-            return
-        members = self.members.setdefault(team, set())
-        if user_id not in members:
-            members.add(user_id)
-            user.teams = sorted(user.teams + [team])
-            self._teams_changed(user_id)
+        self.join_all([(team, user_id)])
 
     def join_all(self, memberships: Iterable[tuple[str, str]]) -> None:
-        """`join(user_id, team)` for each (team, user_id), each user's teams sorted once (a snapshot
-        has a membership or more per user)."""
+        """Each known user joins each team given as (team, user_id), its teams sorted once (a snapshot
+        has a membership or more per user); a membership already held changes nothing."""
         joined: dict[str, set[str]] = {}
         for team, user_id in memberships:
             if user_id in self.users:
