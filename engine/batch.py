@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import duckdb
@@ -24,6 +25,7 @@ from rota.storage import column_values, with_contact_columns
 from rota.vocabulary import CONTACT_FIELDS, ContactField, Scope
 
 from . import decisions as d
+from .batch_kernel import KernelPass
 from .batch_plan import CONTACTS_TABLE, RoutePlan, RoutePlanner
 from .batch_rows import PassRows, arrow_indices
 from .batch_targets import FAILURE_OF_CODE, Targets
@@ -38,6 +40,7 @@ PROGRESS_STEP = 65_536
 BULK_CHECK_STEP = 4_096  # how often, once no count can fall, closed candidate sets are looked for
 BULK_RUN = 32  # a run of at least this many sticky contacts that nobody holds is assigned in one step
 USER_TARGET_AS_COLUMN = True  # a user route naming a contact field reads its column (tests turn it off)
+KERNEL_PASS = True  # the contacts the compiled kernel covers go its way (tests turn it off to hold it to Python's)
 
 Progress = Callable[[int, int], None]
 BUILT_IN_CONTACT_FIELDS = set(CONTACT_FIELDS)  # every contact's, read with the fields a policy names
@@ -109,6 +112,7 @@ class _Batch:
             elif route.kind == USER_ROUTE:
                 self.name_targets(route, positions, targets)
         self.fallen = planner.fallen
+        self.keys = planner.keys
         rows = self.assign(order, route_index, plans, targets, progress)
         return self.table(route_index, rows, plans)
 
@@ -193,29 +197,53 @@ class _Batch:
         last_shrink = self._last_possible_shrink(order, route_index)
         user_routes = np.array([route.kind == USER_ROUTE for route in self.policy.routes] + [False])
         sticky_unheld = user_routes[route_index] & ~self._held()
+        kernel = self._kernel_pass(sets, closable, targets, set_of_position)
+        # Which contacts go the kernel's way: nobody holds them, and their route is a user route or their set's
+        # only per-pick checks are caps (the closable sets, all the kernel's).
+        in_kernel = (closable[set_of_position] | user_routes[route_index]) & ~self._held()
         # Plain lists index fastest in the loop.
         route_of, set_of = route_index.tolist(), set_of_position.tolist()
+        in_order = partial(
+            self._assign_in_order,
+            route_index=route_of,
+            set_of=set_of,
+            picks=picks,
+            sets=sets,
+            plans=plans,
+            targets=targets,
+            rows=rows,
+        )
         pending, done, total, closed_count = order, 0, len(order), 0
         while len(pending):
             if progress is not None:
                 progress(done, total)
-            step = _leading_run(pending, sticky_unheld)
-            if step >= BULK_RUN:  # taken whole, not by steps: each step is a pass over the run's users
+            step = PROGRESS_STEP if done <= last_shrink else BULK_CHECK_STEP
+            if kernel is not None:
+                for run, covered in self._runs(pending[:step], in_kernel, 1):
+                    if covered:
+                        kernel.run(run)
+                    else:
+                        with kernel.handed_over(rows):
+                            in_order(run.tolist())
+            elif (run_length := _leading_run(pending, sticky_unheld)) >= BULK_RUN:
+                step = run_length  # taken whole, not by steps: each step is a pass over the run's users
                 self._assign_to_their_users(pending[:step], targets, rows)
             else:
-                step = PROGRESS_STEP if done <= last_shrink else BULK_CHECK_STEP
-                for run, in_bulk in self._runs(pending[:step], sticky_unheld):
+                for run, in_bulk in self._runs(pending[:step], sticky_unheld, BULK_RUN):
                     if in_bulk:
                         self._assign_to_their_users(run, targets, rows)
                     else:
-                        self._assign_in_order(run.tolist(), route_of, set_of, picks, sets, plans, targets, rows)
+                        in_order(run.tolist())
             done += min(step, len(pending))
             pending = pending[step:]
             if done > last_shrink and len(pending) and closable.any():
-                closed = closable & np.array([candidate_set.exhausted for candidate_set in sets] + [False])
+                exhausted = kernel.exhausted(len(sets)) if kernel else np.array([s.exhausted for s in sets] + [False])
+                closed = closable & exhausted
                 if closed.sum() > closed_count:  # a set closed since the last look: its contacts are still pending
                     closed_count = closed.sum()
                     pending = pending[~closed[set_of_position[pending]]]  # queued, as every row is unless told
+        if kernel is not None:
+            kernel.finish(rows)
         if progress is not None:
             progress(total, total)
         self.roster.journal_rises_since(first_order)
@@ -282,13 +310,15 @@ class _Batch:
             self.roster.cursors[plan.pool_key] = user.id
         return user  # None: queued
 
-    def _runs(self, positions: np.ndarray, sticky_unheld: np.ndarray):
-        """`positions` cut into runs to assign one by one and runs of at least BULK_RUN sticky contacts
-        nobody holds (True), which only name their users: no count they read can change within the run."""
-        in_bulk = sticky_unheld[positions]
+    @staticmethod
+    def _runs(positions: np.ndarray, marked: np.ndarray, shortest: int):
+        """`positions` cut into runs of at least `shortest` marked contacts (True) and the rest (False): for the
+        kernel, the ones it covers; else runs of at least BULK_RUN sticky contacts nobody holds, which only
+        name their users (no count they read can change within the run)."""
+        in_bulk = marked[positions]
         edges = np.flatnonzero(np.diff(in_bulk.astype(np.int8))) + 1
         starts, stops = np.concatenate(([0], edges)), np.concatenate((edges, [len(positions)]))
-        long_runs = in_bulk[starts] & (stops - starts >= BULK_RUN)
+        long_runs = in_bulk[starts] & (stops - starts >= shortest)
         plain_from = 0
         for start, stop in zip(starts[long_runs].tolist(), stops[long_runs].tolist()):
             if plain_from < start:
@@ -313,6 +343,12 @@ class _Batch:
         self.roster.give_in_bulk_unjournalled(
             zip(given_users, contacts.tolist(), last_turns.tolist()), len(places), self.now
         )
+
+    def _kernel_pass(self, sets, closable, targets, set_of_position) -> KernelPass | None:
+        """The compiled pass over the closable sets (None: every contact goes the Python way)."""
+        if not KERNEL_PASS:
+            return None
+        return KernelPass.of(self.roster, self.keys, sets, closable[:-1], targets, set_of_position, self.now)
 
     def _set_of_position(self, route_index, plans) -> tuple[np.ndarray, list, np.ndarray]:
         """Each contact's candidate set, numbered (-1: none); the sets; which of them may be
