@@ -198,9 +198,8 @@ class _Batch:
         user_routes = np.array([route.kind == USER_ROUTE for route in self.policy.routes] + [False])
         sticky_unheld = user_routes[route_index] & ~self._held()
         kernel = self._kernel_pass(sets, closable, targets, set_of_position)
-        # Which contacts go the kernel's way: nobody holds them, and their route is a user route or their set's
-        # only per-pick checks are caps (the closable sets, all the kernel's).
-        in_kernel = (closable[set_of_position] | user_routes[route_index]) & ~self._held()
+        # The kernel's contacts: those of user routes and of the closable sets (caps their only per-pick checks).
+        in_kernel = closable[set_of_position] | user_routes[route_index]
         # Plain lists index fastest in the loop.
         route_of, set_of = route_index.tolist(), set_of_position.tolist()
         in_order = partial(
@@ -345,10 +344,13 @@ class _Batch:
         )
 
     def _kernel_pass(self, sets, closable, targets, set_of_position) -> KernelPass | None:
-        """The compiled pass over the closable sets (None: every contact goes the Python way)."""
+        """The compiled pass, over the closable sets (None: every contact goes the Python way)."""
         if not KERNEL_PASS:
             return None
-        return KernelPass.of(self.roster, self.keys, sets, closable[:-1], targets, set_of_position, self.now)
+        assignees = self.contacts.column(CONTACT_ASSIGNEE)
+        return KernelPass.of(
+            self.roster, self.keys, self.fallen, sets, closable[:-1], set_of_position, targets, assignees, self.now
+        )
 
     def _set_of_position(self, route_index, plans) -> tuple[np.ndarray, list, np.ndarray]:
         """Each contact's candidate set, numbered (-1: none); the sets; which of them may be

@@ -1,16 +1,17 @@
 """The batch's ordered pass, compiled (engine/_kernel.c), for the contacts it covers.
 
-Covered: a contact nobody holds whose route is a user route (its target is
-known before the pass, batch_targets.py) or a team/space route whose only
-per-pick checks are caps (a candidate set's own `open_below`). The kernel
-makes SPEC 3.4's choice over the pass's own candidate sets exactly as
-candidates.py does: a least-open set's heap is the same list of packed keys,
-and round-robin goes on after the pool's shared cursor. The other contacts
-(held ones, whose previous assignee may lose a count; unassign; per-pick
-`accept`s; checks that read the contact; failing plans) keep the Python
-pass. The pass hands the state over at each switch: the kernel writes back
-the users it gave contacts to, the cursors and the round-robin sets' flags
-it moved (`_leave`), and reads again the users the Python run changed.
+Covered: a contact whose route is a user route (its target is known before
+the pass, batch_targets.py) or a team/space route whose only per-pick checks
+are caps (a closable candidate set, with its own `open_below`), held by
+somebody or not. The kernel makes SPEC 3.4's choice over those sets exactly
+as candidates.py does, and gives as `Roster.give_unjournalled` does (a count
+taken from the previous assignee is journalled, and the sets holding it are
+told). The other contacts (unassign routes; per-pick `accept`s; checks that
+read the contact; failing plans) keep the Python pass, which never touches
+the kernel's sets. At each switch the state is handed over: the kernel
+writes back the users it changed and the cursors it moved (sets outside it
+share a pool's cursor); after the Python run it reads again the users that
+run changed, and hears of the counts that fell.
 """
 
 from __future__ import annotations
@@ -18,45 +19,58 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from functools import partial
 from types import ModuleType
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from .batch_rows import PassRows
 from .batch_targets import FAILURE_OF_CODE, Targets
-from .candidates import LeastOpenSet, RoundRobinSet
+from .candidates import FallenCounts, LeastOpenSet, RoundRobinSet
 from .choice import PassKeys
 from .roster import Change, Roster
 
 kernel: ModuleType | None
 try:
     from . import _kernel as kernel
-except ImportError:  # not built: every pass is Python's (tests/test_batch_kernel.py fails in CI so)
+except ImportError:  # not built: every pass is Python's (tests/test_batch_kernel.py fails so in CI)
     kernel = None
 
-KEY_LIMIT = 2**62  # every key (and cap) the kernel reads stays below this, so int64 arithmetic is exact
+KEY_LIMIT = 2**62  # every key and cap the kernel reads is below this, so its int64 arithmetic is exact
 
 
 class KernelPass:
-    """The kernel over one pass's state; `run` the covered contacts, `handed_over` for the Python runs between."""
+    """The kernel over one pass: `run` the covered contacts, `handed_over` around the Python runs between."""
 
-    def __init__(self, compiled, roster: Roster, keys: PassKeys, outputs: list[np.ndarray]):
-        self.compiled, self.roster, self.keys = compiled, roster, keys
+    def __init__(self, compiled, roster: Roster, keys: PassKeys, fallen: FallenCounts, outputs: list[np.ndarray]):
+        self.compiled, self.roster, self.keys, self.fallen = compiled, roster, keys, fallen
         self.outputs = outputs  # where the kernel writes: assigned positions and places, failed positions and codes
-        self.inside = False  # whether the kernel holds the state (entered and not left)
+        self.inside = False  # whether the kernel holds the state (entered, not left)
 
     @classmethod
     def of(
-        cls, roster: Roster, keys: PassKeys, sets: list, in_kernel: np.ndarray, targets: Targets, set_of, now: datetime
+        cls,
+        roster: Roster,
+        keys: PassKeys,
+        fallen: FallenCounts,
+        sets: list,
+        in_kernel: np.ndarray,
+        set_of: np.ndarray,
+        targets: Targets,
+        assignees: pa.ChunkedArray,
+        now: datetime,
     ) -> KernelPass | None:
-        """The kernel for a pass over `sets` (those flagged `in_kernel` are the kernel's); None when it is not
-        built or cannot be exact here (counts that could pass 64 bits, members not in id order)."""
+        """The kernel for a pass over `sets`, those flagged `in_kernel` its own; None when it is not built
+        or could not be exact (keys past 64 bits, a round-robin set's members out of id order)."""
         if kernel is None or not _fits(keys, len(set_of)):
             return None
-        pool_keys: list[str] = sorted({s.pool_key for s, covered in zip(sets, in_kernel) if covered and _rotates(s)})
-        specs = [_spec(s, keys, pool_keys) if covered else None for s, covered in zip(sets, in_kernel)]
+        pool_keys = sorted({s.pool_key for s, ours in zip(sets, in_kernel) if ours and isinstance(s, RoundRobinSet)})
+        specs = [_spec(s, keys, pool_keys) if ours else None for s, ours in zip(sets, in_kernel)]
         if any(spec is False for spec in specs):
             return None
+        starts, held_in = _sets_of_user(keys, fallen, sets, in_kernel)
         outputs = [np.empty(len(set_of), dtype=np.int64) for _ in range(4)]
         position, place, failed, code = outputs
         compiled = kernel.Pass(
@@ -65,17 +79,22 @@ class KernelPass:
             rank_of=keys.rank_of,
             now=now,
             span=keys.order_span,
+            next_order=roster.next_order,
             set_of=np.ascontiguousarray(set_of, dtype=np.int64),
             place=np.ascontiguousarray(targets.place, dtype=np.int64),
+            previous=_previous_ranks(assignees, keys),
             sets=specs,
+            sets_of_user_start=starts,
+            sets_of_user=held_in,
             pool_keys=pool_keys,
             cursors=roster.cursors,
+            record_fall=partial(roster.journal.record, Change.COUNT_FELL),
             out_position=position,
             out_place=place,
             out_failed=failed,
             out_code=code,
         )
-        return cls(compiled, roster, keys, outputs)
+        return cls(compiled, roster, keys, fallen, outputs)
 
     def run(self, positions: np.ndarray) -> None:
         """Assign the covered contacts at `positions`, in order."""
@@ -84,18 +103,21 @@ class KernelPass:
 
     @contextmanager
     def handed_over(self, rows: PassRows) -> Iterator[None]:
-        """For a Python run of the pass: the roster up to date before it, and what it changed read back after."""
+        """For a Python run of the pass: the roster up to date before it (and the sets outside the kernel told
+        of the counts that fell), what it changed read back after."""
         self._leave()
+        self.fallen.catch_up()
         assigned, journalled = len(rows.assigned_to), self.roster.journal.end
         yield
         entries = self.roster.journal.since(journalled)
         rank_of = self.keys.rank_of
-        if entries is None:  # too far behind to know whom: everyone
-            ranks = list(range(len(self.keys.ranked)))
+        if entries is None:  # too far behind to know whom: as if every count fell
+            given, fell = [], list(range(len(self.keys.ranked)))
         else:
-            ranks = [rank_of[user.id] for user in rows.assigned_to[assigned:]]
-            ranks += [rank_of[user_id] for change, user_id in entries if change is Change.COUNT_FELL]
-        self.compiled.load(np.array(ranks, dtype=np.int64))
+            given = [rank_of[user.id] for user in rows.assigned_to[assigned:]]
+            fell = sorted({rank_of[user_id] for change, user_id in entries if change is Change.COUNT_FELL})
+        self.compiled.load(np.array(given + fell, dtype=np.int64))
+        self.compiled.fell(np.array(fell, dtype=np.int64))
 
     def exhausted(self, set_count: int) -> np.ndarray:
         """`CandidateSet.exhausted` of each of the kernel's sets (False for the others), then False for -1."""
@@ -125,33 +147,62 @@ class KernelPass:
             self.inside = False
 
 
-def _rotates(candidate_set) -> bool:
-    return isinstance(candidate_set, RoundRobinSet)
-
-
-def _spec(candidate_set, keys: PassKeys, pool_keys: list[str]):
+def _spec(candidate_set, keys: PassKeys, pool_keys: list[str]) -> tuple | bool:
     """How the kernel sees a set; False when it cannot (members out of id order)."""
     if isinstance(candidate_set, LeastOpenSet):
         bound = candidate_set.bound
-        return (
-            kernel.LEAST_OPEN,
-            candidate_set.heap.heap,
-            None if bound is None or bound >= KEY_LIMIT else max(bound, 0),
-        )
+        heap = np.array(candidate_set.heap.heap, dtype=np.int64)
+        return kernel.LEAST_OPEN, heap, None if bound is None or bound >= KEY_LIMIT else max(bound, 0)
     assert isinstance(candidate_set, RoundRobinSet)
     ranks = np.array([keys.rank_of[user_id] for user_id in candidate_set.ids], dtype=np.int64)
-    if len(ranks) > 1 and not (np.diff(ranks) > 0).all():
+    if (np.diff(ranks) <= 0).any():
         return False
     below = candidate_set.open_below
-    below = None if below is None else min(max(below, 0), KEY_LIMIT)
-    return kernel.ROUND_ROBIN, candidate_set, ranks, below, pool_keys.index(candidate_set.pool_key)
+    return (
+        kernel.ROUND_ROBIN,
+        ranks,
+        None if below is None else min(max(below, 0), KEY_LIMIT),
+        pool_keys.index(candidate_set.pool_key),
+    )
+
+
+def _sets_of_user(
+    keys: PassKeys, fallen: FallenCounts, sets: list, in_kernel: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """`fallen.sets_of_user` for the kernel's sets, by rank: offsets (one more than the users) into set numbers."""
+    number = {id(s): index for index, (s, ours) in enumerate(zip(sets, in_kernel)) if ours}
+    held_in = [[number[id(s)] for s in fallen.sets_of_user.get(user.id, ()) if id(s) in number] for user in keys.ranked]
+    starts = np.zeros(len(held_in) + 1, dtype=np.int64)
+    np.cumsum([len(numbers) for numbers in held_in], out=starts[1:])
+    return starts, np.array([n for numbers in held_in for n in numbers], dtype=np.int64)
+
+
+def _previous_ranks(assignees: pa.ChunkedArray, keys: PassKeys) -> np.ndarray:
+    """Each contact's assignee as a rank; NOBODY for none, NOT_A_USER for an id no user has."""
+    if assignees.null_count == len(assignees):
+        return np.full(len(assignees), kernel.NOBODY, dtype=np.int64)
+    value_set = pa.array([user.id for user in keys.ranked], pa.string())
+    if assignees.type == pa.string():
+        ranks = pc.index_in(assignees, value_set=value_set).fill_null(kernel.NOT_A_USER)
+        previous = ranks.to_numpy(zero_copy_only=False).astype(np.int64)
+    else:  # only text names a user (`Roster.take_away` looks an assignee up as it is)
+        rank_of = keys.rank_of
+        previous = np.array(
+            [
+                rank_of.get(value, kernel.NOT_A_USER) if isinstance(value, str) else kernel.NOT_A_USER
+                for value in assignees.to_pylist()
+            ],
+            dtype=np.int64,
+        )
+    previous[~assignees.is_valid().to_numpy(zero_copy_only=False)] = kernel.NOBODY
+    return previous
 
 
 def _fits(keys: PassKeys, contacts: int) -> bool:
     """Whether every key the pass can reach is below KEY_LIMIT, and none below zero."""
-    opens = [user.open for user in keys.ranked]
-    if not opens:
+    if not keys.ranked:
         return True
+    opens = [user.open for user in keys.ranked]
     if min(opens) < 0 or min(user.assigned_order for user in keys.ranked) < -1:
         return False
-    return ((max(opens) + contacts + 1) * keys.order_span + keys.order_span) * len(opens) < KEY_LIMIT
+    return (max(opens) + contacts + 1) * keys.order_span * len(opens) < KEY_LIMIT
