@@ -10,9 +10,9 @@ loop timed in the same run (one pool, static filters, no I/O: a heapq of
 peak memory, then the same run in-process split into phases, so a slow phase
 is easy to find. The commands run from bytecode, as installed ones do. Each
 time is the best of `--repeat` runs, the heap loop and the command interleaved; `--compare ROTA` times another `rota` executable (say
-main's) interleaved with them, on the same files.
+main's) interleaved with them, on the same files; `--python` adds the routing phase with the compiled kernel off.
 
-    .venv/bin/python bench/batch.py [--contacts N] [--users N] [--repeat N] [--compare ROTA]
+    .venv/bin/python bench/batch.py [--contacts N] [--users N] [--repeat N] [--compare ROTA] [--python]
 """
 
 from __future__ import annotations
@@ -186,8 +186,8 @@ def run_command(rota: Path, directory: Path, case: str, out: Path) -> float:
     return time.perf_counter() - started
 
 
-def run_phases(directory: Path, case: str) -> list[tuple[str, float]]:
-    from rota.engine import load_roster, parse_instant, run_batch, snapshot_schema
+def run_phases(directory: Path, case: str, python_pass: bool = False) -> list[tuple[str, float]]:
+    from rota.engine import batch, load_roster, parse_instant, run_batch, snapshot_schema
     from rota.jobs import compile_policy_file
     from rota.storage import load_snapshot, read_contacts, write_table
 
@@ -208,6 +208,16 @@ def run_phases(directory: Path, case: str) -> list[tuple[str, float]]:
     roster = timed("load roster", lambda: load_roster(snapshot.connection))
     table = timed("route", lambda: run_batch(policy, snapshot.connection, roster, contacts, parse_instant(NOW)))
     timed("write parquet", lambda: write_table(table, directory / "out-phases.parquet"))
+    if python_pass:  # the same routing with the compiled kernel off, on a roster as it was loaded
+        roster = load_roster(snapshot.connection)
+        batch.KERNEL_PASS = False
+        try:
+            timed(
+                "route, Python pass",
+                lambda: run_batch(policy, snapshot.connection, roster, contacts, parse_instant(NOW)),
+            )
+        finally:
+            batch.KERNEL_PASS = True
     return phases
 
 
@@ -217,6 +227,7 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=3, help="runs of each, interleaved; the best is shown")
     parser.add_argument("--compare", metavar="ROTA", type=Path, help="another rota executable to time alongside")
+    parser.add_argument("--python", action="store_true", help="also time the routing phase with the Python pass")
     arguments = parser.parse_args()
     directory = DATA / f"batch-{arguments.users}-{arguments.contacts}"
     if not (directory / "contacts-sticky.parquet").exists():
@@ -251,7 +262,7 @@ def main() -> None:
         print(f"  peak memory of the commands so far {peak_mib:,.0f} MiB")
         outcomes = pq.read_table(directory / f"out-{case}-rota.parquet").column("outcome").value_counts().to_pylist()
         print("  outcomes: " + ", ".join(f"{o['values']} {o['counts']:,}" for o in outcomes))
-        for name, phase_seconds in run_phases(directory, case):
+        for name, phase_seconds in run_phases(directory, case, arguments.python):
             print(f"    {name:<18} {phase_seconds:6.3f}s")
 
 

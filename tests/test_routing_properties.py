@@ -122,10 +122,11 @@ def _copy(contact):
 @given(snapshot=snapshots(), policy=policies(), data=st.data())
 def test_the_batch_fallback_paths_agree_too(snapshot, policy, data, monkeypatch):
     """Past the group limit, contact filters are checked per pick; without SQL, routes are chosen in Python;
-    a sticky route's user is evaluated per contact rather than read as a column."""
+    a sticky route's user is evaluated per contact rather than read as a column; the pass is Python's."""
     from rota.engine import batch, batch_plan
 
     monkeypatch.setattr(batch_plan, "GROUP_PAIR_LIMIT", 0)
+    monkeypatch.setattr(batch, "KERNEL_PASS", False)
     monkeypatch.setattr(batch, "USER_TARGET_AS_COLUMN", False)
     monkeypatch.setattr(batch._Batch, "select_routes", batch._Batch._select_routes_in_python)
     items = data.draw(contacts([person.id for person in snapshot[0]]))
@@ -176,14 +177,21 @@ def crowded_policies(draw) -> Policy:
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(snapshot=snapshots(min_users=1), policy=crowded_policies(), data=st.data())
 def test_candidate_sets_that_fill_up_and_reopen_agree(snapshot, policy, data):
-    """Runs of sticky contacts assigned in one step (from one contact long on); the contacts' groups
-    numbered by Arrow and by DuckDB, as for values Arrow cannot hash."""
+    """Runs of sticky contacts assigned in one step (from one contact long on) by the Python pass; the
+    contacts' groups numbered by Arrow and by DuckDB, as for values Arrow cannot hash; the kernel's pass."""
     from rota.engine import batch, batch_plan
 
     items = data.draw(contacts([person.id for person in snapshot[0]], max_size=40))
     slow, slow_roster = one_by_one_rows(policy, snapshot, [_copy(c) for c in items])
-    for by_arrow, bulk_run in ((True, 1), (False, batch.BULK_RUN)):
-        with mock.patch.object(batch_plan, "GROUPS_BY_ARROW", by_arrow), mock.patch.object(batch, "BULK_RUN", bulk_run):
+    for by_arrow, bulk_run, by_kernel in (
+        (True, 1, False),
+        (False, batch.BULK_RUN, False),
+        (True, batch.BULK_RUN, True),
+    ):
+        with (
+            mock.patch.object(batch_plan, "GROUPS_BY_ARROW", by_arrow),
+            mock.patch.multiple(batch, BULK_RUN=bulk_run, KERNEL_PASS=by_kernel),
+        ):
             fast, fast_roster = batch_rows(policy, snapshot, items)
         assert fast == slow
         assert _counts_and_turns(fast_roster) == _counts_and_turns(slow_roster)
@@ -211,7 +219,7 @@ def test_a_run_of_sticky_contacts_leaves_each_user_as_one_by_one_does(snapshot, 
     drawn = data.draw(contacts([person.id for person in snapshot[0]], max_size=40))
     items = [Contact(contact.id, None, contact.attributes) for contact in drawn]
     slow, slow_roster = one_by_one_rows(policy, snapshot, [_copy(c) for c in items])
-    with mock.patch.object(batch, "BULK_RUN", 1):
+    with mock.patch.multiple(batch, BULK_RUN=1, KERNEL_PASS=False):  # the Python pass's runs in one step
         fast, fast_roster = batch_rows(policy, snapshot, items)
     assert fast == slow
     assert _counts_and_turns(fast_roster) == _counts_and_turns(slow_roster)
