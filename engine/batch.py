@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from functools import partial
 from typing import Any
 
 import duckdb
@@ -197,21 +196,16 @@ class _Batch:
         last_shrink = self._last_possible_shrink(order, route_index)
         user_routes = np.array([route.kind == USER_ROUTE for route in self.policy.routes] + [False])
         sticky_unheld = user_routes[route_index] & ~self._held()
-        kernel = self._kernel_pass(sets, closable, targets, set_of_position)
+        kernel = self._kernel_pass(sets, closable, targets, set_of_position, can_fall=last_shrink >= 0)
         # The kernel's contacts: those of user routes and of the closable sets (caps their only per-pick checks).
         in_kernel = closable[set_of_position] | user_routes[route_index]
-        # Plain lists index fastest in the loop.
-        route_of, set_of = route_index.tolist(), set_of_position.tolist()
-        in_order = partial(
-            self._assign_in_order,
-            route_index=route_of,
-            set_of=set_of,
-            picks=picks,
-            sets=sets,
-            plans=plans,
-            targets=targets,
-            rows=rows,
-        )
+        lists: list[list] = []  # the route and set of every contact as plain lists, which index fastest
+
+        def in_order(positions: np.ndarray) -> None:
+            if not lists:  # made on first use: a pass in the kernel alone needs none
+                lists.extend((route_index.tolist(), set_of_position.tolist()))
+            self._assign_in_order(positions.tolist(), *lists, picks, sets, plans, targets, rows)
+
         pending, done, total, closed_count = order, 0, len(order), 0
         while len(pending):
             if progress is not None:
@@ -223,7 +217,7 @@ class _Batch:
                         kernel.run(run)
                     else:
                         with kernel.handed_over(rows):
-                            in_order(run.tolist())
+                            in_order(run)
             elif (run_length := _leading_run(pending, sticky_unheld)) >= BULK_RUN:
                 step = run_length  # taken whole, not by steps: each step is a pass over the run's users
                 self._assign_to_their_users(pending[:step], targets, rows)
@@ -232,7 +226,7 @@ class _Batch:
                     if in_bulk:
                         self._assign_to_their_users(run, targets, rows)
                     else:
-                        in_order(run.tolist())
+                        in_order(run)
             done += min(step, len(pending))
             pending = pending[step:]
             if done > last_shrink and len(pending) and closable.any():
@@ -343,13 +337,22 @@ class _Batch:
             zip(given_users, contacts.tolist(), last_turns.tolist()), len(places), self.now
         )
 
-    def _kernel_pass(self, sets, closable, targets, set_of_position) -> KernelPass | None:
+    def _kernel_pass(self, sets, closable, targets, set_of_position, can_fall: bool) -> KernelPass | None:
         """The compiled pass, over the closable sets (None: every contact goes the Python way)."""
         if not KERNEL_PASS:
             return None
         assignees = self.contacts.column(CONTACT_ASSIGNEE)
         return KernelPass.of(
-            self.roster, self.keys, self.fallen, sets, closable[:-1], set_of_position, targets, assignees, self.now
+            self.roster,
+            self.keys,
+            self.fallen,
+            sets,
+            closable[:-1],
+            set_of_position,
+            targets,
+            assignees,
+            self.now,
+            can_fall,
         )
 
     def _set_of_position(self, route_index, plans) -> tuple[np.ndarray, list, np.ndarray]:

@@ -61,16 +61,19 @@ class KernelPass:
         targets: Targets,
         assignees: pa.ChunkedArray,
         now: datetime,
+        can_fall: bool,
     ) -> KernelPass | None:
         """The kernel for a pass over `sets`, those flagged `in_kernel` its own; None when it is not built
-        or could not be exact (keys past 64 bits, a round-robin set's members out of id order)."""
+        or could not be exact (keys past 64 bits, a round-robin set's members out of id order). Unless a
+        count `can_fall` in the pass, the kernel needs not know which sets hold whom."""
         if kernel is None or not _fits(keys, len(set_of)):
             return None
         pool_keys = sorted({s.pool_key for s, ours in zip(sets, in_kernel) if ours and isinstance(s, RoundRobinSet)})
         specs = [_spec(s, keys, pool_keys) if ours else None for s, ours in zip(sets, in_kernel)]
         if any(spec is False for spec in specs):
             return None
-        starts, held_in = _sets_of_user(keys, fallen, sets, in_kernel)
+        members = [None if spec is None else _members(spec, len(keys.ranked)) for spec in specs]
+        starts, held_in = _sets_of_user(members if can_fall else [], len(keys.ranked))
         outputs = [np.empty(len(set_of), dtype=np.int64) for _ in range(4)]
         position, place, failed, code = outputs
         compiled = kernel.Pass(
@@ -166,15 +169,22 @@ def _spec(candidate_set, keys: PassKeys, pool_keys: list[str]) -> tuple | bool:
     )
 
 
-def _sets_of_user(
-    keys: PassKeys, fallen: FallenCounts, sets: list, in_kernel: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """`fallen.sets_of_user` for the kernel's sets, by rank: offsets (one more than the users) into set numbers."""
-    number = {id(s): index for index, (s, ours) in enumerate(zip(sets, in_kernel)) if ours}
-    held_in = [[number[id(s)] for s in fallen.sets_of_user.get(user.id, ()) if id(s) in number] for user in keys.ranked]
-    starts = np.zeros(len(held_in) + 1, dtype=np.int64)
-    np.cumsum([len(numbers) for numbers in held_in], out=starts[1:])
-    return starts, np.array([n for numbers in held_in for n in numbers], dtype=np.int64)
+def _members(spec: tuple, users: int) -> np.ndarray:
+    """The ranks of a set's users: a round-robin set's, or those of a least-open heap's keys (one a user)."""
+    return spec[1] % users if spec[0] == kernel.LEAST_OPEN else spec[1]
+
+
+def _sets_of_user(members: list[np.ndarray | None], users: int) -> tuple[np.ndarray, np.ndarray]:
+    """Which of the kernel's sets hold each user (the kernel's `FallenCounts.sets_of_user`), by rank: offsets
+    (one more than the users) into the sets' numbers."""
+    held = [ranks for ranks in members if ranks is not None]
+    ranks = np.concatenate(held) if held else np.zeros(0, dtype=np.int64)
+    numbers = np.concatenate(
+        [np.full(len(r), number, dtype=np.int64) for number, r in enumerate(members) if r is not None] or [ranks]
+    )
+    starts = np.zeros(users + 1, dtype=np.int64)
+    np.cumsum(np.bincount(ranks, minlength=users), out=starts[1:])
+    return starts, numbers[np.argsort(ranks, kind="stable")]
 
 
 def _previous_ranks(assignees: pa.ChunkedArray, keys: PassKeys) -> np.ndarray:
