@@ -204,7 +204,8 @@ class _Batch:
         def in_order(positions: np.ndarray) -> None:
             if not lists:  # made on first use: a pass in the kernel alone needs none
                 lists.extend((route_index.tolist(), set_of_position.tolist()))
-            self._assign_in_order(positions.tolist(), *lists, picks, sets, plans, targets, rows)
+            route_of, set_of = lists
+            self._assign_in_order(positions.tolist(), route_of, set_of, picks, sets, plans, targets, rows)
 
         pending, done, total, closed_count = order, 0, len(order), 0
         while len(pending):

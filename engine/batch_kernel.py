@@ -20,7 +20,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from functools import partial
-from types import ModuleType
 
 import numpy as np
 import pyarrow as pa
@@ -32,7 +31,6 @@ from .candidates import FallenCounts, LeastOpenSet, RoundRobinSet
 from .choice import PassKeys
 from .roster import Change, Roster
 
-kernel: ModuleType | None
 try:
     from . import _kernel as kernel
 except ImportError:  # not built: every pass is Python's (tests/test_batch_kernel.py fails so in CI)
@@ -72,7 +70,7 @@ class KernelPass:
         specs = [_spec(s, keys, pool_keys) if ours else None for s, ours in zip(sets, in_kernel)]
         if any(spec is False for spec in specs):
             return None
-        members = [None if spec is None else _members(spec, len(keys.ranked)) for spec in specs]
+        members = [_members(spec, len(keys.ranked)) if isinstance(spec, tuple) else None for spec in specs]
         starts, held_in = _sets_of_user(members if can_fall else [], len(keys.ranked))
         outputs = [np.empty(len(set_of), dtype=np.int64) for _ in range(4)]
         position, place, failed, code = outputs
