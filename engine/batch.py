@@ -3,9 +3,12 @@
 The plan, so that a million contacts cost one loop of cheap steps:
 1. DuckDB picks every contact's route in one query (the `when`s are SQL).
 2. Each team/space route gets candidate sets (batch_plan.py).
-3. One Python loop, in batch order (route priority descending, then input
+3. One loop, in batch order (route priority descending, then input
    position), makes the assignments: candidate sets choose in O(log n), and
-   only the filters on `open`/`last_assigned_at` are checked per pick.
+   only the filters on `open`/`last_assigned_at` are checked per pick. The
+   contacts of user routes and of sets whose only per-pick checks are caps go
+   through the compiled kernel (batch_kernel.py); the others through the
+   Python loop here, which is also the reference the kernel is held to.
 No time passes and nothing is drained within the pass.
 """
 
