@@ -233,18 +233,29 @@ static int give(Pass *self, long long rank, long long previous)
     return 0;
 }
 
+/* A view of an int64 array (a NumPy one, say); on error, none is held and an exception is set. */
+static int int64_view(PyObject *object, Py_buffer *view, int writable)
+{
+    if (PyObject_GetBuffer(object, view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0)) < 0)
+        return -1;
+    const char *format = view->format ? view->format : "B";
+    if (*format == '@' || *format == '=' || *format == '<')
+        format++;
+    if (view->itemsize != sizeof(long long) || (strcmp(format, "l") && strcmp(format, "q"))) {
+        PyBuffer_Release(view);
+        PyErr_SetString(PyExc_TypeError, "an int64 array is needed");
+        return -1;
+    }
+    return 0;
+}
+
 /* ------------------------------------------------------------------------------------ the pass */
 
 static PyObject *Pass_run(Pass *self, PyObject *arg)
 {
     Py_buffer positions;
-    if (PyObject_GetBuffer(arg, &positions, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0)
+    if (int64_view(arg, &positions, 0) < 0)
         return NULL;
-    if (positions.itemsize != sizeof(long long)) {
-        PyBuffer_Release(&positions);
-        PyErr_SetString(PyExc_TypeError, "positions must be int64");
-        return NULL;
-    }
     const long long *at = positions.buf, *set_of = self->set_of.buf, *place = self->place.buf;
     const long long *previous = self->previous.buf;
     long long *out_position = self->out_position.buf, *out_place = self->out_place.buf;
@@ -325,13 +336,8 @@ static int load_rank(Pass *self, Py_ssize_t rank)
 static PyObject *for_each_rank(Pass *self, PyObject *arg, int (*step)(Pass *, long long))
 {
     Py_buffer ranks;
-    if (PyObject_GetBuffer(arg, &ranks, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0)
+    if (int64_view(arg, &ranks, 0) < 0)
         return NULL;
-    if (ranks.itemsize != sizeof(long long)) {
-        PyBuffer_Release(&ranks);
-        PyErr_SetString(PyExc_TypeError, "ranks must be int64");
-        return NULL;
-    }
     const long long *rank = ranks.buf;
     Py_ssize_t count = ranks.len / (Py_ssize_t)sizeof(long long);
     for (Py_ssize_t index = 0; index < count; index++) {
@@ -473,11 +479,11 @@ static PyObject *Pass_counts(Pass *self, PyObject *Py_UNUSED(ignored))
 
 static int get_buffer(PyObject *object, Py_buffer *view, int writable, Py_ssize_t length)
 {
-    if (PyObject_GetBuffer(object, view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0)) < 0)
+    if (int64_view(object, view, writable) < 0)
         return -1;
-    if (view->itemsize != sizeof(long long) || view->len < length * (Py_ssize_t)sizeof(long long)) {
+    if (view->len < length * (Py_ssize_t)sizeof(long long)) {
         PyErr_SetString(PyExc_ValueError, "an int64 array of the contacts' length is needed");
-        return -1;
+        return -1; /* the view is released with the Pass */
     }
     return 0;
 }
@@ -492,13 +498,8 @@ static int optional_long(PyObject *value, int *present, long long *out)
 static long long *copied_int64(PyObject *object, Py_ssize_t *count)
 {
     Py_buffer view;
-    if (PyObject_GetBuffer(object, &view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0)
+    if (int64_view(object, &view, 0) < 0)
         return NULL;
-    if (view.itemsize != sizeof(long long)) {
-        PyBuffer_Release(&view);
-        PyErr_SetString(PyExc_TypeError, "an int64 array is needed");
-        return NULL;
-    }
     *count = view.len / (Py_ssize_t)sizeof(long long);
     long long *copy = malloc(view.len ? view.len : 1);
     if (copy == NULL)

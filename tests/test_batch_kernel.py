@@ -11,7 +11,7 @@ from unittest import mock
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from strategies import MOMENTS, NOW, contacts, contacts_table, policies, roster_of, snapshot_connection, snapshots
-from test_routing_properties import crowded_policies
+from test_routing_properties import LANGUAGE_CHECK, crowded_policies
 
 from rota.dsl.ast import (
     AssignToSpace,
@@ -24,7 +24,6 @@ from rota.dsl.ast import (
     Only,
     Policy,
     Route,
-    Unassign,
     Using,
 )
 from rota.engine import Contact, User, batch, compile_policy, run_batch
@@ -47,43 +46,23 @@ def routed(policy, snapshot, items, by_kernel: bool, step: int):
     return table, after, roster.cursors, roster.next_order
 
 
-# Per-pick checks the kernel leaves to Python: one that reads the contact, one that is not a cap.
-PYTHON_CHECKS = [
+# Per-pick checks the kernel leaves to Python (one reads the contact, one is not a cap), beside one it takes:
+# contacts the kernel covers and contacts it does not come in turn and move the same counts.
+CHECKS = (
+    LANGUAGE_CHECK,
     Compare("<=", Field("user", "open"), Field("contact", "tier")),
     BoolOp(
         "or",
         Compare("==", Field("user", "last_assigned_at"), Literal(None)),
         Compare("<", Field("user", "open"), Literal(3)),
     ),
-]
-
-
-@st.composite
-def interleaved_policies(draw) -> Policy:
-    """Routes of one priority over the same users, so that contacts the kernel covers (caps only, sticky)
-    and contacts it leaves to Python (the checks above, unassign) come in turn and move the same counts."""
-    routes = []
-    for index in range(draw(st.integers(2, 4))):
-        when = Compare("==", Field("contact", "tier"), Literal(index + 1)) if index < 3 else None
-        action = draw(
-            st.sampled_from(
-                [AssignToTeam("Alpha"), AssignToSpace(), AssignToUser(Field("contact", "last_agent")), Unassign()]
-            )
-        )
-        options = []
-        if isinstance(action, (AssignToTeam, AssignToSpace)):
-            options.append(Using(draw(st.sampled_from(["round_robin", "least_open"]))))
-            options.append(Only(Compare("<", Field("user", "open"), Literal(draw(st.integers(1, 5))))))
-            if draw(st.booleans()):
-                options.append(Only(draw(st.sampled_from(PYTHON_CHECKS))))
-        routes.append(Route(name=f"r{index}", when=when, action=action, options=tuple(options)))
-    return Policy(routes=tuple(routes))
+)
 
 
 @SETTINGS
 @given(
     snapshot=snapshots(),
-    policy=st.one_of(policies(), crowded_policies(), interleaved_policies()),
+    policy=st.one_of(policies(), crowded_policies(), crowded_policies(CHECKS)),
     data=st.data(),
     step=st.sampled_from([1, 3, batch.BULK_CHECK_STEP]),  # small steps: many switches, closed sets queued in bulk
 )

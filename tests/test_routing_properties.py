@@ -151,11 +151,14 @@ def test_queueing_closed_candidate_sets_in_bulk_agrees(snapshot, policy, data, s
     assert fast == slow
 
 
+LANGUAGE_CHECK = Compare("in", Field("contact", "language"), Field("user", "languages"))
+
+
 @st.composite
-def crowded_policies(draw) -> Policy:
+def crowded_policies(draw, checks=(LANGUAGE_CHECK,)) -> Policy:
     """Routes of one priority, so their contacts interleave, with tight caps, so candidate sets fill up
     mid-run and reopen when a count falls (an unassign, a contact moved from its holder), beside
-    sticky routes and filters that read the contact."""
+    sticky routes and filters that read the contact (or others of `checks`)."""
     routes = []
     for index in range(draw(st.integers(1, 4))):
         when = Compare("==", Field("contact", "tier"), Literal(index + 1)) if index < 3 else None
@@ -169,7 +172,7 @@ def crowded_policies(draw) -> Policy:
             options.append(Using(draw(st.sampled_from(["round_robin", "least_open"]))))
             options.append(Only(Compare("<", Field("user", "open"), Literal(draw(st.integers(1, 4))))))
             if draw(st.booleans()):
-                options.append(Only(Compare("in", Field("contact", "language"), Field("user", "languages"))))
+                options.append(Only(draw(st.sampled_from(checks))))
         routes.append(Route(name=f"r{index}", when=when, action=action, options=tuple(options)))
     return Policy(routes=tuple(routes))
 
