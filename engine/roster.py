@@ -160,7 +160,7 @@ class Roster:
         cursors: dict[str, str] | None = None,
     ) -> Roster:
         roster = cls(users={user.id: user for user in users}, cursors=dict(cursors or {}))
-        roster.join_all(memberships)
+        roster._add_memberships(memberships)  # a new roster has no reader to tell of them
         roster.rank_snapshot_assignments()
         return roster
 
@@ -177,8 +177,13 @@ class Roster:
         self.join_all([(team, user_id)])
 
     def join_all(self, memberships: Iterable[tuple[str, str]]) -> None:
-        """Each known user joins each team given as (team, user_id), its teams sorted once (a snapshot
-        has a membership or more per user); a membership already held changes nothing."""
+        """Each known user joins each team given as (team, user_id); a membership already held changes nothing."""
+        for user_id in self._add_memberships(memberships):
+            self._teams_changed(user_id)
+
+    def _add_memberships(self, memberships: Iterable[tuple[str, str]]) -> Iterable[str]:
+        """`join_all` but for telling the journal: the users whose teams changed. Each user's teams are
+        sorted once (a snapshot has a membership or more per user)."""
         joined: dict[str, set[str]] = {}
         for team, user_id in memberships:
             if user_id in self.users:
@@ -189,7 +194,7 @@ class Roster:
         for user_id, teams in joined.items():
             user = self.users[user_id]
             user.teams = sorted(user.teams + list(teams))
-            self._teams_changed(user_id)
+        return joined.keys()
 
     def leave(self, user_id: str, team: str) -> None:
         members = self.members.get(team)

@@ -154,7 +154,9 @@ def _lines_by_row(data: bytes, rows: int, first_row_line: int) -> Callable[[int]
 
 def _read_parquet(path: Path) -> Read:
     try:
-        table = pq.read_table(path)
+        # One file, read as such: `pq.read_table` would go through (and import) the datasets layer, 0.08 s.
+        with pq.ParquetFile(path) as parquet:
+            table = parquet.read()
     except (pa.ArrowException, OSError):
         raise data_error(path, "not a Parquet file, or a damaged one", DATA_UNREADABLE) from None
     return Read(table, Rows(path, lambda index: index + 1), _numbered(table.column_names))

@@ -1,6 +1,7 @@
 """SPEC 5.1: the command line. Exit codes 0 ok, 1 policy errors, 2 usage or input errors; never a traceback."""
 
 import json
+import os
 import subprocess
 import sys
 from datetime import timedelta
@@ -207,6 +208,36 @@ def test_the_console_script_runs():
         [Path(sys.executable).parent / "rota", "check", DEMO / "desk.rota"], capture_output=True, text=True
     )
     assert result.returncode == 0 and "no problems" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "policy_text, contacts, code",
+    [(None, "contacts.jsonl", 0), (None, "missing.jsonl", 2), ("route r {", "contacts.jsonl", 1)],
+)
+def test_the_console_scripts_batch_ends_with_its_output_written_and_its_exit_code(
+    tmp_path, policy_text, contacts, code
+):
+    """`rota batch` leaves its process without the interpreter's teardown: all it printed and wrote is there."""
+    policy = DEMO / "desk.rota"
+    if policy_text is not None:
+        policy = tmp_path / "broken.rota"
+        policy.write_text(policy_text)
+    out = tmp_path / "out.csv"
+    argv = ["batch", policy, "--snapshot", DEMO / "snapshot", "--contacts", DEMO / contacts, "--out", out]
+    result = subprocess.run(
+        [Path(sys.executable).parent / "rota", *argv, "--now", "2026-11-25T10:00:00Z"],
+        capture_output=True,
+        text=True,
+        env={name: value for name, value in os.environ.items() if name != "PYTHONUNBUFFERED"},  # pipes buffer
+    )
+    assert result.returncode == code
+    if code == 0:
+        assert "routed 60 contacts" in result.stderr and "busiest users" in result.stderr
+        assert len(out.read_text().splitlines()) == 61
+    elif code == 1:  # the diagnostics go to stdout, which a pipe buffers
+        assert "broken.rota:1:" in result.stdout and not out.exists()
+    else:
+        assert result.stderr.startswith("rota: error:") and not out.exists()
 
 
 @pytest.mark.parametrize("now", ["2026-11-25T10:00:00Z", "2026-11-25T10:00:00.5Z"])

@@ -19,7 +19,7 @@ def register(command: Command) -> None:
     batch.add_argument("--contacts", metavar="FILE", required=True, help="the contacts; format by extension")
     batch.add_argument("--out", metavar="FILE", required=True, help="one row per contact; format by extension")
     batch.add_argument("--now", metavar="T", help="ISO 8601 instant, UTC without a zone (default: now)")
-    batch.set_defaults(run=run_batch)
+    batch.set_defaults(run=run_batch, one_shot=True)
 
     replay = command("replay", "run an event log through the engine")
     replay.add_argument("policy", metavar="POLICY", nargs="?", help="the policy file (not with --export)")
