@@ -312,10 +312,10 @@ class _Batch:
         """`positions` cut into runs of at least `shortest` marked contacts (True) and the rest (False): for the
         kernel, the ones it covers; else runs of at least BULK_RUN sticky contacts nobody holds, which only
         name their users (no count they read can change within the run)."""
-        in_bulk = marked[positions]
-        edges = np.flatnonzero(np.diff(in_bulk.astype(np.int8))) + 1
+        at = marked[positions]
+        edges = np.flatnonzero(np.diff(at.astype(np.int8))) + 1
         starts, stops = np.concatenate(([0], edges)), np.concatenate((edges, [len(positions)]))
-        long_runs = in_bulk[starts] & (stops - starts >= shortest)
+        long_runs = at[starts] & (stops - starts >= shortest)
         plain_from = 0
         for start, stop in zip(starts[long_runs].tolist(), stops[long_runs].tolist()):
             if plain_from < start:
