@@ -56,16 +56,19 @@ def run_batch(
     contacts: pa.Table,
     now: datetime,
     progress: Progress | None = None,
+    encoded: bool = False,
 ) -> pa.Table:
     """Route every contact; one row per contact, in input order (SPEC 5.1 columns).
 
     `contacts` is read by rota.storage.read_contacts (or built alike): a column it lacks is null in
-    every row, and the built-in `id` and `assignee` columns are always there."""
+    every row, and the built-in `id` and `assignee` columns are always there. `encoded`: the route,
+    outcome, user and reason columns as Arrow dictionary arrays (text all the same, and what
+    rota.storage.write_table writes fastest)."""
     contacts = with_contact_columns(contacts)
     create_users_view(connection)
     connection.register(CONTACTS_TABLE, contacts)
     try:
-        return _Batch(policy, connection, roster, contacts, now).run(progress)
+        return _Batch(policy, connection, roster, contacts, now).run(progress, encoded)
     finally:
         connection.unregister(CONTACTS_TABLE)
 
@@ -88,7 +91,7 @@ class _Batch:
         )
         self._columns: dict[str, list] = {}
 
-    def run(self, progress: Progress | None) -> pa.Table:
+    def run(self, progress: Progress | None, encoded: bool) -> pa.Table:
         route_index = self.select_routes()
         routes = self.policy.routes
         priorities = np.array([route.route.priority for route in routes] + [0], dtype=np.int64)
@@ -116,7 +119,7 @@ class _Batch:
         self.fallen = planner.fallen
         self.keys = planner.keys
         rows = self.assign(order, route_index, plans, targets, progress)
-        return self.table(route_index, rows, plans)
+        return self.table(route_index, rows, plans, encoded)
 
     # ------------------------------------------------------------ selection
 
@@ -403,13 +406,14 @@ class _Batch:
 
     # --------------------------------------------------------------- output
 
-    def table(self, route_index: np.ndarray, rows: PassRows, plans) -> pa.Table:
+    def table(self, route_index: np.ndarray, rows: PassRows, plans, encoded: bool) -> pa.Table:
         routes = self.policy.routes
         columns = rows.columns(
             route_index,
             [route.name for route in routes],
             [d.BY_USER if route.kind == USER_ROUTE else route.route.logic for route in routes],
             [plan.deadline if plan else None for plan in plans],
+            encoded,
         )
         return pa.table({"contact": self.contacts.column(CONTACT_ID).cast(pa.string()), **columns})
 

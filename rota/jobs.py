@@ -125,7 +125,7 @@ def batch_file(
     policy = compile_policy_file(policy_path, snapshot_schema(snapshot.connection))
     contacts = read_contacts(contacts_path)
     roster = load_roster(snapshot.connection)
-    table = run_batch(policy, snapshot.connection, roster, contacts, now, progress)
+    table = run_batch(policy, snapshot.connection, roster, contacts, now, progress, encoded=True)
     write_table(table, out_path)
     return BatchSummary.of(table, time.perf_counter() - started)
 

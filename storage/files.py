@@ -193,7 +193,9 @@ def _write_json(table: pa.Table, path: str) -> None:
 
 WRITERS = {
     ".csv": lambda table, path: pa_csv.write_csv(table, path),
-    ".parquet": lambda table, path: pq.write_table(table, path),
+    # Without Arrow's schema beside the file's own: a column of text written from a dictionary array
+    # (rota batch's) reads back as text, not as a dictionary.
+    ".parquet": lambda table, path: pq.write_table(table, path, store_schema=False),
     ".json": _write_json,
     ".jsonl": _write_jsonl,
     ".ndjson": _write_jsonl,

@@ -30,10 +30,11 @@ from rota.engine import compile_policy, run_batch
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-def batch_rows(policy, snapshot, items):
+def batch_rows(policy, snapshot, items, encoded=False):
     people, memberships, cursors = snapshot
     roster = roster_of(people, memberships, cursors)
-    table = run_batch(compile_policy(policy), snapshot_connection(*snapshot), roster, contacts_table(items), NOW)
+    connection = snapshot_connection(*snapshot)
+    table = run_batch(compile_policy(policy), connection, roster, contacts_table(items), NOW, encoded=encoded)
     rows = [
         tuple(row[c] for c in ("contact", "route", "outcome", "user", "reason", "deadline"))
         for row in table.to_pylist()
@@ -53,7 +54,7 @@ def one_by_one_rows(policy, snapshot, items):
 @given(snapshot=snapshots(), policy=policies(), data=st.data())
 def test_batch_equals_routing_one_at_a_time(snapshot, policy, data):
     items = data.draw(contacts([person.id for person in snapshot[0]]))
-    fast, fast_roster = batch_rows(policy, snapshot, items)
+    fast, fast_roster = batch_rows(policy, snapshot, items, encoded=data.draw(st.booleans(), label="encoded"))
     slow, slow_roster = one_by_one_rows(policy, snapshot, [_copy(c) for c in items])
     assert fast == slow
     assert {u.id: u.open for u in fast_roster.users.values()} == {u.id: u.open for u in slow_roster.users.values()}

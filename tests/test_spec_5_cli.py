@@ -7,6 +7,7 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -120,6 +121,7 @@ def test_batch_writes_one_row_per_contact_in_input_order(tmp_path, capsys):
     assert code == 0 and "routed 60 contacts" in err
     table = pq.read_table(out)
     assert table.column_names == ["contact", "route", "outcome", "user", "reason", "deadline"]
+    assert table.schema.types == [pa.string()] * 5 + [pa.timestamp("us")]  # text, whatever the batch held it as
     ids = [json.loads(line)["id"] for line in (DEMO / "contacts.jsonl").read_text().splitlines()]
     assert table.column("contact").to_pylist() == ids
 
