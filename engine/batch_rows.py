@@ -37,13 +37,15 @@ def taken(dictionary: list, codes: np.ndarray, arrow_type: pa.DataType, encoded:
     texts taken one by one cost a batch 0.03 s a column, and a Parquet writer hashes them back)."""
     if not encoded:
         return pa.array(dictionary, arrow_type).take(arrow_indices(codes))
-    # Arrow writers take no null in a dictionary: a null row is a null code instead.
+    # Arrow writers take no null in a dictionary: a null row is a null code instead (-1 until then).
     present = [code for code, value in enumerate(dictionary) if value is not None]
-    renumbered = np.zeros(len(dictionary), dtype=np.int64)
+    renumbered = np.full(len(dictionary), -1, dtype=np.int64)
     renumbered[present] = np.arange(len(present))
-    nulls = np.isin(codes, [code for code, value in enumerate(dictionary) if value is None])
+    indices = renumbered[codes]
+    nulls = indices < 0
+    indices[nulls] = 0
     values = pa.array([dictionary[code] for code in present], arrow_type)
-    return pa.DictionaryArray.from_arrays(arrow_indices(renumbered[codes], nulls), values)
+    return pa.DictionaryArray.from_arrays(arrow_indices(indices, nulls), values)
 
 
 class PassRows:
@@ -96,12 +98,15 @@ class PassRows:
         no_route = len(route_names)
         by_route = np.where(route_index < 0, no_route, route_index)
         outcomes = self.outcome_codes(route_index)
-        one_by_one = len(self.assigned_to)
-        user_ids = [user.id for user in self.assigned_to] + [user.id for user in self.users_in_bulk] + [None]
+        # Each user's id once, so that an encoded column's dictionary holds no id twice.
+        code_of: dict[str, int] = {}
+        bulk_codes = np.array([code_of.setdefault(user.id, len(code_of)) for user in self.users_in_bulk], np.int64)
+        one_by_one_codes = [code_of.setdefault(user.id, len(code_of)) for user in self.assigned_to]
+        user_ids = [*code_of, None]
         user_of = np.full(len(route_index), len(user_ids) - 1, dtype=np.int64)  # the last id: null
-        user_of[self.assigned_at] = np.arange(one_by_one)
+        user_of[self.assigned_at] = one_by_one_codes
         for positions, places in self.assigned_in_bulk:
-            user_of[positions] = one_by_one + places
+            user_of[positions] = bulk_codes[places]
         reasons = sorted(set(assigned_reasons) | set(self.failed_why))
         reason_code = {reason: code for code, reason in enumerate(reasons)}
         reason_of = np.full(len(route_index), len(reasons), dtype=np.int64)  # the last reason: null

@@ -35,6 +35,10 @@ def batch_rows(policy, snapshot, items, encoded=False):
     roster = roster_of(people, memberships, cursors)
     connection = snapshot_connection(*snapshot)
     table = run_batch(compile_policy(policy), connection, roster, contacts_table(items), NOW, encoded=encoded)
+    if encoded:  # each text once in its column's dictionary, so that counting the codes counts the texts
+        for name in ("route", "outcome", "user", "reason"):
+            dictionary = table.column(name).combine_chunks().dictionary.to_pylist()
+            assert len(set(dictionary)) == len(dictionary) and None not in dictionary
     rows = [
         tuple(row[c] for c in ("contact", "route", "outcome", "user", "reason", "deadline"))
         for row in table.to_pylist()
