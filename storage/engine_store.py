@@ -2,8 +2,8 @@
 
 The store knows tables and rows, nothing of routing: the engine hands it
 what one group of events changed, and `commit` writes all of it in one
-transaction (users, memberships, cursors, contacts, queue, release
-timers and released users, appended decisions, counters), so a crash leaves the file as of the last commit.
+transaction (users, memberships, cursors, contacts with their release timers, queue,
+released users, appended decisions, counters), so a crash leaves the file as of the last commit.
 A commit is appended to the file's journal (journal_file.py, `FILE.journal` beside it) and folded
 into the tables in large groups; the journal is part of the engine file until then.
 """
@@ -24,6 +24,8 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from rota.vocabulary import ReassignTrigger
+
 from .journal_file import FILE_ID_BYTES, JournalFile, journal_path
 
 SCHEMA = """
@@ -38,10 +40,6 @@ CREATE TABLE IF NOT EXISTS contacts (
 CREATE TABLE IF NOT EXISTS queue (
     contact VARCHAR PRIMARY KEY, route VARCHAR NOT NULL, enqueued_at TIMESTAMP NOT NULL,
     deadline TIMESTAMP NOT NULL, priority BIGINT NOT NULL, sequence BIGINT NOT NULL);
-CREATE TABLE IF NOT EXISTS release_timers (
-    contact VARCHAR NOT NULL, "trigger" VARCHAR NOT NULL, route VARCHAR NOT NULL, seconds BIGINT NOT NULL,
-    assignee VARCHAR NOT NULL, assignment BIGINT NOT NULL, due TIMESTAMP, armed BIGINT NOT NULL,
-    PRIMARY KEY (contact, "trigger"));
 CREATE TABLE IF NOT EXISTS released_users (
     contact VARCHAR NOT NULL, user_id VARCHAR NOT NULL, PRIMARY KEY (contact, user_id));
 CREATE TABLE IF NOT EXISTS decisions (
@@ -57,6 +55,16 @@ CREATE TABLE IF NOT EXISTS decision_inputs (seq BIGINT PRIMARY KEY, whole BOOLEA
 CREATE TABLE IF NOT EXISTS inputs (seq BIGINT PRIMARY KEY, "at" TIMESTAMP NOT NULL, body VARCHAR NOT NULL);
 CREATE TABLE IF NOT EXISTS history_base ("at" TIMESTAMP NOT NULL, body VARCHAR NOT NULL);
 """
+# A contact's release timers (SPEC 4.1) are in its own row, written with it: the route whose options
+# they are and the assignment that set them, then per trigger (ReassignTrigger's order) its seconds
+# (NULL: no such timer), due (NULL: not running) and the order it was last armed in.
+_TIMER_PARTS = {"seconds": "BIGINT", "due": "TIMESTAMP", "armed": "BIGINT"}
+_TIMER_TYPES = {"timer_route": "VARCHAR", "timer_assignment": "BIGINT"} | {
+    f"{trigger}_{part}": kind for trigger in ReassignTrigger.texts() for part, kind in _TIMER_PARTS.items()
+}
+TIMER_COLUMNS = tuple(_TIMER_TYPES)  # as engine/releases.py `timer_columns` gives their values
+# Added to the table of a file that has none (rota 0.1.0's): its contacts have no timers.
+SCHEMA += "".join(f"ALTER TABLE contacts ADD COLUMN IF NOT EXISTS {name} {kind};\n" for name, kind in _TIMER_TYPES.items())
 
 SMALL_BATCH = 32
 CHECKPOINT_ROWS = 100_000  # journaled rows past which they are folded into the tables (few, large folds)
@@ -68,7 +76,7 @@ _ARROW_TYPES = {
     "JSON": pa.string(),
 }
 USER_COLUMNS = ("id", "name", "status", "deleted", "open_contacts", "last_assigned_at", "assigned_order", "attributes")
-TIMER_COLUMNS = ("contact", "trigger", "route", "seconds", "assignee", "assignment", "due", "armed")
+CONTACT_COLUMNS = ("id", "assignee", "closed", "attributes", *TIMER_COLUMNS)
 DECISION_COLUMNS = (
     "seq",
     "at",
@@ -90,10 +98,9 @@ class Changes:
     users: list[tuple] = field(default_factory=list)
     memberships: dict[str, list[str]] = field(default_factory=dict)  # user id -> all its teams
     cursors: dict[str, str] = field(default_factory=dict)
-    contacts: list[tuple] = field(default_factory=list)
+    contacts: list[tuple] = field(default_factory=list)  # with their release timers (SPEC 4.1)
     queued: list[tuple] = field(default_factory=list)
     unqueued: list[str] = field(default_factory=list)
-    timers: dict[str, list[tuple]] = field(default_factory=dict)  # contact -> all its release timers (SPEC 4.1)
     released: dict[str, list[str]] = field(default_factory=dict)  # contact -> all the users it was released from
     decisions: list[tuple] = field(default_factory=list)
     meta: dict[str, str] = field(default_factory=dict)
@@ -218,15 +225,13 @@ class EngineStore:
         if changes.cursors:
             self._upsert("rotation", ("pool", "last_user"), list(changes.cursors.items()))
         if changes.contacts:
-            self._upsert("contacts", ("id", "assignee", "closed", "attributes"), changes.contacts)
+            self._upsert("contacts", CONTACT_COLUMNS, changes.contacts)
         if changes.unqueued:
             self._delete_where_in("queue", "contact", changes.unqueued)
         if changes.queued:
             self._upsert(
                 "queue", ("contact", "route", "enqueued_at", "deadline", "priority", "sequence"), changes.queued
             )
-        if changes.timers:
-            self._replace_per_contact("release_timers", TIMER_COLUMNS, changes.timers)
         if changes.released:
             released = {contact: [(contact, user) for user in users] for contact, users in changes.released.items()}
             self._replace_per_contact("released_users", ("contact", "user_id"), released)
@@ -501,7 +506,6 @@ def _size(changes: Changes) -> int:
         + len(changes.decision_inputs)
         + len(changes.inputs)
         + sum(len(teams) + 1 for teams in changes.memberships.values())
-        + sum(len(timers) + 1 for timers in changes.timers.values())
         + sum(len(users) + 1 for users in changes.released.values())
     )
 
@@ -523,7 +527,14 @@ class _JournalUnpickler(pickle.Unpickler):
 
 
 def _unpickled(body: bytes) -> Changes:
-    return Changes(**_JournalUnpickler(io.BytesIO(body)).load())
+    return _with_timer_columns(Changes(**_JournalUnpickler(io.BytesIO(body)).load()))
+
+
+def _with_timer_columns(changes: Changes) -> Changes:
+    """A journal record of rota 0.1.0 holds contact rows without release timers: none, then."""
+    no_timers = (None,) * len(TIMER_COLUMNS)
+    changes.contacts = [row if len(row) == len(CONTACT_COLUMNS) else row + no_timers for row in changes.contacts]
+    return changes
 
 
 def _decode(body: str) -> Changes:
@@ -540,7 +551,7 @@ def _decode(body: str) -> Changes:
         ]
     for name in ("contacts",):
         fields[name] = [tuple(row) for row in fields[name]]
-    return Changes(**fields)
+    return _with_timer_columns(Changes(**fields))
 
 
 def _merged(changes_in_order: list[Changes]) -> Changes:
@@ -549,7 +560,6 @@ def _merged(changes_in_order: list[Changes]) -> Changes:
     contacts: dict[str, tuple] = {}
     queue: dict[str, tuple | None] = {}  # None: taken out of the queue
     memberships: dict[str, list[str]] = {}
-    timers: dict[str, list[tuple]] = {}
     released: dict[str, list[str]] = {}
     cursors: dict[str, str] = {}
     meta: dict[str, str] = {}
@@ -560,7 +570,6 @@ def _merged(changes_in_order: list[Changes]) -> Changes:
         queue.update((contact, None) for contact in changes.unqueued)
         queue.update((row[0], row) for row in changes.queued)
         memberships.update(changes.memberships)
-        timers.update(changes.timers)
         released.update(changes.released)
         cursors.update(changes.cursors)
         meta.update(changes.meta)
@@ -573,5 +582,5 @@ def _merged(changes_in_order: list[Changes]) -> Changes:
     merged.queued = [row for row in queue.values() if row is not None]
     merged.unqueued = [contact for contact, row in queue.items() if row is None]
     merged.memberships, merged.cursors, merged.meta = memberships, cursors, meta
-    merged.timers, merged.released = timers, released
+    merged.released = released
     return merged
