@@ -64,7 +64,9 @@ _TIMER_TYPES = {"timer_route": "VARCHAR", "timer_assignment": "BIGINT"} | {
 }
 TIMER_COLUMNS = tuple(_TIMER_TYPES)  # as engine/releases.py `timer_columns` gives their values
 # Added to the table of a file that has none (rota 0.1.0's): its contacts have no timers.
-SCHEMA += "".join(f"ALTER TABLE contacts ADD COLUMN IF NOT EXISTS {name} {kind};\n" for name, kind in _TIMER_TYPES.items())
+SCHEMA += "".join(
+    f"ALTER TABLE contacts ADD COLUMN IF NOT EXISTS {name} {kind};\n" for name, kind in _TIMER_TYPES.items()
+)
 
 SMALL_BATCH = 32
 CHECKPOINT_ROWS = 100_000  # journaled rows past which they are folded into the tables (few, large folds)

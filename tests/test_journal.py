@@ -139,7 +139,9 @@ def test_a_file_of_rota_0_1_0_gets_the_timer_columns_and_its_journaled_contacts_
     """0.1.0's contacts table and journal rows have no release timer columns (SPEC 4.1 came after)."""
     path = tmp_path / "engine.duckdb"
     old = duckdb.connect(str(path))
-    old.execute("CREATE TABLE contacts (id VARCHAR PRIMARY KEY, assignee VARCHAR, closed BOOLEAN NOT NULL, attributes JSON)")
+    old.execute(
+        "CREATE TABLE contacts (id VARCHAR PRIMARY KEY, assignee VARCHAR, closed BOOLEAN NOT NULL, attributes JSON)"
+    )
     old.execute("INSERT INTO contacts VALUES ('c1', 'u1', false, '{}')")
     old.execute("CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
     old.execute("CREATE TABLE binary_journal (body BLOB NOT NULL)")
