@@ -29,7 +29,7 @@ from .decisions import Decision
 from .history import HistoryError, Input, PolicySwitch, input_from_record, input_line, state_at, state_of
 from .provenance import EVENTS_DIGEST, EventLog, Held, Run, RunMismatch
 from .queue import QueueEntry
-from .releases import timer_columns, timers_of_row
+from .releases import ReleaseTimer, timer_columns, timers_of_row
 from .roster import Change, JournalReader, Roster, User
 from .router import Contact
 from .scheduler import ContactState, Engine, Event
