@@ -63,8 +63,6 @@ class DurableEngine:
         self._history_base: list[tuple] = []
         self._replaced_text: str | None = None  # the stored policy this opening replaced, if it did
         engine.releases.changed = set()  # contacts whose release timers changed: the next commit writes their rows
-        # The contacts with released users on disk: when they are touched, their rows are rewritten.
-        self._with_released = {contact_id for contact_id, state in engine.contacts.items() if state.contact.released}
 
     # ------------------------------------------------------------- opening
 
@@ -198,16 +196,11 @@ class DurableEngine:
             if state is None:
                 continue
             contact = state.contact
+            released = sorted(contact.released) if contact.released else None
             changes.contacts.append(
-                (contact.id, contact.assignee, state.closed, self._attributes_text(state))
+                (contact.id, contact.assignee, state.closed, self._attributes_text(state), released)
                 + timer_columns(timers.get(contact_id))
             )
-            if contact.released or contact_id in self._with_released:
-                changes.released[contact_id] = sorted(contact.released)
-                if contact.released:
-                    self._with_released.add(contact_id)
-                else:
-                    self._with_released.discard(contact_id)
             entry = queued.get(contact_id)
             if entry is None:
                 changes.unqueued.append(contact_id)
@@ -497,11 +490,8 @@ def _load_roster(store: EngineStore, meta: dict[str, str]) -> Roster:
 
 def _load_contacts(store: EngineStore, engine: Engine) -> None:
     entries = {row[0]: QueueEntry(*row) for row in store.rows("queue", "sequence")}
-    released: dict[str, set[str]] = {}
-    for contact_id, user_id in store.rows("released_users", "contact, user_id"):
-        released.setdefault(contact_id, set()).add(user_id)
-    for contact_id, assignee, closed, attributes, *timer_row in store.rows("contacts", "id"):
-        contact = Contact(contact_id, assignee, decode_attributes(attributes), released.get(contact_id, set()))
+    for contact_id, assignee, closed, attributes, released, *timer_row in store.rows("contacts", "id"):
+        contact = Contact(contact_id, assignee, decode_attributes(attributes), set(released or ()))
         engine.restore(contact, closed, entries.get(contact_id))
         for timer in timers_of_row(contact_id, assignee, tuple(timer_row)):
             engine.releases.restore(timer)

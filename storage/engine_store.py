@@ -2,8 +2,8 @@
 
 The store knows tables and rows, nothing of routing: the engine hands it
 what one group of events changed, and `commit` writes all of it in one
-transaction (users, memberships, cursors, contacts with their release timers, queue,
-released users, appended decisions, counters), so a crash leaves the file as of the last commit.
+transaction (users, memberships, cursors, contacts with their release timers and
+released users, queue, appended decisions, counters), so a crash leaves the file as of the last commit.
 A commit is appended to the file's journal (journal_file.py, `FILE.journal` beside it) and folded
 into the tables in large groups; the journal is part of the engine file until then.
 """
@@ -40,8 +40,6 @@ CREATE TABLE IF NOT EXISTS contacts (
 CREATE TABLE IF NOT EXISTS queue (
     contact VARCHAR PRIMARY KEY, route VARCHAR NOT NULL, enqueued_at TIMESTAMP NOT NULL,
     deadline TIMESTAMP NOT NULL, priority BIGINT NOT NULL, sequence BIGINT NOT NULL);
-CREATE TABLE IF NOT EXISTS released_users (
-    contact VARCHAR NOT NULL, user_id VARCHAR NOT NULL, PRIMARY KEY (contact, user_id));
 CREATE TABLE IF NOT EXISTS decisions (
     seq BIGINT PRIMARY KEY, "at" TIMESTAMP, contact VARCHAR, route VARCHAR, outcome VARCHAR, "user" VARCHAR,
     reason VARCHAR, deadline TIMESTAMP, policy_version VARCHAR, candidates BIGINT);
@@ -55,17 +53,19 @@ CREATE TABLE IF NOT EXISTS decision_inputs (seq BIGINT PRIMARY KEY, whole BOOLEA
 CREATE TABLE IF NOT EXISTS inputs (seq BIGINT PRIMARY KEY, "at" TIMESTAMP NOT NULL, body VARCHAR NOT NULL);
 CREATE TABLE IF NOT EXISTS history_base ("at" TIMESTAMP NOT NULL, body VARCHAR NOT NULL);
 """
-# A contact's release timers (SPEC 4.1) are in its own row, written with it: the route whose options
-# they are and the assignment that set them, then per trigger (ReassignTrigger's order) its seconds
-# (NULL: no such timer), due (NULL: not running) and the order it was last armed in.
+# What SPEC 4.1 keeps of a contact is in its own row, written with it: the users it was released from
+# (sorted; NULL: none), then its release timers: the route whose options they are and the assignment
+# that set them, and per trigger (ReassignTrigger's order) its seconds (NULL: no such timer), due
+# (NULL: not running) and the order it was last armed in.
 _TIMER_PARTS = {"seconds": "BIGINT", "due": "TIMESTAMP", "armed": "BIGINT"}
 _TIMER_TYPES = {"timer_route": "VARCHAR", "timer_assignment": "BIGINT"} | {
     f"{trigger}_{part}": kind for trigger in ReassignTrigger.texts() for part, kind in _TIMER_PARTS.items()
 }
 TIMER_COLUMNS = tuple(_TIMER_TYPES)  # as engine/releases.py `timer_columns` gives their values
-# Added to the table of a file that has none (rota 0.1.0's): its contacts have no timers.
+_RELEASE_TYPES = {"released": "VARCHAR[]"} | _TIMER_TYPES
+# Added to the table of a file that has none (rota 0.1.0's): its contacts have no timers, nor released users.
 SCHEMA += "".join(
-    f"ALTER TABLE contacts ADD COLUMN IF NOT EXISTS {name} {kind};\n" for name, kind in _TIMER_TYPES.items()
+    f"ALTER TABLE contacts ADD COLUMN IF NOT EXISTS {name} {kind};\n" for name, kind in _RELEASE_TYPES.items()
 )
 
 SMALL_BATCH = 32
@@ -76,9 +76,10 @@ _ARROW_TYPES = {
     "BIGINT": pa.int64(),
     "TIMESTAMP": pa.timestamp("us"),
     "JSON": pa.string(),
+    "VARCHAR[]": pa.list_(pa.string()),
 }
 USER_COLUMNS = ("id", "name", "status", "deleted", "open_contacts", "last_assigned_at", "assigned_order", "attributes")
-CONTACT_COLUMNS = ("id", "assignee", "closed", "attributes", *TIMER_COLUMNS)
+CONTACT_COLUMNS = ("id", "assignee", "closed", "attributes", *_RELEASE_TYPES)
 DECISION_COLUMNS = (
     "seq",
     "at",
@@ -100,10 +101,9 @@ class Changes:
     users: list[tuple] = field(default_factory=list)
     memberships: dict[str, list[str]] = field(default_factory=dict)  # user id -> all its teams
     cursors: dict[str, str] = field(default_factory=dict)
-    contacts: list[tuple] = field(default_factory=list)  # with their release timers (SPEC 4.1)
+    contacts: list[tuple] = field(default_factory=list)  # with their released users and timers (SPEC 4.1)
     queued: list[tuple] = field(default_factory=list)
     unqueued: list[str] = field(default_factory=list)
-    released: dict[str, list[str]] = field(default_factory=dict)  # contact -> all the users it was released from
     decisions: list[tuple] = field(default_factory=list)
     meta: dict[str, str] = field(default_factory=dict)
     policies: list[tuple] = field(default_factory=list)  # (version, text, created_at), kept forever
@@ -234,9 +234,6 @@ class EngineStore:
             self._upsert(
                 "queue", ("contact", "route", "enqueued_at", "deadline", "priority", "sequence"), changes.queued
             )
-        if changes.released:
-            released = {contact: [(contact, user) for user in users] for contact, users in changes.released.items()}
-            self._replace_per_contact("released_users", ("contact", "user_id"), released)
         if changes.decisions:
             self._upsert("decisions", DECISION_COLUMNS, changes.decisions, verb="INSERT")
         if changes.meta:
@@ -267,13 +264,6 @@ class EngineStore:
             self.connection.execute(f"{verb} INTO {table} ({names}) SELECT {names} FROM rota_store_batch")
         finally:
             self.connection.unregister("rota_store_batch")
-
-    def _replace_per_contact(self, table: str, columns: tuple[str, ...], rows: dict[str, list[tuple]]) -> None:
-        """Each contact's rows of `table` become the ones given (none, for an empty list)."""
-        self._delete_where_in(table, "contact", list(rows))
-        kept = [row for contact_rows in rows.values() for row in contact_rows]
-        if kept:
-            self._upsert(table, columns, kept)
 
     def _delete_where_in(self, table: str, column: str, keys: list[str]) -> None:
         if len(keys) <= SMALL_BATCH:
@@ -508,7 +498,6 @@ def _size(changes: Changes) -> int:
         + len(changes.decision_inputs)
         + len(changes.inputs)
         + sum(len(teams) + 1 for teams in changes.memberships.values())
-        + sum(len(users) + 1 for users in changes.released.values())
     )
 
 
@@ -529,13 +518,13 @@ class _JournalUnpickler(pickle.Unpickler):
 
 
 def _unpickled(body: bytes) -> Changes:
-    return _with_timer_columns(Changes(**_JournalUnpickler(io.BytesIO(body)).load()))
+    return _with_release_columns(Changes(**_JournalUnpickler(io.BytesIO(body)).load()))
 
 
-def _with_timer_columns(changes: Changes) -> Changes:
-    """A journal record of rota 0.1.0 holds contact rows without release timers: none, then."""
-    no_timers = (None,) * len(TIMER_COLUMNS)
-    changes.contacts = [row if len(row) == len(CONTACT_COLUMNS) else row + no_timers for row in changes.contacts]
+def _with_release_columns(changes: Changes) -> Changes:
+    """A journal record of rota 0.1.0 holds contact rows without SPEC 4.1's columns: nothing in them, then."""
+    nothing = (None,) * len(_RELEASE_TYPES)
+    changes.contacts = [row if len(row) == len(CONTACT_COLUMNS) else row + nothing for row in changes.contacts]
     return changes
 
 
@@ -553,7 +542,7 @@ def _decode(body: str) -> Changes:
         ]
     for name in ("contacts",):
         fields[name] = [tuple(row) for row in fields[name]]
-    return _with_timer_columns(Changes(**fields))
+    return _with_release_columns(Changes(**fields))
 
 
 def _merged(changes_in_order: list[Changes]) -> Changes:
@@ -562,7 +551,6 @@ def _merged(changes_in_order: list[Changes]) -> Changes:
     contacts: dict[str, tuple] = {}
     queue: dict[str, tuple | None] = {}  # None: taken out of the queue
     memberships: dict[str, list[str]] = {}
-    released: dict[str, list[str]] = {}
     cursors: dict[str, str] = {}
     meta: dict[str, str] = {}
     merged = Changes()
@@ -572,7 +560,6 @@ def _merged(changes_in_order: list[Changes]) -> Changes:
         queue.update((contact, None) for contact in changes.unqueued)
         queue.update((row[0], row) for row in changes.queued)
         memberships.update(changes.memberships)
-        released.update(changes.released)
         cursors.update(changes.cursors)
         meta.update(changes.meta)
         merged.decisions.extend(changes.decisions)
@@ -584,5 +571,4 @@ def _merged(changes_in_order: list[Changes]) -> Changes:
     merged.queued = [row for row in queue.values() if row is not None]
     merged.unqueued = [contact for contact, row in queue.items() if row is None]
     merged.memberships, merged.cursors, merged.meta = memberships, cursors, meta
-    merged.released = released
     return merged

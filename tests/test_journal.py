@@ -135,8 +135,8 @@ def test_a_binary_journal_row_from_an_older_file_is_folded_on_opening(tmp_path):
     assert logged(tmp_path / "engine.duckdb") == [0]
 
 
-def test_a_file_of_rota_0_1_0_gets_the_timer_columns_and_its_journaled_contacts_no_timers(tmp_path):
-    """0.1.0's contacts table and journal rows have no release timer columns (SPEC 4.1 came after)."""
+def test_a_file_of_rota_0_1_0_gets_the_release_columns_and_its_journaled_contacts_nothing_in_them(tmp_path):
+    """0.1.0's contacts table and journal rows have no released users nor timers (SPEC 4.1 came after)."""
     path = tmp_path / "engine.duckdb"
     old = duckdb.connect(str(path))
     old.execute(
