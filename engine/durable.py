@@ -196,11 +196,10 @@ class DurableEngine:
             if state is None:
                 continue
             contact = state.contact
-            released = sorted(contact.released) if contact.released else None
-            changes.contacts.append(
-                (contact.id, contact.assignee, state.closed, self._attributes_text(state), released)
-                + timer_columns(timers.get(contact_id))
-            )
+            row: tuple = (contact.id, contact.assignee, state.closed, self._attributes_text(state))
+            if contact.released or contact_id in timers:  # a shorter row has no SPEC 4.1 state (the store says)
+                row += (sorted(contact.released) or None,) + timer_columns(timers.get(contact_id))
+            changes.contacts.append(row)
             entry = queued.get(contact_id)
             if entry is None:
                 changes.unqueued.append(contact_id)

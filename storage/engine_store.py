@@ -101,7 +101,8 @@ class Changes:
     users: list[tuple] = field(default_factory=list)
     memberships: dict[str, list[str]] = field(default_factory=dict)  # user id -> all its teams
     cursors: dict[str, str] = field(default_factory=dict)
-    contacts: list[tuple] = field(default_factory=list)  # with their released users and timers (SPEC 4.1)
+    # With their released users and timers (SPEC 4.1); a row without those columns has none.
+    contacts: list[tuple] = field(default_factory=list)
     queued: list[tuple] = field(default_factory=list)
     unqueued: list[str] = field(default_factory=list)
     decisions: list[tuple] = field(default_factory=list)
@@ -518,14 +519,14 @@ class _JournalUnpickler(pickle.Unpickler):
 
 
 def _unpickled(body: bytes) -> Changes:
-    return _with_release_columns(Changes(**_JournalUnpickler(io.BytesIO(body)).load()))
+    return Changes(**_JournalUnpickler(io.BytesIO(body)).load())
 
 
-def _with_release_columns(changes: Changes) -> Changes:
-    """A journal record of rota 0.1.0 holds contact rows without SPEC 4.1's columns: nothing in them, then."""
+def _with_release_columns(rows: list[tuple]) -> list[tuple]:
+    """Contact rows with SPEC 4.1's columns: a shorter one (a contact with no released users nor timers,
+    or any of a journal record of rota 0.1.0) has nothing in them."""
     nothing = (None,) * len(_RELEASE_TYPES)
-    changes.contacts = [row if len(row) == len(CONTACT_COLUMNS) else row + nothing for row in changes.contacts]
-    return changes
+    return [row if len(row) == len(CONTACT_COLUMNS) else row + nothing for row in rows]
 
 
 def _decode(body: str) -> Changes:
@@ -542,7 +543,7 @@ def _decode(body: str) -> Changes:
         ]
     for name in ("contacts",):
         fields[name] = [tuple(row) for row in fields[name]]
-    return _with_release_columns(Changes(**fields))
+    return Changes(**fields)
 
 
 def _merged(changes_in_order: list[Changes]) -> Changes:
@@ -567,7 +568,7 @@ def _merged(changes_in_order: list[Changes]) -> Changes:
         merged.decision_inputs.extend(changes.decision_inputs)
         merged.inputs.extend(changes.inputs)
         merged.history_base.extend(changes.history_base)
-    merged.users, merged.contacts = list(users.values()), list(contacts.values())
+    merged.users, merged.contacts = list(users.values()), _with_release_columns(list(contacts.values()))
     merged.queued = [row for row in queue.values() if row is not None]
     merged.unqueued = [contact for contact, row in queue.items() if row is None]
     merged.memberships, merged.cursors, merged.meta = memberships, cursors, meta
