@@ -3,11 +3,11 @@
 Events are applied in memory and their effects written by `commit`, in one
 transaction per group of events (group commit); callers report decisions
 only from what `commit` returns. Reopening the file restores users, counts,
-cursors, contacts with the users they were released from, the queue with
-its deadlines, the release timers, and the count of events applied, so a
-replay killed at any moment carries on where it stopped, and fires no
-timer twice: a timer and the decisions that set or fired it are in the
-same commit.
+cursors, contacts with their release timers and the users they were
+released from, the queue with its deadlines, and the count of events
+applied, so a replay killed at any moment carries on where it stopped, and
+fires no timer twice: a timer is in its contact's row, in the same commit
+as the decisions that set or fired it.
 Given the run at hand (`provenance.Run`), opening a used file first checks
 that it holds that run, and refuses another one before writing anything.
 """
@@ -29,7 +29,7 @@ from .decisions import Decision
 from .history import HistoryError, Input, PolicySwitch, input_from_record, input_line, state_at, state_of
 from .provenance import EVENTS_DIGEST, EventLog, Held, Run, RunMismatch
 from .queue import QueueEntry
-from .releases import ReleaseTimer
+from .releases import ReleaseTimer, timer_columns, timers_of_row
 from .roster import Change, JournalReader, Roster, User
 from .router import Contact
 from .scheduler import ContactState, Engine, Event
@@ -62,9 +62,7 @@ class DurableEngine:
         self._input_count = 0
         self._history_base: list[tuple] = []
         self._replaced_text: str | None = None  # the stored policy this opening replaced, if it did
-        engine.releases.changed = set()  # the contacts whose release timers the next commit writes
-        # The contacts with released users on disk: when they are touched, their rows are rewritten.
-        self._with_released = {contact_id for contact_id, state in engine.contacts.items() if state.contact.released}
+        engine.releases.changed = set()  # contacts whose release timers changed: the next commit writes their rows
 
     # ------------------------------------------------------------- opening
 
@@ -112,8 +110,6 @@ class DurableEngine:
         engine = Engine(compiled, _load_roster(store, meta))
         _load_contacts(store, engine)
         engine.queue.next_sequence = int(meta.get("next_sequence", 0))
-        for row in store.rows("release_timers", "armed"):
-            engine.releases.restore(ReleaseTimer(*row))
         engine.releases.next_order = max(engine.releases.next_order, int(meta.get("next_timer_order", 0)))
         durable = cls(store, engine, text, held.events_applied, now)
         durable._follow(run, held)
@@ -192,19 +188,18 @@ class DurableEngine:
         if self._history is not None:
             changes.inputs, self._history = self._history, []
             changes.history_base, self._history_base = self._history_base, []
-        contacts, queued = engine.contacts, engine.queue.entries
-        for contact_id in sorted(self._touched_contacts):
+        contacts, queued, timers = engine.contacts, engine.queue.entries, engine.releases.timers
+        changed_timers = engine.releases.changed
+        assert changed_timers is not None  # set when this engine was made durable
+        for contact_id in sorted(self._touched_contacts | changed_timers):
             state = contacts.get(contact_id)
             if state is None:
                 continue
             contact = state.contact
-            changes.contacts.append((contact.id, contact.assignee, state.closed, self._attributes_text(state)))
-            if contact.released or contact_id in self._with_released:
-                changes.released[contact_id] = sorted(contact.released)
-                if contact.released:
-                    self._with_released.add(contact_id)
-                else:
-                    self._with_released.discard(contact_id)
+            row: tuple = (contact.id, contact.assignee, state.closed, self._attributes_text(state))
+            if contact.released or contact_id in timers:  # a shorter row has no SPEC 4.1 state (the store says)
+                row += (sorted(contact.released) or None,) + timer_columns(timers.get(contact_id))
+            changes.contacts.append(row)
             entry = queued.get(contact_id)
             if entry is None:
                 changes.unqueued.append(contact_id)
@@ -212,11 +207,7 @@ class DurableEngine:
                 changes.queued.append(
                     (entry.contact, entry.route, entry.enqueued_at, entry.deadline, entry.priority, entry.sequence)
                 )
-        releases = engine.releases
-        assert releases.changed is not None  # set when this engine was made durable
-        for contact_id in sorted(releases.changed):
-            changes.timers[contact_id] = [timer.row() for timer in releases.timers.get(contact_id, {}).values()]
-        releases.changed.clear()
+        changed_timers.clear()
         first, version = self._decision_count, self.policy.version
         changes.decisions = [
             (
@@ -498,9 +489,8 @@ def _load_roster(store: EngineStore, meta: dict[str, str]) -> Roster:
 
 def _load_contacts(store: EngineStore, engine: Engine) -> None:
     entries = {row[0]: QueueEntry(*row) for row in store.rows("queue", "sequence")}
-    released: dict[str, set[str]] = {}
-    for contact_id, user_id in store.rows("released_users", "contact, user_id"):
-        released.setdefault(contact_id, set()).add(user_id)
-    for contact_id, assignee, closed, attributes in store.rows("contacts", "id"):
-        contact = Contact(contact_id, assignee, decode_attributes(attributes), released.get(contact_id, set()))
+    for contact_id, assignee, closed, attributes, released, *timer_row in store.rows("contacts", "id"):
+        contact = Contact(contact_id, assignee, decode_attributes(attributes), set(released or ()))
         engine.restore(contact, closed, entries.get(contact_id))
+        for timer in timers_of_row(contact_id, assignee, tuple(timer_row)):
+            engine.releases.restore(timer)

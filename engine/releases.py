@@ -39,18 +39,38 @@ class ReleaseTimer:
     due: datetime | None = None  # None: not running (an `away` timer while its assignee is online)
     order: int = 0  # when it was last armed: timers due at one instant fire in this order
 
-    def row(self) -> tuple:
-        """As the engine's store keeps it (storage/engine_store.py, `release_timers`)."""
-        return (
-            self.contact,
-            self.trigger,
-            self.route,
-            self.seconds,
-            self.assignee,
-            self.assignment,
-            self.due,
-            self.order,
-        )
+
+# A trigger without a timer, in a contact's row.
+NO_TIMER = (None, None, None)
+NO_TIMERS = (None, None) + NO_TIMER + NO_TIMER
+
+
+def timer_columns(timers: dict[str, ReleaseTimer] | None) -> tuple:
+    """A contact's timers as its row keeps them (storage/engine_store.py, TIMER_COLUMNS): the route and the
+    assignment that set them (the same for both), then `unanswered`'s and `away`'s seconds, due and order."""
+    if not timers:
+        return NO_TIMERS
+    unanswered, away = timers.get(UNANSWERED), timers.get(AWAY)
+    first = unanswered or away
+    assert first is not None  # a contact's timers are kept only while it has one
+    return (first.route, first.assignment) + _columns_of(unanswered) + _columns_of(away)
+
+
+def _columns_of(timer: ReleaseTimer | None) -> tuple:
+    return NO_TIMER if timer is None else (timer.seconds, timer.due, timer.order)
+
+
+def timers_of_row(contact: str, assignee: str | None, columns: tuple) -> list[ReleaseTimer]:
+    """The timers `timer_columns` wrote in the row of `contact`, held by `assignee`, `unanswered` first."""
+    route, assignment = columns[0], columns[1]
+    if route is None:
+        return []
+    assert assignee is not None  # timers watch a contact while its assignee holds it
+    found = []
+    for trigger, (seconds, due, order) in ((UNANSWERED, columns[2:5]), (AWAY, columns[5:8])):
+        if seconds is not None:
+            found.append(ReleaseTimer(contact, trigger, route, seconds, assignee, assignment, due, order))
+    return found
 
 
 @dataclass(eq=False)
@@ -66,19 +86,30 @@ class Releases:
 
     def set(self, contact: str, route: CompiledRoute, assignee: str, online: bool, now: datetime) -> None:
         """A new assignment by `route`: its options' timers, afresh."""
-        self.clear(contact)
+        if contact in self.timers:
+            self.clear(contact)
         options = route.reassigns
         if not options:
             return
         timers = self.timers[contact] = {}
-        assignment = self._take_order()
+        # One sequence numbers the assignment, then each timer it arms (`_arm` inlined: every assignment is here).
+        assignment = order = self.next_order
         for option in options:  # `unanswered` before `away`
-            timer = ReleaseTimer(contact, option.trigger, route.name, option.seconds, assignee, assignment)
-            timers[option.trigger] = timer
-            if option.trigger == AWAY:
-                self.holding.setdefault(assignee, set()).add(contact)
-            if option.trigger == UNANSWERED or not online:
-                self._arm(timer, now)
+            trigger = option.trigger
+            timer = timers[trigger] = ReleaseTimer(contact, trigger, route.name, option.seconds, assignee, assignment)
+            if trigger == AWAY:
+                held = self.holding.get(assignee)
+                if held is None:
+                    self.holding[assignee] = {contact}
+                else:
+                    held.add(contact)
+                if online:
+                    continue
+            order += 1
+            due = timer.due = deadline_after(now, option.seconds)
+            timer.order = order
+            heapq.heappush(self.heap, (due, order, timer))
+        self.next_order = order + 1
         self._touch(contact)
 
     def clear(self, contact: str) -> None:

@@ -2,8 +2,8 @@
 
 The store knows tables and rows, nothing of routing: the engine hands it
 what one group of events changed, and `commit` writes all of it in one
-transaction (users, memberships, cursors, contacts, queue, release
-timers and released users, appended decisions, counters), so a crash leaves the file as of the last commit.
+transaction (users, memberships, cursors, contacts with their release timers and
+released users, queue, appended decisions, counters), so a crash leaves the file as of the last commit.
 A commit is appended to the file's journal (journal_file.py, `FILE.journal` beside it) and folded
 into the tables in large groups; the journal is part of the engine file until then.
 """
@@ -24,6 +24,8 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from rota.vocabulary import ReassignTrigger
+
 from .journal_file import FILE_ID_BYTES, JournalFile, journal_path
 
 SCHEMA = """
@@ -38,12 +40,6 @@ CREATE TABLE IF NOT EXISTS contacts (
 CREATE TABLE IF NOT EXISTS queue (
     contact VARCHAR PRIMARY KEY, route VARCHAR NOT NULL, enqueued_at TIMESTAMP NOT NULL,
     deadline TIMESTAMP NOT NULL, priority BIGINT NOT NULL, sequence BIGINT NOT NULL);
-CREATE TABLE IF NOT EXISTS release_timers (
-    contact VARCHAR NOT NULL, "trigger" VARCHAR NOT NULL, route VARCHAR NOT NULL, seconds BIGINT NOT NULL,
-    assignee VARCHAR NOT NULL, assignment BIGINT NOT NULL, due TIMESTAMP, armed BIGINT NOT NULL,
-    PRIMARY KEY (contact, "trigger"));
-CREATE TABLE IF NOT EXISTS released_users (
-    contact VARCHAR NOT NULL, user_id VARCHAR NOT NULL, PRIMARY KEY (contact, user_id));
 CREATE TABLE IF NOT EXISTS decisions (
     seq BIGINT PRIMARY KEY, "at" TIMESTAMP, contact VARCHAR, route VARCHAR, outcome VARCHAR, "user" VARCHAR,
     reason VARCHAR, deadline TIMESTAMP, policy_version VARCHAR, candidates BIGINT);
@@ -57,6 +53,20 @@ CREATE TABLE IF NOT EXISTS decision_inputs (seq BIGINT PRIMARY KEY, whole BOOLEA
 CREATE TABLE IF NOT EXISTS inputs (seq BIGINT PRIMARY KEY, "at" TIMESTAMP NOT NULL, body VARCHAR NOT NULL);
 CREATE TABLE IF NOT EXISTS history_base ("at" TIMESTAMP NOT NULL, body VARCHAR NOT NULL);
 """
+# What SPEC 4.1 keeps of a contact is in its own row, written with it: the users it was released from
+# (sorted; NULL: none), then its release timers: the route whose options they are and the assignment
+# that set them, and per trigger (ReassignTrigger's order) its seconds (NULL: no such timer), due
+# (NULL: not running) and the order it was last armed in.
+_TIMER_PARTS = {"seconds": "BIGINT", "due": "TIMESTAMP", "armed": "BIGINT"}
+_TIMER_TYPES = {"timer_route": "VARCHAR", "timer_assignment": "BIGINT"} | {
+    f"{trigger}_{part}": kind for trigger in ReassignTrigger.texts() for part, kind in _TIMER_PARTS.items()
+}
+TIMER_COLUMNS = tuple(_TIMER_TYPES)  # as engine/releases.py `timer_columns` gives their values
+_RELEASE_TYPES = {"released": "VARCHAR[]"} | _TIMER_TYPES
+# Added to the table of a file that has none (rota 0.1.0's): its contacts have no timers, nor released users.
+SCHEMA += "".join(
+    f"ALTER TABLE contacts ADD COLUMN IF NOT EXISTS {name} {kind};\n" for name, kind in _RELEASE_TYPES.items()
+)
 
 SMALL_BATCH = 32
 CHECKPOINT_ROWS = 100_000  # journaled rows past which they are folded into the tables (few, large folds)
@@ -66,9 +76,10 @@ _ARROW_TYPES = {
     "BIGINT": pa.int64(),
     "TIMESTAMP": pa.timestamp("us"),
     "JSON": pa.string(),
+    "VARCHAR[]": pa.list_(pa.string()),
 }
 USER_COLUMNS = ("id", "name", "status", "deleted", "open_contacts", "last_assigned_at", "assigned_order", "attributes")
-TIMER_COLUMNS = ("contact", "trigger", "route", "seconds", "assignee", "assignment", "due", "armed")
+CONTACT_COLUMNS = ("id", "assignee", "closed", "attributes", *_RELEASE_TYPES)
 DECISION_COLUMNS = (
     "seq",
     "at",
@@ -90,11 +101,10 @@ class Changes:
     users: list[tuple] = field(default_factory=list)
     memberships: dict[str, list[str]] = field(default_factory=dict)  # user id -> all its teams
     cursors: dict[str, str] = field(default_factory=dict)
+    # With their released users and timers (SPEC 4.1); a row without those columns has none.
     contacts: list[tuple] = field(default_factory=list)
     queued: list[tuple] = field(default_factory=list)
     unqueued: list[str] = field(default_factory=list)
-    timers: dict[str, list[tuple]] = field(default_factory=dict)  # contact -> all its release timers (SPEC 4.1)
-    released: dict[str, list[str]] = field(default_factory=dict)  # contact -> all the users it was released from
     decisions: list[tuple] = field(default_factory=list)
     meta: dict[str, str] = field(default_factory=dict)
     policies: list[tuple] = field(default_factory=list)  # (version, text, created_at), kept forever
@@ -218,18 +228,13 @@ class EngineStore:
         if changes.cursors:
             self._upsert("rotation", ("pool", "last_user"), list(changes.cursors.items()))
         if changes.contacts:
-            self._upsert("contacts", ("id", "assignee", "closed", "attributes"), changes.contacts)
+            self._upsert("contacts", CONTACT_COLUMNS, changes.contacts)
         if changes.unqueued:
             self._delete_where_in("queue", "contact", changes.unqueued)
         if changes.queued:
             self._upsert(
                 "queue", ("contact", "route", "enqueued_at", "deadline", "priority", "sequence"), changes.queued
             )
-        if changes.timers:
-            self._replace_per_contact("release_timers", TIMER_COLUMNS, changes.timers)
-        if changes.released:
-            released = {contact: [(contact, user) for user in users] for contact, users in changes.released.items()}
-            self._replace_per_contact("released_users", ("contact", "user_id"), released)
         if changes.decisions:
             self._upsert("decisions", DECISION_COLUMNS, changes.decisions, verb="INSERT")
         if changes.meta:
@@ -260,13 +265,6 @@ class EngineStore:
             self.connection.execute(f"{verb} INTO {table} ({names}) SELECT {names} FROM rota_store_batch")
         finally:
             self.connection.unregister("rota_store_batch")
-
-    def _replace_per_contact(self, table: str, columns: tuple[str, ...], rows: dict[str, list[tuple]]) -> None:
-        """Each contact's rows of `table` become the ones given (none, for an empty list)."""
-        self._delete_where_in(table, "contact", list(rows))
-        kept = [row for contact_rows in rows.values() for row in contact_rows]
-        if kept:
-            self._upsert(table, columns, kept)
 
     def _delete_where_in(self, table: str, column: str, keys: list[str]) -> None:
         if len(keys) <= SMALL_BATCH:
@@ -501,8 +499,6 @@ def _size(changes: Changes) -> int:
         + len(changes.decision_inputs)
         + len(changes.inputs)
         + sum(len(teams) + 1 for teams in changes.memberships.values())
-        + sum(len(timers) + 1 for timers in changes.timers.values())
-        + sum(len(users) + 1 for users in changes.released.values())
     )
 
 
@@ -524,6 +520,13 @@ class _JournalUnpickler(pickle.Unpickler):
 
 def _unpickled(body: bytes) -> Changes:
     return Changes(**_JournalUnpickler(io.BytesIO(body)).load())
+
+
+def _with_release_columns(rows: list[tuple]) -> list[tuple]:
+    """Contact rows with SPEC 4.1's columns: a shorter one (a contact with no released users nor timers,
+    or any of a journal record of rota 0.1.0) has nothing in them."""
+    nothing = (None,) * len(_RELEASE_TYPES)
+    return [row if len(row) == len(CONTACT_COLUMNS) else row + nothing for row in rows]
 
 
 def _decode(body: str) -> Changes:
@@ -549,8 +552,6 @@ def _merged(changes_in_order: list[Changes]) -> Changes:
     contacts: dict[str, tuple] = {}
     queue: dict[str, tuple | None] = {}  # None: taken out of the queue
     memberships: dict[str, list[str]] = {}
-    timers: dict[str, list[tuple]] = {}
-    released: dict[str, list[str]] = {}
     cursors: dict[str, str] = {}
     meta: dict[str, str] = {}
     merged = Changes()
@@ -560,8 +561,6 @@ def _merged(changes_in_order: list[Changes]) -> Changes:
         queue.update((contact, None) for contact in changes.unqueued)
         queue.update((row[0], row) for row in changes.queued)
         memberships.update(changes.memberships)
-        timers.update(changes.timers)
-        released.update(changes.released)
         cursors.update(changes.cursors)
         meta.update(changes.meta)
         merged.decisions.extend(changes.decisions)
@@ -569,9 +568,8 @@ def _merged(changes_in_order: list[Changes]) -> Changes:
         merged.decision_inputs.extend(changes.decision_inputs)
         merged.inputs.extend(changes.inputs)
         merged.history_base.extend(changes.history_base)
-    merged.users, merged.contacts = list(users.values()), list(contacts.values())
+    merged.users, merged.contacts = list(users.values()), _with_release_columns(list(contacts.values()))
     merged.queued = [row for row in queue.values() if row is not None]
     merged.unqueued = [contact for contact, row in queue.items() if row is None]
     merged.memberships, merged.cursors, merged.meta = memberships, cursors, meta
-    merged.timers, merged.released = timers, released
     return merged

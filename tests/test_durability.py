@@ -115,12 +115,12 @@ def check_invariants(database):
         for query, broken in (
             ("FROM queue q JOIN contacts c ON c.id = q.contact WHERE c.closed", "a closed contact is still queued"),
             (
-                "FROM release_timers t JOIN contacts c ON c.id = t.contact WHERE c.closed "
-                "OR c.assignee IS DISTINCT FROM t.assignee OR t.contact IN (SELECT contact FROM queue)",
+                "FROM contacts WHERE timer_route IS NOT NULL "
+                "AND (closed OR assignee IS NULL OR id IN (SELECT contact FROM queue))",
                 "a release timer watches a contact its assignee no longer holds",
             ),
             (
-                "FROM released_users r JOIN contacts c ON c.id = r.contact WHERE c.closed OR c.assignee = r.user_id",
+                "FROM contacts WHERE len(released) > 0 AND (closed OR list_contains(released, assignee))",
                 "a contact is held by a user it was released from, or closed with released users",
             ),
             (

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rota.storage import EngineStore
-from rota.storage.engine_store import Changes, _pickled, _unpickled
+from rota.storage.engine_store import CONTACT_COLUMNS, Changes, _pickled, _unpickled
 from rota.storage.journal_file import journal_path
 
 AT = datetime(2026, 11, 25, 9, 30)
@@ -133,6 +133,25 @@ def test_a_binary_journal_row_from_an_older_file_is_folded_on_opening(tmp_path):
     store.connection.execute("INSERT INTO binary_journal VALUES (?)", [_pickled(Changes(decisions=[decision(0)]))])
     crash(store)
     assert logged(tmp_path / "engine.duckdb") == [0]
+
+
+def test_a_file_of_rota_0_1_0_gets_the_release_columns_and_its_journaled_contacts_nothing_in_them(tmp_path):
+    """0.1.0's contacts table and journal rows have no released users nor timers (SPEC 4.1 came after)."""
+    path = tmp_path / "engine.duckdb"
+    old = duckdb.connect(str(path))
+    old.execute(
+        "CREATE TABLE contacts (id VARCHAR PRIMARY KEY, assignee VARCHAR, closed BOOLEAN NOT NULL, attributes JSON)"
+    )
+    old.execute("INSERT INTO contacts VALUES ('c1', 'u1', false, '{}')")
+    old.execute("CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
+    old.execute("CREATE TABLE binary_journal (body BLOB NOT NULL)")
+    old.execute("INSERT INTO binary_journal VALUES (?)", [_pickled(Changes(contacts=[("c2", "u2", False, "{}")]))])
+    old.close()
+    store = EngineStore(path)
+    rows = store.rows("contacts", "id")
+    store.close()
+    assert [row[:4] for row in rows] == [("c1", "u1", False, "{}"), ("c2", "u2", False, "{}")]
+    assert all(value is None for row in rows for value in row[4:]) and len(rows[0]) == len(CONTACT_COLUMNS)
 
 
 def test_a_commit_that_repeats_the_last_ones_counters_writes_no_record(tmp_path):
