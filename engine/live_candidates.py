@@ -45,6 +45,7 @@ from .indexes import UserIndex
 from .roster import PROFILE_BITS, Change, JournalReader, Roster, User
 
 MAX_SETS = 64  # candidate sets kept per route
+UNKEYED: tuple[Hashable, ...] = ()  # the key of the one set of a route whose filters read no contact or `now` field
 FELL = Change.COUNT_FELL.value
 _KEYED_KINDS = frozenset({None, "string", "number", "bool", "timestamp"})
 LIST_KIND = value_kind([])
@@ -125,14 +126,16 @@ class RouteCandidates:
                 sets.popitem(last=False)[1].drop()
         else:
             sets.move_to_end(key)
-        chosen = candidates.choose(released)
-        if not released:
-            return chosen, candidates.count
-        return chosen, candidates.count - sum(1 for user_id in released if candidates.passes(user_id))
+        return candidates.pick(released)
 
-    def pick_unkeyed(self, released: Collection[str] = ()) -> tuple[User | None, int] | None:
-        """`pick` for a route whose filters read no contact or `now` field: one set, for every contact."""
-        return self.pick(NO_FIELDS, NO_FIELDS, released)
+    def pick_unkeyed(self, released: Collection[str] = ()) -> tuple[User | None, int]:
+        """`pick` for a route whose filters read no contact or `now` field: its one set, for every contact,
+        under the key `pick` would work out (no values to read, and no other set to evict it)."""
+        self.catch_up()
+        candidates = self.sets.get(UNKEYED)
+        if candidates is None:
+            candidates = self.sets[UNKEYED] = KeyedCandidates(self, {})
+        return candidates.pick(released)
 
     def lookup(self, values: dict[KeyField, Any]) -> list[User]:
         """The members that may pass the indexed filters for these key values (all of them, without an index)."""
@@ -239,10 +242,12 @@ class KeyedCandidates:
         for user_id in self.members:
             route.holders.setdefault(user_id, set()).add(self)
 
-    @property
-    def count(self) -> int:
-        """How many users are eligible now."""
-        return len(self.passing)
+    def pick(self, released: Collection[str] = ()) -> tuple[User | None, int]:
+        """`choose`, and how many users but `released` are eligible now."""
+        chosen = self.choose(released)
+        if not released:
+            return chosen, len(self.passing)
+        return chosen, len(self.passing) - sum(1 for user_id in released if self.passes(user_id))
 
     def passes(self, user_id: str) -> bool:
         """Whether the user is eligible now."""
@@ -253,8 +258,6 @@ class KeyedCandidates:
         """SPEC 3.4 over the eligible users but `released` (SPEC 4.1, a few); None when there is none."""
         route = self.route
         if route.least_open:
-            if len(self.heap) > 2 * len(self.members) + 64:  # mostly stale entries
-                self.heap.rebuild(self.members.values())
             # The least loaded user not released: the caps are monotone, so if it fails them everyone left does.
             top = (
                 self.heap.choose(lambda user: user.id not in released, monotone=False) if released else self.heap.top()
