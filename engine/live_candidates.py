@@ -177,16 +177,15 @@ class RouteCandidates:
         changes: dict[str, int] = {}
         for change, user_id in entries:
             changes[user_id] = changes.get(user_id, 0) | change
-        profiles = [user_id for user_id, bits in changes.items() if bits & PROFILE_BITS]
-        if len(profiles) > self.pool_size // 2 + 16:  # far behind: a pass over the pool is cheaper
+        far_behind = self.pool_size // 2 + 16  # more profiles changed: a pass over the pool is cheaper
+        if len(changes) > far_behind and sum(1 for bits in changes.values() if bits & PROFILE_BITS) > far_behind:
             self._rebuild()
             return
-        for user_id in profiles:
-            self._profile_changed(user_id)
         sets, members = self.sets, self.members
-        for user_id, bits in changes.items():
+        for user_id, bits in changes.items():  # each user's changes touch that user's places only
             if bits & PROFILE_BITS:
-                for candidates in list(sets.values()):
+                self._profile_changed(user_id)
+                for candidates in sets.values():
                     candidates.profile_changed(user_id, bits)
             elif user_id in members:  # a count never changes who is a member
                 self._count_changed(members[user_id], bits)
