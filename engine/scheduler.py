@@ -186,8 +186,9 @@ class Engine:
         for user in users:
             if user.deleted or (members is not None and user.id not in members):
                 continue
-            if fields is None:
-                fields = self.contacts[next(iter(klass.entries))].contact.fields  # the same for all of them
+            if fields is None:  # the same for all of them: the head's, or (all set aside) the first set aside's
+                entry = klass.head or next(iter(klass.set_aside.values()))
+                fields = self.contacts[entry.contact].contact.fields
             if route.eligible(user, fields, moment):
                 yield user
 
