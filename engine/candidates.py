@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from functools import partial
 
 from .choice import Accept, PassKeys, RisingKeyHeap, first_after
-from .roster import Change, JournalReader, Roster, User
+from .roster import COUNT_FELL, JournalReader, Roster, User
 
 
 class FallenCounts:
@@ -49,7 +49,7 @@ class FallenCounts:
         if entries is None:  # too far behind to know who: as if every count fell
             fallen = list(self.sets_of_user)
         else:
-            fallen = [user_id for change, user_id in entries if change is Change.COUNT_FELL]
+            fallen = [user_id for change, user_id in entries if change is COUNT_FELL]
         users, sets_of_user = self.roster.users, self.sets_of_user
         for user_id in fallen:
             for candidate_set in sets_of_user.get(user_id, ()):

@@ -22,8 +22,9 @@ from rota.dsl.ast import (
     Reassign,
     Route,
     Unassign,
+    fields_of,
 )
-from rota.vocabulary import SPACE_POOL, Logic, RouteKind, Status
+from rota.vocabulary import SPACE_POOL, Logic, RouteKind, Scope, Status
 
 from .evaluate import Evaluator, compile_condition, compile_expression
 from .filters import Condition, FilterPlan, plan_filters
@@ -116,9 +117,13 @@ class CompiledPolicy:
     zone: ZoneInfo | None
     version: str
     by_name: dict[str, CompiledRoute] = field(init=False, repr=False, compare=False)
+    # Whether a `when`, an `only` or an `assign to user` reads a `now.*` field: if none does, routing
+    # needs no `now` fields at all.
+    reads_now: bool = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "by_name", {route.name: route for route in self.routes})
+        object.__setattr__(self, "reads_now", any(_reads_now(route.route) for route in self.routes))
 
     def route_named(self, name: str) -> CompiledRoute | None:
         return self.by_name.get(name)
@@ -126,6 +131,14 @@ class CompiledPolicy:
     def select(self, contact: Any, now: Any) -> CompiledRoute | None:
         """SPEC 3.1: the first route whose `when` holds."""
         return next((route for route in self.routes if route.holds(contact, now)), None)
+
+
+def _reads_now(route: Route) -> bool:
+    action = route.action
+    expressions = [*route.filters, *([route.when] if route.when is not None else [])]
+    if isinstance(action, AssignToUser):
+        expressions.append(action.user)
+    return any(f.scope == Scope.NOW for expr in expressions for f in fields_of(expr))
 
 
 def compile_route(route: Route, index: int) -> CompiledRoute:

@@ -30,7 +30,7 @@ from .history import HistoryError, Input, PolicySwitch, input_from_record, input
 from .provenance import EVENTS_DIGEST, EventLog, Held, Run, RunMismatch
 from .queue import QueueEntry
 from .releases import ReleaseTimer, timer_columns, timers_of_row
-from .roster import Change, JournalReader, Roster, User
+from .roster import TEAMS, JournalReader, Roster, User
 from .router import Contact
 from .scheduler import ContactState, Engine, Event
 
@@ -238,7 +238,7 @@ class DurableEngine:
             return everyone, everyone
         users = self.engine.roster.users
         changed = sorted({user_id for _, user_id in entries if user_id in users})
-        teams = sorted({user_id for change, user_id in entries if change is Change.TEAMS and user_id in users})
+        teams = sorted({user_id for change, user_id in entries if change is TEAMS and user_id in users})
         return changed, teams
 
     def _attributes_text(self, state: ContactState) -> str:

@@ -45,6 +45,7 @@ from .indexes import UserIndex
 from .roster import PROFILE_BITS, Change, JournalReader, Roster, User
 
 MAX_SETS = 64  # candidate sets kept per route
+UNKEYED: tuple[Hashable, ...] = ()  # the key of the one set of a route whose filters read no contact or `now` field
 FELL = Change.COUNT_FELL.value
 _KEYED_KINDS = frozenset({None, "string", "number", "bool", "timestamp"})
 LIST_KIND = value_kind([])
@@ -125,14 +126,16 @@ class RouteCandidates:
                 sets.popitem(last=False)[1].drop()
         else:
             sets.move_to_end(key)
-        chosen = candidates.choose(released)
-        if not released:
-            return chosen, candidates.count
-        return chosen, candidates.count - sum(1 for user_id in released if candidates.passes(user_id))
+        return candidates.pick(released)
 
-    def pick_unkeyed(self, released: Collection[str] = ()) -> tuple[User | None, int] | None:
-        """`pick` for a route whose filters read no contact or `now` field: one set, for every contact."""
-        return self.pick(NO_FIELDS, NO_FIELDS, released)
+    def pick_unkeyed(self, released: Collection[str] = ()) -> tuple[User | None, int]:
+        """`pick` for a route whose filters read no contact or `now` field: its one set, for every contact,
+        under the key `pick` would work out (no values to read, and no other set to evict it)."""
+        self.catch_up()
+        candidates = self.sets.get(UNKEYED)
+        if candidates is None:
+            candidates = self.sets[UNKEYED] = KeyedCandidates(self, {})
+        return candidates.pick(released)
 
     def lookup(self, values: dict[KeyField, Any]) -> list[User]:
         """The members that may pass the indexed filters for these key values (all of them, without an index)."""
@@ -174,16 +177,15 @@ class RouteCandidates:
         changes: dict[str, int] = {}
         for change, user_id in entries:
             changes[user_id] = changes.get(user_id, 0) | change
-        profiles = [user_id for user_id, bits in changes.items() if bits & PROFILE_BITS]
-        if len(profiles) > self.pool_size // 2 + 16:  # far behind: a pass over the pool is cheaper
+        far_behind = self.pool_size // 2 + 16  # more profiles changed: a pass over the pool is cheaper
+        if len(changes) > far_behind and sum(1 for bits in changes.values() if bits & PROFILE_BITS) > far_behind:
             self._rebuild()
             return
-        for user_id in profiles:
-            self._profile_changed(user_id)
         sets, members = self.sets, self.members
-        for user_id, bits in changes.items():
+        for user_id, bits in changes.items():  # each user's changes touch that user's places only
             if bits & PROFILE_BITS:
-                for candidates in list(sets.values()):
+                self._profile_changed(user_id)
+                for candidates in sets.values():
                     candidates.profile_changed(user_id, bits)
             elif user_id in members:  # a count never changes who is a member
                 self._count_changed(members[user_id], bits)
@@ -239,10 +241,12 @@ class KeyedCandidates:
         for user_id in self.members:
             route.holders.setdefault(user_id, set()).add(self)
 
-    @property
-    def count(self) -> int:
-        """How many users are eligible now."""
-        return len(self.passing)
+    def pick(self, released: Collection[str] = ()) -> tuple[User | None, int]:
+        """`choose`, and how many users but `released` are eligible now."""
+        chosen = self.choose(released)
+        if not released:
+            return chosen, len(self.passing)
+        return chosen, len(self.passing) - sum(1 for user_id in released if self.passes(user_id))
 
     def passes(self, user_id: str) -> bool:
         """Whether the user is eligible now."""
@@ -253,8 +257,6 @@ class KeyedCandidates:
         """SPEC 3.4 over the eligible users but `released` (SPEC 4.1, a few); None when there is none."""
         route = self.route
         if route.least_open:
-            if len(self.heap) > 2 * len(self.members) + 64:  # mostly stale entries
-                self.heap.rebuild(self.members.values())
             # The least loaded user not released: the caps are monotone, so if it fails them everyone left does.
             top = (
                 self.heap.choose(lambda user: user.id not in released, monotone=False) if released else self.heap.top()

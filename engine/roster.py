@@ -66,6 +66,9 @@ class Change(enum.IntEnum):
     COUNT_FELL = 8  # open count fell: a contact was taken away
 
 
+# The members bound once: an attribute of an Enum class is looked up through EnumType's `__getattr__`
+# hook, several times slower than a global's, and the journal records a change at every assignment.
+PROFILE, TEAMS, COUNT, COUNT_FELL = Change.PROFILE, Change.TEAMS, Change.COUNT, Change.COUNT_FELL
 # A journal entry: what changed, and whose.
 Entry = tuple[Change, str]
 # The kinds that change who a route's members are (counts never do).
@@ -91,9 +94,9 @@ class Journal:
     def record(self, change: Change, user_id: str) -> None:
         self.entries.append((change, user_id))
         self.end += 1
-        if change is not Change.COUNT:
+        if change is not COUNT:
             self.not_rises += 1
-            if change is Change.COUNT_FELL:
+            if change is COUNT_FELL:
                 self.falls += 1
         if len(self.entries) > 2 * KEPT_CHANGES:
             del self.entries[:KEPT_CHANGES]
@@ -143,7 +146,7 @@ class Roster:
     def profile_changed(self, user_id: str) -> None:
         """The user's status, name, attributes or deletion changed (the caller changed them)."""
         self._profile_version += 1
-        self.journal.record(Change.PROFILE, user_id)
+        self.journal.record(PROFILE, user_id)
 
     def in_pool(self, user: User, team: str | None) -> bool:
         return not user.deleted and (team is None or user.id in self.members.get(team, ()))
@@ -206,7 +209,7 @@ class Roster:
 
     def _teams_changed(self, user_id: str) -> None:
         self._profile_version += 1
-        self.journal.record(Change.TEAMS, user_id)
+        self.journal.record(TEAMS, user_id)
 
     def pool(self, team: str | None) -> list[User]:
         """The users a team (or, for None, the space) routes to: not deleted, by id."""
@@ -227,7 +230,7 @@ class Roster:
     def give(self, user: User, previous_assignee: str | None, now: datetime) -> None:
         """Assign a contact to `user`, taking it from its previous assignee (SPEC 3.5)."""
         self.give_unjournalled(user, previous_assignee, now)
-        self.journal.record(Change.COUNT, user.id)
+        self.journal.record(COUNT, user.id)
 
     # The batch's pass gives without journalling the rises: a million entries nobody reads, since its
     # candidate sets only look for falls (still journalled by `take_away`). It ends with `journal_rises_since`.
@@ -255,11 +258,11 @@ class Roster:
         """One COUNT entry for each user given a contact since `next_order` was `order`."""
         for user in self.users.values():
             if user.assigned_order >= order:
-                self.journal.record(Change.COUNT, user.id)
+                self.journal.record(COUNT, user.id)
 
     def take_away(self, assignee: str | None) -> None:
         """The assignee no longer holds one of its contacts; never below zero."""
         holder = self.users.get(assignee) if assignee is not None else None
         if holder is not None and holder.open > 0:
             holder.open -= 1
-            self.journal.record(Change.COUNT_FELL, holder.id)
+            self.journal.record(COUNT_FELL, holder.id)

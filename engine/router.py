@@ -83,7 +83,10 @@ class Router:
         self._moment: tuple[datetime | None, dict[str, Any]] = (None, {})
 
     def now_fields(self, now: datetime) -> dict[str, Any]:
-        """The `now.*` fields, worked out once per instant (a drain asks many times)."""
+        """The `now.*` fields, worked out once per instant (a drain asks many times), and only for a policy
+        that reads them: none of its expressions reads one otherwise."""
+        if not self.policy.reads_now:
+            return NO_FIELDS
         if now != self._moment[0]:
             self._moment = (now, now_fields(now, self.policy.zone))
         return self._moment[1]
@@ -144,16 +147,13 @@ class Router:
 
         The same as `choose` over `candidates`, without the scan where the route's
         per-pick filters are all caps or indexed (a property test holds the two together)."""
-        if route.plan.live:
-            live = self._live.get(route.name)
-            if live is None:
-                live = self._live[route.name] = RouteCandidates(route, self.roster)
-            # A route with caps only reads neither the contact nor the clock: its one set needs no key.
-            picked = (
-                live.pick(contact.fields, self.now_fields(now), contact.released)
-                if live.key_fields
-                else live.pick_unkeyed(contact.released)
-            )
+        live = self._live.get(route.name)
+        if live is None and route.plan.live:
+            live = self._live[route.name] = RouteCandidates(route, self.roster)
+        if live is not None:
+            if not live.key_fields:  # caps only read neither the contact nor the clock: one set, no key
+                return live.pick_unkeyed(contact.released)
+            picked = live.pick(contact.fields, self.now_fields(now), contact.released)
             if picked is not None:
                 return picked
         candidates = self.candidates(route, contact, now)

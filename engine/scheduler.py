@@ -115,8 +115,9 @@ class Engine:
         """Fire every timeout and release timer due before `until` (or at it, when inclusive), in order:
         at one instant deadlines first, then release timers in the order they were set (SPEC 4.1)."""
         decisions: list[Decision] = []
+        releases = self.releases
         while True:
-            timer = self.releases.first_due(until, inclusive)
+            timer = releases.first_due(until, inclusive) if releases.timers else None  # no timers: none due
             entry = self.queue.pop_due(until, inclusive) if timer is None else self.queue.pop_due(timer[0], True)
             if entry is not None:
                 decisions += self._time_out(entry)
@@ -185,8 +186,9 @@ class Engine:
         for user in users:
             if user.deleted or (members is not None and user.id not in members):
                 continue
-            if fields is None:
-                fields = self.contacts[next(iter(klass.entries))].contact.fields  # the same for all of them
+            if fields is None:  # the same for all of them: the head's, or (all set aside) the first set aside's
+                entry = klass.head or next(iter(klass.set_aside.values()))
+                fields = self.contacts[entry.contact].contact.fields
             if route.eligible(user, fields, moment):
                 yield user
 
@@ -241,7 +243,8 @@ class Engine:
         if state is None or state.closed:
             return
         self.queue.remove(contact_id)
-        self.releases.clear(contact_id)
+        if self.releases.timers:  # no timers (a policy without reassign options): none to clear
+            self.releases.clear(contact_id)
         self.roster.take_away(state.contact.assignee)
         state.contact.assignee = None
         state.contact.released = set()
@@ -380,7 +383,7 @@ class Engine:
         if outcome == d.ASSIGNED and route is not None and route.reassigns:
             assert decision.user is not None and decision.at is not None  # an assignment names its user and time
             self.releases.set(decision.contact, route, decision.user, self.is_online(decision.user), decision.at)
-        elif outcome in TIMERS_CLEARED:
+        elif outcome in TIMERS_CLEARED and self.releases.timers:  # no timers: none to clear
             self.releases.clear(decision.contact)
 
 

@@ -21,6 +21,8 @@ import pyarrow.compute as pc
 
 from rota.vocabulary import CONTACT_ASSIGNEE_COLUMN, CONTACT_ID_COLUMN, USER_STATUS_COLUMN, Status
 
+STATUSES = Status.texts()  # the statuses a snapshot takes, bound once: a replay checks every `status` event's
+
 # A column of values that have no single kind, each kept with its own (DuckDB's JSON type).
 JSON_TYPE = pa.json_(pa.string())
 # The built-in contact columns, always present in a batch's contacts table, as text.
@@ -181,6 +183,6 @@ def user_attributes(attrs: Mapping[str, Any]) -> dict[str, Any]:
 
 def known_status(status: Any) -> str:
     """A status as a snapshot takes it (SPEC 1): one of online, away, offline."""
-    if status not in Status.texts():
+    if status not in STATUSES:
         raise ValueError(f"unknown status {json.dumps(status)}; use {', '.join(Status.texts())}")
     return str(status)

@@ -24,14 +24,13 @@ from rota.diagnostics import (
     DATA_UNREADABLE,
     Diagnostic,
 )
-from rota.vocabulary import OPTIONAL_USER_COLUMNS, STANDARD_USER_COLUMNS, USER_ID_COLUMN, USER_STATUS_COLUMN, Status
+from rota.vocabulary import OPTIONAL_USER_COLUMNS, STANDARD_USER_COLUMNS, USER_ID_COLUMN, USER_STATUS_COLUMN
 
 from .errors import data_error, data_warning, row_word
 from .files import reject_duplicate_ids, require_columns, with_id_column
-from .kinds import column_values, json_array
+from .kinds import STATUSES, column_values, json_array
 from .readers import FORMATS, CsvColumn, Read, read_file, shown
 
-STATUSES = Status.texts()
 # The kind each built-in user column needs (readers.WANTS), and its Arrow type.
 USER_COLUMN_KINDS = {"deleted": "bool", "open_contacts": "int", "last_assigned_at": "timestamp"}
 USER_COLUMN_TYPES = {

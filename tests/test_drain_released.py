@@ -7,7 +7,9 @@ random runs with a pool of three users, caps of one or two contacts and short
 release timers, so that contacts come back to the queue released from the only
 users who could take them, the engine's decisions and final queue must be those
 of an engine whose drain tries every queued contact in queue order, and the run
-must hold every property of rota.testing's model.
+must hold every property of rota.testing's model. The same holds under the routes
+with a filter that reads the contact (a class per language), where whether a user
+that changed may take a class's contacts depends on the class's contact fields.
 """
 
 from datetime import datetime, timedelta
@@ -27,9 +29,7 @@ CONTACTS = tuple(f"c{number}" for number in range(1, 7))
 STATUSES = (Status.ONLINE.value, Status.ONLINE.value, Status.AWAY.value, Status.OFFLINE.value)
 GAPS = (0, 20, 60, 90, 300)  # seconds: around the release timers', so releases and events interleave
 # Two classes of each route (VIP or not): contacts of one class ahead of the other's in the queue.
-POLICY = compile_policy(
-    load_policy(
-        """
+POLICY_TEXT = """
 route vip when "vip" in contact.tags {
   assign to team "VIP"
   using least_open
@@ -49,15 +49,27 @@ route desk {
   reassign when away 1m -> vip
 }
 """
-    )
-)
+POLICY = compile_policy(load_policy(POLICY_TEXT))
 SNAPSHOT = Snapshot(tuple(UserRecord(user, Status.ONLINE.value) for user in USERS), (("VIP", "u1"), ("VIP", "u2")))
+# The same routes with a filter that reads the contact: a class per language, and whether a user that
+# changed may take a class's contacts depends on them.
+LANGUAGES = ("en", "es")
+BY_LANGUAGE = compile_policy(
+    load_policy(POLICY_TEXT.replace("  only online\n", "  only online\n  only contact.language in user.languages\n"))
+)
+SPEAKING = Snapshot(
+    tuple(
+        UserRecord(user, Status.ONLINE.value, attributes={"languages": list(LANGUAGES[: 1 + index % 2])})
+        for index, user in enumerate(USERS)
+    ),
+    SNAPSHOT.memberships,
+)
 
 
-def event(kind: str, contact: str, user: str, status: str, vip: bool) -> dict:
+def event(kind: str, contact: str, user: str, status: str, vip: bool, language: str = LANGUAGES[0]) -> dict:
     """An event's fields, of those drawn the ones its kind takes."""
     if kind == EventType.ROUTE.value:
-        return {"type": kind, "contact": contact, "attrs": {"tags": ["vip"] if vip else []}}
+        return {"type": kind, "contact": contact, "attrs": {"tags": ["vip"] if vip else [], "language": language}}
     if kind == EventType.CLOSE.value:
         return {"type": kind, "contact": contact}
     if kind == EventType.REPLY.value:
@@ -76,6 +88,7 @@ STEPS = st.lists(
             st.sampled_from(USERS),
             st.sampled_from(STATUSES),
             st.booleans(),
+            st.sampled_from(LANGUAGES),
         ),
     ),
     max_size=40,
@@ -91,12 +104,13 @@ def timed(steps: list[tuple[int, dict]]) -> list[Event]:
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(steps=STEPS)
-def test_drains_with_released_users_place_what_a_scan_of_the_queue_places(steps):
+@given(steps=STEPS, by_language=st.booleans())
+def test_drains_with_released_users_place_what_a_scan_of_the_queue_places(steps, by_language):
     events = timed(steps)
     until = (events[-1].at if events else START) + timedelta(minutes=15)
-    run = run_engine(POLICY, SNAPSHOT, events, until)
-    scanned = run_engine(POLICY, SNAPSHOT, events, until, ScanningDrainEngine)
+    policy, snapshot = (BY_LANGUAGE, SPEAKING) if by_language else (POLICY, SNAPSHOT)
+    run = run_engine(policy, snapshot, events, until)
+    scanned = run_engine(policy, snapshot, events, until, ScanningDrainEngine)
     assert run.decisions == scanned.decisions
     assert run.final == scanned.final
     check_run(run)
