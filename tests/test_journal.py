@@ -6,22 +6,23 @@ import json
 import os
 import pickle
 from dataclasses import astuple
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_spec_4_1_reassign import DESK, T0, reply, route, status
 
-from rota.engine import Decision, DurableEngine, Event
+from rota.engine import Decision, DurableEngine
 from rota.engine.releases import NO_TIMERS, timers_of_row
 from rota.storage import EngineStore
 from rota.storage.engine_store import CONTACT_COLUMNS, Changes, _pickled, _unpickled
 from rota.storage.journal_file import JournalFile, journal_path
 from rota.storage.legacy_releases import LEGACY_SCHEMA
 from rota.testing import Snapshot, UserRecord
-from rota.vocabulary import EventType, Outcome, Reason
+from rota.vocabulary import Outcome, Reason
 
 AT = datetime(2026, 11, 25, 9, 30)
 DECISION = (0, AT, "c1", "general", "queued", None, None, datetime(2026, 11, 25, 10), "v1", 0)
@@ -182,38 +183,18 @@ def test_a_commit_that_repeats_the_last_ones_counters_writes_no_record(tmp_path)
 
 
 # ---- Files of the build that kept release timers and released users in tables of their own (main a4e650d).
-DESK = """
-route sticky when contact.last_agent != null {
-  assign to user contact.last_agent
-  reassign when away 10m -> desk
-}
-
-route desk {
-  assign to team "Desk"
-  only online
-  timeout 30m
-  reassign when unanswered 5m
-}
-"""
-T0 = datetime(2026, 11, 25, 9)
-
-
-def event(minutes: float, kind: str, **fields) -> Event:
-    return Event(T0 + timedelta(minutes=minutes), kind, **fields)
-
-
 # Folded: c1 released from u1 at 5 (u2 away: queued), c3 held by away u2 (its timer due at 14), c4 assigned
 # to u1. Journaled: u1's reply to c4. Then: c3 released at 14 (to u1), u2 back online at 16 takes c1 (u1 may not).
 FOLDED = [
-    event(0, EventType.ROUTE.value, contact="c1"),
-    event(1, EventType.ROUTE.value, contact="c2"),
-    event(2, EventType.REPLY.value, contact="c2", user="u2"),
-    event(3, EventType.ROUTE.value, contact="c3", attrs={"last_agent": "u2"}),
-    event(4, EventType.STATUS.value, user="u2", status="away"),
-    event(6, EventType.ROUTE.value, contact="c4"),
+    route(0, "c1"),
+    route(1, "c2"),
+    reply(2, "c2", "u2"),
+    route(3, "c3", last_agent="u2"),
+    status(4, "u2", "away"),
 ]
-JOURNALED = [event(7, EventType.REPLY.value, contact="c4", user="u1")]
-AFTER = [event(16, EventType.STATUS.value, user="u2", status="online")]
+FOLDED.append(route(6, "c4"))
+JOURNALED = [reply(7, "c4", "u1")]
+AFTER = [status(16, "u2", "online")]
 
 
 def desk_file(path: Path) -> None:
