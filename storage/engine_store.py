@@ -135,8 +135,10 @@ class EngineStore:
         self.lock = threading.RLock()
         # Journaled changes not yet folded into the tables; a crash leaves them in the journal file (or, in a
         # file written before it, in the `binary_journal` table, or before that as JSON in `journal`).
-        # Records of the build that kept release timers and released users in tables of their own say them apart.
+        # A record of the build that kept release timers and released users in tables of their own carries them
+        # apart: `legacy` takes them, for the fold below to write them where that build did, then move them.
         legacy = LegacyJournal()
+        self._journal: JournalFile | None = None
         self._unfolded = [_decode(row[0]) for row in self.connection.execute("SELECT body FROM journal").fetchall()] + [
             _unpickled(row[0], legacy) for row in self.connection.execute("SELECT body FROM binary_journal").fetchall()
         ]
@@ -152,6 +154,8 @@ class EngineStore:
                 self._column_types = self._read_column_types()
         except BaseException:
             self.connection.close()
+            if self._journal is not None:
+                self._journal.close()
             raise
 
     def _read_column_types(self) -> dict[str, dict[str, str]]:
