@@ -27,6 +27,7 @@ import pyarrow as pa
 from rota.vocabulary import ReassignTrigger
 
 from .journal_file import FILE_ID_BYTES, JournalFile, journal_path
+from .legacy_releases import LEGACY_SCHEMA, TIMERS_TABLE, LegacyJournal, moving_statements
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
@@ -134,21 +135,36 @@ class EngineStore:
         self.lock = threading.RLock()
         # Journaled changes not yet folded into the tables; a crash leaves them in the journal file (or, in a
         # file written before it, in the `binary_journal` table, or before that as JSON in `journal`).
+        # A record of the build that kept release timers and released users in tables of their own carries them
+        # apart: `legacy` takes them, for the fold below to write them where that build did, then move them.
+        legacy = LegacyJournal()
+        self._journal: JournalFile | None = None
         self._unfolded = [_decode(row[0]) for row in self.connection.execute("SELECT body FROM journal").fetchall()] + [
-            _unpickled(row[0]) for row in self.connection.execute("SELECT body FROM binary_journal").fetchall()
+            _unpickled(row[0], legacy) for row in self.connection.execute("SELECT body FROM binary_journal").fetchall()
         ]
         try:
-            self._journal = None if self.path == ":memory:" else self._open_journal()
+            self._journal = None if self.path == ":memory:" else self._open_journal(legacy)
+            self._unfolded_rows = sum(_size(changes) for changes in self._unfolded)
+            self._last_settings: tuple[dict[str, str], dict[str, str]] | None = None  # meta, cursors last committed
+            if legacy.found:
+                self.connection.execute(LEGACY_SCHEMA)
+            self._column_types = self._read_column_types()
+            if TIMERS_TABLE in self._column_types:  # that build's file: its tables moved into the contacts' rows
+                self._fold(legacy)
+                self._column_types = self._read_column_types()
         except BaseException:
             self.connection.close()
+            if self._journal is not None:
+                self._journal.close()
             raise
-        self._unfolded_rows = sum(_size(changes) for changes in self._unfolded)
-        self._last_settings: tuple[dict[str, str], dict[str, str]] | None = None  # meta and cursors last committed
-        self._column_types: dict[str, dict[str, str]] = {}
+
+    def _read_column_types(self) -> dict[str, dict[str, str]]:
+        types: dict[str, dict[str, str]] = {}
         for table, column, type_name in self.connection.execute(
             "SELECT table_name, column_name, data_type FROM information_schema.columns"
         ).fetchall():
-            self._column_types.setdefault(table, {})[column] = type_name
+            types.setdefault(table, {})[column] = type_name
+        return types
 
     def is_empty(self) -> bool:
         return not self.meta() and self.count("users") == 0
@@ -185,36 +201,52 @@ class EngineStore:
                 self.checkpoint()
             self._last_settings = (changes.meta, changes.cursors)
 
-    def _open_journal(self) -> JournalFile:
+    def _open_journal(self, legacy: LegacyJournal) -> JournalFile:
         found = self.connection.execute("SELECT id, folded_through FROM journal_file").fetchall()
         if not found:
             found = [(os.urandom(FILE_ID_BYTES), 0)]
             self.connection.execute("INSERT INTO journal_file VALUES (?, ?)", list(found[0]))
         file_id, folded_through = found[0]
         journal = JournalFile(journal_path(self.path), file_id, folded_through)
-        self._unfolded += [_unpickled(body) for body in journal.records]
+        self._unfolded += [_unpickled(body, legacy) for body in journal.records]
         journal.records = []
         return journal
 
     def checkpoint(self) -> None:
         """Fold what the journal holds into the tables, in one transaction."""
         with self.lock:
-            if not self._unfolded:
-                return
-            self.connection.execute("BEGIN TRANSACTION")
-            try:
-                self._write(_merged(self._unfolded))
-                self.connection.execute("DELETE FROM journal")
-                self.connection.execute("DELETE FROM binary_journal")
-                if self._journal is not None:  # records up to here are in the tables, should emptying it fail
-                    self.connection.execute("UPDATE journal_file SET folded_through = ?", [self._journal.last_number])
-                self.connection.execute("COMMIT")
-            except BaseException:
-                self.connection.execute("ROLLBACK")
-                raise
-            self._unfolded, self._unfolded_rows = [], 0
-            if self._journal is not None:
-                self._journal.empty()
+            if self._unfolded:
+                self._fold()
+
+    def _fold(self, legacy: LegacyJournal | None = None) -> None:
+        """`checkpoint`'s transaction; with `legacy`, that build's timers and released users written as it
+        did, then moved into the contacts' columns and their tables dropped (the same transaction)."""
+        self.connection.execute("BEGIN TRANSACTION")
+        try:
+            self._write(_merged(self._unfolded))
+            if legacy is not None:
+                self._move_legacy(legacy)
+            self.connection.execute("DELETE FROM journal")
+            self.connection.execute("DELETE FROM binary_journal")
+            if self._journal is not None:  # records up to here are in the tables, should emptying it fail
+                self.connection.execute("UPDATE journal_file SET folded_through = ?", [self._journal.last_number])
+            self.connection.execute("COMMIT")
+        except BaseException:
+            self.connection.execute("ROLLBACK")
+            raise
+        self._unfolded, self._unfolded_rows = [], 0
+        if self._journal is not None:
+            self._journal.empty()
+
+    def _move_legacy(self, legacy: LegacyJournal) -> None:
+        for table, columns, per_contact in legacy.rows():
+            if per_contact:
+                self._delete_where_in(table, "contact", list(per_contact))
+            rows = [row for contact_rows in per_contact.values() for row in contact_rows]
+            if rows:
+                self._upsert(table, columns, rows)
+        for statement, parameters in moving_statements(tuple(_TIMER_PARTS)):
+            self.connection.execute(statement, parameters)
 
     def _write(self, changes: Changes) -> None:
         # Large batches go as Arrow tables (DuckDB's executemany is row by row); a few rows as plain statements.
@@ -518,8 +550,10 @@ class _JournalUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"a journal body names {module}.{name}")
 
 
-def _unpickled(body: bytes) -> Changes:
-    return Changes(**_JournalUnpickler(io.BytesIO(body)).load())
+def _unpickled(body: bytes, legacy: LegacyJournal | None = None) -> Changes:
+    """A journal body; `legacy` takes what a record of the build with release tables says of them."""
+    record = _JournalUnpickler(io.BytesIO(body)).load()
+    return Changes(**(record if legacy is None else legacy.take(record)))
 
 
 def _with_release_columns(rows: list[tuple]) -> list[tuple]:

@@ -5,6 +5,7 @@ still folded in."""
 import json
 import os
 import pickle
+from dataclasses import astuple
 from datetime import datetime
 from pathlib import Path
 
@@ -12,10 +13,16 @@ import duckdb
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_spec_4_1_reassign import DESK, T0, reply, route, status
 
+from rota.engine import Decision, DurableEngine
+from rota.engine.releases import NO_TIMERS, timers_of_row
 from rota.storage import EngineStore
 from rota.storage.engine_store import CONTACT_COLUMNS, Changes, _pickled, _unpickled
-from rota.storage.journal_file import journal_path
+from rota.storage.journal_file import JournalFile, journal_path
+from rota.storage.legacy_releases import LEGACY_SCHEMA
+from rota.testing import Snapshot, UserRecord
+from rota.vocabulary import Outcome, Reason
 
 AT = datetime(2026, 11, 25, 9, 30)
 DECISION = (0, AT, "c1", "general", "queued", None, None, datetime(2026, 11, 25, 10), "v1", 0)
@@ -173,3 +180,104 @@ def test_a_commit_that_repeats_the_last_ones_counters_writes_no_record(tmp_path)
     assert reopened.meta()["events_applied"] == "2"
     assert [row["seq"] for row in reopened.decisions()] == [0, 1]
     reopened.close()
+
+
+# ---- Files of the build that kept release timers and released users in tables of their own (main a4e650d).
+# Folded: c1 released from u1 at 5 (u2 away: queued), c3 held by away u2 (its timer due at 14), c4 assigned
+# to u1. Journaled: u1's reply to c4. Then: c3 released at 14 (to u1), u2 back online at 16 takes c1 (u1 may not).
+FOLDED = [
+    route(0, "c1"),
+    route(1, "c2"),
+    reply(2, "c2", "u2"),
+    route(3, "c3", last_agent="u2"),
+    status(4, "u2", "away"),
+]
+FOLDED.append(route(6, "c4"))
+JOURNALED = [reply(7, "c4", "u1")]
+AFTER = [status(16, "u2", "online")]
+
+
+def desk_file(path: Path) -> None:
+    """The folded events in the tables, the journaled ones in the journal only (a process killed then)."""
+    users = (UserRecord("u1", "online"), UserRecord("u2", "online"))
+    roster = Snapshot(users, (("Desk", "u1"), ("Desk", "u2"))).roster()
+    durable = DurableEngine.open(path, DESK, roster, now=T0)
+    for events in (FOLDED, JOURNALED):
+        for item in events:
+            durable.handle(item)
+        durable.commit()
+        if events is FOLDED:
+            durable.store.checkpoint()
+    crash(durable.store)
+
+
+def as_the_release_tables_build_wrote_it(path: Path) -> None:
+    """Rewrite `desk_file`'s file as a4e650d keeps the same state: contacts of four columns, their timers and
+    released users in `release_timers` / `released_users`, journal records with `timers` and `released`."""
+    tables = duckdb.connect(str(path))
+    rows = tables.execute("SELECT * FROM contacts").fetchall()
+    tables.execute(LEGACY_SCHEMA)
+    for contact, assignee, _, _, released, *timer_row in rows:
+        for user in released or ():
+            tables.execute("INSERT INTO released_users VALUES (?, ?)", [contact, user])
+        for timer in timers_of_row(contact, assignee, tuple(timer_row)):
+            tables.execute("INSERT INTO release_timers VALUES (?, ?, ?, ?, ?, ?, ?, ?)", list(astuple(timer)))
+    tables.execute("CREATE TEMP TABLE kept AS SELECT id, assignee, closed, attributes FROM contacts")
+    tables.execute("DROP TABLE contacts")
+    tables.execute(
+        "CREATE TABLE contacts (id VARCHAR PRIMARY KEY, assignee VARCHAR, closed BOOLEAN NOT NULL, attributes JSON)"
+    )
+    tables.execute("INSERT INTO contacts SELECT * FROM kept")
+    file_id, folded_through = tables.execute("SELECT id, folded_through FROM journal_file").fetchall()[0]
+    tables.close()
+    journal = JournalFile(journal_path(path), file_id, folded_through)
+    records, journal.records = journal.records, []
+    journal.empty()
+    journal.last_number = folded_through
+    for body in records:
+        record = pickle.loads(body)
+        record["timers"], record["released"] = {}, {}
+        contacts = []
+        for row in record["contacts"]:
+            contact, assignee = row[0], row[1]
+            released, timer_row = (row[4], row[5:]) if len(row) > 4 else (None, NO_TIMERS)
+            record["released"][contact] = sorted(released or ())
+            record["timers"][contact] = [astuple(timer) for timer in timers_of_row(contact, assignee, timer_row)]
+            contacts.append(row[:4])
+        record["contacts"] = contacts
+        journal.append(pickle.dumps(record))
+    journal.close()
+
+
+def state_and_rest(path: Path) -> tuple[dict, dict, list[Decision]]:
+    """The timers and released users an opened file holds, and the decisions of the events after."""
+    durable = DurableEngine.open(path, now=T0)
+    timers = {
+        contact: {trigger: astuple(timer) for trigger, timer in by_trigger.items()}
+        for contact, by_trigger in durable.engine.releases.timers.items()
+    }
+    released = {contact: state.contact.released for contact, state in durable.engine.contacts.items()}
+    rest = [decision for item in AFTER for decision in durable.handle(item)]
+    durable.close()
+    return timers, released, rest
+
+
+def test_a_file_of_the_build_with_release_tables_keeps_its_timers_and_released_users(tmp_path):
+    """Its tables move into the contacts' columns (and are dropped), its journal record's timers and released
+    users with them: the engine has what that build had, and goes on as it would."""
+    desk_file(tmp_path / "now.duckdb")
+    desk_file(tmp_path / "before.duckdb")
+    as_the_release_tables_build_wrote_it(tmp_path / "before.duckdb")
+    expected, migrated = state_and_rest(tmp_path / "now.duckdb"), state_and_rest(tmp_path / "before.duckdb")
+    assert migrated == expected
+    timers, released, rest = migrated
+    assert set(timers) == {"c3"} and released["c1"] == {"u1"}  # c4's timer gone with u1's journaled reply
+    assert [(d.contact, d.outcome, d.user, d.reason) for d in rest] == [
+        ("c3", Outcome.RELEASED.value, "u2", Reason.AWAY.value),  # due at 14, fired by the next event
+        ("c3", Outcome.ASSIGNED.value, "u1", Reason.ROUND_ROBIN.value),
+        ("c1", Outcome.ASSIGNED.value, "u2", Reason.ROUND_ROBIN.value),  # not u1, who released it
+    ]
+    tables = duckdb.connect(str(tmp_path / "before.duckdb"))
+    left = {row[0] for row in tables.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    tables.close()
+    assert not left & {"release_timers", "released_users"}
