@@ -29,7 +29,7 @@ from .batch_rows import PassRows
 from .batch_targets import FAILURE_OF_CODE, Targets
 from .candidates import FallenCounts, LeastOpenSet, RoundRobinSet
 from .choice import PassKeys
-from .roster import Change, Roster
+from .roster import COUNT_FELL, Roster
 
 try:
     from . import _kernel as kernel
@@ -89,7 +89,7 @@ class KernelPass:
             sets_of_user=held_in,
             pool_keys=pool_keys,
             cursors=roster.cursors,
-            record_fall=partial(roster.journal.record, Change.COUNT_FELL),
+            record_fall=partial(roster.journal.record, COUNT_FELL),
             out_position=position,
             out_place=place,
             out_failed=failed,
@@ -116,7 +116,7 @@ class KernelPass:
             given, fell = [], list(range(len(self.keys.ranked)))
         else:
             given = [rank_of[user.id] for user in rows.assigned_to[assigned:]]
-            fell = sorted({rank_of[user_id] for change, user_id in entries if change is Change.COUNT_FELL})
+            fell = sorted({rank_of[user_id] for change, user_id in entries if change is COUNT_FELL})
         self.compiled.load(np.array(given + fell, dtype=np.int64))
         self.compiled.fell(np.array(fell, dtype=np.int64))
 
