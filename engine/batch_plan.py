@@ -184,13 +184,14 @@ class RoutePlanner:
             sql, parameters = compiler.statement(
                 f"SELECT g.gid, u.id FROM rota_batch_groups g, {USERS_VIEW} u WHERE {where} ORDER BY g.gid, u.id"
             )
-            membership = self.connection.execute(sql, parameters).fetchall()
+            membership = self.connection.sql(sql, params=parameters).to_arrow_table()
         finally:
             self.connection.unregister("rota_batch_groups")
-        sets_of_ids: list[list[str]] = [[] for _ in range(group_values.num_rows)]
-        for gid, user_id in membership:
-            sets_of_ids[gid].append(user_id)
-        return sets_of_ids, group_of_contact
+        # Rows in group order: each group's ids are one slice, cut where the next group begins.
+        gids = membership.column("gid").to_numpy()
+        bounds = np.searchsorted(gids, np.arange(group_values.num_rows + 1))
+        ids = membership.column("id").to_pylist()
+        return [ids[start:end] for start, end in zip(bounds[:-1], bounds[1:])], group_of_contact
 
     def _numbered_groups_in_sql(self, values: pa.Table, group_fields: list[str]) -> tuple[np.ndarray, pa.Table]:
         """For values Arrow cannot hash (lists, JSON): numbered by DuckDB's dense_rank."""
@@ -209,16 +210,27 @@ class RoutePlanner:
 
 
 def _numbered_groups(values: pa.Table) -> tuple[np.ndarray, pa.Table] | None:
-    """Each row's group (rows with equal values share one, numbered from 0) and one row of values per
-    group with its number as `gid`; None when a column's values cannot be hashed by Arrow."""
-    codes = np.zeros(values.num_rows, dtype=np.int64)
+    """Each row's group (rows with equal values share one, numbered from 0 in order of first appearance)
+    and one row of values per group with its number as `gid`; None when a column's values cannot be
+    hashed by Arrow. Hashing only, no sort: O(rows)."""
+    codes: np.ndarray | None = None
     for column in values.columns:
         try:
-            encoded = pc.dictionary_encode(column.combine_chunks(), null_encoding="encode")
+            indices = _first_appearance_codes(column.combine_chunks())
         except pa.ArrowNotImplementedError:
             return None
-        indices = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
         # Renumbered densely after each column, so the combined numbers stay below the row count.
-        _, codes = np.unique(codes * len(encoded.dictionary) + indices, return_inverse=True)
-    _, first = np.unique(codes, return_index=True)
+        codes = indices if codes is None else _first_appearance_codes(pa.array(codes * (indices.max() + 1) + indices))
+    assert codes is not None  # grouped by at least one field
+    # Numbered in order of first appearance, a group's first row is where the running highest number rises.
+    rises = np.empty(len(codes), dtype=bool)
+    rises[:1] = True
+    np.greater(codes[1:], np.maximum.accumulate(codes)[:-1], out=rises[1:])
+    first = np.flatnonzero(rises)
     return codes, values.take(arrow_indices(first)).append_column("gid", pa.array(range(len(first)), pa.int64()))
+
+
+def _first_appearance_codes(values: pa.Array) -> np.ndarray:
+    """Each value's number, 0 for the first value seen, 1 for the next new one...; null is a value."""
+    encoded = pc.dictionary_encode(values, null_encoding="encode")
+    return encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)

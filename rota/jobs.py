@@ -99,15 +99,21 @@ class BatchSummary:
 
     @classmethod
     def of(cls, table: pa.Table, seconds: float) -> BatchSummary:
-        outcomes = Counter(dict(_value_counts(table.column("outcome"))))
-        routes = Counter(dict(_value_counts(table.column("route"))))
-        assigned_users = Counter(dict(_value_counts(table.column("user"))))
-        return cls(table.num_rows, seconds, outcomes, routes, assigned_users.most_common(5))
+        outcomes, routes = _value_counts(table.column("outcome")), _value_counts(table.column("route"))
+        return cls(table.num_rows, seconds, outcomes, routes, _value_counts(table.column("user")).most_common(5))
 
 
-def _value_counts(column: pa.ChunkedArray) -> list[tuple[str, int]]:
-    counts = column.value_counts().to_pylist()
-    return [(entry["values"], entry["counts"]) for entry in counts if entry["values"] is not None]
+def _value_counts(column: pa.ChunkedArray) -> Counter:
+    """How often each text appears; nulls left out. A dictionary column (rota batch's) is counted by its
+    codes: Arrow's value_counts of the column itself took two to three times as long on rota batch's
+    million rows."""
+    counts: Counter = Counter()
+    for chunk in column.chunks:
+        names = chunk.dictionary.to_pylist() if pa.types.is_dictionary(chunk.type) else None
+        for entry in (chunk if names is None else chunk.indices).value_counts().to_pylist():
+            if entry["values"] is not None:
+                counts[entry["values"] if names is None else names[entry["values"]]] += entry["counts"]
+    return counts
 
 
 def batch_file(

@@ -26,6 +26,7 @@ from rota.dsl.ast import (
     Using,
 )
 from rota.engine import compile_policy, run_batch
+from rota.jobs import BatchSummary
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -43,7 +44,16 @@ def batch_rows(policy, snapshot, items, encoded=False):
         tuple(row[c] for c in ("contact", "route", "outcome", "user", "reason", "deadline"))
         for row in table.to_pylist()
     ]
+    assert_summary_counts(BatchSummary.of(table, 0.0), rows)
     return rows, roster
+
+
+def assert_summary_counts(summary, rows):
+    """The summary `rota batch` prints counts the rows it wrote (the codes of dictionary columns included)."""
+    counted = [Counter(row[index] for row in rows if row[index] is not None) for index in (1, 2, 3)]
+    assert (summary.routes, summary.outcomes) == (counted[0], counted[1])
+    assert [count for _, count in summary.busiest_users] == sorted(counted[2].values(), reverse=True)[:5]
+    assert all(counted[2][user] == count for user, count in summary.busiest_users)
 
 
 def one_by_one_rows(policy, snapshot, items):
@@ -231,3 +241,17 @@ def test_a_run_of_sticky_contacts_leaves_each_user_as_one_by_one_does(snapshot, 
         fast, fast_roster = batch_rows(policy, snapshot, items)
     assert fast == slow
     assert _counts_and_turns(fast_roster) == _counts_and_turns(slow_roster)
+
+
+def test_the_summary_counts_texts_across_chunks_of_differing_dictionaries():
+    import pyarrow as pa
+
+    def chunk(codes, names):
+        return pa.DictionaryArray.from_arrays(pa.array(codes, pa.int64()), pa.array(names))
+
+    texts = [["a", "b", None, "a"], ["b", None, "b", "c"]]
+    column = pa.chunked_array([chunk([0, 1, None, 0], ["a", "b"]), chunk([0, None, 0, 1], ["b", "c"])])
+    table = pa.table({"route": column, "outcome": column, "user": column})
+    rows = [(None, text, text, text) for part in texts for text in part]
+    assert_summary_counts(BatchSummary.of(table, 0.0), rows)
+    assert BatchSummary.of(table, 0.0).busiest_users[0] == ("b", 3)
