@@ -490,7 +490,7 @@ def _load_roster(store: EngineStore, meta: dict[str, str]) -> Roster:
 def _load_contacts(store: EngineStore, engine: Engine) -> None:
     entries = {row[0]: QueueEntry(*row) for row in store.rows("queue", "sequence")}
     for contact_id, assignee, closed, attributes, released, *timer_row in store.rows("contacts", "id"):
-        contact = Contact(contact_id, assignee, decode_attributes(attributes), set(released or ()))
+        contact = Contact(contact_id, assignee, decode_attributes(attributes), frozenset(released or ()))
         engine.restore(contact, closed, entries.get(contact_id))
         for timer in timers_of_row(contact_id, assignee, tuple(timer_row)):
             engine.releases.restore(timer)

@@ -176,7 +176,7 @@ def engine_from_state(state: Mapping[str, Any], policy: CompiledPolicy) -> Engin
     engine = Engine(policy, roster)
     for record in state["contacts"]:
         attributes = decode_attributes(json.dumps(record["attrs"]))
-        contact = Contact(record["id"], record.get("assignee"), attributes, set(record.get("released_from", ())))
+        contact = Contact(record["id"], record.get("assignee"), attributes, frozenset(record.get("released_from", ())))
         engine.restore(contact, bool(record["closed"]), _queue_entry(record))
         for timer in record.get("timers", ()):
             engine.releases.restore(_release_timer(record["id"], timer))

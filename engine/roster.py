@@ -90,9 +90,17 @@ class Journal:
         # How many entries other than a rising count were ever recorded: under caps, which are monotone,
         # only those can make a user eligible where it was not (the drain checks this first).
         self.not_rises = 0
+        # Each (change, user) entry made once and kept: the journal holds up to 2 * KEPT_CHANGES of them, and
+        # an entry made anew at each record (one an assignment) would be that many more objects for the cycle
+        # collector (an enum member is one it tracks, so the tuple is never untracked) to walk.
+        self._made: dict[Change, dict[str, Entry]] = {kind: {} for kind in Change}
 
     def record(self, change: Change, user_id: str) -> None:
-        self.entries.append((change, user_id))
+        made = self._made[change]
+        entry = made.get(user_id)
+        if entry is None:
+            entry = made[user_id] = (change, user_id)
+        self.entries.append(entry)
         self.end += 1
         if change is not COUNT:
             self.not_rises += 1

@@ -35,6 +35,8 @@ from .live_candidates import RouteCandidates
 from .roster import PROFILE_CHANGES, JournalReader, Roster, User, as_user_id
 
 CONTACT_ID, CONTACT_ASSIGNEE = ContactField.ID.value, ContactField.ASSIGNEE.value
+# Released from nobody: one object that every such contact shares (`frozenset()` makes a new one at each call).
+NO_USERS: frozenset[str] = frozenset()
 
 
 @dataclass(eq=False)
@@ -43,7 +45,9 @@ class Contact:
     assignee: str | None = None
     attributes: dict[str, Any] = field(default_factory=dict)
     # The users the contact was released from (SPEC 4.1): never its candidates until closed or routed again.
-    released: set[str] = field(default_factory=set)
+    # Frozen, replaced at each release: most contacts are never released, and share NO_USERS instead of
+    # holding a set each, which the cycle collector would walk at every full collection.
+    released: frozenset[str] = NO_USERS
 
     @property
     def fields(self) -> dict[str, Any]:

@@ -39,7 +39,7 @@ from .filters import Path
 from .queue import ClassKey, Queue, QueueEntry
 from .releases import Releases, ReleaseTimer
 from .roster import JournalReader, Roster, User
-from .router import Contact, Router
+from .router import NO_USERS, Contact, Router
 
 EVENT_TYPES = EventType.texts()
 # Event types as plain text, bound once: every event is dispatched on one.
@@ -225,7 +225,7 @@ class Engine:
             )
         else:
             state.contact.attributes = attributes
-            state.contact.released = set()  # SPEC 4.1: whether it is queued, held or neither
+            state.contact.released = NO_USERS  # SPEC 4.1: whether it is queued, held or neither
         if contact_id in self.queue:
             self._requeue_in_class(contact_id)
             return []
@@ -247,7 +247,7 @@ class Engine:
             self.releases.clear(contact_id)
         self.roster.take_away(state.contact.assignee)
         state.contact.assignee = None
-        state.contact.released = set()
+        state.contact.released = NO_USERS
         state.closed = True
 
     def _change_user(self, event: Event, user_id: str) -> None:

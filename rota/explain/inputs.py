@@ -162,7 +162,7 @@ def state_of(notes: list[str]) -> NotedState:
         for team in note[6]:
             roster.join(user_id, team)
     contact_id, assignee, attributes, released = last["contact"]
-    contact = Contact(contact_id, assignee, decode_attributes(attributes), set(released))
+    contact = Contact(contact_id, assignee, decode_attributes(attributes), frozenset(released))
     return NotedState(roster, contact, parse_instant(last["now"]), last["via"], last["route"])
 
 
