@@ -57,5 +57,10 @@ def now_fields(moment: datetime, zone: ZoneInfo | None) -> dict[str, object]:
     return {HOUR: local.hour, MINUTE: local.minute, WEEKDAY: WEEKDAYS[local.weekday()], DATE: local.date().isoformat()}
 
 
+def span_of(seconds: int) -> timedelta:
+    """A duration of the language (whole seconds) as the engine adds it to an instant."""
+    return timedelta(seconds=seconds)
+
+
 def deadline_after(moment: datetime, seconds: int) -> datetime:
-    return moment + timedelta(seconds=seconds)
+    return moment + span_of(seconds)

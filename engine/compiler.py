@@ -91,9 +91,13 @@ class CompiledRoute:
         """The `reassign` options (SPEC 4.1), `unanswered` before `away`."""
         return self.route.reassigns
 
+    @cached_property
+    def reassigns_by_trigger(self) -> dict[str, Reassign]:
+        return {option.trigger: option for option in self.reassigns}
+
     def reassign(self, trigger: str) -> Reassign | None:
-        """The route's `reassign when TRIGGER` option, if it has one."""
-        return next((option for option in self.reassigns if option.trigger == trigger), None)
+        """The route's `reassign when TRIGGER` option, if it has one (a release looks it up)."""
+        return self.reassigns_by_trigger.get(trigger)
 
     def holds(self, contact: Any, now: Any) -> bool:
         return self.when is None or self.when(None, contact, now)

@@ -5,24 +5,31 @@ An assignment by a route with `reassign` options sets one timer per option:
 replies; `away` runs only while the assignee is not online, from the instant
 it stopped being online (or the assignment's, when it was not online then).
 
-Due timers come off a heap ordered by (due, order): `order` counts the
-timers armed so far, so timers due at one instant fire in the order they
-were set, and of one assignment's two `unanswered` first (it is armed
-first). A timer cleared or re-armed leaves its old heap entry behind, which
-is skipped when it reaches the top. `holding` indexes, per user, the
+Timers fire by (due, order): `order` counts the timers armed so far, so
+timers due at one instant fire in the order they were set, and of one
+assignment's two `unanswered` first (it is armed first). Running timers
+wait in one *lane* per duration D: a timer is armed at the engine's
+current instant + D, and that instant only moves forward, so a lane is
+already in firing order and a timer joins it at its end, leaves it from its
+front (a deque, not a heap: no sift per timer). The next timer to fire is
+the first of a lane's fronts. An instant earlier than the lane's last
+(a caller's clock that went back, timers read from disk) is put in its place
+by bisection. A timer cleared or re-armed leaves its old entry behind, which
+is skipped when it reaches the front. `holding` indexes, per user, the
 contacts it holds that have an `away` timer: a status change arms or clears
 those k contacts' timers and nobody else's, O(k log n).
 """
 
 from __future__ import annotations
 
-import heapq
+from bisect import insort
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from rota.vocabulary import ReassignTrigger
 
-from .clock import deadline_after
+from .clock import span_of
 from .compiler import CompiledRoute
 
 UNANSWERED, AWAY = ReassignTrigger.UNANSWERED.value, ReassignTrigger.AWAY.value
@@ -73,12 +80,34 @@ def timers_of_row(contact: str, assignee: str | None, columns: tuple) -> list[Re
     return found
 
 
+# A running timer in its lane: when it fires, then when it was armed (timers due at one instant fire in that order).
+LaneEntry = tuple[datetime, int, ReleaseTimer]
+
+
+class Lane:
+    """The running timers of one duration, in firing order (and entries left behind by timers cleared since)."""
+
+    __slots__ = ("span", "entries")
+
+    def __init__(self, seconds: int):
+        self.span = span_of(seconds)
+        self.entries: deque[LaneEntry] = deque()
+
+    def add(self, entry: LaneEntry) -> None:
+        """At the end when it fires last, as it does when armed at the engine's instant; else in its place."""
+        entries = self.entries
+        if entries and entry < entries[-1]:  # orders are unique: two entries never compare their timers
+            insort(entries, entry)
+        else:
+            entries.append(entry)
+
+
 @dataclass(eq=False)
 class Releases:
-    """Every contact's release timers, the heap of running ones, and who holds which."""
+    """Every contact's release timers, the lanes of running ones, and who holds which."""
 
     timers: dict[str, dict[str, ReleaseTimer]] = field(default_factory=dict)  # contact -> trigger -> timer
-    heap: list[tuple[datetime, int, ReleaseTimer]] = field(default_factory=list)
+    lanes: dict[int, Lane] = field(default_factory=dict)  # by duration, in seconds
     holding: dict[str, set[str]] = field(default_factory=dict)  # user -> its contacts with an `away` timer
     next_order: int = 0
     # The contacts whose timers changed since the durable engine last wrote them (None: nobody asks).
@@ -95,8 +124,8 @@ class Releases:
         # One sequence numbers the assignment, then each timer it arms (`_arm` inlined: every assignment is here).
         assignment = order = self.next_order
         for option in options:  # `unanswered` before `away`
-            trigger = option.trigger
-            timer = timers[trigger] = ReleaseTimer(contact, trigger, route.name, option.seconds, assignee, assignment)
+            trigger, seconds = option.trigger, option.seconds
+            timer = timers[trigger] = ReleaseTimer(contact, trigger, route.name, seconds, assignee, assignment)
             if trigger == AWAY:
                 held = self.holding.get(assignee)
                 if held is None:
@@ -106,9 +135,10 @@ class Releases:
                 if online:
                     continue
             order += 1
-            due = timer.due = deadline_after(now, option.seconds)
+            lane = self._lane(seconds)
+            due = timer.due = now + lane.span
             timer.order = order
-            heapq.heappush(self.heap, (due, order, timer))
+            lane.add((due, order, timer))
         self.next_order = order + 1
         self._touch(contact)
 
@@ -155,19 +185,24 @@ class Releases:
 
     def first_due(self, until: datetime, inclusive: bool) -> tuple[datetime, ReleaseTimer] | None:
         """The running timer that fires next, with its instant, if it is due before `until` (or at it,
-        when inclusive)."""
-        heap = self.heap
-        while heap:
-            due, order, timer = heap[0]
-            if due > until or (due == until and not inclusive):
-                return None  # every entry, current or left behind, is due later: most steps end here
-            if self._runs(timer, due, order):
-                return due, timer
-            heapq.heappop(heap)
-        return None
+        when inclusive): the first of the lanes' first running timers."""
+        first = None
+        for lane in self.lanes.values():
+            entries = lane.entries
+            while entries:
+                entry = entries[0]
+                due = entry[0]
+                if due > until or (due == until and not inclusive):
+                    break  # every entry of the lane, current or left behind, is due later: most steps end here
+                if self._runs(*entry):
+                    if first is None or entry < first:
+                        first = entry
+                    break
+                entries.popleft()
+        return None if first is None else (first[0], first[2])
 
-    def _runs(self, timer: ReleaseTimer, due: datetime, order: int) -> bool:
-        """Whether a heap entry is the timer's current arming (not one cleared, re-armed or replaced since)."""
+    def _runs(self, due: datetime, order: int, timer: ReleaseTimer) -> bool:
+        """Whether a lane's entry is the timer's current arming (not one cleared, re-armed or replaced since)."""
         timers = self.timers.get(timer.contact)
         return timer.due == due and timer.order == order and timers is not None and timers.get(timer.trigger) is timer
 
@@ -177,12 +212,19 @@ class Releases:
         if timer.trigger == AWAY:
             self.holding.setdefault(timer.assignee, set()).add(timer.contact)
         if timer.due is not None:
-            heapq.heappush(self.heap, (timer.due, timer.order, timer))
+            self._lane(timer.seconds).add((timer.due, timer.order, timer))
         self.next_order = max(self.next_order, timer.order + 1, timer.assignment + 1)
 
+    def _lane(self, seconds: int) -> Lane:
+        lane = self.lanes.get(seconds)
+        if lane is None:
+            lane = self.lanes[seconds] = Lane(seconds)
+        return lane
+
     def _arm(self, timer: ReleaseTimer, since: datetime) -> None:
-        timer.due, timer.order = deadline_after(since, timer.seconds), self._take_order()
-        heapq.heappush(self.heap, (timer.due, timer.order, timer))
+        lane = self._lane(timer.seconds)
+        timer.due, timer.order = since + lane.span, self._take_order()
+        lane.add((timer.due, timer.order, timer))
 
     def _take_order(self) -> int:
         """The next number of the one sequence that orders assignments and armings."""
