@@ -260,7 +260,7 @@ class EngineStore:
         if changes.cursors:
             self._upsert("rotation", ("pool", "last_user"), list(changes.cursors.items()))
         if changes.contacts:
-            self._upsert("contacts", CONTACT_COLUMNS, changes.contacts)
+            self._write_contacts(changes.contacts)
         if changes.unqueued:
             self._delete_where_in("queue", "contact", changes.unqueued)
         if changes.queued:
@@ -280,17 +280,34 @@ class EngineStore:
         if changes.history_base:
             self._upsert("history_base", ("at", "body"), changes.history_base, verb="INSERT")
 
+    def _write_contacts(self, rows: list[tuple]) -> None:
+        """Contact rows of both widths: a shorter one (a contact with no released users nor timers, or any of
+        a journal record of rota 0.1.0) has nothing in SPEC 4.1's columns, written as NULL columns of a batch
+        of its own rather than padded row by row (most rows are short, and padding them cost a fold more
+        than writing them)."""
+        full = [row for row in rows if len(row) == len(CONTACT_COLUMNS)]
+        short = [row for row in rows if len(row) < len(CONTACT_COLUMNS)] if full else rows
+        for batch in (full, short):
+            if batch:
+                self._upsert("contacts", CONTACT_COLUMNS, batch)
+
     def _upsert(self, table: str, columns: tuple[str, ...], rows: list[tuple], verb: str = "INSERT OR REPLACE") -> None:
+        """Write `rows`, all of one width: the columns past it are NULL."""
         names = ", ".join(f'"{name}"' for name in columns)
+        missing = len(columns) - len(rows[0])
         if len(rows) <= SMALL_BATCH:
             placeholders = ", ".join("(" + ", ".join("?" * len(columns)) + ")" for _ in rows)
+            padding = (None,) * missing
             self.connection.execute(
-                f"{verb} INTO {table} ({names}) VALUES {placeholders}", [value for row in rows for value in row]
+                f"{verb} INTO {table} ({names}) VALUES {placeholders}",
+                [value for row in rows for value in row + padding],
             )
             return
         target_types = self._column_types[table]
+        given = {name: pa.array(values, _ARROW_TYPES[target_types[name]]) for name, values in zip(columns, zip(*rows))}
         batch = pa.table(
-            {name: pa.array(values, _ARROW_TYPES[target_types[name]]) for name, values in zip(columns, zip(*rows))}
+            given
+            | {name: pa.nulls(len(rows), _ARROW_TYPES[target_types[name]]) for name in columns[len(columns) - missing :]}
         )
         self.connection.register("rota_store_batch", batch)
         try:
@@ -556,13 +573,6 @@ def _unpickled(body: bytes, legacy: LegacyJournal | None = None) -> Changes:
     return Changes(**(record if legacy is None else legacy.take(record)))
 
 
-def _with_release_columns(rows: list[tuple]) -> list[tuple]:
-    """Contact rows with SPEC 4.1's columns: a shorter one (a contact with no released users nor timers,
-    or any of a journal record of rota 0.1.0) has nothing in them."""
-    nothing = (None,) * len(_RELEASE_TYPES)
-    return [row if len(row) == len(CONTACT_COLUMNS) else row + nothing for row in rows]
-
-
 def _decode(body: str) -> Changes:
     from datetime import datetime
 
@@ -602,7 +612,7 @@ def _merged(changes_in_order: list[Changes]) -> Changes:
         merged.decision_inputs.extend(changes.decision_inputs)
         merged.inputs.extend(changes.inputs)
         merged.history_base.extend(changes.history_base)
-    merged.users, merged.contacts = list(users.values()), _with_release_columns(list(contacts.values()))
+    merged.users, merged.contacts = list(users.values()), list(contacts.values())
     merged.queued = [row for row in queue.values() if row is not None]
     merged.unqueued = [contact for contact, row in queue.items() if row is None]
     merged.memberships, merged.cursors, merged.meta = memberships, cursors, meta
