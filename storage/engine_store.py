@@ -294,21 +294,18 @@ class EngineStore:
     def _upsert(self, table: str, columns: tuple[str, ...], rows: list[tuple], verb: str = "INSERT OR REPLACE") -> None:
         """Write `rows`, all of one width: the columns past it are NULL."""
         names = ", ".join(f'"{name}"' for name in columns)
-        missing = len(columns) - len(rows[0])
+        width = len(rows[0])
         if len(rows) <= SMALL_BATCH:
             placeholders = ", ".join("(" + ", ".join("?" * len(columns)) + ")" for _ in rows)
-            padding = (None,) * missing
+            padding = (None,) * (len(columns) - width)
             self.connection.execute(
                 f"{verb} INTO {table} ({names}) VALUES {placeholders}",
                 [value for row in rows for value in row + padding],
             )
             return
-        target_types = self._column_types[table]
-        given = {name: pa.array(values, _ARROW_TYPES[target_types[name]]) for name, values in zip(columns, zip(*rows))}
-        batch = pa.table(
-            given
-            | {name: pa.nulls(len(rows), _ARROW_TYPES[target_types[name]]) for name in columns[len(columns) - missing :]}
-        )
+        types = [_ARROW_TYPES[self._column_types[table][name]] for name in columns]
+        arrays = [pa.array(values, kind) for values, kind in zip(zip(*rows), types)]
+        batch = pa.table(arrays + [pa.nulls(len(rows), kind) for kind in types[width:]], names=list(columns))
         self.connection.register("rota_store_batch", batch)
         try:
             self.connection.execute(f"{verb} INTO {table} ({names}) SELECT {names} FROM rota_store_batch")
