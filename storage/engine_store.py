@@ -80,7 +80,13 @@ _ARROW_TYPES = {
     "VARCHAR[]": pa.list_(pa.string()),
 }
 USER_COLUMNS = ("id", "name", "status", "deleted", "open_contacts", "last_assigned_at", "assigned_order", "attributes")
-CONTACT_COLUMNS = ("id", "assignee", "closed", "attributes", *_RELEASE_TYPES)
+_PLAIN_CONTACT_COLUMNS = ("id", "assignee", "closed", "attributes")  # rota 0.1.0's, all a short row has
+CONTACT_COLUMNS = (*_PLAIN_CONTACT_COLUMNS, *_RELEASE_TYPES)
+# What clears the SPEC 4.1 state of the contacts a fold gives short rows: only where there is some to clear.
+_CLEAR_RELEASE_STATE = (
+    f"UPDATE contacts SET {', '.join(f'{name} = NULL' for name in _RELEASE_TYPES)} "
+    f"WHERE ({' OR '.join(f'{name} IS NOT NULL' for name in _RELEASE_TYPES)}) AND"
+)
 DECISION_COLUMNS = (
     "seq",
     "at",
@@ -260,7 +266,7 @@ class EngineStore:
         if changes.cursors:
             self._upsert("rotation", ("pool", "last_user"), list(changes.cursors.items()))
         if changes.contacts:
-            self._upsert("contacts", CONTACT_COLUMNS, changes.contacts)
+            self._write_contacts(changes.contacts)
         if changes.unqueued:
             self._delete_where_in("queue", "contact", changes.unqueued)
         if changes.queued:
@@ -279,6 +285,19 @@ class EngineStore:
             self._upsert("inputs", ("seq", "at", "body"), changes.inputs, verb="INSERT")
         if changes.history_base:
             self._upsert("history_base", ("at", "body"), changes.history_base, verb="INSERT")
+
+    def _write_contacts(self, rows: list[tuple]) -> None:
+        """Contact rows of both widths: a shorter one (a contact with no released users nor timers, or any of
+        a journal record of rota 0.1.0) writes only the plain columns, and the SPEC 4.1 columns are cleared
+        where a contact had state before. Most rows are short: writing their NULLs into every column took
+        twice the CPU of this (list columns are updated by a delete and an insert), and a larger file."""
+        full = [row for row in rows if len(row) == len(CONTACT_COLUMNS)]
+        short = [row for row in rows if len(row) < len(CONTACT_COLUMNS)] if full else rows
+        if full:
+            self._upsert("contacts", CONTACT_COLUMNS, full)
+        if short:
+            self._upsert("contacts", _PLAIN_CONTACT_COLUMNS, short)  # a row there keeps its SPEC 4.1 columns
+            self._where_in(_CLEAR_RELEASE_STATE, "id", [row[0] for row in short])
 
     def _upsert(self, table: str, columns: tuple[str, ...], rows: list[tuple], verb: str = "INSERT OR REPLACE") -> None:
         names = ", ".join(f'"{name}"' for name in columns)
@@ -299,12 +318,16 @@ class EngineStore:
             self.connection.unregister("rota_store_batch")
 
     def _delete_where_in(self, table: str, column: str, keys: list[str]) -> None:
+        self._where_in(f"DELETE FROM {table} WHERE", column, keys)
+
+    def _where_in(self, statement: str, column: str, keys: list[str]) -> None:
+        """`statement`, a DELETE or UPDATE ending in WHERE or AND, for the rows whose `column` is one of `keys`."""
         if len(keys) <= SMALL_BATCH:
-            self.connection.execute(f"DELETE FROM {table} WHERE {column} IN ({', '.join('?' * len(keys))})", keys)
+            self.connection.execute(f"{statement} {column} IN ({', '.join('?' * len(keys))})", keys)
             return
         self.connection.register("rota_store_keys", pa.table({"key": pa.array(keys, pa.string())}))
         try:
-            self.connection.execute(f"DELETE FROM {table} WHERE {column} IN (SELECT key FROM rota_store_keys)")
+            self.connection.execute(f"{statement} {column} IN (SELECT key FROM rota_store_keys)")
         finally:
             self.connection.unregister("rota_store_keys")
 
@@ -556,13 +579,6 @@ def _unpickled(body: bytes, legacy: LegacyJournal | None = None) -> Changes:
     return Changes(**(record if legacy is None else legacy.take(record)))
 
 
-def _with_release_columns(rows: list[tuple]) -> list[tuple]:
-    """Contact rows with SPEC 4.1's columns: a shorter one (a contact with no released users nor timers,
-    or any of a journal record of rota 0.1.0) has nothing in them."""
-    nothing = (None,) * len(_RELEASE_TYPES)
-    return [row if len(row) == len(CONTACT_COLUMNS) else row + nothing for row in rows]
-
-
 def _decode(body: str) -> Changes:
     from datetime import datetime
 
@@ -602,7 +618,7 @@ def _merged(changes_in_order: list[Changes]) -> Changes:
         merged.decision_inputs.extend(changes.decision_inputs)
         merged.inputs.extend(changes.inputs)
         merged.history_base.extend(changes.history_base)
-    merged.users, merged.contacts = list(users.values()), _with_release_columns(list(contacts.values()))
+    merged.users, merged.contacts = list(users.values()), list(contacts.values())
     merged.queued = [row for row in queue.values() if row is not None]
     merged.unqueued = [contact for contact, row in queue.items() if row is None]
     merged.memberships, merged.cursors, merged.meta = memberships, cursors, meta

@@ -156,14 +156,14 @@ def decode_json_texts(texts: list[str | None]) -> list[Any]:
 
 def contact_attributes(attrs: Mapping[str, Any]) -> dict[str, Any]:
     """A routed contact's attrs (a `route` event, the service): values keep their own kind,
-    as in a JSON contacts file; `assignee` is a user id, so text, as the batch reads it."""
-    attributes = dict(attrs)
-    assignee = attributes.get(CONTACT_ASSIGNEE_COLUMN)
-    if assignee is not None and not isinstance(assignee, str):
-        if isinstance(assignee, (bool, float, list, dict)):
-            raise ValueError(f"`{CONTACT_ASSIGNEE_COLUMN}` must be a user id (text), got {json.dumps(assignee)}")
-        attributes[CONTACT_ASSIGNEE_COLUMN] = str(assignee)
-    return attributes
+    as in a JSON contacts file; `assignee` is a user id, so text, as the batch reads it. A dict that needs
+    no change is returned itself (its callers make it for this call), not copied for every routed contact."""
+    assignee = attrs.get(CONTACT_ASSIGNEE_COLUMN)
+    if assignee is None or isinstance(assignee, str):
+        return attrs if isinstance(attrs, dict) else dict(attrs)
+    if isinstance(assignee, (bool, float, list, dict)):
+        raise ValueError(f"`{CONTACT_ASSIGNEE_COLUMN}` must be a user id (text), got {json.dumps(assignee)}")
+    return {**attrs, CONTACT_ASSIGNEE_COLUMN: str(assignee)}
 
 
 def user_attributes(attrs: Mapping[str, Any]) -> dict[str, Any]:

@@ -11,14 +11,14 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from test_spec_4_1_reassign import DESK, T0, reply, route, status
 
 from rota.engine import Decision, DurableEngine
 from rota.engine.releases import NO_TIMERS, timers_of_row
 from rota.storage import EngineStore
-from rota.storage.engine_store import CONTACT_COLUMNS, Changes, _pickled, _unpickled
+from rota.storage.engine_store import _RELEASE_TYPES, CONTACT_COLUMNS, SMALL_BATCH, Changes, _pickled, _unpickled
 from rota.storage.journal_file import JournalFile, journal_path
 from rota.storage.legacy_releases import LEGACY_SCHEMA
 from rota.testing import Snapshot, UserRecord
@@ -159,6 +159,43 @@ def test_a_file_of_rota_0_1_0_gets_the_release_columns_and_its_journaled_contact
     store.close()
     assert [row[:4] for row in rows] == [("c1", "u1", False, "{}"), ("c2", "u2", False, "{}")]
     assert all(value is None for row in rows for value in row[4:]) and len(rows[0]) == len(CONTACT_COLUMNS)
+
+
+# A value of each SPEC 4.1 column's type, from a number (so that rows differ).
+_RELEASE_VALUES = {"VARCHAR[]": lambda n: [f"u{n}"], "VARCHAR": lambda n: f"r{n}", "BIGINT": lambda n: n}
+
+
+def contact_row(contact: str, n: int, full: bool) -> tuple:
+    """A contact's row: with SPEC 4.1 state in every column (`full`), or the short row of one without."""
+    short = (contact, f"u{n}", n % 2 == 0, "{}")
+    return short + tuple(_RELEASE_VALUES.get(kind, lambda n: AT)(n) for kind in _RELEASE_TYPES.values()) * full
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    commits=st.lists(st.lists(st.tuples(st.integers(0, 5), st.booleans()), max_size=6), min_size=1, max_size=4),
+    fillers=st.integers(0, 2 * SMALL_BATCH),
+    fold_after=st.integers(0, 3),
+)
+@example(commits=[[(0, True)], [(0, False)]], fillers=SMALL_BATCH, fold_after=0)  # state gone, in a batch
+def test_folded_contacts_are_the_last_row_of_each_padded_with_nulls(tmp_path_factory, commits, fillers, fold_after):
+    """Short and full rows, mixed in one fold (as plain statements or as a batch, by how many), and a contact
+    whose state went away in a later commit: the table holds each contact's last row, NULL past a short one."""
+    path = tmp_path_factory.mktemp("fold") / "engine.duckdb"
+    store = EngineStore(path)
+    expected: dict[str, tuple] = {}
+    rows_of_commits = [
+        [contact_row(f"c{contact}", index, full) for index, (contact, full) in enumerate(commit)]
+        + [contact_row(f"f{n}", number + n, False) for n in range(fillers)]  # enough, or not, for a batch
+        for number, commit in enumerate(commits)
+    ]
+    for number, rows in enumerate(rows_of_commits):
+        store.commit(Changes(contacts=rows, meta={"events_applied": str(number)}))
+        expected.update((row[0], row + (None,) * (len(CONTACT_COLUMNS) - len(row))) for row in rows)
+        if number == fold_after:
+            store.checkpoint()
+    assert store.rows("contacts", "id") == sorted(expected.values())
+    store.close()
 
 
 def test_a_commit_that_repeats_the_last_ones_counters_writes_no_record(tmp_path):
