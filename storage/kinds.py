@@ -157,7 +157,8 @@ def decode_json_texts(texts: list[str | None]) -> list[Any]:
 def contact_attributes(attrs: Mapping[str, Any]) -> dict[str, Any]:
     """A routed contact's attrs (a `route` event, the service): values keep their own kind,
     as in a JSON contacts file; `assignee` is a user id, so text, as the batch reads it. A dict that needs
-    no change is returned itself (its callers make it for this call), not copied for every routed contact."""
+    no change is returned itself, not copied for every routed contact: nothing changes a contact's attributes in
+    place (a new value replaces the dict)."""
     assignee = attrs.get(CONTACT_ASSIGNEE_COLUMN)
     if assignee is None or isinstance(assignee, str):
         return attrs if isinstance(attrs, dict) else dict(attrs)
