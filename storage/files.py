@@ -182,9 +182,9 @@ def _timestamps_as_text(table: pa.Table) -> pa.Table:
 def _write_parquet(table: pa.Table, path: str) -> None:
     """Without Arrow's schema beside the file's own: a column of text written from a dictionary array
     (rota batch's) reads back as text, not as a dictionary. Statistics (min, max) only for the columns
-    that are not dictionary arrays: Arrow works out a dictionary column's anew for each page from its
-    whole dictionary (on rota batch's million rows, half the time of the write), and a column of a few
-    names repeated in no order gives a reader nothing to skip by."""
+    that are not dictionary arrays: on rota batch's million rows, the dictionary columns' statistics
+    were half the time of the write, and a column of a few names repeated in no order gives a reader
+    nothing to skip by."""
     plain = [column.name for column in table.schema if not pa.types.is_dictionary(column.type)]
     pq.write_table(table, path, store_schema=False, write_statistics=plain)
 
