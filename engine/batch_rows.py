@@ -23,12 +23,19 @@ NO_ROUTE_CODE, QUEUED_CODE, ASSIGNED_CODE, FAILED_CODE, UNASSIGNED_CODE = range(
 
 
 def arrow_indices(values: np.ndarray, nulls: np.ndarray | None = None) -> pa.Array:
-    """A NumPy array of whole numbers as an Arrow int64 array, sharing its memory; null where `nulls` is
-    true. (`pa.array` would do, but it looks for NumPy's masked arrays, and importing those costs a batch
-    50 ms.)"""
-    values = np.ascontiguousarray(values, dtype=np.int64)
+    """A NumPy array of whole numbers as an Arrow integer array of the same width, sharing its memory; null
+    where `nulls` is true. (`pa.array` would do, but it looks for NumPy's masked arrays, and importing those
+    costs a batch 50 ms.)"""
+    values = np.ascontiguousarray(values)
     validity = None if nulls is None or not nulls.any() else pa.py_buffer(np.packbits(~nulls, bitorder="little"))
-    return pa.Array.from_buffers(pa.int64(), len(values), [validity, pa.py_buffer(values)])
+    return pa.Array.from_buffers(pa.from_numpy_dtype(values.dtype), len(values), [validity, pa.py_buffer(values)])
+
+
+def code_type(count: int) -> type[np.signedinteger]:
+    """The narrowest signed whole type for codes 0 .. count - 1 (and -1): what Arrow takes as a dictionary's
+    indices. A million codes of one byte are an eighth of the fresh memory of int64 ones, and on a virtual
+    machine each fresh page is a fault that costs more than the work done on it."""
+    return np.int8 if count <= 127 else np.int16 if count <= 32_767 else np.int32 if count < 2**31 else np.int64
 
 
 def taken(dictionary: list, codes: np.ndarray, arrow_type: pa.DataType, encoded: bool = False) -> pa.Array:
@@ -39,7 +46,7 @@ def taken(dictionary: list, codes: np.ndarray, arrow_type: pa.DataType, encoded:
         return pa.array(dictionary, arrow_type).take(arrow_indices(codes))
     # Arrow writers take no null in a dictionary: a null row is a null code instead (-1 until then).
     present = [code for code, value in enumerate(dictionary) if value is not None]
-    renumbered = np.full(len(dictionary), -1, dtype=np.int64)
+    renumbered = np.full(len(dictionary), -1, dtype=code_type(len(present)))
     renumbered[present] = np.arange(len(present))
     indices = renumbered[codes]
     nulls = indices < 0
@@ -76,7 +83,8 @@ class PassRows:
 
     def outcome_codes(self, route_index: np.ndarray) -> np.ndarray:
         """Each contact's outcome, as its place in OUTCOME_TEXTS."""
-        codes = np.where(route_index < 0, NO_ROUTE_CODE, QUEUED_CODE).astype(np.int64)
+        codes = np.full(len(route_index), QUEUED_CODE, dtype=code_type(len(OUTCOME_TEXTS)))
+        codes[route_index < 0] = NO_ROUTE_CODE
         codes[self.assigned_at] = ASSIGNED_CODE
         for positions, _ in self.assigned_in_bulk:
             codes[positions] = ASSIGNED_CODE
@@ -95,22 +103,25 @@ class PassRows:
         """The route, outcome, user, reason and deadline columns. Route r (r = route_index[i], -1 for none)
         is called route_names[r], assigns with reason assigned_reasons[r] and queues until deadlines[r].
         `encoded`: the text columns as dictionary arrays (`taken`)."""
+        # Every code column in its narrowest type (code_type), made without an int64 one in between.
         no_route = len(route_names)
-        by_route = np.where(route_index < 0, no_route, route_index)
+        by_route = route_index.astype(code_type(no_route + 1))
+        by_route[by_route < 0] = no_route
         outcomes = self.outcome_codes(route_index)
         # Each user's id once, so that an encoded column's dictionary holds no id twice.
         code_of: dict[str, int] = {}
         bulk_codes = np.array([code_of.setdefault(user.id, len(code_of)) for user in self.users_in_bulk], np.int64)
         one_by_one_codes = [code_of.setdefault(user.id, len(code_of)) for user in self.assigned_to]
         user_ids = [*code_of, None]
-        user_of = np.full(len(route_index), len(user_ids) - 1, dtype=np.int64)  # the last id: null
+        user_of = np.full(len(route_index), len(user_ids) - 1, dtype=code_type(len(user_ids)))  # the last id: null
         user_of[self.assigned_at] = one_by_one_codes
         for positions, places in self.assigned_in_bulk:
             user_of[positions] = bulk_codes[places]
         reasons = sorted(set(assigned_reasons) | set(self.failed_why))
         reason_code = {reason: code for code, reason in enumerate(reasons)}
-        reason_of = np.full(len(route_index), len(reasons), dtype=np.int64)  # the last reason: null
-        assigned_reason = np.array([reason_code[reason] for reason in assigned_reasons] + [len(reasons)])
+        reason_type = code_type(len(reasons) + 1)
+        reason_of = np.full(len(route_index), len(reasons), dtype=reason_type)  # the last reason: null
+        assigned_reason = np.array([reason_code[reason] for reason in assigned_reasons] + [len(reasons)], reason_type)
         runs: list[list[int] | np.ndarray] = [self.assigned_at, *(run for run, _ in self.assigned_in_bulk)]
         for assigned in runs:
             reason_of[assigned] = assigned_reason[by_route[assigned]]

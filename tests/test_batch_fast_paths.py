@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rota.engine.batch_plan import open_limit
+from rota.engine.batch_rows import code_type, taken
 from rota.engine.batch_targets import Targets
 from rota.engine.candidates import FallenCounts, RoundRobinSet
 from rota.engine.choice import PassKeys, RisingKeyHeap, first_after, least_open
@@ -203,3 +204,22 @@ def test_joining_a_snapshot_s_memberships_at_once_is_joining_them_one_by_one(ids
     assert {u.id: u.teams for u in at_once.users.values()} == {u.id: u.teams for u in one_by_one.users.values()}
     # A reader folds a user's entries into one: the same users are journalled as having changed teams.
     assert set(at_once.journal.entries) == set(one_by_one.journal.entries)
+
+
+@SETTINGS
+@given(
+    size=st.one_of(st.integers(1, 300), st.integers(32_700, 32_900), st.integers(65_500, 66_000)),
+    picks=st.lists(st.integers(-1, 2**40), min_size=1, max_size=50),
+    null_at=st.one_of(st.none(), st.integers(0, 2**40)),
+)
+def test_a_column_of_codes_in_their_narrowest_type_is_the_column_of_texts(size, picks, null_at):
+    """`taken`, encoded with codes of the narrowest type for the dictionary (one to four bytes), is the
+    column of the texts named one by one: on both sides of each type's bound."""
+    dictionary: list = [f"name-{index}" for index in range(size)]
+    if null_at is not None:
+        dictionary[null_at % size] = None
+    # -1 draws the largest code, the one a type too narrow cannot hold (NumPy refuses to make it).
+    codes = np.array([size - 1 if pick < 0 else pick % size for pick in picks], dtype=code_type(size))
+    expected = [dictionary[code] for code in codes.tolist()]
+    assert taken(dictionary, codes, pa.string(), encoded=True).to_pylist() == expected
+    assert taken(dictionary, codes, pa.string()).to_pylist() == expected
