@@ -29,7 +29,7 @@ from rota.vocabulary import CONTACT_FIELDS, ContactField, Scope
 from . import decisions as d
 from .batch_kernel import KernelPass
 from .batch_plan import CONTACTS_TABLE, RoutePlan, RoutePlanner
-from .batch_rows import PassRows, arrow_indices
+from .batch_rows import PassRows, arrow_indices, code_type
 from .batch_targets import FAILURE_OF_CODE, Targets
 from .candidates import LeastOpenSet, RoundRobinSet
 from .clock import now_fields
@@ -109,7 +109,7 @@ class _Batch:
             self.contacts,
         )
         plans: list[RoutePlan | None] = [None] * len(routes)
-        targets = Targets(planner.keys, self.count)
+        targets = Targets(planner.keys, self.count, named=any(route.kind == USER_ROUTE for route in routes))
         for route in routes:
             positions = np.flatnonzero(route_index == route.index)
             if route.kind in (TEAM_ROUTE, SPACE_ROUTE):
@@ -135,9 +135,10 @@ class _Batch:
         return {name: self.column(name)[position] for name in names}
 
     def select_routes(self) -> np.ndarray:
-        """Every contact's route index (-1: no route), in one query when possible."""
+        """Every contact's route index (-1: no route), in one query when possible; in the narrowest type
+        that holds them (batch_rows.code_type: a byte a contact for up to 127 routes)."""
         if not self.policy.routes:
-            return np.full(self.count, -1, dtype=np.int64)
+            return np.full(self.count, -1, dtype=np.int8)
         try:
             compiler = SqlCompiler(self.scope)
             cases = " ".join(
@@ -146,7 +147,7 @@ class _Batch:
             )
             sql, parameters = compiler.statement(f"SELECT CASE {cases} ELSE -1 END FROM {CONTACTS_TABLE} c")
             result = self.connection.sql(sql, params=parameters).to_arrow_table()
-            return result.column(0).to_numpy().astype(np.int64)
+            return result.column(0).to_numpy().astype(self.route_code_type)
         except NotCompilable:
             return self._select_routes_in_python()
 
@@ -155,12 +156,16 @@ class _Batch:
             {f.name for r in self.policy.routes if r.route.when for f in fields_of(r.route.when)}
             | BUILT_IN_CONTACT_FIELDS
         )
-        chosen = np.full(self.count, -1, dtype=np.int64)
+        chosen = np.full(self.count, -1, dtype=self.route_code_type)
         for position in range(self.count):
             route = self.policy.select(self.contact_fields(position, names), self.now_fields)
             if route is not None:
                 chosen[position] = route.index
         return chosen
+
+    @property
+    def route_code_type(self) -> type[np.signedinteger]:
+        return code_type(len(self.policy.routes))
 
     def values_at(self, name: str, positions: np.ndarray) -> list:
         """A contact column's values at `positions` only (a column the contacts lack is null)."""

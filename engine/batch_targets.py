@@ -27,9 +27,12 @@ FAILURE_OF_CODE = {NOT_FOUND: d.USER_NOT_FOUND, DELETED: d.USER_DELETED}
 class Targets:
     """`place[position]`: the contact's user, as its place in `users`, or NOT_FOUND / DELETED."""
 
-    def __init__(self, keys: PassKeys, count: int):
+    def __init__(self, keys: PassKeys, count: int, named: bool = True):
+        """`named`: whether any contact will be named (a policy with a user route). Without, `place` is
+        never read (the compiled pass only needs it of the contacts' length), and is left unwritten: a
+        million entries are 8 MB of fresh pages, each a fault on a virtual machine."""
         self.users, self.rank_of = keys.ranked, keys.rank_of
-        self.place = np.full(count, NOT_FOUND, dtype=np.int64)
+        self.place = np.full(count, NOT_FOUND, dtype=np.int64) if named else np.empty(count, dtype=np.int64)
         self._deleted = np.array([user.deleted for user in self.users] + [False], dtype=bool)  # + NOT_FOUND's
 
     def name_by_ids(self, positions: np.ndarray, ids: pa.Array | pa.ChunkedArray) -> None:
