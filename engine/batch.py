@@ -100,7 +100,8 @@ class _Batch:
         _, rank = np.unique(-priorities, return_inverse=True)
         ranks = rank.astype(np.min_scalar_type(len(priorities)))
         order = np.argsort(ranks[route_index], kind="stable")  # stable: input order within a priority
-        order = order[route_index[order] >= 0]  # no route: nothing changes
+        if (route_index < 0).any():  # no route: nothing changes (a policy with a catch-all route has none)
+            order = order[route_index[order] >= 0]
         planner = RoutePlanner(
             self.connection,
             self.roster,
