@@ -9,8 +9,12 @@ loop timed in the same run (one pool, static filters, no I/O: a heapq of
 (open, order, id), one pop and one push per contact), contacts per second and
 peak memory, then the same run in-process split into phases, so a slow phase
 is easy to find. The commands run from bytecode, as installed ones do. Each
-time is the best of `--repeat` runs, the heap loop and the command interleaved; `--compare ROTA` times another `rota` executable (say
-main's) interleaved with them, on the same files; `--python` adds the routing phase with the compiled kernel off.
+time is the best of `--repeat` runs, the heap loop and the command interleaved;
+beside the ratio of the bests, the median of each round's ratio (the command
+over the heap loop timed just before it), which the machine's drifting speed
+moves less. `--compare ROTA` times another `rota` executable (say main's)
+interleaved with them, on the same files; `--python` adds the routing phase
+with the compiled kernel off.
 
     .venv/bin/python bench/batch.py [--contacts N] [--users N] [--repeat N] [--compare ROTA] [--python]
 """
@@ -19,9 +23,10 @@ from __future__ import annotations
 
 import argparse
 import heapq
+import json
 import os
 import random
-import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -162,10 +167,47 @@ def installed_environment() -> dict[str, str]:
     return {**environment, "PYTHONPYCACHEPREFIX": str(DATA / "pycache")}
 
 
-def run_command(rota: Path, directory: Path, case: str, out: Path) -> float:
-    """Seconds of `rota batch` as a separate process."""
+# Runs each command it is given (a JSON list of arguments a line) and answers with its seconds and peak
+# memory. Started while this process is small: a child's peak memory counts the memory of the process it
+# was forked from (Linux keeps the larger at exec), and this one grows by hundreds of MiB as it times the
+# phases in-process and reads outputs back.
+SPAWNER = """
+import json, os, subprocess, sys, time
+for line in sys.stdin:
     started = time.perf_counter()
-    subprocess.run(
+    process = subprocess.Popen(json.loads(line), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(process.pid, 0)
+    answer = [time.perf_counter() - started, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status)]
+    print(json.dumps(answer), flush=True)
+"""
+
+
+class Spawner:
+    """A small process that runs the timed commands (see SPAWNER)."""
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", SPAWNER],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=installed_environment(),
+        )
+
+    def run(self, arguments: list[str]) -> tuple[float, float]:
+        """Seconds and peak memory (MiB) of the command."""
+        assert self.process.stdin is not None and self.process.stdout is not None  # both are pipes
+        self.process.stdin.write(json.dumps(arguments) + "\n")
+        self.process.stdin.flush()
+        seconds, peak_mib, code = json.loads(self.process.stdout.readline())
+        if code:
+            raise subprocess.CalledProcessError(code, arguments)
+        return seconds, peak_mib
+
+
+def run_command(spawner: Spawner, rota: Path, directory: Path, case: str, out: Path) -> tuple[float, float]:
+    """Seconds and peak memory (MiB) of `rota batch` as a separate process."""
+    return spawner.run(
         [
             str(rota),
             "batch",
@@ -178,12 +220,8 @@ def run_command(rota: Path, directory: Path, case: str, out: Path) -> float:
             str(out),
             "--now",
             NOW,
-        ],
-        check=True,
-        stderr=subprocess.DEVNULL,
-        env=installed_environment(),
+        ]
     )
-    return time.perf_counter() - started
 
 
 def run_phases(directory: Path, case: str, python_pass: bool = False) -> list[tuple[str, float]]:
@@ -234,16 +272,19 @@ def main() -> None:
         started = time.perf_counter()
         generate(directory, arguments.users, arguments.contacts)
         print(f"generated {directory} in {time.perf_counter() - started:.1f}s")
+    spawner = Spawner()
     rotas = {"rota": Path(sys.executable).parent / "rota"}
     if arguments.compare:
         rotas["compared"] = arguments.compare
     for case in CASES:
         times: dict[str, list[float]] = {"heap loop": [], **{name: [] for name in rotas}}
+        peaks: dict[str, list[float]] = {name: [] for name in rotas}
         for _ in range(arguments.repeat):
             times["heap loop"].append(heap_loop_seconds(directory, arguments.contacts))
             for name, rota in rotas.items():
-                times[name].append(run_command(rota, directory, case, directory / f"out-{case}-{name}.parquet"))
-        peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+                seconds, peak = run_command(spawner, rota, directory, case, directory / f"out-{case}-{name}.parquet")
+                times[name].append(seconds)
+                peaks[name].append(peak)
         heap = min(times["heap loop"])
         print(
             f"{case}: {arguments.contacts:,} contacts, {arguments.users:,} users; "
@@ -251,15 +292,18 @@ def main() -> None:
         )
         for name, rota in rotas.items():
             seconds = min(times[name])
+            # Each round's command over the heap loop timed just before it: the machine's speed drifts
+            # between rounds, so the two bests can come from rounds of different speeds.
+            rounds = statistics.median(run / loop for run, loop in zip(times[name], times["heap loop"]))
             print(
-                f"  {name} batch ({rota}): {seconds:.2f}s end to end = {seconds / heap:.2f}x the heap loop, "
-                f"{arguments.contacts / seconds:,.0f} contacts/s"
+                f"  {name} batch ({rota}): {seconds:.2f}s end to end = {seconds / heap:.2f}x the heap loop "
+                f"(median of the rounds' ratios {rounds:.2f}x), {arguments.contacts / seconds:,.0f} contacts/s, "
+                f"peak memory {min(peaks[name]):,.0f}-{max(peaks[name]):,.0f} MiB"
             )
         if arguments.compare and not pq.read_table(directory / f"out-{case}-rota.parquet").equals(
             pq.read_table(directory / f"out-{case}-compared.parquet")
         ):
             print("  the two rotas' outputs differ")
-        print(f"  peak memory of the commands so far {peak_mib:,.0f} MiB")
         outcomes = pq.read_table(directory / f"out-{case}-rota.parquet").column("outcome").value_counts().to_pylist()
         print("  outcomes: " + ", ".join(f"{o['values']} {o['counts']:,}" for o in outcomes))
         for name, phase_seconds in run_phases(directory, case, arguments.python):
