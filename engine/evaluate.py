@@ -48,6 +48,8 @@ def list_contains(item: Any, items: Any) -> bool | None:
         return None
     if not items:
         return False
+    if type(item) is str:  # a text equals only a text: `in` is the same test, without a kind per element
+        return item in items
     kind = value_kind(item)
     return any(value_kind(element) == kind and element == item for element in items)
 
