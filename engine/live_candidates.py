@@ -45,6 +45,7 @@ from .indexes import UserIndex
 from .roster import PROFILE_BITS, Change, JournalReader, Roster, User
 
 MAX_SETS = 64  # candidate sets kept per route
+MAX_ITEM_KEYS = 4096  # the keys of list items remembered per route (`RouteCandidates._item_key`)
 UNKEYED: tuple[Hashable, ...] = ()  # the key of the one set of a route whose filters read no contact or `now` field
 FELL = Change.COUNT_FELL.value
 _KEYED_KINDS = frozenset({None, "string", "number", "bool", "timestamp"})
@@ -103,6 +104,11 @@ class RouteCandidates:
         self.caps: tuple[Condition, ...] = tuple(c.condition for c in plan.caps)
         specs = [c.index for c in plan.indexed if c.index is not None]
         self.spec = specs[0] if specs else None  # one index narrows; the filters themselves decide
+        # A route whose one indexed filter is `user.F in contact.L` keeps a set per item of L, not per list:
+        # a user is in one set (the one of its value), not in every set of a list that holds it.
+        only = specs[0] if len(plan.indexed) == 1 and specs else None
+        self.split = only.key if only is not None and only.shape is Shape.MEMBER and only.key.scope == CONTACT else None
+        self.item_keys: dict[tuple[type, Any], tuple[tuple[Hashable, ...], dict[KeyField, Any]] | None] = {}
         self._rebuild()
 
     def pick(
@@ -112,10 +118,65 @@ class RouteCandidates:
         less the users it was released from (SPEC 4.1), and how many are eligible; None when the values
         read cannot key a set, or the set's choice is a released user (the caller scans)."""
         values = key_values(self.key_fields, fields, moment)
+        if self.split is not None and isinstance(values[self.split], (list, tuple)):
+            return self._pick_among_items(values[self.split], released)
         key = set_key(values, self.unordered)
         if key is None:
             return None
         self.catch_up()
+        return self._set_for(key, values).pick(released)
+
+    def _pick_among_items(self, items: list | tuple, released: Collection[str]) -> tuple[User | None, int] | None:
+        """`pick` for `user.F in contact.L` (`split`): the union of the sets of L's items. A user passes the
+        set of at most one item (the one its value equals, by SPEC 2.3's kinds), so the sets are disjoint:
+        the union's count is their sum, and its choice the best of theirs."""
+        sets_by_key: dict[tuple[Hashable, ...], dict[KeyField, Any]] = {}
+        for item in items:
+            found = self._item_key(item)
+            if found is None:
+                return None
+            sets_by_key.setdefault(*found)
+        self.catch_up()
+        if len(sets_by_key) == 1:  # one item (or one, repeated): its set is the union
+            return self._set_for(*next(iter(sets_by_key.items()))).pick(released)
+        chosen, eligible = [], 0
+        for key, values in sets_by_key.items():
+            user, count = self._set_for(key, values).pick(released)
+            eligible += count
+            if user is not None:
+                chosen.append(user)
+        if not chosen:
+            return None, eligible
+        if self.least_open:
+            return min(chosen, key=User.least_open_key), eligible
+        # Each set's choice is its first user after the cursor, or its first when none is: the union's
+        # is the smallest id after the cursor, or the smallest of all when no set has one after it.
+        pool_key = self.route.pool_key
+        assert pool_key is not None  # a live set is kept for team and space routes only
+        cursor = self.roster.cursors.get(pool_key)
+        after = [user for user in chosen if cursor is None or user.id > cursor]
+        return min(after or chosen, key=lambda user: user.id), eligible
+
+    def _item_key(self, item: Any) -> tuple[tuple[Hashable, ...], dict[KeyField, Any]] | None:
+        """The key and key values of the set of one item of the contact's list (None: it cannot key a set),
+        remembered by the item's type and value: the same few items come back decision after decision."""
+        try:
+            return self.item_keys[type(item), item]
+        except KeyError:
+            pass
+        except TypeError:  # an item that does not hash (a list): worked out each time
+            values = {self.split: [item]}
+            key = set_key(values, self.unordered)
+            return None if key is None else (key, values)
+        values = {self.split: [item]}
+        key = set_key(values, self.unordered)
+        found = None if key is None else (key, values)
+        if len(self.item_keys) < MAX_ITEM_KEYS:
+            self.item_keys[type(item), item] = found
+        return found
+
+    def _set_for(self, key: tuple[Hashable, ...], values: dict[KeyField, Any]) -> KeyedCandidates:
+        """The set kept under `key` (for these key values), made on first use; the least recently used goes."""
         sets = self.sets
         candidates = sets.get(key)
         if candidates is None:
@@ -126,7 +187,7 @@ class RouteCandidates:
                 sets.popitem(last=False)[1].drop()
         else:
             sets.move_to_end(key)
-        return candidates.pick(released)
+        return candidates
 
     def pick_unkeyed(self, released: Collection[str] = ()) -> tuple[User | None, int]:
         """`pick` for a route whose filters read no contact or `now` field: its one set, for every contact,

@@ -309,6 +309,70 @@ def assert_runs_agree(snapshot, policy, probes, steps, kept_changes, kept_sets) 
         run_checking(engine, steps, lambda now: assert_picks_equal_scan(engine, contacts, now))
 
 
+# `user.F in contact.L` alone keeps a set per item of L and chooses over their union: values few enough that
+# a list's items often each have users, with duplicates, kinds that differ (1, True) and a list as a value.
+TIER_NAMES = ["gold", "silver", "bronze"]
+TIERS = TIER_NAMES + [None, 1, True, ["gold"]]
+ACCEPTED = st.one_of(
+    st.lists(st.sampled_from(TIER_NAMES), max_size=4),
+    st.lists(st.sampled_from(TIERS), max_size=3),
+    st.sampled_from([None, "gold", ["gold", "gold"], [["gold"], "silver"]]),
+)
+MEMBER = Compare("in", field("user", "tier_name"), field("contact", "accepted"))
+
+
+@st.composite
+def member_policies(draw):
+    routes = []
+    for index in range(draw(st.integers(1, 2))):
+        action = draw(st.sampled_from([AssignToTeam("Alpha"), AssignToSpace()]))
+        conditions = [MEMBER] + draw(st.lists(st.sampled_from(OTHER_CONDITIONS[:4]), max_size=2))
+        options = (Using(draw(st.sampled_from(["round_robin", "least_open"]))),) + tuple(map(Only, conditions))
+        routes.append(Route(name=f"r{index}", when=None, action=action, options=options))
+    return Policy(routes=tuple(routes))
+
+
+@st.composite
+def member_events(draw):
+    step = draw(events())
+    if step["type"] == "route":
+        step["attrs"]["accepted"] = draw(ACCEPTED)
+    elif step["type"] == "user" and draw(st.booleans()):
+        step["attrs"]["tier_name"] = draw(st.sampled_from(TIERS))
+    return step
+
+
+@st.composite
+def member_snapshots(draw):
+    people, memberships, cursors = draw(snapshots(min_users=4))
+    for person in people:  # mostly one of the names, so that a list's items often each have users
+        person.attributes = {"tier_name": draw(st.sampled_from(TIER_NAMES * 3 + TIERS))}
+    return people, memberships, cursors
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    snapshot=member_snapshots(),
+    policy=member_policies(),
+    accepted=st.lists(ACCEPTED, min_size=1, max_size=3),
+    released=st.frozensets(st.sampled_from(USER_IDS), max_size=3),
+    steps=st.lists(member_events(), max_size=30),
+    kept_sets=st.sampled_from([1, 64]),
+)
+def test_a_set_per_item_of_the_contact_s_list_chooses_what_a_scan_chooses(
+    snapshot, policy, accepted, released, steps, kept_sets
+):
+    """`user.F in contact.L`: the union of the sets of L's items, least-open and round-robin, with users
+    released, gives the user and the count a scan gives."""
+    probes = [Contact(f"p{index}", None, {"accepted": value}, set(released)) for index, value in enumerate(accepted)]
+    probes += [Contact(f"q{index}", None, {"accepted": value}) for index, value in enumerate(accepted)]
+    with candidate_sets_keeping(kept_sets):
+        engine = Engine(compile_policy(policy), roster_of(*snapshot))
+        assert all(engine.router.pick(route, probes[0], NOW) is not None for route in engine.policy.routes)
+        assert all(live.split is not None for live in engine.router._live.values())  # the per-item path
+        run_checking(engine, steps, lambda now: assert_picks_equal_scan(engine, probes, now))
+
+
 def test_each_shape_is_indexed_and_keeps_a_live_set():
     """The shapes of INDEXED_CONDITIONS take the indexed path (and the router keeps a set for them),
     the others do not: so the property above tests the index, not the scan."""
