@@ -33,6 +33,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections import OrderedDict
 from collections.abc import Collection, Hashable
+from contextlib import suppress
 from typing import Any
 
 from rota.storage.kinds import value_kind
@@ -118,21 +119,24 @@ class RouteCandidates:
         less the users it was released from (SPEC 4.1), and how many are eligible; None when the values
         read cannot key a set, or the set's choice is a released user (the caller scans)."""
         values = key_values(self.key_fields, fields, moment)
-        if self.split is not None and isinstance(values[self.split], (list, tuple)):
-            return self._pick_among_items(values[self.split], released)
+        split = self.split
+        if split is not None and isinstance(values[split], (list, tuple)):
+            return self._pick_among_items(split, values[split], released)
         key = set_key(values, self.unordered)
         if key is None:
             return None
         self.catch_up()
         return self._set_for(key, values).pick(released)
 
-    def _pick_among_items(self, items: list | tuple, released: Collection[str]) -> tuple[User | None, int] | None:
+    def _pick_among_items(
+        self, split: KeyField, items: list | tuple, released: Collection[str]
+    ) -> tuple[User | None, int] | None:
         """`pick` for `user.F in contact.L` (`split`): the union of the sets of L's items. A user passes the
         set of at most one item (the one its value equals, by SPEC 2.3's kinds), so the sets are disjoint:
         the union's count is their sum, and its choice the best of theirs."""
         sets_by_key: dict[tuple[Hashable, ...], dict[KeyField, Any]] = {}
         for item in items:
-            found = self._item_key(item)
+            found = self._item_key(split, item)
             if found is None:
                 return None
             sets_by_key.setdefault(*found)
@@ -157,22 +161,19 @@ class RouteCandidates:
         after = [user for user in chosen if cursor is None or user.id > cursor]
         return min(after or chosen, key=lambda user: user.id), eligible
 
-    def _item_key(self, item: Any) -> tuple[tuple[Hashable, ...], dict[KeyField, Any]] | None:
+    def _item_key(self, split: KeyField, item: Any) -> tuple[tuple[Hashable, ...], dict[KeyField, Any]] | None:
         """The key and key values of the set of one item of the contact's list (None: it cannot key a set),
         remembered by the item's type and value: the same few items come back decision after decision."""
         try:
             return self.item_keys[type(item), item]
-        except KeyError:
+        except (KeyError, TypeError):  # not yet seen, or an item that does not hash (a list)
             pass
-        except TypeError:  # an item that does not hash (a list): worked out each time
-            values = {self.split: [item]}
-            key = set_key(values, self.unordered)
-            return None if key is None else (key, values)
-        values = {self.split: [item]}
+        values = {split: [item]}
         key = set_key(values, self.unordered)
         found = None if key is None else (key, values)
         if len(self.item_keys) < MAX_ITEM_KEYS:
-            self.item_keys[type(item), item] = found
+            with suppress(TypeError):
+                self.item_keys[type(item), item] = found
         return found
 
     def _set_for(self, key: tuple[Hashable, ...], values: dict[KeyField, Any]) -> KeyedCandidates:
