@@ -137,9 +137,9 @@ class _Batch:
 
     def select_routes(self) -> np.ndarray:
         """Every contact's route index (-1: no route), in one query when possible; in the narrowest type
-        that holds them (batch_rows.code_type: a byte a contact for up to 127 routes)."""
+        that holds them (batch_rows.code_type: a byte a contact for up to 128 routes)."""
         if not self.policy.routes:
-            return np.full(self.count, -1, dtype=np.int8)
+            return np.full(self.count, -1, dtype=self.route_code_type)
         try:
             compiler = SqlCompiler(self.scope)
             cases = " ".join(

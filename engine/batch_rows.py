@@ -35,7 +35,7 @@ def code_type(count: int) -> type[np.signedinteger]:
     """The narrowest signed whole type for codes 0 .. count - 1 (and -1): what Arrow takes as a dictionary's
     indices. A million codes of one byte are an eighth of the fresh memory of int64 ones, and on a virtual
     machine each fresh page is a fault that costs more than the work done on it."""
-    return np.int8 if count <= 127 else np.int16 if count <= 32_767 else np.int32 if count < 2**31 else np.int64
+    return np.int8 if count <= 2**7 else np.int16 if count <= 2**15 else np.int32 if count <= 2**31 else np.int64
 
 
 def taken(dictionary: list, codes: np.ndarray, arrow_type: pa.DataType, encoded: bool = False) -> pa.Array:

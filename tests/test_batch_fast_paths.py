@@ -208,8 +208,14 @@ def test_joining_a_snapshot_s_memberships_at_once_is_joining_them_one_by_one(ids
 
 @SETTINGS
 @given(
-    size=st.one_of(st.integers(1, 300), st.integers(32_700, 32_900), st.integers(65_500, 66_000)),
-    picks=st.lists(st.integers(-1, 2**40), min_size=1, max_size=50),
+    # Each type's bound and the size past it, and sizes around them.
+    size=st.one_of(
+        st.sampled_from([2**7, 2**7 + 1, 2**15, 2**15 + 1]),
+        st.integers(1, 300),
+        st.integers(32_700, 32_900),
+        st.integers(65_500, 66_000),
+    ),
+    picks=st.lists(st.integers(0, 2**40), max_size=50),
     null_at=st.one_of(st.none(), st.integers(0, 2**40)),
 )
 def test_a_column_of_codes_in_their_narrowest_type_is_the_column_of_texts(size, picks, null_at):
@@ -218,8 +224,10 @@ def test_a_column_of_codes_in_their_narrowest_type_is_the_column_of_texts(size, 
     dictionary: list = [f"name-{index}" for index in range(size)]
     if null_at is not None:
         dictionary[null_at % size] = None
-    # -1 draws the largest code, the one a type too narrow cannot hold (NumPy refuses to make it).
-    codes = np.array([size - 1 if pick < 0 else pick % size for pick in picks], dtype=code_type(size))
+    # The largest code always among them: a type too narrow cannot hold it (NumPy refuses to make it).
+    codes = np.array([pick % size for pick in picks] + [size - 1], dtype=code_type(size))
+    narrower = {np.int16: np.int8, np.int32: np.int16, np.int64: np.int32}.get(code_type(size))
+    assert narrower is None or size - 1 > np.iinfo(narrower).max  # and no narrower type would hold them
     expected = [dictionary[code] for code in codes.tolist()]
     assert taken(dictionary, codes, pa.string(), encoded=True).to_pylist() == expected
     assert taken(dictionary, codes, pa.string()).to_pylist() == expected
